@@ -1,0 +1,138 @@
+/**
+ * The agent's configuration file (JSON), parsed once at start-up with zod strict
+ * objects. Every problem is reported at once as `path: message`; an unknown key is
+ * an error (a misspelt safety setting must not be silently ignored).
+ *
+ * Interface specification: docs/interfaces/config.md.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+const id = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "-" or "_", starting with a letter or digit');
+
+const utcOffset = z
+  .string()
+  .regex(/^[+-](0\d|1[0-4]):[0-5]\d$/, 'must be a UTC offset like "+00:00" or "-05:30"');
+
+const masimoInterface = z.strictObject({
+  id,
+  driver: z.literal('masimo-ascii'),
+  /** The serial device node, e.g. /dev/ttyUSB0 or a udev link /dev/vigil-spo2. */
+  path: z.string().startsWith('/', 'must be an absolute device path'),
+  baudRate: z.union([z.literal(9600), z.literal(19200), z.literal(38400)]).default(9600),
+  /** The device's own clock is local time without a zone: this says which. */
+  deviceUtcOffset: utcOffset.default('+00:00'),
+  /** With no valid frame for this long the link is stale and its values are withdrawn. */
+  quietTimeMs: z.number().int().min(1500).max(60000).default(3000),
+  /** Delay before reopening a port that closed or failed to open. */
+  reopenDelayMs: z.number().int().min(100).max(60000).default(1000),
+});
+
+const mqtt = z
+  .strictObject({
+    url: z.string().regex(/^(mqtt|mqtts|tcp|ssl):\/\/[^\s]+$/, 'must be an mqtt://, mqtts:// URL with host and port'),
+    protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
+    /** Plain TCP (no TLS) must be asked for explicitly, and it warns at every start. */
+    insecure: z.boolean().default(false),
+    caFile: z.string().optional(),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    usernameFile: z.string().optional(),
+    passwordFile: z.string().optional(),
+    keepaliveSec: z.number().int().min(2).max(300).default(10),
+    heartbeatIntervalMs: z.number().int().min(500).max(60000).default(5000),
+    reconnectPeriodMs: z.number().int().min(100).max(60000).default(1000),
+  })
+  .superRefine((m, ctx) => {
+    const tls = m.url.startsWith('mqtts:') || m.url.startsWith('ssl:');
+    if (!tls && !m.insecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'is plain TCP: use mqtts:// or set "insecure": true explicitly',
+      });
+    }
+    if ((m.certFile === undefined) !== (m.keyFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'certFile and keyFile go together' });
+    }
+  });
+
+export const configSchema = z.strictObject({
+  gateway: z.strictObject({
+    gatewayId: id,
+    siteId: id,
+    wardId: id,
+    bedId: id,
+  }),
+  mqtt,
+  interfaces: z
+    .array(masimoInterface)
+    .min(1, 'must list at least one interface')
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((itf, i) => {
+        if (seen.has(itf.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: 'is used twice' });
+        seen.add(itf.id);
+      });
+    }),
+  patient: z
+    .strictObject({
+      /** NEWS2 SpO2 scale 2 is a clinical decision for a patient; default scale 1. */
+      spo2Scale: z.union([z.literal(1), z.literal(2)]).default(1),
+    })
+    .default({ spo2Scale: 1 }),
+  /** Maximum age of a value before it is withdrawn, per parameter (defaults in model/parameters.ts). */
+  maxAgeMs: z
+    .strictObject({
+      spo2: z.number().int().min(1000).max(60000).optional(),
+      pulse: z.number().int().min(1000).max(60000).optional(),
+      'perfusion-index': z.number().int().min(1000).max(60000).optional(),
+    })
+    .default({}),
+  /** Rejected frames within the window above which a technical alarm is raised. */
+  rejectAlarm: z
+    .strictObject({
+      count: z.number().int().min(1).max(1000).default(3),
+      windowMs: z.number().int().min(1000).max(600000).default(10000),
+    })
+    .default({ count: 3, windowMs: 10000 }),
+  log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ level: 'info' }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type InterfaceConfig = Config['interfaces'][number];
+
+/** Formats zod issues as `path: message`, one per problem. */
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+    return `${path}: ${issue.message}`;
+  });
+}
+
+/** Validates an already-parsed value; throws ConfigError listing every problem. */
+export function parseConfig(raw: unknown): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(formatIssues(result.error));
+  return result.data;
+}
+
+/** Reads and validates a JSON config file; throws ConfigError. */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError([`(file): cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`], { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError([`(file): ${file} is not valid JSON: ${(cause as Error).message}`], { cause });
+  }
+  return parseConfig(raw);
+}

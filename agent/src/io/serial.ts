@@ -1,0 +1,154 @@
+/**
+ * The serial boundary: the ONLY file that imports `serialport`. It opens a device
+ * node (a USB serial adapter, a udev link, or hw-sim's pseudo-terminal, all alike),
+ * splits the byte stream into frames with a bounded delimiter parser, and stamps
+ * each frame with both clocks the moment it is complete.
+ *
+ * It knows nothing of any device protocol; drivers decode the frames.
+ */
+import { EventEmitter } from 'node:events';
+import type { TransformCallback } from 'node:stream';
+import { SerialPort } from 'serialport';
+import { DelimiterParser } from '@serialport/parser-delimiter';
+import type { Clock } from '../clock';
+import { SerialError } from '../errors';
+
+export interface FrameStamp {
+  wallMs: number;
+  monoNs: bigint;
+}
+
+/**
+ * `@serialport/parser-delimiter` with a maximum frame size. The stock parser buffers
+ * without limit while no delimiter arrives (a babbling or mis-configured device would
+ * exhaust memory). Past `maxFrameBytes` the partial frame is discarded, counted as an
+ * overflow, and bytes are skipped up to the next delimiter, so the tail of an
+ * over-long line is never mistaken for a frame.
+ */
+export class BoundedDelimiterParser extends DelimiterParser {
+  private discarding = false;
+
+  constructor(
+    delimiter: Buffer,
+    private readonly maxFrameBytes: number,
+    private readonly onOverflow: () => void,
+    private readonly onTruncated: () => void,
+  ) {
+    super({ delimiter });
+  }
+
+  override _transform(chunk: Buffer, encoding: BufferEncoding, cb: TransformCallback): void {
+    let data = chunk;
+    if (this.discarding) {
+      const at = data.indexOf(this.delimiter);
+      if (at === -1) {
+        cb();
+        return;
+      }
+      this.discarding = false;
+      data = data.subarray(at + this.delimiter.length);
+    }
+    super._transform(data, encoding, (err?: Error | null) => {
+      if (!err && this.buffer.length > this.maxFrameBytes) {
+        this.buffer = Buffer.alloc(0);
+        this.discarding = true;
+        this.onOverflow();
+      }
+      cb(err);
+    });
+  }
+
+  /** At end of stream a partial frame is counted and dropped, never passed on as a frame. */
+  override _flush(cb: TransformCallback): void {
+    if (this.buffer.length > 0 || this.discarding) this.onTruncated();
+    this.buffer = Buffer.alloc(0);
+    this.discarding = false;
+    cb();
+  }
+}
+
+export interface SerialLineOptions {
+  path: string;
+  baudRate: number;
+  delimiter: Buffer;
+  maxFrameBytes: number;
+  clock: Clock;
+}
+
+export interface SerialLineEvents {
+  frame: [bytes: Buffer, stamp: FrameStamp];
+  overflow: [];
+  truncated: [];
+  open: [];
+  close: [reason: string];
+}
+
+/**
+ * One open serial device. Emits `frame` for every complete frame, `overflow` and
+ * `truncated` for discarded bytes, and `close` (with a reason) when the port closes
+ * for any cause, including an unplug. It never reopens by itself: the driver decides.
+ */
+export class SerialLinePort extends EventEmitter<SerialLineEvents> {
+  private port: SerialPort | null = null;
+
+  constructor(private readonly options: SerialLineOptions) {
+    super();
+  }
+
+  get isOpen(): boolean {
+    return this.port?.isOpen ?? false;
+  }
+
+  /** Opens the device 8N1 at the configured rate; rejects with SerialError('SERIAL_OPEN'). */
+  open(): Promise<void> {
+    const { path, baudRate, delimiter, maxFrameBytes, clock } = this.options;
+    return new Promise((resolve, reject) => {
+      const port = new SerialPort({ path, baudRate, dataBits: 8, parity: 'none', stopBits: 1, autoOpen: false });
+      const parser = new BoundedDelimiterParser(
+        delimiter,
+        maxFrameBytes,
+        () => this.emit('overflow'),
+        () => this.emit('truncated'),
+      );
+      port.pipe(parser);
+      parser.on('data', (bytes: Buffer) => {
+        this.emit('frame', bytes, { wallMs: clock.wallMs(), monoNs: clock.monoNs() });
+      });
+      port.on('close', (err: (Error & { disconnected?: boolean }) | null) => {
+        if (this.port === port) this.port = null;
+        this.emit('close', err?.disconnected ? 'disconnected' : 'closed');
+      });
+      // Errors after open also end in 'close' (serialport closes on a read error);
+      // listening here keeps an 'error' from becoming an uncaught exception.
+      port.on('error', () => undefined);
+      port.open((err) => {
+        if (err) {
+          reject(new SerialError('SERIAL_OPEN', `cannot open ${path}: ${err.message}`, { cause: err }));
+          return;
+        }
+        this.port = port;
+        this.emit('open');
+        resolve();
+      });
+    });
+  }
+
+  /** Writes bytes to the device (start commands); rejects with SerialError('SERIAL_IO'). */
+  write(bytes: Buffer): Promise<void> {
+    const port = this.port;
+    if (!port) return Promise.reject(new SerialError('SERIAL_IO', `${this.options.path} is not open`));
+    return new Promise((resolve, reject) => {
+      port.write(bytes, (err) => {
+        if (err) reject(new SerialError('SERIAL_IO', `write to ${this.options.path} failed: ${err.message}`, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const port = this.port;
+    this.port = null;
+    if (!port?.isOpen) return Promise.resolve();
+    return new Promise((resolve) => port.close(() => resolve()));
+  }
+}

@@ -1,0 +1,17 @@
+//! Vigil core: the pure computations of the bedside gateway (today: the NEWS2 score).
+//!
+//! This crate knows nothing of Node or of I/O: it takes plain values and returns plain
+//! values or an error that names the bad field and the rule it broke. The `vigil-native`
+//! crate is the only bridge to JavaScript.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod news2;
+
+/// Version of this crate (`CARGO_PKG_VERSION`), reported by the agent at start-up.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
