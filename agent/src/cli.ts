@@ -1,2 +1,105 @@
 #!/usr/bin/env node
-console.log("vigil", process.argv.slice(2));
+/**
+ * `vigil`: the agent and its tools.
+ *
+ *   vigil run --config <file.json>          run the gateway agent
+ *   vigil check-config --config <file.json> validate a config file and exit
+ *   vigil station --url mqtt://host:port    console view of the nurses' station [--json] [--refresh-ms N]
+ *   vigil score news2                       JSON Lines in (stdin), one NEWS2 result per line out
+ *
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config';
+import { VigilError, UsageError } from './errors';
+import { createLogger } from './log';
+
+const USAGE = `usage:
+  vigil run --config <file.json>
+  vigil check-config --config <file.json>
+  vigil station --url mqtt://host:port [--json] [--refresh-ms 1000] [--ca F --cert F --key F]
+  vigil score news2   (JSON Lines on stdin)
+`;
+
+function requireConfigFlag(args: string[]): string {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  if (!values.config) throw new UsageError('--config <file> is required');
+  return values.config;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run': {
+        const { runAgent } = await import('./commands/run.js');
+        return await runAgent(requireConfigFlag(rest));
+      }
+      case 'check-config': {
+        const config = loadConfig(requireConfigFlag(rest));
+        process.stdout.write(`config ok: gateway ${config.gateway.gatewayId}, ${config.interfaces.length} interface(s)\n`);
+        return 0;
+      }
+      case 'station': {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            url: { type: 'string' },
+            json: { type: 'boolean', default: false },
+            'refresh-ms': { type: 'string', default: '1000' },
+            ca: { type: 'string' },
+            cert: { type: 'string' },
+            key: { type: 'string' },
+          },
+          strict: true,
+        });
+        if (!values.url) throw new UsageError('--url mqtt://host:port is required');
+        const refreshMs = Number(values['refresh-ms']);
+        if (!Number.isInteger(refreshMs) || refreshMs < 100) throw new UsageError('--refresh-ms must be an integer >= 100');
+        const { runStation } = await import('./commands/station.js');
+        await runStation(
+          { url: values.url, json: values.json ?? false, refreshMs, caFile: values.ca, certFile: values.cert, keyFile: values.key },
+          createLogger('warn'),
+        );
+        return 0;
+      }
+      case 'score': {
+        if (rest[0] !== 'news2' || rest.length !== 1) throw new UsageError('usage: vigil score news2');
+        const { runScoreNews2 } = await import('./commands/score-news2.js');
+        return await runScoreNews2(process.stdin, process.stdout);
+      }
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`vigil: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof VigilError) {
+      process.stderr.write(`vigil: ${err.message}\n`);
+      return err.code === 'CONFIG_INVALID' ? 2 : 1;
+    }
+    if (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`vigil: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`vigil: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

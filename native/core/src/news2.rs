@@ -276,7 +276,11 @@ impl std::error::Error for InputError {}
 /// Every given value is validated first (in chart order; the first impossible value is
 /// reported), then rounded and banded.
 pub fn score(input: &News2Input) -> Result<News2Score, InputError> {
-    let resp = validated(Parameter::RespRate, input.resp_rate_per_min, &RESP_RATE_LIMITS)?;
+    let resp = validated(
+        Parameter::RespRate,
+        input.resp_rate_per_min,
+        &RESP_RATE_LIMITS,
+    )?;
     let spo2 = validated(Parameter::Spo2, input.spo2_percent, &SPO2_LIMITS)?;
     let systolic = validated(Parameter::Systolic, input.systolic_mm_hg, &SYSTOLIC_LIMITS)?;
     let pulse = validated(Parameter::Pulse, input.pulse_bpm, &PULSE_LIMITS)?;
@@ -370,13 +374,37 @@ struct Limits {
 
 // Plausibility limits: values beyond them cannot come from a living adult patient and are
 // treated as device or entry faults, not scored.
-const RESP_RATE_LIMITS: Limits = Limits { min: 0.0, max: 150.0, rule: RULE_RESP_RATE_MAX };
-const SPO2_LIMITS: Limits = Limits { min: 0.0, max: 100.0, rule: RULE_SPO2_MAX };
-const SYSTOLIC_LIMITS: Limits = Limits { min: 0.0, max: 400.0, rule: RULE_SYSTOLIC_MAX };
-const PULSE_LIMITS: Limits = Limits { min: 0.0, max: 350.0, rule: RULE_PULSE_MAX };
-const TEMP_LIMITS: Limits = Limits { min: 25.0, max: 45.0, rule: RULE_TEMP_RANGE };
+const RESP_RATE_LIMITS: Limits = Limits {
+    min: 0.0,
+    max: 150.0,
+    rule: RULE_RESP_RATE_MAX,
+};
+const SPO2_LIMITS: Limits = Limits {
+    min: 0.0,
+    max: 100.0,
+    rule: RULE_SPO2_MAX,
+};
+const SYSTOLIC_LIMITS: Limits = Limits {
+    min: 0.0,
+    max: 400.0,
+    rule: RULE_SYSTOLIC_MAX,
+};
+const PULSE_LIMITS: Limits = Limits {
+    min: 0.0,
+    max: 350.0,
+    rule: RULE_PULSE_MAX,
+};
+const TEMP_LIMITS: Limits = Limits {
+    min: 25.0,
+    max: 45.0,
+    rule: RULE_TEMP_RANGE,
+};
 
-fn validated(field: Parameter, value: Option<f64>, limits: &Limits) -> Result<Option<f64>, InputError> {
+fn validated(
+    field: Parameter,
+    value: Option<f64>,
+    limits: &Limits,
+) -> Result<Option<f64>, InputError> {
     let Some(v) = value else { return Ok(None) };
     let rule = if !v.is_finite() {
         RULE_FINITE
@@ -468,7 +496,13 @@ const SYSTOLIC: BandTable = BandTable {
 /// Chart 1, row "Pulse (per minute)":
 /// <=40: 3 | 41-50: 1 | 51-90: 0 | 91-110: 1 | 111-130: 2 | >=131: 3.
 const PULSE: BandTable = BandTable {
-    bands: &[band(40, 3), band(50, 1), band(90, 0), band(110, 1), band(130, 2)],
+    bands: &[
+        band(40, 3),
+        band(50, 1),
+        band(90, 0),
+        band(110, 1),
+        band(130, 2),
+    ],
     above: 3,
 };
 
@@ -513,20 +547,40 @@ mod tests {
         }
     }
 
+    /// Builds an input with one value set.
+    type MakeInput = fn(f64) -> News2Input;
+
     fn resp(v: f64) -> News2Input {
-        News2Input { resp_rate_per_min: Some(v), ..Default::default() }
+        News2Input {
+            resp_rate_per_min: Some(v),
+            ..Default::default()
+        }
     }
     fn spo2(scale: Spo2Scale, on_oxygen: Option<bool>, v: f64) -> News2Input {
-        News2Input { spo2_scale: scale, on_oxygen, spo2_percent: Some(v), ..Default::default() }
+        News2Input {
+            spo2_scale: scale,
+            on_oxygen,
+            spo2_percent: Some(v),
+            ..Default::default()
+        }
     }
     fn systolic(v: f64) -> News2Input {
-        News2Input { systolic_mm_hg: Some(v), ..Default::default() }
+        News2Input {
+            systolic_mm_hg: Some(v),
+            ..Default::default()
+        }
     }
     fn pulse(v: f64) -> News2Input {
-        News2Input { pulse_bpm: Some(v), ..Default::default() }
+        News2Input {
+            pulse_bpm: Some(v),
+            ..Default::default()
+        }
     }
     fn temp(v: f64) -> News2Input {
-        News2Input { temp_celsius: Some(v), ..Default::default() }
+        News2Input {
+            temp_celsius: Some(v),
+            ..Default::default()
+        }
     }
 
     /// A complete, all-zero observation set, to change one field at a time.
@@ -633,8 +687,15 @@ mod tests {
     #[test]
     fn req_news2_001_air_or_oxygen_points() {
         for (on_oxygen, expected) in [(false, 0), (true, 2)] {
-            let input = News2Input { on_oxygen: Some(on_oxygen), ..Default::default() };
-            assert_eq!(points_of(input, Parameter::OnOxygen), Some(expected), "onOxygen = {on_oxygen}");
+            let input = News2Input {
+                on_oxygen: Some(on_oxygen),
+                ..Default::default()
+            };
+            assert_eq!(
+                points_of(input, Parameter::OnOxygen),
+                Some(expected),
+                "onOxygen = {on_oxygen}"
+            );
         }
     }
 
@@ -690,8 +751,15 @@ mod tests {
             (Consciousness::Unresponsive, 3),
         ];
         for (level, expected) in cases {
-            let input = News2Input { consciousness: Some(level), ..Default::default() };
-            assert_eq!(points_of(input, Parameter::Consciousness), Some(expected), "{level:?}");
+            let input = News2Input {
+                consciousness: Some(level),
+                ..Default::default()
+            };
+            assert_eq!(
+                points_of(input, Parameter::Consciousness),
+                Some(expected),
+                "{level:?}"
+            );
         }
     }
 
@@ -742,7 +810,12 @@ mod tests {
                 "tempCelsius"
             ]
         );
-        let risks = [RiskLevel::Low, RiskLevel::LowMedium, RiskLevel::Medium, RiskLevel::High];
+        let risks = [
+            RiskLevel::Low,
+            RiskLevel::LowMedium,
+            RiskLevel::Medium,
+            RiskLevel::High,
+        ];
         let risk_names: Vec<String> = risks.iter().map(ToString::to_string).collect();
         assert_eq!(risk_names, ["low", "low-medium", "medium", "high"]);
     }
@@ -751,10 +824,16 @@ mod tests {
     fn req_news2_002_default_scale_is_scale1() {
         assert_eq!(News2Input::default().spo2_scale, Spo2Scale::Scale1);
         // 88 % on oxygen: 3 points on scale 1, 0 points on scale 2.
-        let default_scale =
-            News2Input { spo2_percent: Some(88.0), on_oxygen: Some(true), ..Default::default() };
+        let default_scale = News2Input {
+            spo2_percent: Some(88.0),
+            on_oxygen: Some(true),
+            ..Default::default()
+        };
         assert_eq!(points_of(default_scale, Parameter::Spo2), Some(3));
-        let scale2 = News2Input { spo2_scale: Spo2Scale::Scale2, ..default_scale };
+        let scale2 = News2Input {
+            spo2_scale: Spo2Scale::Scale2,
+            ..default_scale
+        };
         assert_eq!(points_of(scale2, Parameter::Spo2), Some(0));
         assert_eq!(Spo2Scale::from_number(1), Some(Spo2Scale::Scale1));
         assert_eq!(Spo2Scale::from_number(2), Some(Spo2Scale::Scale2));
@@ -777,7 +856,7 @@ mod tests {
 
     #[test]
     fn req_news2_003_rounding_half_up() {
-        // (parameter, input, value after rounding in the comment, expected points)
+        // (value as received, points); the comment gives the value after rounding.
         check_bands(
             Parameter::Temperature,
             temp,
@@ -794,9 +873,21 @@ mod tests {
                 (36.15, 0),  // -> 36.2
             ],
         );
-        check_bands(Parameter::Systolic, systolic, &[(90.5, 2), (90.49, 3), (219.5, 3), (110.5, 0)]);
-        check_bands(Parameter::RespRate, resp, &[(8.5, 1), (8.49, 3), (20.5, 2), (24.5, 3)]);
-        check_bands(Parameter::Pulse, pulse, &[(40.5, 1), (50.5, 0), (90.5, 1), (130.5, 3)]);
+        check_bands(
+            Parameter::Systolic,
+            systolic,
+            &[(90.5, 2), (90.49, 3), (219.5, 3), (110.5, 0)],
+        );
+        check_bands(
+            Parameter::RespRate,
+            resp,
+            &[(8.5, 1), (8.49, 3), (20.5, 2), (24.5, 3)],
+        );
+        check_bands(
+            Parameter::Pulse,
+            pulse,
+            &[(40.5, 1), (50.5, 0), (90.5, 1), (130.5, 3)],
+        );
         check_bands(
             Parameter::Spo2,
             |v| spo2(Spo2Scale::Scale1, None, v),
@@ -818,17 +909,44 @@ mod tests {
         let cases: [(News2Input, u8, RiskLevel); 8] = [
             (normal(), 0, RiskLevel::Low),
             // 2 + 2 = 4: low
-            (News2Input { resp_rate_per_min: Some(22.0), on_oxygen: Some(true), ..normal() }, 4, RiskLevel::Low),
+            (
+                News2Input {
+                    resp_rate_per_min: Some(22.0),
+                    on_oxygen: Some(true),
+                    ..normal()
+                },
+                4,
+                RiskLevel::Low,
+            ),
             // single 3 (resp 8), total 3: low-medium
-            (News2Input { resp_rate_per_min: Some(8.0), ..normal() }, 3, RiskLevel::LowMedium),
+            (
+                News2Input {
+                    resp_rate_per_min: Some(8.0),
+                    ..normal()
+                },
+                3,
+                RiskLevel::LowMedium,
+            ),
             // single 3 (voice) + 1 (temp 35.5), total 4: low-medium
             (
-                News2Input { consciousness: Some(Consciousness::Voice), temp_celsius: Some(35.5), ..normal() },
+                News2Input {
+                    consciousness: Some(Consciousness::Voice),
+                    temp_celsius: Some(35.5),
+                    ..normal()
+                },
                 4,
                 RiskLevel::LowMedium,
             ),
             // 3 + 2 = 5: medium (not low-medium)
-            (News2Input { pulse_bpm: Some(131.0), on_oxygen: Some(true), ..normal() }, 5, RiskLevel::Medium),
+            (
+                News2Input {
+                    pulse_bpm: Some(131.0),
+                    on_oxygen: Some(true),
+                    ..normal()
+                },
+                5,
+                RiskLevel::Medium,
+            ),
             // 2 + 2 + 2 = 6: medium
             (
                 News2Input {
@@ -879,7 +997,11 @@ mod tests {
     #[test]
     fn req_news2_005_incomplete_scores() {
         // Only SpO2 and pulse.
-        let input = News2Input { spo2_percent: Some(93.0), pulse_bpm: Some(95.0), ..Default::default() };
+        let input = News2Input {
+            spo2_percent: Some(93.0),
+            pulse_bpm: Some(95.0),
+            ..Default::default()
+        };
         let s = score(&input).unwrap();
         assert!(!s.complete);
         assert_eq!(s.total, 3);
@@ -901,9 +1023,20 @@ mod tests {
         // (input, total, implied risk): the known points already imply at least this level.
         let cases = [
             (News2Input::default(), 0, RiskLevel::Low),
-            (News2Input { spo2_percent: Some(91.0), ..Default::default() }, 3, RiskLevel::LowMedium),
             (
-                News2Input { spo2_percent: Some(91.0), on_oxygen: Some(true), ..Default::default() },
+                News2Input {
+                    spo2_percent: Some(91.0),
+                    ..Default::default()
+                },
+                3,
+                RiskLevel::LowMedium,
+            ),
+            (
+                News2Input {
+                    spo2_percent: Some(91.0),
+                    on_oxygen: Some(true),
+                    ..Default::default()
+                },
                 5,
                 RiskLevel::Medium,
             ),
@@ -948,7 +1081,7 @@ mod tests {
 
     #[test]
     fn req_news2_006_rejections() {
-        let field_setters: [(Parameter, fn(f64) -> News2Input); 5] = [
+        let field_setters: [(Parameter, MakeInput); 5] = [
             (Parameter::RespRate, resp),
             (Parameter::Spo2, |v| spo2(Spo2Scale::Scale1, None, v)),
             (Parameter::Systolic, systolic),
@@ -963,17 +1096,36 @@ mod tests {
                 (-1.0, RULE_NOT_NEGATIVE),
                 (-0.1, RULE_NOT_NEGATIVE),
             ] {
-                assert_eq!(score(&make(value)), Err(InputError { field, rule }), "{field} = {value}");
+                assert_eq!(
+                    score(&make(value)),
+                    Err(InputError { field, rule }),
+                    "{field} = {value}"
+                );
             }
         }
         // (field, value, rule): the range rules, both sides of each limit.
-        let cases: [(Parameter, fn(f64) -> News2Input, f64, Option<&str>); 12] = [
+        let cases: [(Parameter, MakeInput, f64, Option<&str>); 12] = [
             (Parameter::RespRate, resp, 150.0, None),
             (Parameter::RespRate, resp, 150.1, Some(RULE_RESP_RATE_MAX)),
-            (Parameter::Spo2, |v| spo2(Spo2Scale::Scale2, Some(true), v), 100.0, None),
-            (Parameter::Spo2, |v| spo2(Spo2Scale::Scale2, Some(true), v), 100.1, Some(RULE_SPO2_MAX)),
+            (
+                Parameter::Spo2,
+                |v| spo2(Spo2Scale::Scale2, Some(true), v),
+                100.0,
+                None,
+            ),
+            (
+                Parameter::Spo2,
+                |v| spo2(Spo2Scale::Scale2, Some(true), v),
+                100.1,
+                Some(RULE_SPO2_MAX),
+            ),
             (Parameter::Systolic, systolic, 400.0, None),
-            (Parameter::Systolic, systolic, 400.5, Some(RULE_SYSTOLIC_MAX)),
+            (
+                Parameter::Systolic,
+                systolic,
+                400.5,
+                Some(RULE_SYSTOLIC_MAX),
+            ),
             (Parameter::Pulse, pulse, 350.0, None),
             (Parameter::Pulse, pulse, 351.0, Some(RULE_PULSE_MAX)),
             (Parameter::Temperature, temp, 25.0, None),
@@ -985,24 +1137,43 @@ mod tests {
             let result = score(&make(value));
             match rule {
                 None => assert!(result.is_ok(), "{field} = {value} should be accepted"),
-                Some(rule) => assert_eq!(result, Err(InputError { field, rule }), "{field} = {value}"),
+                Some(rule) => {
+                    assert_eq!(result, Err(InputError { field, rule }), "{field} = {value}")
+                }
             }
         }
         // Temperature 0 is below the range, not negative.
         assert_eq!(
             score(&temp(0.0)),
-            Err(InputError { field: Parameter::Temperature, rule: RULE_TEMP_RANGE })
+            Err(InputError {
+                field: Parameter::Temperature,
+                rule: RULE_TEMP_RANGE
+            })
         );
         // The first impossible field in chart order is the one reported.
-        let two_bad = News2Input { resp_rate_per_min: Some(-1.0), temp_celsius: Some(50.0), ..normal() };
+        let two_bad = News2Input {
+            resp_rate_per_min: Some(-1.0),
+            temp_celsius: Some(50.0),
+            ..normal()
+        };
         assert_eq!(
             score(&two_bad),
-            Err(InputError { field: Parameter::RespRate, rule: RULE_NOT_NEGATIVE })
+            Err(InputError {
+                field: Parameter::RespRate,
+                rule: RULE_NOT_NEGATIVE
+            })
         );
         // The message names the field and the rule, never the value.
-        let message = InputError { field: Parameter::Pulse, rule: RULE_PULSE_MAX }.to_string();
+        let message = InputError {
+            field: Parameter::Pulse,
+            rule: RULE_PULSE_MAX,
+        }
+        .to_string();
         assert_eq!(message, "pulseBpm must be at most 350");
-        let boxed: Box<dyn std::error::Error> = Box::new(InputError { field: Parameter::Spo2, rule: RULE_FINITE });
+        let boxed: Box<dyn std::error::Error> = Box::new(InputError {
+            field: Parameter::Spo2,
+            rule: RULE_FINITE,
+        });
         assert_eq!(boxed.to_string(), "spo2Percent must be a finite number");
     }
 
@@ -1010,17 +1181,31 @@ mod tests {
     fn req_news2_007_batch_scores_each_input_in_order() {
         let inputs = [
             normal(),
-            News2Input { pulse_bpm: Some(f64::NAN), ..normal() },
-            News2Input { pulse_bpm: Some(131.0), ..Default::default() },
+            News2Input {
+                pulse_bpm: Some(f64::NAN),
+                ..normal()
+            },
+            News2Input {
+                pulse_bpm: Some(131.0),
+                ..Default::default()
+            },
         ];
         let results = score_batch(&inputs);
         assert_eq!(results.len(), 3);
         assert_eq!(results[0].as_ref().map(|s| s.total), Ok(0));
         assert_eq!(
             results[1],
-            Err(InputError { field: Parameter::Pulse, rule: RULE_FINITE })
+            Err(InputError {
+                field: Parameter::Pulse,
+                rule: RULE_FINITE
+            })
         );
-        assert_eq!(results[2].as_ref().map(|s| (s.total, s.risk_level, s.complete)), Ok((3, RiskLevel::LowMedium, false)));
+        assert_eq!(
+            results[2]
+                .as_ref()
+                .map(|s| (s.total, s.risk_level, s.complete)),
+            Ok((3, RiskLevel::LowMedium, false))
+        );
         for (input, result) in inputs.iter().zip(&results) {
             assert_eq!(&score(input), result);
         }

@@ -1,0 +1,78 @@
+# Vigil: the two commands are `make run` and `make test`. Both install what is missing
+# (Debian's mosquitto and socat, the npm packages), build the Rust addon and the
+# TypeScript, and then run.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export npm_config_fund := false
+export npm_config_audit := false
+export npm_config_update_notifier := false
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBIAN_PACKAGES := mosquitto socat
+NAPI_BUILD := npx napi build --platform --release \
+	--manifest-path native/binding/Cargo.toml \
+	--package-json-path native/binding/package.json \
+	--output-dir native/binding
+
+.PHONY: all deps deps-system deps-rust build native ts test test-ts test-rust run clean help
+
+all: build
+
+help:
+	@echo "make run    build everything, start broker + hw-sim + agent + station view (Ctrl-C stops)"
+	@echo "make test   build everything and run every test (tap + cargo test)"
+	@echo "make build  install what is missing and build the addon and the TypeScript"
+
+## ---- installing what is missing -----------------------------------------------------
+deps: deps-system deps-rust node_modules/.vigil-installed
+
+deps-system:
+	@missing=""; \
+	for pkg in $(DEBIAN_PACKAGES); do \
+	  command -v $$pkg >/dev/null 2>&1 || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+deps-rust:
+	@command -v cargo >/dev/null 2>&1 || { \
+	  echo "make: cargo (Rust >= 1.88) is required to build native/: install it with rustup (https://rustup.rs)"; exit 1; }
+
+node_modules/.vigil-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## ---- building -----------------------------------------------------------------------
+build: deps native ts
+
+native: deps-rust node_modules/.vigil-installed
+	$(NAPI_BUILD)
+
+ts: node_modules/.vigil-installed
+	npx tsc -p tsconfig.json
+
+## ---- testing ------------------------------------------------------------------------
+# Both runners always run; the last line is the plain `N passed, N failed` summary.
+test: build
+	@mkdir -p build/test
+	@tap_files=$$(find dist/test -name '*.test.js' | sort); \
+	npx tap --reporter=tap $$tap_files 2>&1 | tee build/test/tap.txt || true; \
+	(cd native && cargo test --workspace 2>&1) | tee build/test/cargo.txt || true; \
+	node dist/test/support/summarize.js --tap build/test/tap.txt --cargo build/test/cargo.txt
+
+test-ts: build
+	npx tap $$(find dist/test -name '*.test.js' | sort)
+
+test-rust: deps-rust
+	cd native && cargo test --workspace
+
+## ---- running ------------------------------------------------------------------------
+run: build
+	node dist/test/support/run-local.js
+
+clean:
+	rm -rf dist build native/target native/binding/*.node

@@ -1,0 +1,27 @@
+/** `vigil run --config <file>`: the agent process. */
+import { systemClock } from '../clock';
+import { loadConfig } from '../config';
+import { createLogger } from '../log';
+import { startAgent } from '../main';
+import { scoreNews2 } from '../native/addon';
+
+export async function runAgent(configFile: string): Promise<number> {
+  const config = loadConfig(configFile); // throws ConfigError listing every problem
+  const logger = createLogger(config.log.level);
+  logger.info('agent-starting', {
+    gatewayId: config.gateway.gatewayId,
+    bed: `${config.gateway.siteId}/${config.gateway.wardId}/${config.gateway.bedId}`,
+    interfaces: config.interfaces.map((i) => `${i.id}:${i.driver}:${i.path}`),
+  });
+  const agent = startAgent({ config, clock: systemClock, logger, scorer: scoreNews2 });
+  logger.info('agent-ready', {});
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info('agent-stopping', { signal });
+      void agent.stop('shutdown').finally(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}

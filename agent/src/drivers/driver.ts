@@ -1,0 +1,50 @@
+/**
+ * What every device driver gives the rest of the agent. A driver owns one port, its
+ * link state and its timing; it emits decoded observations (not yet validated),
+ * rejected frames with their reason, and link-state changes.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Observation } from '../model/observation';
+
+export type LinkState = 'connecting' | 'streaming' | 'stale' | 'lost';
+
+export interface FrameRejection {
+  interfaceId: string;
+  /** Stable cause, counted as `frames-rejected.<reason>`. */
+  reason: string;
+  /** Names the field and the rule; never a measured value. */
+  detail: string;
+}
+
+export interface LinkChange {
+  interfaceId: string;
+  from: LinkState;
+  to: LinkState;
+  reason: string;
+}
+
+export interface DriverEvents {
+  observations: [observations: Observation[]];
+  rejected: [rejection: FrameRejection];
+  link: [change: LinkChange];
+}
+
+export interface InterfaceSnapshot {
+  interfaceId: string;
+  driver: string;
+  state: LinkState;
+  reason: string;
+  lastValidFrameWallMs: number;
+  counters: Record<string, number>;
+}
+
+export interface DeviceDriver extends EventEmitter<DriverEvents> {
+  readonly interfaceId: string;
+  readonly driverName: string;
+  /** Opens the port and keeps it open (reopening after a close) until stop(). */
+  start(): void;
+  stop(): Promise<void>;
+  /** Checks the quiet time against the monotonic clock; called by the agent's tick. */
+  tick(): void;
+  snapshot(): InterfaceSnapshot;
+}

@@ -1,0 +1,263 @@
+/**
+ * Masimo "ASCII 1" pulse oximeter driver: owns the serial port, the link state and the
+ * timing; decoding is in protocol.ts. Interface specification: docs/interfaces/masimo-ascii.md.
+ *
+ * Link states: connecting -> streaming (first valid frame) -> stale (no valid frame for
+ * quietTimeMs) -> streaming again, or -> lost (port closed or unplugged) -> connecting
+ * (reopened after reopenDelayMs, for as long as it takes).
+ */
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../../clock';
+import { elapsedMs } from '../../clock';
+import type { InterfaceConfig } from '../../config';
+import { SerialLinePort } from '../../io/serial';
+import type { FrameStamp } from '../../io/serial';
+import type { Logger } from '../../log';
+import type { Observation, QualityFlag, ResultStatus, SourceDevice } from '../../model/observation';
+import { PARAMETERS } from '../../model/parameters';
+import type { ParameterCode } from '../../model/parameters';
+import type { DeviceDriver, DriverEvents, InterfaceSnapshot, LinkState } from '../driver';
+import { decodeMasimoAscii, MASIMO_MAX_LINE_BYTES } from './protocol';
+import type { MasimoException, MasimoFrame } from './protocol';
+
+export const DRIVER_NAME = 'masimo-ascii';
+const CR_LF = Buffer.from('\r\n');
+
+/**
+ * Exception bits that make the frame's values unusable: they are published with
+ * status "unverified" and their flags, and never feed the score.
+ */
+const INVALIDATING: ReadonlySet<MasimoException> = new Set<MasimoException>([
+  'no-sensor',
+  'sensor-off',
+  'defective-sensor',
+  'unrecognized-sensor',
+  'incompatible-sensor',
+  'pulse-search',
+  'no-cable',
+  'defective-cable',
+  'incompatible-cable',
+  'unrecognized-cable',
+  'cable-life-expired',
+  'sensor-life-expired',
+  'sensor-calibrating',
+  'emitter-temperature-out-of-range',
+  'sensor-current-limit-exceeded',
+]);
+
+/** How each EXC condition is flagged on the observations of its frame. */
+const EXCEPTION_FLAG: Partial<Record<MasimoException, QualityFlag>> = {
+  'no-sensor': 'no-sensor',
+  'sensor-off': 'sensor-off',
+  'low-perfusion': 'low-perfusion',
+  'pulse-search': 'pulse-search',
+  interference: 'interference',
+  'ambient-light': 'ambient-light',
+  'low-signal-iq': 'low-signal-quality',
+  'defective-sensor': 'device-fault',
+  'unrecognized-sensor': 'device-fault',
+  'incompatible-sensor': 'device-fault',
+  'no-cable': 'no-sensor',
+  'defective-cable': 'device-fault',
+  'incompatible-cable': 'device-fault',
+  'unrecognized-cable': 'device-fault',
+  'cable-life-expired': 'device-fault',
+  'sensor-life-expired': 'device-fault',
+  'sensor-calibrating': 'device-fault',
+  'emitter-temperature-out-of-range': 'device-fault',
+  'sensor-current-limit-exceeded': 'device-fault',
+};
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/** Converts the device's zone-less local time with the configured UTC offset ("+01:00"). */
+export function deviceTimeToUtcMs(frame: MasimoFrame, utcOffset: string): { ms: number; text: string } {
+  const t = frame.deviceTime;
+  const sign = utcOffset.startsWith('-') ? -1 : 1;
+  const [hh, mm] = utcOffset.slice(1).split(':').map(Number);
+  const offsetMs = sign * ((hh ?? 0) * 60 + (mm ?? 0)) * 60_000;
+  const ms = Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second) - offsetMs;
+  const text = `${pad2(t.month)}/${pad2(t.day)}/${pad2(t.year % 100)} ${pad2(t.hour)}:${pad2(t.minute)}:${pad2(t.second)}`;
+  return { ms, text };
+}
+
+/**
+ * Turns one decoded frame into observations (pure). Dash-filled values become
+ * "cannot-obtain" observations with a reason, so the station sees the value withdrawn.
+ */
+export function frameToObservations(
+  frame: MasimoFrame,
+  stamp: FrameStamp,
+  source: Omit<SourceDevice, 'serialNumber'>,
+  utcOffset: string,
+): Observation[] {
+  const quality = new Set<QualityFlag>();
+  let invalid = false;
+  for (const exc of frame.exceptions) {
+    const flag = EXCEPTION_FLAG[exc];
+    if (flag) quality.add(flag);
+    if (INVALIDATING.has(exc)) invalid = true;
+  }
+  if (frame.unknownExceptionBits !== 0) quality.add('unknown-device-condition');
+  const deviceTime = deviceTimeToUtcMs(frame, utcOffset);
+  const unavailableReason = frame.exceptions.includes('sensor-off')
+    ? 'sensor-off'
+    : frame.exceptions.includes('no-sensor')
+      ? 'no-sensor'
+      : 'unavailable-field';
+  const make = (parameter: ParameterCode, value: number | null): Observation => {
+    const status: ResultStatus = value === null ? 'cannot-obtain' : invalid ? 'unverified' : 'final';
+    return {
+      parameter,
+      value,
+      unitUcum: PARAMETERS[parameter].unitUcum,
+      status,
+      quality: [...quality].sort(),
+      source: { ...source, serialNumber: frame.serialNumber ?? '' },
+      deviceTimeMs: deviceTime.ms,
+      deviceTimeText: deviceTime.text,
+      receiveWallMs: stamp.wallMs,
+      receiveMonoNs: stamp.monoNs,
+      unavailableReason: value === null ? unavailableReason : '',
+    };
+  };
+  return [
+    make('spo2', frame.spo2Percent),
+    make('pulse', frame.pulseBpm),
+    make('perfusion-index', frame.perfusionIndexPercent),
+  ];
+}
+
+export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements DeviceDriver {
+  readonly driverName = DRIVER_NAME;
+  readonly interfaceId: string;
+  private state: LinkState = 'connecting';
+  private reason = 'starting';
+  private port: SerialLinePort | null = null;
+  private stopped = true;
+  private reopenTimer: NodeJS.Timeout | null = null;
+  private lastValidMonoNs: bigint;
+  private lastValidWallMs = 0;
+  private readonly counters = new Map<string, number>();
+
+  constructor(
+    private readonly config: InterfaceConfig,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    super();
+    this.interfaceId = config.id;
+    this.lastValidMonoNs = clock.monoNs();
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.openPort();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.reopenTimer = null;
+    const port = this.port;
+    this.port = null;
+    if (port) await port.close();
+  }
+
+  tick(): void {
+    if (this.state !== 'streaming') return;
+    if (elapsedMs(this.lastValidMonoNs, this.clock.monoNs()) > this.config.quietTimeMs) {
+      this.setState('stale', `no valid frame for ${this.config.quietTimeMs} ms`);
+    }
+  }
+
+  snapshot(): InterfaceSnapshot {
+    return {
+      interfaceId: this.interfaceId,
+      driver: this.driverName,
+      state: this.state,
+      reason: this.reason,
+      lastValidFrameWallMs: this.lastValidWallMs,
+      counters: Object.fromEntries(this.counters),
+    };
+  }
+
+  /** Decodes and handles one frame; public so integration tests can drive it without a port. */
+  handleFrame(bytes: Uint8Array, stamp: FrameStamp): void {
+    const result = decodeMasimoAscii(bytes);
+    if (!result.ok) {
+      this.reject(result.reason, result.detail);
+      return;
+    }
+    this.count('frames-valid');
+    this.lastValidMonoNs = stamp.monoNs;
+    this.lastValidWallMs = stamp.wallMs;
+    if (this.state !== 'streaming') this.setState('streaming', 'valid frame received');
+    const source = { driver: DRIVER_NAME, interfaceId: this.interfaceId, port: this.config.path };
+    this.emit('observations', frameToObservations(result.frame, stamp, source, this.config.deviceUtcOffset));
+  }
+
+  private reject(reason: string, detail: string): void {
+    this.count(`frames-rejected.${reason}`);
+    this.emit('rejected', { interfaceId: this.interfaceId, reason, detail });
+  }
+
+  private count(name: string): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + 1);
+  }
+
+  private setState(to: LinkState, reason: string): void {
+    const from = this.state;
+    if (from === to && this.reason === reason) return;
+    this.state = to;
+    this.reason = reason;
+    this.logger.info('link-state', { interfaceId: this.interfaceId, from, to, reason });
+    this.emit('link', { interfaceId: this.interfaceId, from, to, reason });
+  }
+
+  private async openPort(): Promise<void> {
+    if (this.stopped) return;
+    this.setState('connecting', `opening ${this.config.path}`);
+    const port = new SerialLinePort({
+      path: this.config.path,
+      baudRate: this.config.baudRate,
+      delimiter: CR_LF,
+      maxFrameBytes: MASIMO_MAX_LINE_BYTES,
+      clock: this.clock,
+    });
+    port.on('frame', (bytes, stamp) => this.handleFrame(bytes, stamp));
+    port.on('overflow', () => this.reject('overflow', `line longer than ${MASIMO_MAX_LINE_BYTES} bytes without CR LF`));
+    port.on('truncated', () => this.reject('truncated', 'partial line at end of stream'));
+    port.on('close', (why) => {
+      if (this.port !== port) return;
+      this.port = null;
+      this.setState('lost', `port ${why}`);
+      this.scheduleReopen();
+    });
+    try {
+      await port.open();
+      if (this.stopped) {
+        await port.close();
+        return;
+      }
+      this.port = port;
+      this.count('port-opened');
+      this.lastValidMonoNs = this.clock.monoNs();
+    } catch (err) {
+      this.count('port-open-failed');
+      this.setState('lost', (err as Error).message);
+      this.scheduleReopen();
+    }
+  }
+
+  private scheduleReopen(): void {
+    if (this.stopped || this.reopenTimer) return;
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = null;
+      void this.openPort();
+    }, this.config.reopenDelayMs);
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The MQTT boundary: the ONLY file that imports `mqtt` (MQTT.js). Used by the agent
+ * (publish, last will) and by the station view (subscribe). It reads credential and
+ * certificate files itself, so their contents never pass through a log.
+ *
+ * Interface specification: docs/interfaces/mqtt.md.
+ */
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
+import type { Logger } from '../log';
+import { PublishError } from '../errors';
+
+export interface MqttWill {
+  topic: string;
+  payload: Uint8Array;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  contentType?: string;
+}
+
+export interface MqttLinkOptions {
+  url: string;
+  protocolVersion: 4 | 5;
+  clientId: string;
+  keepaliveSec: number;
+  reconnectPeriodMs: number;
+  /** Plain TCP was asked for explicitly; a warning is logged at every connect attempt set-up. */
+  insecure: boolean;
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  usernameFile?: string | undefined;
+  passwordFile?: string | undefined;
+  will?: MqttWill;
+}
+
+export interface PublishOptions {
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  /** MQTT v5 message expiry: the broker drops the message for late subscribers after this. */
+  expirySec?: number;
+  /** MQTT v5 content type, naming the protobuf message. */
+  contentType?: string;
+}
+
+export interface MqttLinkEvents {
+  connect: [];
+  offline: [];
+  message: [topic: string, payload: Buffer];
+  error: [err: Error];
+}
+
+function readSecret(file: string | undefined): Buffer | undefined {
+  return file === undefined ? undefined : readFileSync(file);
+}
+
+/** A connected (or reconnecting) MQTT client. Reconnects by itself. */
+export class MqttLink extends EventEmitter<MqttLinkEvents> {
+  private readonly client: mqtt.MqttClient;
+  private readonly v5: boolean;
+
+  constructor(options: MqttLinkOptions, logger: Logger) {
+    super();
+    this.v5 = options.protocolVersion === 5;
+    if (options.insecure) {
+      logger.warn('mqtt-insecure', { detail: 'plain TCP to the broker: no encryption, no broker authentication', url: options.url });
+    }
+    const username = readSecret(options.usernameFile)?.toString('utf8').trim();
+    const password = readSecret(options.passwordFile);
+    const will = options.will;
+    this.client = mqtt.connect(options.url, {
+      protocolVersion: options.protocolVersion,
+      clientId: options.clientId,
+      keepalive: options.keepaliveSec,
+      reconnectPeriod: options.reconnectPeriodMs,
+      connectTimeout: 10_000,
+      clean: true,
+      rejectUnauthorized: true,
+      ca: readSecret(options.caFile),
+      cert: readSecret(options.certFile),
+      key: readSecret(options.keyFile),
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(will
+        ? {
+            will: {
+              topic: will.topic,
+              payload: Buffer.from(will.payload),
+              qos: will.qos,
+              retain: will.retain,
+              ...(this.v5 && will.contentType ? { properties: { contentType: will.contentType } } : {}),
+            },
+          }
+        : {}),
+    });
+    this.client.on('connect', () => this.emit('connect'));
+    this.client.on('offline', () => this.emit('offline'));
+    this.client.on('message', (topic, payload) => this.emit('message', topic, payload));
+    // MQTT.js reconnects after errors; they are reported, never thrown.
+    this.client.on('error', (err) => this.emit('error', err));
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  publish(topic: string, payload: Uint8Array, options: PublishOptions): Promise<void> {
+    const properties: Record<string, unknown> = {};
+    if (this.v5 && options.expirySec !== undefined) properties.messageExpiryInterval = options.expirySec;
+    if (this.v5 && options.contentType !== undefined) properties.contentType = options.contentType;
+    return new Promise((resolve, reject) => {
+      this.client.publish(
+        topic,
+        Buffer.from(payload),
+        { qos: options.qos, retain: options.retain, ...(this.v5 ? { properties } : {}) },
+        (err) => (err ? reject(new PublishError(`publish to ${topic} failed: ${err.message}`, { cause: err })) : resolve()),
+      );
+    });
+  }
+
+  subscribe(filter: string, qos: 0 | 1 | 2): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.client.subscribe(filter, { qos }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Closes the connection. `force` skips sending queued messages and the DISCONNECT. */
+  end(force = false): Promise<void> {
+    return new Promise((resolve) => this.client.end(force, {}, () => resolve()));
+  }
+}

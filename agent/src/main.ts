@@ -1,0 +1,287 @@
+/**
+ * The composition root, read as the system diagram:
+ *
+ *   device bytes -> driver (framing + decode) -> validation (interface risk controls)
+ *                -> native NEWS2 score -> safety (alarms, staleness)
+ *                -> publisher (protobuf over MQTT) -> nurses' station
+ *
+ * Load config, build each stage, wire them, start. No module-level singletons: the
+ * config, logger and clock are passed in.
+ */
+import { hostname } from 'node:os';
+import type { Clock } from './clock';
+import type { Config } from './config';
+import type { DeviceDriver, InterfaceSnapshot, LinkChange } from './drivers/driver';
+import { MasimoAsciiDriver } from './drivers/masimo-ascii/driver';
+import { MqttLink } from './io/mqtt';
+import type { Logger } from './log';
+import type { Observation } from './model/observation';
+import type { ParameterCode } from './model/parameters';
+import { PARAMETERS, PARAMETER_TABLE_VERSION } from './model/parameters';
+import type { MessageSink } from './publish/publisher';
+import { Publisher } from './publish/publisher';
+import type { CounterMsg, GatewayStatusMsg } from './proto/codec';
+import { AlarmBook, RateWindow } from './safety/alarms';
+import type { AlarmPriority } from './safety/alarms';
+import type { News2Scorer } from './scoring/news2-stage';
+import { News2Stage } from './scoring/news2-stage';
+import { VitalsStore } from './scoring/vitals';
+import { validateObservation } from './validation/validate';
+
+export const SOFTWARE_VERSION = '0.1.0';
+const LINK_STATE_ENUM = {
+  connecting: 'LINK_STATE_CONNECTING',
+  streaming: 'LINK_STATE_STREAMING',
+  stale: 'LINK_STATE_STALE',
+  lost: 'LINK_STATE_LOST',
+} as const;
+
+export interface AgentDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  scorer: News2Scorer;
+  /** Builds the MQTT link; tests may substitute a fake sink. */
+  connect?: (will: { topic: string; payload: Uint8Array }) => MessageSink & { end(force?: boolean): Promise<void> };
+  /** Period of the safety tick (staleness, quiet time). */
+  tickMs?: number;
+}
+
+export interface RunningAgent {
+  publisher: Publisher;
+  stop(reason: string): Promise<void>;
+  /** Runs one safety tick now (tests drive it with a fake clock). */
+  tick(): void;
+  statusMessage(online: boolean, reason: string): GatewayStatusMsg;
+}
+
+function createDriver(itf: Config['interfaces'][number], clock: Clock, logger: Logger): DeviceDriver {
+  switch (itf.driver) {
+    case 'masimo-ascii':
+      return new MasimoAsciiDriver(itf, clock, logger);
+  }
+}
+
+function counterList(counts: Record<string, number>): CounterMsg[] {
+  return Object.entries(counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => ({ name, value }));
+}
+
+export function startAgent(deps: AgentDeps): RunningAgent {
+  const { config, clock, logger, scorer } = deps;
+  const identity = { ...config.gateway };
+  const startedWallMs = clock.wallMs();
+  const counters: Record<string, number> = {};
+  const count = (name: string): void => {
+    counters[name] = (counters[name] ?? 0) + 1;
+  };
+  const maxAgeMs = (p: ParameterCode): number => config.maxAgeMs[p] ?? PARAMETERS[p].defaultMaxAgeMs;
+
+  // --- stages ---------------------------------------------------------------------
+  const drivers = config.interfaces.map((itf) => createDriver(itf, clock, logger));
+  const store = new VitalsStore(clock, maxAgeMs);
+  const news2 = new News2Stage(scorer, store, clock, config.patient.spo2Scale);
+  const alarms = new AlarmBook(clock);
+  const rejectWindows = new Map(drivers.map((d) => [d.interfaceId, new RateWindow(clock, config.rejectAlarm.windowMs)]));
+
+  let sink: (MessageSink & { end(force?: boolean): Promise<void> }) | null = null;
+  const deferredSink: MessageSink = {
+    publish: (topic, payload, options) =>
+      sink ? sink.publish(topic, payload, options) : Promise.reject(new Error('not connected')),
+  };
+  const publisher = new Publisher(deferredSink, identity, clock, logger);
+
+  const statusMessage = (online: boolean, reason: string): GatewayStatusMsg => {
+    const snapshots: InterfaceSnapshot[] = drivers.map((d) => d.snapshot());
+    return {
+      online,
+      reason,
+      interfaces: snapshots.map((s) => ({
+        interfaceId: s.interfaceId,
+        driver: s.driver,
+        state: LINK_STATE_ENUM[s.state],
+        reason: s.reason,
+        lastValidFrameWallMs: s.lastValidFrameWallMs,
+        counters: counterList(s.counters),
+      })),
+      counters: counterList({
+        ...counters,
+        published: publisher.counters.published,
+        'publish-failed': publisher.counters.publishFailed,
+      }),
+      startedWallMs,
+      heartbeatIntervalMs: config.mqtt.heartbeatIntervalMs,
+      softwareVersion: `${SOFTWARE_VERSION} (parameters v${PARAMETER_TABLE_VERSION})`,
+    };
+  };
+
+  // --- wiring -----------------------------------------------------------------------
+  const raise = (condition: string, source: string, priority: AlarmPriority, detail: string, kind: 'technical' | 'physiological' = 'technical'): void => {
+    const msg = alarms.raise(kind, condition, source, priority, detail);
+    if (msg) {
+      logger.warn('alarm-raised', { alarmId: msg.alarmId, priority, detail });
+      void publisher.alarm(msg);
+    }
+  };
+  const clear = (condition: string, source: string): void => {
+    const msg = alarms.clear(condition, source);
+    if (msg) {
+      logger.info('alarm-cleared', { alarmId: msg.alarmId });
+      void publisher.alarm(msg);
+    }
+  };
+
+  const publishScore = (): void => {
+    store.expire();
+    const result = news2.compute();
+    if (!result.ok) {
+      count(`score-rejected.${result.field}`);
+      logger.error('score-rejected', { field: result.field, rule: result.rule });
+      return;
+    }
+    void publisher.score(result.message);
+    if (result.riskLevel === 'high') raise('news2-high', 'gateway', 'high', 'NEWS2 risk high', 'physiological');
+    else clear('news2-high', 'gateway');
+    if (result.riskLevel === 'medium') raise('news2-medium', 'gateway', 'medium', 'NEWS2 risk medium', 'physiological');
+    else clear('news2-medium', 'gateway');
+  };
+
+  /** Withdraws values: subscribers get "unavailable" with the reason, the score loses them. */
+  const withdraw = (parameters: ParameterCode[], reason: string, template?: Observation): void => {
+    for (const parameter of parameters) {
+      store.withdraw(parameter);
+      const obs: Observation = {
+        parameter,
+        value: null,
+        unitUcum: PARAMETERS[parameter].unitUcum,
+        status: 'unavailable',
+        quality: ['stale'],
+        source: template?.source ?? { driver: '', interfaceId: '', serialNumber: '', port: '' },
+        deviceTimeMs: null,
+        deviceTimeText: '',
+        receiveWallMs: clock.wallMs(),
+        receiveMonoNs: clock.monoNs(),
+        unavailableReason: reason,
+      };
+      count('values-withdrawn');
+      void publisher.observation(obs, maxAgeMs(parameter));
+    }
+  };
+
+  const lastFromInterface = new Map<string, Observation>();
+
+  for (const driver of drivers) {
+    driver.on('observations', (observations) => {
+      for (const obs of observations) {
+        const verdict = validateObservation(obs);
+        if (!verdict.ok) {
+          count(`observations-rejected.${verdict.rule}`);
+          logger.warn('observation-rejected', { interfaceId: driver.interfaceId, field: verdict.field, rule: verdict.rule });
+          raise(`value-rejected.${verdict.rule}`, driver.interfaceId, 'medium', verdict.detail);
+          store.withdraw(obs.parameter);
+          continue;
+        }
+        count('observations-accepted');
+        lastFromInterface.set(driver.interfaceId, obs);
+        store.update(obs);
+        void publisher.observation(obs, maxAgeMs(obs.parameter));
+      }
+      const first = observations[0];
+      if (first?.quality.includes('sensor-off') || first?.quality.includes('no-sensor')) {
+        raise('sensor-off', driver.interfaceId, 'medium', 'pulse oximeter reports sensor off or no sensor');
+      } else {
+        clear('sensor-off', driver.interfaceId);
+      }
+      publishScore();
+    });
+    driver.on('rejected', (r) => {
+      count(`frames-rejected.${r.reason}`);
+      logger.warn('frame-rejected', { interfaceId: r.interfaceId, reason: r.reason, detail: r.detail });
+      const window = rejectWindows.get(r.interfaceId);
+      const n = window ? window.add() : 1;
+      if (n >= config.rejectAlarm.count) {
+        raise('frames-rejected', r.interfaceId, 'low', `${n} frames rejected within ${config.rejectAlarm.windowMs} ms (last: ${r.reason})`);
+      }
+    });
+    driver.on('link', (change: LinkChange) => {
+      if (change.to === 'streaming') {
+        clear('link-stale', change.interfaceId);
+        clear('link-lost', change.interfaceId);
+        return;
+      }
+      if (change.to === 'stale' || change.to === 'lost') {
+        // IEC 60601-1-8: loss of a monitored parameter is a technical alarm of medium priority.
+        raise(`link-${change.to}`, change.interfaceId, 'medium', change.reason);
+        withdraw(store.parametersFrom(change.interfaceId), `link-${change.to}`, lastFromInterface.get(change.interfaceId));
+        publishScore();
+      }
+    });
+  }
+
+  const tick = (): void => {
+    for (const d of drivers) d.tick();
+    for (const d of drivers) {
+      const window = rejectWindows.get(d.interfaceId);
+      if (window && window.count() === 0) clear('frames-rejected', d.interfaceId);
+    }
+    const expired = store.expire();
+    if (expired.length > 0) {
+      withdraw(expired, 'max-age-exceeded');
+      publishScore();
+    }
+  };
+
+  // --- start ------------------------------------------------------------------------
+  const will = publisher.willMessage(statusMessage(false, 'last-will'));
+  const connect =
+    deps.connect ??
+    ((w) => {
+      const link = new MqttLink(
+        {
+          url: config.mqtt.url,
+          protocolVersion: config.mqtt.protocolVersion,
+          clientId: `vigil-${config.gateway.gatewayId}-${hostname()}`.slice(0, 64),
+          keepaliveSec: config.mqtt.keepaliveSec,
+          reconnectPeriodMs: config.mqtt.reconnectPeriodMs,
+          insecure: config.mqtt.insecure,
+          caFile: config.mqtt.caFile,
+          certFile: config.mqtt.certFile,
+          keyFile: config.mqtt.keyFile,
+          usernameFile: config.mqtt.usernameFile,
+          passwordFile: config.mqtt.passwordFile,
+          will: { topic: w.topic, payload: w.payload, qos: 1, retain: true },
+        },
+        logger,
+      );
+      link.on('connect', () => {
+        logger.info('mqtt-connected', { url: config.mqtt.url });
+        void publisher.status(statusMessage(true, 'connected'));
+        for (const a of alarms.list()) void publisher.alarm(a);
+      });
+      link.on('offline', () => logger.warn('mqtt-offline', {}));
+      link.on('error', (err) => logger.warn('mqtt-error', { error: err.message }));
+      return link;
+    });
+  sink = connect(will);
+  for (const d of drivers) d.start();
+
+  const tickTimer = setInterval(tick, deps.tickMs ?? 250);
+  const heartbeatTimer = setInterval(() => {
+    void publisher.status(statusMessage(true, 'heartbeat'));
+    for (const a of alarms.list()) void publisher.alarm(a);
+  }, config.mqtt.heartbeatIntervalMs);
+
+  return {
+    publisher,
+    tick,
+    statusMessage,
+    async stop(reason: string): Promise<void> {
+      clearInterval(tickTimer);
+      clearInterval(heartbeatTimer);
+      await Promise.all(drivers.map((d) => d.stop()));
+      await publisher.status(statusMessage(false, reason));
+      await sink?.end(false);
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * The MQTT topic tree (docs/interfaces/mqtt.md):
+ *
+ *   vigil/v1/<site>/<ward>/<bed>/status              GatewayStatus   QoS 1, retained (last will: offline)
+ *   vigil/v1/<site>/<ward>/<bed>/obs/<parameter>     Observation     QoS 1, retained, expires after the value's max age
+ *   vigil/v1/<site>/<ward>/<bed>/score               EarlyWarningScore QoS 1, retained, expires
+ *   vigil/v1/<site>/<ward>/<bed>/alarm/<alarm-id>    Alarm           QoS 1, retained while relevant, expires
+ */
+export const TOPIC_ROOT = 'vigil/v1';
+
+export interface BedAddress {
+  siteId: string;
+  wardId: string;
+  bedId: string;
+}
+
+export function bedTopic(a: BedAddress): string {
+  return `${TOPIC_ROOT}/${a.siteId}/${a.wardId}/${a.bedId}`;
+}
+
+export const topics = {
+  status: (a: BedAddress) => `${bedTopic(a)}/status`,
+  observation: (a: BedAddress, parameter: string) => `${bedTopic(a)}/obs/${parameter}`,
+  score: (a: BedAddress) => `${bedTopic(a)}/score`,
+  alarm: (a: BedAddress, alarmId: string) => `${bedTopic(a)}/alarm/${alarmId}`,
+  /** What the station subscribes to: every bed of every ward of every site. */
+  all: `${TOPIC_ROOT}/#`,
+};
+
+/** Parses a Vigil topic back into its bed address and message type; null if not ours. */
+export function parseTopic(topic: string): (BedAddress & { kind: string; rest: string[] }) | null {
+  const parts = topic.split('/');
+  if (parts.length < 6 || parts[0] !== 'vigil' || parts[1] !== 'v1') return null;
+  const [, , siteId, wardId, bedId, kind, ...rest] = parts;
+  if (!siteId || !wardId || !bedId || !kind) return null;
+  return { siteId, wardId, bedId, kind, rest };
+}
+
+/** MQTT v5 content type of each payload: the protobuf message it carries. */
+export const CONTENT_TYPE = 'application/x-protobuf; proto=vigil.v1.Envelope';

@@ -1,0 +1,176 @@
+/**
+ * Command-line arguments of hw-sim, parsed once into a typed configuration. Pure: returns every
+ * problem as a message instead of exiting, so that it is unit-tested.
+ */
+import type { MasimoDeviceTime } from '../../agent/src/drivers/masimo-ascii/protocol';
+import { DEVICE_NAME, INJECT_KINDS, isInjectKind, type Injection } from './devices/masimo-ascii';
+import { SCENARIO_NAMES, isScenarioName, type ScenarioName } from './scenarios';
+
+export interface SimConfig {
+  device: typeof DEVICE_NAME;
+  scenario: ScenarioName;
+  seed: number;
+  periodMs: number;
+  link: string | null;
+  /** null: run until SIGINT/SIGTERM. */
+  frames: number | null;
+  exitAfterFrames: boolean;
+  injections: Injection[];
+  /** null: the host's local time at start. */
+  startTime: MasimoDeviceTime | null;
+  includeSerial: boolean;
+  includePvi: boolean;
+}
+
+export type ParseResult = { ok: true; config: SimConfig } | { ok: false; help: true } | { ok: false; help: false; message: string };
+
+export const USAGE = `usage: hw-sim masimo-ascii [options]
+
+Creates a pseudo-terminal that behaves as a Masimo pulse oximeter (ASCII 1 output), prints its
+path as the first line on stdout (then "link <path>" if --link), and writes one line per period.
+Each frame written is reported as one JSON line on stderr (the ground truth).
+
+options:
+  --scenario <name>        ${SCENARIO_NAMES.join(' | ')} (default stable)
+  --seed <int>             seed of all randomness (default 1)
+  --period-ms <int>        wall time between frames; 1000 = real time (default 1000)
+  --link <path>            also create a symbolic link to the pty at <path>
+  --frames <int>           stop sending after this many frames (the pty stays open)
+  --exit-after-frames      with --frames: close the pty and exit once they are sent
+  --inject <kind>@<index>[,...]  fault at frame <index> (0-based); kinds: ${INJECT_KINDS.join(', ')}
+  --start-time <YYYY-MM-DDTHH:MM:SS>  device clock at frame 0 (default: local time now)
+  --no-serial              omit SN= (models without it)
+  --pvi                    add PVI= (models with it)
+  -h, --help               this text
+`;
+
+const INTEGER = /^-?\d+$/;
+const START_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/;
+const MAX_PERIOD_MS = 3_600_000;
+const VALUE_OPTIONS = new Set(['--scenario', '--seed', '--period-ms', '--link', '--frames', '--inject', '--start-time']);
+const FLAG_OPTIONS = new Set(['--exit-after-frames', '--no-serial', '--pvi']);
+
+function fail(message: string): ParseResult {
+  return { ok: false, help: false, message: `hw-sim: ${message}` };
+}
+
+function parseInteger(text: string): number | null {
+  if (!INTEGER.test(text)) return null;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+export function parseStartTime(text: string): MasimoDeviceTime | null {
+  const m = START_TIME.exec(text);
+  if (m === null) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  // Round-trip through Date.UTC to reject 2026-02-30 and friends (calendar check only).
+  const d = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  const valid =
+    d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day &&
+    d.getUTCHours() === hour && d.getUTCMinutes() === minute && d.getUTCSeconds() === second;
+  // The device line carries a two-digit year, read as 2000 + yy.
+  if (!valid || year < 2000 || year > 2099) return null;
+  return { year, month, day, hour, minute, second };
+}
+
+function parseInjections(text: string): Injection[] | string {
+  const injections: Injection[] = [];
+  const seen = new Set<number>();
+  for (const item of text.split(',')) {
+    const at = item.lastIndexOf('@');
+    const kind = item.slice(0, at);
+    const index = parseInteger(item.slice(at + 1));
+    if (at < 0 || !isInjectKind(kind)) return `--inject kind must be one of ${INJECT_KINDS.join(', ')} (as <kind>@<index>)`;
+    if (index === null || index < 0) return '--inject index must be a non-negative integer';
+    if (seen.has(index)) return '--inject gives the same frame index twice';
+    seen.add(index);
+    injections.push({ kind, frameIndex: index });
+  }
+  return injections;
+}
+
+export function parseArgs(argv: readonly string[]): ParseResult {
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '-h' || arg === '--help') return { ok: false, help: true };
+    if (!arg.startsWith('-')) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (FLAG_OPTIONS.has(name)) {
+      if (eq >= 0) return fail(`${name} takes no value`);
+      flags.add(name);
+    } else if (VALUE_OPTIONS.has(name)) {
+      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined) return fail(`${name} needs a value`);
+      if (values.has(name)) return fail(`${name} given twice`);
+      values.set(name, value);
+    } else {
+      return fail(`unknown option ${name}`);
+    }
+  }
+
+  if (positionals.length === 0) return fail(`missing device (expected: ${DEVICE_NAME})`);
+  if (positionals.length > 1 || positionals[0] !== DEVICE_NAME) return fail(`unknown device (expected: ${DEVICE_NAME})`);
+
+  const scenario = values.get('--scenario') ?? 'stable';
+  if (!isScenarioName(scenario)) return fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}`);
+
+  const seed = parseInteger(values.get('--seed') ?? '1');
+  if (seed === null) return fail('--seed must be an integer');
+
+  const periodMs = parseInteger(values.get('--period-ms') ?? '1000');
+  if (periodMs === null || periodMs < 1 || periodMs > MAX_PERIOD_MS) {
+    return fail(`--period-ms must be an integer from 1 to ${MAX_PERIOD_MS}`);
+  }
+
+  let frames: number | null = null;
+  const framesText = values.get('--frames');
+  if (framesText !== undefined) {
+    frames = parseInteger(framesText);
+    if (frames === null || frames < 0) return fail('--frames must be a non-negative integer');
+  }
+  const exitAfterFrames = flags.has('--exit-after-frames');
+  if (exitAfterFrames && frames === null) return fail('--exit-after-frames needs --frames');
+
+  let injections: Injection[] = [];
+  const injectText = values.get('--inject');
+  if (injectText !== undefined) {
+    const parsed = parseInjections(injectText);
+    if (typeof parsed === 'string') return fail(parsed);
+    injections = parsed;
+  }
+
+  let startTime: MasimoDeviceTime | null = null;
+  const startText = values.get('--start-time');
+  if (startText !== undefined) {
+    startTime = parseStartTime(startText);
+    if (startTime === null) return fail('--start-time must be a valid YYYY-MM-DDTHH:MM:SS in years 2000..2099');
+  }
+
+  const link = values.get('--link') ?? null;
+  if (link !== null && link.length === 0) return fail('--link must be a path');
+
+  return {
+    ok: true,
+    config: {
+      device: DEVICE_NAME,
+      scenario,
+      seed,
+      periodMs,
+      link,
+      frames,
+      exitAfterFrames,
+      injections,
+      startTime,
+      includeSerial: !flags.has('--no-serial'),
+      includePvi: flags.has('--pvi'),
+    },
+  };
+}

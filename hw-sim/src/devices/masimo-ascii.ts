@@ -1,0 +1,161 @@
+/**
+ * Simulated Masimo pulse oximeter, "ASCII 1" serial output (docs/interfaces/masimo-ascii.md).
+ *
+ * Pure and deterministic: frame n is built from the scenario at device second n and encoded
+ * with the driver's own encoder; faults are injected at chosen frame indices. No I/O and no
+ * clock here: the runner paces the frames and the pty carries the bytes.
+ */
+import {
+  encodeMasimoAscii,
+  type MasimoDeviceTime,
+  type MasimoFrame,
+} from '../../../agent/src/drivers/masimo-ascii/protocol';
+import { createRng, type Rng } from '../rng';
+import type { Scenario } from '../scenarios';
+
+export const DEVICE_NAME = 'masimo-ascii';
+
+export const INJECT_KINDS = ['malformed', 'unknown-field', 'garbage', 'overlong'] as const;
+export type InjectKind = (typeof INJECT_KINDS)[number];
+
+export function isInjectKind(kind: string): kind is InjectKind {
+  return (INJECT_KINDS as readonly string[]).includes(kind);
+}
+
+export interface Injection {
+  kind: InjectKind;
+  frameIndex: number;
+}
+
+/** Length of the `overlong` fault: far beyond MASIMO_MAX_LINE_BYTES, with no CR LF. */
+export const OVERLONG_BYTES = 4096;
+
+export interface MasimoAsciiDeviceOptions {
+  scenario: Scenario;
+  /** Seed of the fault payloads (kept apart from the scenario noise, so that injecting faults
+   * does not change the readings of the other frames). */
+  seed: number;
+  /** Device clock at frame 0; it advances one second per frame, like the real 1 Hz output. */
+  startTime: MasimoDeviceTime;
+  /** null: a model that omits SN=. */
+  serialNumber: string | null;
+  /** true: a model that adds PVI=. */
+  includePvi: boolean;
+  injections: readonly Injection[];
+}
+
+/** One line as written to the wire, with the ground truth behind it. */
+export interface EmittedFrame {
+  index: number;
+  bytes: Buffer;
+  deviceTime: MasimoDeviceTime;
+  /** Scenario truth, also for injected frames (whose bytes may not carry it). */
+  spo2Percent: number | null;
+  pulseBpm: number | null;
+  injected: InjectKind | null;
+}
+
+/** Adds whole seconds to a device-local time (calendar arithmetic only, no zone, no clock). */
+export function addSeconds(time: MasimoDeviceTime, seconds: number): MasimoDeviceTime {
+  const ms = Date.UTC(time.year, time.month - 1, time.day, time.hour, time.minute, time.second) + seconds * 1000;
+  const d = new Date(ms);
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+  };
+}
+
+export function formatDeviceTime(t: MasimoDeviceTime): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${p(t.year, 4)}-${p(t.month)}-${p(t.day)}T${p(t.hour)}:${p(t.minute)}:${p(t.second)}`;
+}
+
+const CRLF = Buffer.from('\r\n', 'ascii');
+// A fixed offset so that the fault generator does not replay the scenario's noise sequence.
+const FAULT_SEED_OFFSET = 0x5eed;
+
+export class MasimoAsciiDevice {
+  private readonly injections: ReadonlyMap<number, InjectKind>;
+  private readonly faultRng: Rng;
+  private index = 0;
+
+  constructor(private readonly opts: MasimoAsciiDeviceOptions) {
+    const map = new Map<number, InjectKind>();
+    for (const injection of opts.injections) map.set(injection.frameIndex, injection.kind);
+    this.injections = map;
+    this.faultRng = createRng((opts.seed + FAULT_SEED_OFFSET) | 0);
+  }
+
+  /** Builds the next frame (frames must be taken in order: the scenario noise is sequential). */
+  nextFrame(): EmittedFrame {
+    const index = this.index++;
+    const sample = this.opts.scenario.sampleAt(index);
+    const deviceTime = addSeconds(this.opts.startTime, index);
+    const frame: MasimoFrame = {
+      deviceTime,
+      serialNumber: this.opts.serialNumber,
+      spo2Percent: sample.spo2Percent,
+      pulseBpm: sample.pulseBpm,
+      perfusionIndexPercent: sample.perfusionIndexPercent,
+      // This model has no SpCO/SpMet board and no desaturation index: dashed, as on the Rad-8.
+      spcoPercent: null,
+      spmetPercent: null,
+      pviPercent: this.opts.includePvi ? sample.pviPercent : null,
+      desat: null,
+      piDeltaPercent: null,
+      alarmBits: sample.alarmBits,
+      exceptionBits: sample.exceptionBits,
+      exceptions: [],
+      unknownExceptionBits: 0,
+    };
+    const line = encodeMasimoAscii(frame, {
+      includeSerial: this.opts.serialNumber !== null,
+      includePvi: this.opts.includePvi,
+    });
+    const injected = this.injections.get(index) ?? null;
+    return {
+      index,
+      bytes: injected === null ? line : this.inject(injected, line),
+      deviceTime,
+      spo2Percent: sample.spo2Percent,
+      pulseBpm: sample.pulseBpm,
+      injected,
+    };
+  }
+
+  private inject(kind: InjectKind, line: Buffer): Buffer {
+    switch (kind) {
+      case 'malformed': {
+        // Corrupt the middle character of the SPO2 value ("SPO2=098%" -> "SPO2=0x8%"): still
+        // printable ASCII, so the decoder must reject it on syntax, not on framing.
+        const text = line.toString('ascii');
+        const at = text.indexOf('SPO2=') + 'SPO2='.length + 1;
+        return Buffer.from(`${text.slice(0, at)}x${text.slice(at + 1)}`, 'ascii');
+      }
+      case 'unknown-field': {
+        const text = line.toString('ascii').slice(0, -2);
+        return Buffer.from(`${text} FOO=1\r\n`, 'ascii');
+      }
+      case 'garbage': {
+        // Bytes >= 0x80 never contain CR or LF, so this is exactly one bad line.
+        const length = this.faultRng.int(8, 64);
+        const noise = Buffer.alloc(length);
+        for (let i = 0; i < length; i++) noise[i] = this.faultRng.int(0x80, 0xff);
+        return Buffer.concat([noise, CRLF]);
+      }
+      case 'overlong': {
+        // A run of printable bytes with no delimiter (lost CR LFs), then a normal line. On the
+        // wire this is one line of OVERLONG_BYTES + ~110 bytes: the driver's bounded parser must
+        // report an overflow, drop it (this frame's readings are lost with it) and decode the
+        // next frame normally.
+        const run = Buffer.alloc(OVERLONG_BYTES);
+        for (let i = 0; i < OVERLONG_BYTES; i++) run[i] = this.faultRng.int(0x41, 0x5a);
+        return Buffer.concat([run, line]);
+      }
+    }
+  }
+}

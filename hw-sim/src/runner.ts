@@ -1,0 +1,115 @@
+/**
+ * Paces a simulated device: frame n is written at start + n * periodMs on a monotonic clock.
+ * Each timer is armed from that schedule, not from the previous timer, so lateness does not
+ * accumulate (setInterval would drift by the event-loop delay of every tick). A frame that is
+ * late (event loop stalled) is sent at once; the schedule of the following frames is unchanged.
+ *
+ * Clock and timers are injected so that tests run the schedule on a fake clock.
+ */
+import { formatDeviceTime, type EmittedFrame } from './devices/masimo-ascii';
+
+export interface MonotonicClock {
+  nowMs(): number;
+}
+
+export interface Timers {
+  setTimeout(cb: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface FrameSource {
+  nextFrame(): EmittedFrame;
+}
+
+/** The ground-truth record printed on stderr for every frame written. */
+export interface FrameEvent {
+  event: 'frame';
+  device: string;
+  index: number;
+  /** Wall clock (Date.now()) just after the bytes were handed to the pty. */
+  sentWallMs: number;
+  spo2Percent: number | null;
+  pulseBpm: number | null;
+  injected: EmittedFrame['injected'];
+  /** Device-local time written in the line, YYYY-MM-DDTHH:MM:SS. */
+  deviceTime: string;
+  /** true when the pty backlog was full (nobody reading) and the bytes were lost. */
+  dropped: boolean;
+}
+
+export interface RunnerOptions {
+  device: string;
+  source: FrameSource;
+  /** Returns false when the bytes were dropped. */
+  write(bytes: Buffer): boolean;
+  periodMs: number;
+  /** Stop after this many frames; null = until stop(). */
+  frames: number | null;
+  clock: MonotonicClock;
+  wallNowMs: () => number;
+  timers?: Timers;
+  onFrame(event: FrameEvent): void;
+}
+
+export interface Runner {
+  /** Stops before the next frame. Idempotent. */
+  stop(): void;
+  /** Settles when the frame count is reached or stop() is called. */
+  readonly finished: Promise<void>;
+}
+
+const realTimers: Timers = {
+  setTimeout: (cb, ms) => setTimeout(cb, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export const performanceClock: MonotonicClock = { nowMs: () => performance.now() };
+
+export function startRunner(o: RunnerOptions): Runner {
+  const timers = o.timers ?? realTimers;
+  const startMs = o.clock.nowMs();
+  let sent = 0;
+  let stopped = false;
+  let handle: unknown = null;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    if (handle !== null) timers.clearTimeout(handle);
+    handle = null;
+    finish();
+  };
+
+  const tick = (): void => {
+    handle = null;
+    if (stopped) return;
+    const frame = o.source.nextFrame();
+    const written = o.write(frame.bytes);
+    o.onFrame({
+      event: 'frame',
+      device: o.device,
+      index: frame.index,
+      sentWallMs: o.wallNowMs(),
+      spo2Percent: frame.spo2Percent,
+      pulseBpm: frame.pulseBpm,
+      injected: frame.injected,
+      deviceTime: formatDeviceTime(frame.deviceTime),
+      dropped: !written,
+    });
+    sent++;
+    if (o.frames !== null && sent >= o.frames) {
+      stop();
+      return;
+    }
+    const dueMs = startMs + sent * o.periodMs;
+    handle = timers.setTimeout(tick, Math.max(0, dueMs - o.clock.nowMs()));
+  };
+
+  if (o.frames === 0) stop();
+  else handle = timers.setTimeout(tick, 0);
+  return { stop, finished };
+}

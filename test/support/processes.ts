@@ -1,0 +1,104 @@
+/**
+ * Starting the real processes (hw-sim, the agent, the station) from their built
+ * commands, for the system tests and for `make run`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const ROOT = join(__dirname, '..', '..', '..');
+export const VIGIL_CLI = join(ROOT, 'dist', 'agent', 'src', 'cli.js');
+export const HWSIM_CLI = join(ROOT, 'dist', 'hw-sim', 'src', 'cli.js');
+
+export interface HwSim {
+  process: ChildProcess;
+  path: string;
+  /** Ground-truth frame events hw-sim printed on stderr. */
+  frames: Array<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** Starts `hw-sim <device> ...` and resolves once it printed the device path. */
+export function startHwSim(args: string[], timeoutMs = 10_000): Promise<HwSim> {
+  const child = spawn(process.execPath, [HWSIM_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const frames: Array<Record<string, unknown>> = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    try {
+      const event = JSON.parse(line) as Record<string, unknown>;
+      if (event.event === 'frame') frames.push(event);
+    } catch {
+      /* a human-readable log line */
+    }
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('hw-sim did not print its device path'));
+    }, timeoutMs);
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (path) => {
+      clearTimeout(timer);
+      resolve({
+        process: child,
+        path: path.trim(),
+        frames,
+        async stop(signal: NodeJS.Signals = 'SIGTERM') {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+          await exitOf(child);
+        },
+      });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`hw-sim exited with ${code} before printing its device path`));
+    });
+  });
+}
+
+export interface AgentConfigOptions {
+  brokerUrl: string;
+  devicePath: string;
+  bedId?: string;
+  gatewayId?: string;
+  heartbeatIntervalMs?: number;
+  quietTimeMs?: number;
+}
+
+export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
+  const file = join(dir, 'vigil.json');
+  const config = {
+    gateway: { gatewayId: o.gatewayId ?? 'gw-test', siteId: 'site1', wardId: 'ward7', bedId: o.bedId ?? 'bed12' },
+    mqtt: { url: o.brokerUrl, insecure: true, heartbeatIntervalMs: o.heartbeatIntervalMs ?? 1000, keepaliveSec: 5 },
+    interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: o.devicePath, quietTimeMs: o.quietTimeMs ?? 3000 }],
+    log: { level: 'info' },
+  };
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+  return file;
+}
+
+export interface AgentProcess {
+  process: ChildProcess;
+  logs: string[];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startAgentProcess(configFile: string): AgentProcess {
+  const child = spawn(process.execPath, [VIGIL_CLI, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (l) => logs.push(l));
+  createInterface({ input: child.stdout! }).on('line', (l) => logs.push(l));
+  return {
+    process: child,
+    logs,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exitOf(child);
+    },
+  };
+}

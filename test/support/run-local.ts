@@ -1,0 +1,54 @@
+/**
+ * `make run`: the whole system on one machine. Starts a private Mosquitto on a free
+ * local port, hw-sim's pulse oximeter on a real pseudo-terminal, the agent reading
+ * it, and the station view in this terminal. Ctrl-C stops them all.
+ *
+ *   node dist/test/support/run-local.js [--scenario stable|desaturation|sensor-off] [--seed N]
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startBroker } from './broker';
+import { startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig, exitOf } from './processes';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { scenario: { type: 'string', default: 'desaturation' }, seed: { type: 'string', default: '1' } },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-run-'));
+  const log = createWriteStream(join(dir, 'system.log'));
+  const broker = await startBroker({ log: (l) => log.write(`[mosquitto] ${l}`) });
+  const sim = await startHwSim(['masimo-ascii', '--scenario', values.scenario ?? 'desaturation', '--seed', values.seed ?? '1']);
+  sim.process.stderr?.on('data', (d: Buffer) => log.write(d));
+  const configFile = writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, gatewayId: 'gw-local' });
+  const agent = startAgentProcess(configFile);
+  agent.process.stderr?.on('data', (d: Buffer) => log.write(d));
+  process.stderr.write(
+    `vigil: broker ${broker.url}, pulse oximeter on ${sim.path}, config ${configFile}, logs ${join(dir, 'system.log')}\n`,
+  );
+  const station = spawn(process.execPath, [VIGIL_CLI, 'station', '--url', broker.url], { stdio: 'inherit' });
+  let stopping = false;
+  const stopAll = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    if (station.exitCode === null) station.kill('SIGTERM');
+    await agent.stop('SIGTERM');
+    await sim.stop('SIGTERM');
+    await broker.stop();
+    await exitOf(station);
+    log.end();
+    process.stderr.write(`vigil: stopped; logs kept in ${join(dir, 'system.log')}\n`);
+  };
+  process.on('SIGINT', () => void stopAll().then(() => process.exit(0)));
+  process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+  agent.process.once('exit', (code) => {
+    if (!stopping) process.stderr.write(`vigil: the agent exited (${code}); see ${join(dir, 'system.log')}\n`);
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`vigil run: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
