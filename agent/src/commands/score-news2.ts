@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import type { News2Input, News2InputError, News2Outcome, NativeApi } from '../native/addon';
-import { loadNative } from '../native/addon';
+import { loadNative, NativeError } from '../native/addon';
 
 /** Longest accepted line, in bytes: bounds the buffer (a valid line is a few hundred bytes). */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -49,7 +49,7 @@ const schemaMatchesInput: [Exclude<keyof News2Input, LineFields> | Exclude<LineF
 void schemaMatchesInput;
 
 /** One output line before serialisation: an input for the addon, or an error found in the line itself. */
-type Slot = { kind: 'input'; input: News2Input } | { kind: 'error'; error: News2InputError };
+export type Slot = { kind: 'input'; input: News2Input } | { kind: 'error'; error: News2InputError };
 
 /** Reads JSON Lines from `input`, writes one result line per observation set to `output`. */
 export async function runScoreNews2(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<number> {
@@ -82,7 +82,10 @@ async function writeResults(native: NativeApi, lines: readonly SplitLine[], outp
       if (slot.kind === 'error') return JSON.stringify({ error: slot.error });
       const outcome = outcomes[next++];
       if (outcome === undefined) {
-        throw new Error(`scoreNews2Batch returned ${outcomes.length} outcomes for ${inputs.length} inputs`);
+        throw new NativeError(
+          'NATIVE_CALL',
+          `native scoreNews2Batch returned ${outcomes.length} outcomes for ${inputs.length} inputs`,
+        );
       }
       return formatOutcome(outcome);
     })
@@ -192,12 +195,16 @@ function toBuffer(chunk: string | Buffer): Buffer {
 /** Writes `text`, waiting for `drain` when the stream asks for it (bounded memory on a slow reader). */
 function write(output: NodeJS.WritableStream, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: unknown): void => reject(err);
-    output.once('error', onError);
     const done = (): void => {
       output.removeListener('error', onError);
+      output.removeListener('drain', done);
       resolve();
     };
+    const onError = (err: unknown): void => {
+      output.removeListener('drain', done);
+      reject(err);
+    };
+    output.once('error', onError);
     if (output.write(text)) done();
     else output.once('drain', done);
   });

@@ -1,0 +1,67 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseConfig } from '../../agent/src/config';
+import { ConfigError } from '../../agent/src/errors';
+
+const valid = {
+  gateway: { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' },
+  mqtt: { url: 'mqtt://127.0.0.1:1883', insecure: true },
+  interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/ttyUSB0' }],
+};
+
+t.test('REQ-CONFIG-001 a valid config gets its documented defaults', async (t) => {
+  const c = parseConfig(valid);
+  t.equal(c.interfaces[0]?.baudRate, 9600);
+  t.equal(c.interfaces[0]?.quietTimeMs, 3000);
+  t.equal(c.interfaces[0]?.deviceUtcOffset, '+00:00');
+  t.equal(c.mqtt.protocolVersion, 5);
+  t.equal(c.patient.spo2Scale, 1);
+});
+
+t.test('REQ-CONFIG-001 every problem is reported at once as path: message', async (t) => {
+  const bad = {
+    gateway: { gatewayId: '', siteId: 'site1', wardId: 'ward 7', bedId: 'bed12', colour: 'red' },
+    mqtt: { url: 'http://x', insecure: true },
+    interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: 'ttyUSB0', baudRate: 1234 }],
+  };
+  const err = t.throws(() => parseConfig(bad)) as unknown;
+  t.ok(err instanceof ConfigError, 'a ConfigError');
+  const issues = (err as ConfigError).issues;
+  t.equal((err as ConfigError).code, 'CONFIG_INVALID');
+  const paths = issues.map((i) => i.split(':')[0]);
+  for (const p of ['gateway.gatewayId', 'gateway.wardId', 'gateway', 'mqtt.url', 'interfaces.0.path', 'interfaces.0.baudRate']) {
+    t.ok(paths.includes(p), `reports ${p}`);
+  }
+  t.ok(issues.some((i) => /colour/.test(i)), 'names the unknown key');
+  t.ok(issues.length >= 6, 'all at once');
+});
+
+t.test('REQ-CONFIG-002 plain TCP to the broker needs an explicit insecure setting', async (t) => {
+  const err = t.throws(() => parseConfig({ ...valid, mqtt: { url: 'mqtt://127.0.0.1:1883' } })) as ConfigError;
+  t.match(err.issues.join('\n'), /mqtt\.url: is plain TCP/);
+  t.doesNotThrow(() => parseConfig({ ...valid, mqtt: { url: 'mqtts://broker.local:8883' } }));
+});
+
+t.test('REQ-CONFIG-001 duplicate interface ids and out-of-range timings are rejected', async (t) => {
+  const err = t.throws(() =>
+    parseConfig({
+      ...valid,
+      interfaces: [
+        { id: 'spo2', driver: 'masimo-ascii', path: '/dev/a', quietTimeMs: 10 },
+        { id: 'spo2', driver: 'masimo-ascii', path: '/dev/b' },
+      ],
+    }),
+  ) as ConfigError;
+  t.match(err.issues.join('\n'), /interfaces\.0\.quietTimeMs/);
+  t.match(err.issues.join('\n'), /interfaces\.1\.id: is used twice/);
+});
+
+t.test('REQ-CONFIG-001 unreadable or non-JSON files are config errors, not crashes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-config-'));
+  const file = join(dir, 'bad.json');
+  writeFileSync(file, '{ "gateway": ');
+  t.throws(() => loadConfig(file), { code: 'CONFIG_INVALID' });
+  t.throws(() => loadConfig(join(dir, 'missing.json')), { code: 'CONFIG_INVALID' });
+});
