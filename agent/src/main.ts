@@ -45,6 +45,8 @@ export interface AgentDeps {
   connect?: (will: { topic: string; payload: Uint8Array }) => MessageSink & { end(force?: boolean): Promise<void> };
   /** Period of the safety tick (staleness, quiet time). */
   tickMs?: number;
+  /** Drivers built by the caller (integration tests); default: one per configured interface. */
+  drivers?: DeviceDriver[];
 }
 
 export interface RunningAgent {
@@ -79,7 +81,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   const maxAgeMs = (p: ParameterCode): number => config.maxAgeMs[p] ?? PARAMETERS[p].defaultMaxAgeMs;
 
   // --- stages ---------------------------------------------------------------------
-  const drivers = config.interfaces.map((itf) => createDriver(itf, clock, logger));
+  const drivers = deps.drivers ?? config.interfaces.map((itf) => createDriver(itf, clock, logger));
   const store = new VitalsStore(clock, maxAgeMs);
   const news2 = new News2Stage(scorer, store, clock, config.patient.spo2Scale);
   const alarms = new AlarmBook(clock);

@@ -1,0 +1,146 @@
+/**
+ * The agent's stages wired together (driver -> validation -> native score -> alarms ->
+ * publisher) on a fake clock, with the real decoder, the real native addon and a fake
+ * MQTT sink. Frames are fed straight into the driver; no port, no broker, no sleeping.
+ */
+import t from 'tap';
+import { FakeClock } from '../../agent/src/clock';
+import { parseConfig } from '../../agent/src/config';
+import { MasimoAsciiDriver } from '../../agent/src/drivers/masimo-ascii/driver';
+import { memoryLogger } from '../../agent/src/log';
+import { startAgent } from '../../agent/src/main';
+import { scoreNews2 } from '../../agent/src/native/addon';
+import { decodeEnvelope } from '../../agent/src/proto/codec';
+import type { EnvelopeMsg } from '../../agent/src/proto/codec';
+import type { PublishOptions } from '../../agent/src/io/mqtt';
+
+const config = parseConfig({
+  gateway: { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' },
+  mqtt: { url: 'mqtt://127.0.0.1:1', insecure: true, heartbeatIntervalMs: 60000 },
+  interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/null-device', quietTimeMs: 3000 }],
+});
+
+const LINE = (spo2: string, bpm: string, exc = '000000') =>
+  Buffer.from(`01/01/26 10:00:00 SN=0000056661 SPO2=${spo2}% BPM=${bpm} PI=03.60% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- ALARM=0000 EXC=${exc}`);
+
+function setup() {
+  const clock = new FakeClock();
+  const logger = memoryLogger();
+  const driver = new MasimoAsciiDriver(config.interfaces[0]!, clock, logger);
+  const sent: Array<{ topic: string; env: EnvelopeMsg; options: PublishOptions }> = [];
+  const agent = startAgent({
+    config,
+    clock,
+    logger,
+    scorer: scoreNews2,
+    drivers: [driver],
+    tickMs: 3_600_000,
+    connect: (will) => {
+      sent.push({ topic: will.topic, env: decodeEnvelope(will.payload), options: { qos: 1, retain: true } });
+      return {
+        publish: async (topic, payload, options) => {
+          sent.push({ topic, env: decodeEnvelope(payload), options });
+        },
+        end: async () => undefined,
+      };
+    },
+  });
+  const feed = (line: Buffer) => driver.handleFrame(line, { wallMs: clock.wallMs(), monoNs: clock.monoNs() });
+  return { clock, logger, driver, sent, agent, feed };
+}
+
+const ofKind = <T extends { topic: string }>(sent: T[], suffix: string): T[] => sent.filter((s) => s.topic.endsWith(suffix));
+
+t.test('REQ-AGENT-001 a valid frame becomes observations with both clocks and an incomplete NEWS2 score', async (t) => {
+  const { sent, agent, feed, clock } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('098', '097'));
+  const spo2 = ofKind(sent, '/obs/spo2')[0]?.env;
+  t.equal(spo2?.observation?.value, 98);
+  t.equal(spo2?.observation?.unitUcum, '%');
+  t.equal(spo2?.observation?.status, 'RESULT_STATUS_FINAL');
+  t.equal(spo2?.observation?.loinc, '59408-5');
+  t.equal(Number(spo2?.observation?.receiveWallMs), clock.wallMs(), 'gateway wall clock');
+  t.equal(spo2?.observation?.receiveMonoNs, clock.monoNs().toString(), 'gateway monotonic clock');
+  t.equal(Number(spo2?.observation?.deviceTimeMs), Date.UTC(2026, 0, 1, 10, 0, 0), 'device clock');
+  t.equal(ofKind(sent, '/obs/spo2')[0]?.options.expirySec, 5, 'MQTT expiry = max age');
+  const pulse = ofKind(sent, '/obs/pulse')[0]?.env;
+  t.equal(pulse?.observation?.value, 97);
+  t.equal(pulse?.observation?.unitUcum, '/min');
+  const score = ofKind(sent, '/score')[0]?.env.score;
+  t.equal(score?.complete, false, 'SpO2 and pulse only: incomplete');
+  t.same(score?.missing, ['respRatePerMin', 'onOxygen', 'systolicMmHg', 'consciousness', 'tempCelsius']);
+  t.equal(score?.total, 1, 'pulse 97 -> 1 point, SpO2 98 -> 0');
+  t.equal(score?.riskLevel, 'RISK_LEVEL_LOW');
+  const seqs = sent.slice(1).map((s) => Number(s.env.sequence));
+  t.same(seqs, seqs.map((_, i) => seqs[0]! + i), 'sequence numbers increase by one');
+});
+
+t.test('REQ-AGENT-002 HAZ-STALE a silent device: values withdrawn, score incomplete, technical alarm', async (t) => {
+  const { sent, agent, feed, clock } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('098', '097'));
+  sent.length = 0;
+  clock.advanceMs(3100);
+  agent.tick();
+  const withdrawn = ofKind(sent, '/obs/spo2').map((s) => s.env.observation);
+  t.equal(withdrawn[0]?.hasValue, false, 'spo2 withdrawn');
+  t.equal(withdrawn[0]?.status, 'RESULT_STATUS_UNAVAILABLE');
+  t.equal(withdrawn[0]?.unavailableReason, 'link-stale');
+  const score = ofKind(sent, '/score').at(-1)?.env.score;
+  t.ok(score?.missing.includes('spo2Percent'), 'score no longer uses SpO2');
+  t.ok(score?.missing.includes('pulseBpm'));
+  const alarm = sent.find((s) => s.topic.endsWith('/alarm/spo2.link-stale'))?.env.alarm;
+  t.equal(alarm?.state, 'ALARM_STATE_ACTIVE');
+  t.equal(alarm?.kind, 'ALARM_KIND_TECHNICAL');
+  t.equal(alarm?.priority, 'ALARM_PRIORITY_MEDIUM');
+  sent.length = 0;
+  feed(LINE('097', '080'));
+  const cleared = sent.find((s) => s.topic.endsWith('/alarm/spo2.link-stale'))?.env.alarm;
+  t.equal(cleared?.state, 'ALARM_STATE_CLEARED', 'recovery clears the alarm');
+  t.equal(ofKind(sent, '/obs/spo2')[0]?.env.observation?.value, 97, 'data resumes');
+});
+
+t.test('REQ-AGENT-003 malformed and unknown-field frames are rejected, counted, alarmed above a rate, and do not stop the agent', async (t) => {
+  const { sent, agent, feed, logger } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(Buffer.from('01/01/26 10:00:00 SPO2=0x8% BPM=097 ALARM=0000 EXC=000000'));
+  feed(Buffer.from(`${LINE('098', '097').toString()} FOO=1`));
+  const rejected = logger.records.filter((r) => r.event === 'frame-rejected');
+  t.same(rejected.map((r) => r.reason), ['malformed', 'unknown-field']);
+  t.ok(rejected.every((r) => !String(r.detail).includes('098')), 'the detail never echoes a value');
+  t.equal(ofKind(sent, '/obs/spo2').length, 0, 'nothing from a rejected frame is published');
+  feed(Buffer.from('\u0001\u0002garbage'));
+  const alarm = sent.find((s) => s.topic.endsWith('/alarm/spo2.frames-rejected'))?.env.alarm;
+  t.equal(alarm?.state, 'ALARM_STATE_ACTIVE', 'three rejects within the window raise a technical alarm');
+  const status = agent.statusMessage(true, 'test');
+  const counters = Object.fromEntries(status.interfaces[0]!.counters.map((c) => [c.name, Number(c.value)]));
+  t.equal(counters['frames-rejected.malformed'], 1);
+  t.equal(counters['frames-rejected.unknown-field'], 1);
+  t.equal(counters['frames-rejected.framing'], 1);
+  feed(LINE('098', '097'));
+  t.equal(ofKind(sent, '/obs/spo2').length, 1, 'the next good frame is used');
+});
+
+t.test('REQ-AGENT-004 sensor off: values published as cannot-obtain with the reason and a technical alarm', async (t) => {
+  const { sent, agent, feed } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('098', '097'));
+  feed(LINE('---', '---', '000020'));
+  const spo2 = ofKind(sent, '/obs/spo2').at(-1)?.env.observation;
+  t.equal(spo2?.hasValue, false);
+  t.equal(spo2?.status, 'RESULT_STATUS_CANNOT_OBTAIN');
+  t.equal(spo2?.unavailableReason, 'sensor-off');
+  t.ok(spo2?.quality.includes('QUALITY_FLAG_SENSOR_OFF'));
+  t.ok(ofKind(sent, '/score').at(-1)?.env.score?.missing.includes('spo2Percent'), 'score loses SpO2 at once');
+  t.equal(sent.find((s) => s.topic.endsWith('/alarm/spo2.sensor-off'))?.env.alarm?.state, 'ALARM_STATE_ACTIVE');
+});
+
+t.test('REQ-AGENT-005 the last will is the retained offline status', async (t) => {
+  const { sent, agent } = setup();
+  t.teardown(() => agent.stop('test'));
+  const will = sent[0]!;
+  t.match(will.topic, /^vigil\/v1\/site1\/ward7\/bed12\/status$/);
+  t.equal(will.env.status?.online, false);
+  t.equal(will.env.status?.reason, 'last-will');
+});
