@@ -10,7 +10,7 @@ export npm_config_update_notifier := false
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := mosquitto socat
-NAPI_BUILD := npx napi build --platform --release \
+NAPI_BUILD := npx napi build --platform --no-js --release \
 	--manifest-path native/binding/Cargo.toml \
 	--package-json-path native/binding/package.json \
 	--output-dir native/binding

@@ -46,6 +46,7 @@ function thrown(fn: () => unknown): unknown {
 }
 
 t.test('REQ-NATIVE-001 a panic in the addon becomes a JS error and the process carries on', async (t) => {
+  // Rust prints the panic report on stderr: expected here. Without the guard the process aborts.
   for (const attempt of [1, 2]) {
     const err = thrown(() => panicForTest(`deliberate panic ${attempt}`));
     t.ok(err instanceof NativeError, `attempt ${attempt}: NativeError thrown`);
@@ -160,6 +161,11 @@ t.test('REQ-NEWS2-005 a missing parameter is not zero', async (t) => {
     complete: false,
     missing: ['respRatePerMin', 'onOxygen', 'systolicMmHg', 'consciousness', 'tempCelsius'],
   });
+});
+
+t.test('REQ-NEWS2-002 SpO2 scale 2 only when set; unknown air/oxygen on scale 2 scores as air', async (t) => {
+  t.equal(scored(scoreNews2({ spo2Percent: 88, onOxygen: true })).points.spo2Percent, 3, 'default is scale 1');
+  t.equal(scored(scoreNews2({ spo2Percent: 88, onOxygen: true, spo2Scale: 2 })).points.spo2Percent, 0, 'scale 2 when set');
   const scale2 = scored(scoreNews2({ spo2Percent: 97, spo2Scale: 2 }));
   t.equal(scale2.points.spo2Percent, 0, 'scale 2 without onOxygen is scored as on air');
   t.ok(scale2.missing.includes('onOxygen'), 'and onOxygen is listed as missing');
