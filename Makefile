@@ -4,9 +4,6 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-export npm_config_fund := false
-export npm_config_audit := false
-export npm_config_update_notifier := false
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := mosquitto socat
@@ -43,7 +40,9 @@ deps-rust:
 	  echo "make: cargo (Rust >= 1.88) is required to build native/: install it with rustup (https://rustup.rs)"; exit 1; }
 
 node_modules/.vigil-installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@# npm ci rejects this lock file (npm 11 and the optional platform packages of @napi-rs/lzma);
+	@# npm install with the committed lock file installs the same versions.
+	npm install --no-audit --no-fund
 	@touch $@
 
 ## ---- building -----------------------------------------------------------------------
@@ -52,7 +51,9 @@ build: deps native ts
 native: deps-rust node_modules/.vigil-installed
 	$(NAPI_BUILD)
 
+# dist/ is rebuilt from scratch so that no compiled file outlives its source.
 ts: node_modules/.vigil-installed
+	rm -rf dist
 	npx tsc -p tsconfig.json
 
 ## ---- testing ------------------------------------------------------------------------
