@@ -41,8 +41,12 @@ async function main(): Promise<void> {
     log.end();
     process.stderr.write(`vigil: stopped; logs kept in ${join(dir, 'system.log')}\n`);
   };
-  process.on('SIGINT', () => void stopAll().then(() => process.exit(0)));
-  process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+  // Ctrl-C reaches every process of the terminal's group; a signal to this process
+  // alone (make killed, terminal closed) must stop the others too.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => void stopAll().then(() => process.exit(0)));
+  }
+  station.once('exit', () => void stopAll().then(() => process.exit(0)));
   agent.process.once('exit', (code) => {
     if (!stopping) process.stderr.write(`vigil: the agent exited (${code}); see ${join(dir, 'system.log')}\n`);
   });

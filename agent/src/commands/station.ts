@@ -29,18 +29,23 @@ export async function runStation(opts: StationOptions, logger: Logger, out: Node
     },
     logger,
   );
-  link.on('message', (topic, payload) => model.apply(topic, payload, Date.now()));
+  // Redraw when news arrives (at most every 250 ms) and on a timer, so ages keep moving.
+  let lastDrawMs = 0;
+  link.on('message', (topic, payload) => {
+    if (model.apply(topic, payload, Date.now()) && !opts.json && Date.now() - lastDrawMs >= 250) draw();
+  });
   link.on('connect', () => {
     link.subscribe(topics.all, 1).catch((err: Error) => logger.error('subscribe-failed', { error: err.message }));
   });
   link.on('error', (err) => logger.warn('mqtt-error', { error: err.message }));
   const tty = 'isTTY' in out && (out as NodeJS.WriteStream).isTTY === true;
-  const draw = (): void => {
+  function draw(): void {
     const now = Date.now();
+    lastDrawMs = now;
     const views = model.view(now);
     if (opts.json) out.write(`${JSON.stringify({ t: now, connected: link.connected, beds: views })}\n`);
     else out.write((tty ? '\x1b[2J\x1b[H' : '') + renderStation(views, now) + (link.connected ? '' : '  (broker not connected)\n'));
-  };
+  }
   const timer = setInterval(draw, opts.refreshMs);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
