@@ -8,6 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { PARAMETER_CODES } from './model/parameters';
+import type { ParameterCode } from './model/parameters';
 
 const id = z
   .string()
@@ -86,11 +88,7 @@ export const configSchema = z.strictObject({
     .default({ spo2Scale: 1 }),
   /** Maximum age of a value before it is withdrawn, per parameter (defaults in model/parameters.ts). */
   maxAgeMs: z
-    .strictObject({
-      spo2: z.number().int().min(1000).max(60000).optional(),
-      pulse: z.number().int().min(1000).max(60000).optional(),
-      'perfusion-index': z.number().int().min(1000).max(60000).optional(),
-    })
+    .partialRecord(z.enum(PARAMETER_CODES as [ParameterCode, ...ParameterCode[]]), z.number().int().min(1000).max(7_200_000))
     .default({}),
   /** Rejected frames within the window above which a technical alarm is raised. */
   rejectAlarm: z

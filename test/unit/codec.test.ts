@@ -31,6 +31,9 @@ const payloads: Array<Pick<EnvelopeMsg, 'observation' | 'score' | 'alarm' | 'sta
       receiveMonoNs: '123456789012345678',
       maxAgeMs: 5000,
       unavailableReason: '',
+      originalValue: 98.6,
+      originalUnit: '[degF]',
+      deviceCode: 'MDC:150456',
     },
   },
   {

@@ -51,4 +51,8 @@ export interface Observation {
   receiveMonoNs: bigint;
   /** Why `value` is null, e.g. "sensor-off", "unavailable-field". */
   unavailableReason: string;
+  /** The value and unit as the device sent them, when a unit conversion was applied. */
+  original?: { value: number; unit: string };
+  /** The device's own code for the parameter (e.g. "MDC:150456"), when it sent one. */
+  deviceCode?: string;
 }

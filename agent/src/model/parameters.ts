@@ -1,15 +1,27 @@
 /**
  * The one table of Vigil parameters: code, LOINC, canonical UCUM unit, the NEWS2
  * input it feeds, the physiological plausibility range (distinct from clinical alarm
- * limits: a value outside it is impossible, not alarming) and the default maximum
- * age after which a value must not be shown or scored as current.
+ * limits: a value outside it is impossible, not alarming), the default maximum age
+ * after which a value must not be shown or scored as current, and the IEEE 11073-10101
+ * (MDC) codes that devices use for it.
  *
  * Versioned: bump PARAMETER_TABLE_VERSION on any change; it is reported in the
- * gateway's status so a station can tell which table produced a value.
+ * gateway's status so a station can tell which table produced a value. A device code
+ * that is not in this table is rejected and counted, never guessed.
  */
-export const PARAMETER_TABLE_VERSION = '1';
+export const PARAMETER_TABLE_VERSION = '2';
 
-export type ParameterCode = 'spo2' | 'pulse' | 'perfusion-index';
+export type ParameterCode =
+  | 'spo2'
+  | 'pulse'
+  | 'heart-rate'
+  | 'resp-rate'
+  | 'nibp-sys'
+  | 'nibp-dia'
+  | 'nibp-mean'
+  | 'temp'
+  | 'perfusion-index';
+
 export type News2Field =
   | 'respRatePerMin'
   | 'spo2Percent'
@@ -19,20 +31,32 @@ export type News2Field =
   | 'consciousness'
   | 'tempCelsius';
 
+export interface MdcCode {
+  /** IEEE 11073-10101 numeric code (partition 2, SCADA: 65536 * 2 + term code). */
+  code: number;
+  /** Reference id, e.g. MDC_PULS_OXIM_SAT_O2. */
+  refId: string;
+}
+
 export interface ParameterSpec {
   code: ParameterCode;
   label: string;
+  /** LOINC code; empty where none is assigned on purpose. */
   loinc: string;
+  /** Canonical UCUM unit: every value of this parameter is published in it. */
   unitUcum: string;
   news2Field: News2Field | null;
   plausibleMin: number;
   plausibleMax: number;
   defaultMaxAgeMs: number;
+  mdc: readonly MdcCode[];
 }
+
+const spec = (s: ParameterSpec): ParameterSpec => s;
 
 export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
   // LOINC 59408-5: Oxygen saturation in Arterial blood by Pulse oximetry.
-  spo2: {
+  spo2: spec({
     code: 'spo2',
     label: 'SpO2',
     loinc: '59408-5',
@@ -41,9 +65,10 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 100,
     defaultMaxAgeMs: 5000,
-  },
+    mdc: [{ code: 150456, refId: 'MDC_PULS_OXIM_SAT_O2' }],
+  }),
   // LOINC 8889-8: Heart rate by Pulse oximetry.
-  pulse: {
+  pulse: spec({
     code: 'pulse',
     label: 'Pulse',
     loinc: '8889-8',
@@ -52,10 +77,86 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 350,
     defaultMaxAgeMs: 5000,
-  },
+    mdc: [{ code: 149530, refId: 'MDC_PULS_OXIM_PULS_RATE' }],
+  }),
+  // LOINC 8867-4: Heart rate (here from the ECG).
+  'heart-rate': spec({
+    code: 'heart-rate',
+    label: 'HR',
+    loinc: '8867-4',
+    unitUcum: '/min',
+    news2Field: 'pulseBpm',
+    plausibleMin: 0,
+    plausibleMax: 350,
+    defaultMaxAgeMs: 5000,
+    mdc: [{ code: 147842, refId: 'MDC_ECG_HEART_RATE' }],
+  }),
+  // LOINC 9279-1: Respiratory rate.
+  'resp-rate': spec({
+    code: 'resp-rate',
+    label: 'RR',
+    loinc: '9279-1',
+    unitUcum: '/min',
+    news2Field: 'respRatePerMin',
+    plausibleMin: 0,
+    plausibleMax: 150,
+    defaultMaxAgeMs: 30000,
+    mdc: [{ code: 151562, refId: 'MDC_RESP_RATE' }],
+  }),
+  // LOINC 8480-6: Systolic blood pressure. NIBP is episodic: a reading stays current for 30 min.
+  'nibp-sys': spec({
+    code: 'nibp-sys',
+    label: 'NIBP sys',
+    loinc: '8480-6',
+    unitUcum: 'mm[Hg]',
+    news2Field: 'systolicMmHg',
+    plausibleMin: 10,
+    plausibleMax: 350,
+    defaultMaxAgeMs: 1_800_000,
+    mdc: [{ code: 150021, refId: 'MDC_PRESS_BLD_NONINV_SYS' }],
+  }),
+  // LOINC 8462-4: Diastolic blood pressure.
+  'nibp-dia': spec({
+    code: 'nibp-dia',
+    label: 'NIBP dia',
+    loinc: '8462-4',
+    unitUcum: 'mm[Hg]',
+    news2Field: null,
+    plausibleMin: 5,
+    plausibleMax: 300,
+    defaultMaxAgeMs: 1_800_000,
+    mdc: [{ code: 150022, refId: 'MDC_PRESS_BLD_NONINV_DIA' }],
+  }),
+  // LOINC 8478-0: Mean blood pressure.
+  'nibp-mean': spec({
+    code: 'nibp-mean',
+    label: 'NIBP mean',
+    loinc: '8478-0',
+    unitUcum: 'mm[Hg]',
+    news2Field: null,
+    plausibleMin: 5,
+    plausibleMax: 320,
+    defaultMaxAgeMs: 1_800_000,
+    mdc: [{ code: 150023, refId: 'MDC_PRESS_BLD_NONINV_MEAN' }],
+  }),
+  // LOINC 8310-5: Body temperature. Episodic: current for 60 min.
+  temp: spec({
+    code: 'temp',
+    label: 'Temp',
+    loinc: '8310-5',
+    unitUcum: 'Cel',
+    news2Field: 'tempCelsius',
+    plausibleMin: 25,
+    plausibleMax: 45,
+    defaultMaxAgeMs: 3_600_000,
+    mdc: [
+      { code: 150344, refId: 'MDC_TEMP' },
+      { code: 150364, refId: 'MDC_TEMP_BODY' },
+    ],
+  }),
   // Perfusion index (pulsatile / non-pulsatile infrared signal): no LOINC code is
   // assigned here on purpose; it qualifies SpO2 and is not scored.
-  'perfusion-index': {
+  'perfusion-index': spec({
     code: 'perfusion-index',
     label: 'PI',
     loinc: '',
@@ -64,5 +165,17 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 100,
     defaultMaxAgeMs: 5000,
-  },
+    mdc: [],
+  }),
 };
+
+export const PARAMETER_CODES = Object.keys(PARAMETERS) as ParameterCode[];
+
+export function isParameterCode(code: string): code is ParameterCode {
+  return Object.hasOwn(PARAMETERS, code);
+}
+
+/** Looks a device's MDC code up in the table; undefined means "unknown: reject, never guess". */
+export function parameterForMdc(code: number): ParameterSpec | undefined {
+  return PARAMETER_CODES.map((c) => PARAMETERS[c]).find((p) => p.mdc.some((m) => m.code === code));
+}

@@ -46,6 +46,9 @@ export interface ObservationMsg {
   receiveMonoNs: Int64;
   maxAgeMs: number;
   unavailableReason: string;
+  originalValue?: number;
+  originalUnit?: string;
+  deviceCode?: string;
 }
 export interface ParameterPointsMsg {
   parameter: string;

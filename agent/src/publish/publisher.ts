@@ -57,6 +57,9 @@ export function observationToMsg(obs: Observation, maxAgeMs: number): Observatio
     receiveMonoNs: obs.receiveMonoNs.toString(),
     maxAgeMs,
     unavailableReason: obs.unavailableReason,
+    originalValue: obs.original?.value ?? 0,
+    originalUnit: obs.original?.unit ?? '',
+    deviceCode: obs.deviceCode ?? '',
   };
 }
 
