@@ -31,6 +31,13 @@ const masimoInterface = z.strictObject({
   quietTimeMs: z.number().int().min(1500).max(60000).default(3000),
   /** Delay before reopening a port that closed or failed to open. */
   reopenDelayMs: z.number().int().min(100).max(60000).default(1000),
+  /**
+   * The device's serial number (SN=). When set, frames from another device are rejected;
+   * when absent, the first serial seen is learned and a change is rejected until confirmed.
+   */
+  serialNumber: z.string().regex(/^[0-9A-Za-z]{1,16}$/, 'must be 1-16 letters or digits').optional(),
+  /** Let unverified device values (status R) feed the score. Masimo sends final values. */
+  scoreUnverified: z.boolean().default(false),
 });
 
 const mqtt = z
@@ -89,6 +96,14 @@ export const configSchema = z.strictObject({
   /** Maximum age of a value before it is withdrawn, per parameter (defaults in model/parameters.ts). */
   maxAgeMs: z
     .partialRecord(z.enum(PARAMETER_CODES as [ParameterCode, ...ParameterCode[]]), z.number().int().min(1000).max(7_200_000))
+    .default({}),
+  /** Beyond this device-minus-gateway clock offset, device time is untrusted (flagged, not used for age). */
+  clockOffsetBoundMs: z.number().int().min(1000).max(86_400_000).default(120_000),
+  /** Which parameters feed a NEWS2 input, in priority order (default: ECG heart rate, then pulse). */
+  news2Priority: z
+    .strictObject({
+      pulseBpm: z.array(z.enum(['heart-rate', 'pulse'])).min(1).optional(),
+    })
     .default({}),
   /** Rejected frames within the window above which a technical alarm is raised. */
   rejectAlarm: z

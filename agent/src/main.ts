@@ -23,10 +23,10 @@ import { Publisher } from './publish/publisher';
 import type { CounterMsg, GatewayStatusMsg } from './proto/codec';
 import { AlarmBook, RateWindow } from './safety/alarms';
 import type { AlarmPriority } from './safety/alarms';
-import type { News2Scorer } from './scoring/news2-stage';
+import type { ManualInputs, News2Scorer } from './scoring/news2-stage';
 import { News2Stage } from './scoring/news2-stage';
 import { VitalsStore } from './scoring/vitals';
-import { validateObservation } from './validation/validate';
+import { ValidationStage } from './validation/stage';
 
 export const SOFTWARE_VERSION = '0.1.0';
 const LINK_STATE_ENUM = {
@@ -79,11 +79,25 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     counters[name] = (counters[name] ?? 0) + 1;
   };
   const maxAgeMs = (p: ParameterCode): number => config.maxAgeMs[p] ?? PARAMETERS[p].defaultMaxAgeMs;
+  const interfaceConfig = new Map(config.interfaces.map((i) => [i.id, i]));
 
   // --- stages ---------------------------------------------------------------------
   const drivers = deps.drivers ?? config.interfaces.map((itf) => createDriver(itf, clock, logger));
-  const store = new VitalsStore(clock, maxAgeMs);
-  const news2 = new News2Stage(scorer, store, clock, config.patient.spo2Scale);
+  const validation = new ValidationStage({
+    maxAgeMs: (spec) => maxAgeMs(spec.code),
+    clockOffsetBoundMs: config.clockOffsetBoundMs,
+  });
+  const store = new VitalsStore(clock, maxAgeMs, (id) => interfaceConfig.get(id)?.scoreUnverified ?? false);
+  const manualInputs: ManualInputs = {};
+  const news2 = new News2Stage(
+    scorer,
+    store,
+    clock,
+    () => config.patient.spo2Scale,
+    drivers.map((d) => d.interfaceId),
+    () => manualInputs,
+    config.news2Priority,
+  );
   const alarms = new AlarmBook(clock);
   const rejectWindows = new Map(drivers.map((d) => [d.interfaceId, new RateWindow(clock, config.rejectAlarm.windowMs)]));
 
@@ -99,14 +113,20 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     return {
       online,
       reason,
-      interfaces: snapshots.map((s) => ({
-        interfaceId: s.interfaceId,
-        driver: s.driver,
-        state: LINK_STATE_ENUM[s.state],
-        reason: s.reason,
-        lastValidFrameWallMs: s.lastValidFrameWallMs,
-        counters: counterList(s.counters),
-      })),
+      interfaces: snapshots.map((s) => {
+        const health = validation.health(s.interfaceId);
+        return {
+          interfaceId: s.interfaceId,
+          driver: s.driver,
+          state: LINK_STATE_ENUM[s.state],
+          reason: s.reason,
+          lastValidFrameWallMs: s.lastValidFrameWallMs,
+          counters: counterList({ ...s.counters, ...health.counters }),
+          clockOffsetMs: Math.round(health.clockOffsetMs ?? 0),
+          clockTrusted: health.clockTrusted,
+          clockMeasured: health.clockOffsetMs !== null,
+        };
+      }),
       counters: counterList({
         ...counters,
         published: publisher.counters.published,
@@ -135,13 +155,15 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   };
 
   const publishScore = (): void => {
-    store.expire();
+    for (const obs of store.expire()) withdraw(obs, 'max-age-exceeded');
     const result = news2.compute();
     if (!result.ok) {
       count(`score-rejected.${result.field}`);
       logger.error('score-rejected', { field: result.field, rule: result.rule });
+      raise('score-input-rejected', 'gateway', 'medium', `NEWS2 rejected ${result.field}: ${result.rule}`);
       return;
     }
+    clear('score-input-rejected', 'gateway');
     void publisher.score(result.message);
     if (result.riskLevel === 'high') raise('news2-high', 'gateway', 'high', 'NEWS2 risk high', 'physiological');
     else clear('news2-high', 'gateway');
@@ -149,49 +171,61 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     else clear('news2-medium', 'gateway');
   };
 
-  /** Withdraws values: subscribers get "unavailable" with the reason, the score loses them. */
-  const withdraw = (parameters: ParameterCode[], reason: string, template?: Observation): void => {
-    for (const parameter of parameters) {
-      store.withdraw(parameter);
-      const obs: Observation = {
-        parameter,
+  /** Withdraws a value: subscribers get "unavailable" with the reason; the score loses it. */
+  const withdraw = (last: Observation, reason: string): void => {
+    store.withdraw(last.parameter, last.source.interfaceId);
+    count('values-withdrawn');
+    validation.count(last.source.interfaceId, `values-withdrawn.${reason}`);
+    void publisher.observation(
+      {
+        parameter: last.parameter,
         value: null,
-        unitUcum: PARAMETERS[parameter].unitUcum,
+        unitUcum: PARAMETERS[last.parameter].unitUcum,
         status: 'unavailable',
         quality: ['stale'],
-        source: template?.source ?? { driver: '', interfaceId: '', serialNumber: '', port: '' },
+        source: last.source,
         deviceTimeMs: null,
         deviceTimeText: '',
         receiveWallMs: clock.wallMs(),
         receiveMonoNs: clock.monoNs(),
         unavailableReason: reason,
-      };
-      count('values-withdrawn');
-      void publisher.observation(obs, maxAgeMs(parameter));
-    }
+      },
+      maxAgeMs(last.parameter),
+    );
   };
 
-  const lastFromInterface = new Map<string, Observation>();
+  const NOTICE_PRIORITY: Record<string, AlarmPriority> = { 'HAZ-UNIT': 'low', 'HAZ-CLOCK': 'low' };
 
   for (const driver of drivers) {
     driver.on('observations', (observations) => {
-      for (const obs of observations) {
-        const verdict = validateObservation(obs);
+      for (const raw of observations) {
+        const verdict = validation.check(raw);
         if (!verdict.ok) {
           count(`observations-rejected.${verdict.rule}`);
-          logger.warn('observation-rejected', { interfaceId: driver.interfaceId, field: verdict.field, rule: verdict.rule });
+          logger.warn('observation-rejected', {
+            interfaceId: driver.interfaceId,
+            hazard: verdict.hazard,
+            field: verdict.field,
+            rule: verdict.rule,
+          });
           raise(`value-rejected.${verdict.rule}`, driver.interfaceId, 'medium', verdict.detail);
-          store.withdraw(obs.parameter);
+          // A rejected value also withdraws what the same source said before: the
+          // station must not go on showing an older value as if nothing happened.
+          const previous = store.get(raw.parameter, driver.interfaceId);
+          if (previous && previous.value !== null) withdraw(previous, `rejected-${verdict.rule}`);
           continue;
         }
+        for (const n of verdict.notices) {
+          if (n.condition === 'device-clock-trusted') clear('device-clock-untrusted', driver.interfaceId);
+          else raise(n.condition, driver.interfaceId, NOTICE_PRIORITY[n.hazard] ?? 'low', n.detail);
+        }
         count('observations-accepted');
-        lastFromInterface.set(driver.interfaceId, obs);
-        store.update(obs);
-        void publisher.observation(obs, maxAgeMs(obs.parameter));
+        store.update(verdict.obs);
+        void publisher.observation(verdict.obs, maxAgeMs(verdict.obs.parameter));
       }
-      const first = observations[0];
-      if (first?.quality.includes('sensor-off') || first?.quality.includes('no-sensor')) {
-        raise('sensor-off', driver.interfaceId, 'medium', 'pulse oximeter reports sensor off or no sensor');
+      const flags = new Set(observations.flatMap((o) => o.quality));
+      if (flags.has('sensor-off') || flags.has('no-sensor')) {
+        raise('sensor-off', driver.interfaceId, 'medium', 'device reports sensor off or no sensor');
       } else {
         clear('sensor-off', driver.interfaceId);
       }
@@ -200,6 +234,10 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     driver.on('rejected', (r) => {
       count(`frames-rejected.${r.reason}`);
       logger.warn('frame-rejected', { interfaceId: r.interfaceId, reason: r.reason, detail: r.detail });
+      if (r.reason === 'device-changed' || r.reason === 'device-identity') {
+        raise('device-identity', r.interfaceId, 'high', r.detail);
+        return;
+      }
       const window = rejectWindows.get(r.interfaceId);
       const n = window ? window.add() : 1;
       if (n >= config.rejectAlarm.count) {
@@ -210,14 +248,18 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       if (change.to === 'streaming') {
         clear('link-stale', change.interfaceId);
         clear('link-lost', change.interfaceId);
-        return;
-      }
-      if (change.to === 'stale' || change.to === 'lost') {
+      } else if (change.to === 'stale' || change.to === 'lost') {
         // IEC 60601-1-8: loss of a monitored parameter is a technical alarm of medium priority.
+        validation.count(change.interfaceId, `link-${change.to}`);
         raise(`link-${change.to}`, change.interfaceId, 'medium', change.reason);
-        withdraw(store.parametersFrom(change.interfaceId), `link-${change.to}`, lastFromInterface.get(change.interfaceId));
+        for (const parameter of store.parametersFrom(change.interfaceId)) {
+          const last = store.get(parameter, change.interfaceId);
+          if (last) withdraw(last, `link-${change.to}`);
+        }
         publishScore();
       }
+      // Interface health is published on change, not only with the heartbeat.
+      void publisher.status(statusMessage(true, `link-${change.to}`));
     });
   }
 
@@ -229,7 +271,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     }
     const expired = store.expire();
     if (expired.length > 0) {
-      withdraw(expired, 'max-age-exceeded');
+      for (const obs of expired) withdraw(obs, 'max-age-exceeded');
       publishScore();
     }
   };

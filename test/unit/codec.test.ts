@@ -48,6 +48,8 @@ const payloads: Array<Pick<EnvelopeMsg, 'observation' | 'score' | 'alarm' | 'sta
       computedWallMs: 1767261600120,
       computedMonoNs: '123456789012399999',
       oldestInputWallMs: 1767261600100,
+      inputs: [{ field: 'pulseBpm', parameter: 'heart-rate', interfaceId: 'monitor', value: 72, ageMs: 400 }],
+      excluded: [{ field: 'pulseBpm', parameter: 'pulse', interfaceId: 'spo2', reason: 'quality-sensor-off' }],
     },
   },
   {
@@ -75,6 +77,9 @@ const payloads: Array<Pick<EnvelopeMsg, 'observation' | 'score' | 'alarm' | 'sta
           reason: 'valid frame received',
           lastValidFrameWallMs: 1767261600100,
           counters: [{ name: 'frames-valid', value: '12' }],
+          clockOffsetMs: '-1500',
+          clockTrusted: true,
+          clockMeasured: true,
         },
       ],
       counters: [{ name: 'published', value: '40' }],

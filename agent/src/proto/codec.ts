@@ -65,6 +65,21 @@ export interface EarlyWarningScoreMsg {
   computedWallMs: Int64;
   computedMonoNs: Int64;
   oldestInputWallMs: Int64;
+  inputs?: ScoreInputMsg[];
+  excluded?: ExcludedInputMsg[];
+}
+export interface ScoreInputMsg {
+  field: string;
+  parameter: string;
+  interfaceId: string;
+  value: number;
+  ageMs: number;
+}
+export interface ExcludedInputMsg {
+  field: string;
+  parameter: string;
+  interfaceId: string;
+  reason: string;
 }
 export interface AlarmMsg {
   alarmId: string;
@@ -88,6 +103,9 @@ export interface InterfaceStatusMsg {
   reason: string;
   lastValidFrameWallMs: Int64;
   counters: CounterMsg[];
+  clockOffsetMs?: Int64;
+  clockTrusted?: boolean;
+  clockMeasured?: boolean;
 }
 export interface GatewayStatusMsg {
   online: boolean;

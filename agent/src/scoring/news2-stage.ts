@@ -1,18 +1,27 @@
 /**
- * Feeds the current usable vitals to the native NEWS2 score and turns the result
- * into a vigil.v1 EarlyWarningScore. Inputs the devices cannot supply (respiration
- * rate, oxygen, blood pressure, consciousness, temperature for a pulse oximeter
- * alone) are absent, never zero: the score is then published as incomplete, naming
- * what is missing, with the lowest risk the known parameters already imply.
+ * Feeds the current usable vitals to the native NEWS2 score and turns the result into
+ * a vigil.v1 EarlyWarningScore that lists the inputs it used (with their ages) and the
+ * values it kept out (with the reason). Inputs nobody supplies are absent, never zero:
+ * the score is then incomplete, names what is missing, and gives the lowest risk the
+ * known parameters already imply.
+ *
+ * When several parameters or interfaces can feed one NEWS2 input (ECG heart rate and
+ * oximeter pulse both feed pulseBpm), the configured priority decides, never arrival order.
  */
 import type { Clock } from '../clock';
 import type { News2Input, News2Outcome } from '../native/addon';
 import type { News2Field, ParameterCode } from '../model/parameters';
-import { PARAMETERS } from '../model/parameters';
-import type { EarlyWarningScoreMsg } from '../proto/codec';
-import type { VitalsStore } from './vitals';
+import { PARAMETER_CODES, PARAMETERS } from '../model/parameters';
+import type { EarlyWarningScoreMsg, ExcludedInputMsg, ScoreInputMsg } from '../proto/codec';
+import type { Candidate, VitalsStore } from './vitals';
 
 export type News2Scorer = (input: News2Input) => News2Outcome;
+
+/** Manual inputs (from the station) that no device supplies. */
+export interface ManualInputs {
+  onOxygen?: { value: boolean; wallMs: number } | undefined;
+  consciousness?: { value: 'A' | 'C' | 'V' | 'P' | 'U'; wallMs: number } | undefined;
+}
 
 const RISK_ENUM: Record<string, string> = {
   low: 'RISK_LEVEL_LOW',
@@ -25,25 +34,66 @@ export type ScoreResult =
   | { ok: true; message: EarlyWarningScoreMsg; riskLevel: string; complete: boolean }
   | { ok: false; field: string; rule: string };
 
+/** Default source priority per NEWS2 input: ECG heart rate before oximeter pulse. */
+export const DEFAULT_PRIORITY: Readonly<Partial<Record<News2Field, readonly ParameterCode[]>>> = {
+  pulseBpm: ['heart-rate', 'pulse'],
+};
+
+/** The candidates for each numeric NEWS2 input: parameters in priority order x interfaces in config order. */
+export function candidatesFor(
+  interfaceIds: readonly string[],
+  priority: Readonly<Partial<Record<News2Field, readonly ParameterCode[]>>> = DEFAULT_PRIORITY,
+): Map<News2Field, Candidate[]> {
+  const out = new Map<News2Field, Candidate[]>();
+  for (const code of PARAMETER_CODES) {
+    const field = PARAMETERS[code].news2Field;
+    if (!field) continue;
+    if (!out.has(field)) {
+      const params = priority[field] ?? PARAMETER_CODES.filter((c) => PARAMETERS[c].news2Field === field);
+      out.set(field, params.flatMap((parameter) => interfaceIds.map((interfaceId) => ({ parameter, interfaceId }))));
+    }
+  }
+  return out;
+}
+
 export class News2Stage {
+  private readonly candidates: Map<News2Field, Candidate[]>;
+
   constructor(
     private readonly scorer: News2Scorer,
     private readonly store: VitalsStore,
     private readonly clock: Clock,
-    private readonly spo2Scale: 1 | 2,
-  ) {}
+    private readonly spo2Scale: () => 1 | 2,
+    interfaceIds: readonly string[],
+    private readonly manual: () => ManualInputs = () => ({}),
+    priority?: Readonly<Partial<Record<News2Field, readonly ParameterCode[]>>>,
+  ) {
+    this.candidates = candidatesFor(interfaceIds, priority);
+  }
 
   compute(): ScoreResult {
-    const input: News2Input = { spo2Scale: this.spo2Scale };
+    const spo2Scale = this.spo2Scale();
+    const input: News2Input = { spo2Scale };
+    const inputs: ScoreInputMsg[] = [];
+    const excluded: ExcludedInputMsg[] = [];
     let oldest = Number.POSITIVE_INFINITY;
-    for (const code of Object.keys(PARAMETERS) as ParameterCode[]) {
-      const field: News2Field | null = PARAMETERS[code].news2Field;
-      const obs = this.store.get(code);
-      if (!field || !obs || obs.value === null) continue;
-      if (field === 'onOxygen' || field === 'consciousness') continue; // no device supplies these yet
-      (input as Record<string, unknown>)[field] = obs.value;
-      oldest = Math.min(oldest, obs.receiveWallMs);
+    for (const [field, candidates] of this.candidates) {
+      const sel = this.store.select(candidates);
+      for (const e of sel.excluded) excluded.push({ field, parameter: e.parameter, interfaceId: e.interfaceId, reason: e.reason });
+      if (!sel.used || sel.used.value === null) continue;
+      (input as Record<string, unknown>)[field] = sel.used.value;
+      inputs.push({
+        field,
+        parameter: sel.used.parameter,
+        interfaceId: sel.used.source.interfaceId,
+        value: sel.used.value,
+        ageMs: Math.round(sel.ageMs),
+      });
+      oldest = Math.min(oldest, sel.used.receiveWallMs);
     }
+    const manual = this.manual();
+    if (manual.onOxygen) input.onOxygen = manual.onOxygen.value;
+    if (manual.consciousness) input.consciousness = manual.consciousness.value;
     const outcome = this.scorer(input);
     if (!outcome.ok) return { ok: false, field: outcome.error.field, rule: outcome.error.rule };
     const s = outcome.score;
@@ -61,10 +111,12 @@ export class News2Stage {
         riskLevel: RISK_ENUM[s.riskLevel] ?? 'RISK_LEVEL_UNSPECIFIED',
         complete: s.complete,
         missing: s.missing,
-        spo2Scale: this.spo2Scale,
+        spo2Scale,
         computedWallMs: this.clock.wallMs(),
         computedMonoNs: this.clock.monoNs().toString(),
         oldestInputWallMs: Number.isFinite(oldest) ? oldest : 0,
+        inputs,
+        excluded,
       },
     };
   }

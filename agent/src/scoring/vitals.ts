@@ -1,53 +1,92 @@
 /**
- * The latest usable value of each parameter, with its age on the monotonic clock.
- * A value is usable for the score only while it is younger than its maximum age and
- * its status is final or corrected; anything else (preliminary, unverified, cannot
- * obtain, withdrawn) removes the parameter, so the score becomes incomplete instead of
- * using an old number.
+ * The latest accepted observation of each parameter from each interface, with its age
+ * on the monotonic clock. Nothing here decides what the score may use: that is
+ * `select()`, which applies the configured priority between sources (never arrival
+ * order), the maximum age, and the exclusion rules of the validation controls.
  */
 import type { Clock } from '../clock';
 import { elapsedMs } from '../clock';
 import type { Observation } from '../model/observation';
 import type { ParameterCode } from '../model/parameters';
+import { scoreExclusion } from '../validation/controls';
+
+export interface Candidate {
+  parameter: ParameterCode;
+  interfaceId: string;
+}
+
+export type Selection =
+  | { used: Observation; ageMs: number; excluded: Array<Candidate & { reason: string }> }
+  | { used: null; excluded: Array<Candidate & { reason: string }> };
+
+const key = (parameter: string, interfaceId: string): string => `${interfaceId}\u0000${parameter}`;
 
 export class VitalsStore {
-  private readonly latest = new Map<ParameterCode, Observation>();
+  private readonly latest = new Map<string, Observation>();
 
   constructor(
     private readonly clock: Clock,
     private readonly maxAgeMs: (parameter: ParameterCode) => number,
+    private readonly scoreUnverified: (interfaceId: string) => boolean = () => false,
   ) {}
 
-  /** Records an accepted observation: a usable value replaces, anything else withdraws. */
+  /** Records an accepted observation (a deleted one retracts what was there). */
   update(obs: Observation): void {
-    if (obs.value !== null && (obs.status === 'final' || obs.status === 'corrected')) {
-      this.latest.set(obs.parameter, obs);
-    } else {
-      this.latest.delete(obs.parameter);
-    }
+    const k = key(obs.parameter, obs.source.interfaceId);
+    if (obs.status === 'deleted') this.latest.delete(k);
+    else this.latest.set(k, obs);
   }
 
-  withdraw(parameter: ParameterCode): boolean {
-    return this.latest.delete(parameter);
+  withdraw(parameter: ParameterCode, interfaceId: string): boolean {
+    return this.latest.delete(key(parameter, interfaceId));
   }
 
-  /** Removes and returns the parameters whose value is past its maximum age. */
-  expire(): ParameterCode[] {
+  /** Removes and returns the observations that hold a value past its maximum age. */
+  expire(): Observation[] {
     const now = this.clock.monoNs();
-    const expired: ParameterCode[] = [];
-    for (const [parameter, obs] of this.latest) {
-      if (elapsedMs(obs.receiveMonoNs, now) > this.maxAgeMs(parameter)) expired.push(parameter);
+    const expired: Observation[] = [];
+    for (const [k, obs] of this.latest) {
+      if (elapsedMs(obs.receiveMonoNs, now) > this.maxAgeMs(obs.parameter)) {
+        expired.push(obs);
+        this.latest.delete(k);
+      }
     }
-    for (const parameter of expired) this.latest.delete(parameter);
-    return expired;
+    return expired.filter((o) => o.value !== null);
   }
 
-  /** The current usable value, or undefined. Call expire() first. */
-  get(parameter: ParameterCode): Observation | undefined {
-    return this.latest.get(parameter);
-  }
-
+  /** Parameters with a value currently held from an interface. */
   parametersFrom(interfaceId: string): ParameterCode[] {
-    return [...this.latest.values()].filter((o) => o.source.interfaceId === interfaceId).map((o) => o.parameter);
+    return [...this.latest.values()]
+      .filter((o) => o.source.interfaceId === interfaceId && o.value !== null)
+      .map((o) => o.parameter);
+  }
+
+  get(parameter: ParameterCode, interfaceId: string): Observation | undefined {
+    return this.latest.get(key(parameter, interfaceId));
+  }
+
+  /**
+   * The first usable candidate in priority order. Candidates that hold a value but
+   * may not be used are listed with the reason.
+   */
+  select(candidates: readonly Candidate[]): Selection {
+    const now = this.clock.monoNs();
+    const excluded: Array<Candidate & { reason: string }> = [];
+    for (const c of candidates) {
+      const obs = this.get(c.parameter, c.interfaceId);
+      if (!obs) continue;
+      const ageMs = elapsedMs(obs.receiveMonoNs, now);
+      if (ageMs > this.maxAgeMs(c.parameter)) {
+        excluded.push({ ...c, reason: 'max-age-exceeded' });
+        continue;
+      }
+      const why = scoreExclusion(obs, this.scoreUnverified(c.interfaceId));
+      if (why) {
+        excluded.push({ ...c, reason: why });
+        continue;
+      }
+      return { used: obs, ageMs, excluded };
+    }
+    return { used: null, excluded };
   }
 }

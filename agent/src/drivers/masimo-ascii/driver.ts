@@ -23,28 +23,6 @@ import type { MasimoException, MasimoFrame } from './protocol';
 export const DRIVER_NAME = 'masimo-ascii';
 const CR_LF = Buffer.from('\r\n');
 
-/**
- * Exception bits that make the frame's values unusable: they are published with
- * status "unverified" and their flags, and never feed the score.
- */
-const INVALIDATING: ReadonlySet<MasimoException> = new Set<MasimoException>([
-  'no-sensor',
-  'sensor-off',
-  'defective-sensor',
-  'unrecognized-sensor',
-  'incompatible-sensor',
-  'pulse-search',
-  'no-cable',
-  'defective-cable',
-  'incompatible-cable',
-  'unrecognized-cable',
-  'cable-life-expired',
-  'sensor-life-expired',
-  'sensor-calibrating',
-  'emitter-temperature-out-of-range',
-  'sensor-current-limit-exceeded',
-]);
-
 /** How each EXC condition is flagged on the observations of its frame. */
 const EXCEPTION_FLAG: Partial<Record<MasimoException, QualityFlag>> = {
   'no-sensor': 'no-sensor',
@@ -93,12 +71,12 @@ export function frameToObservations(
   source: Omit<SourceDevice, 'serialNumber'>,
   utcOffset: string,
 ): Observation[] {
+  // The device's values are final as it reports them; its exception bits become quality
+  // flags, and the validation stage keeps flagged values out of the score (HAZ-ARTIFACT).
   const quality = new Set<QualityFlag>();
-  let invalid = false;
   for (const exc of frame.exceptions) {
     const flag = EXCEPTION_FLAG[exc];
     if (flag) quality.add(flag);
-    if (INVALIDATING.has(exc)) invalid = true;
   }
   if (frame.unknownExceptionBits !== 0) quality.add('unknown-device-condition');
   const deviceTime = deviceTimeToUtcMs(frame, utcOffset);
@@ -108,7 +86,7 @@ export function frameToObservations(
       ? 'no-sensor'
       : 'unavailable-field';
   const make = (parameter: ParameterCode, value: number | null): Observation => {
-    const status: ResultStatus = value === null ? 'cannot-obtain' : invalid ? 'unverified' : 'final';
+    const status: ResultStatus = value === null ? 'cannot-obtain' : 'final';
     return {
       parameter,
       value,
@@ -141,6 +119,9 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
   private lastValidMonoNs: bigint;
   private lastValidWallMs = 0;
   private readonly counters = new Map<string, number>();
+  /** The device's serial: configured, or learned from the first frame (HAZ-IDENTITY). */
+  private expectedSerial: string | null;
+  private pendingSerial: string | null = null;
 
   constructor(
     private readonly config: InterfaceConfig,
@@ -150,6 +131,19 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     super();
     this.interfaceId = config.id;
     this.lastValidMonoNs = clock.monoNs();
+    this.expectedSerial = config.serialNumber ?? null;
+  }
+
+  /**
+   * Accepts the device now reporting a different serial number (a nurse confirmed the
+   * device was changed). Returns false when there is no pending change.
+   */
+  confirmDeviceChange(): boolean {
+    if (this.pendingSerial === null || this.config.serialNumber !== undefined) return false;
+    this.expectedSerial = this.pendingSerial;
+    this.pendingSerial = null;
+    this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
+    return true;
   }
 
   start(): void {
@@ -191,6 +185,23 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     if (!result.ok) {
       this.reject(result.reason, result.detail);
       return;
+    }
+    const serial = result.frame.serialNumber;
+    if (serial !== null) {
+      if (this.expectedSerial === null) {
+        this.expectedSerial = serial;
+      } else if (serial !== this.expectedSerial) {
+        // Another device on this port: its values are not attributed to this bed until
+        // confirmed (a configured serial can only be changed in the config).
+        this.pendingSerial = this.config.serialNumber === undefined ? serial : null;
+        this.reject(
+          this.config.serialNumber === undefined ? 'device-changed' : 'device-identity',
+          this.config.serialNumber === undefined
+            ? 'device serial number changed: values withheld until the change is confirmed'
+            : 'device serial number differs from the configured serialNumber',
+        );
+        return;
+      }
     }
     this.count('frames-valid');
     this.lastValidMonoNs = stamp.monoNs;

@@ -1,0 +1,257 @@
+/**
+ * Interface risk controls: small composable checks applied, in order, to every
+ * observation from every driver before it may be published as a value or feed the
+ * score. Pure: the per-source memory they need is passed in (SourceMemory) and the
+ * time comes from the observation's own stamps.
+ *
+ * Each control either passes the observation on (possibly converted or flagged, with
+ * notices for the alarm stage) or rejects it with the hazard it controls, a stable
+ * rule, the field, and a detail that names the rule but never the value (readings are
+ * patient data). Hazard ids refer to docs/risk/hazards.yaml.
+ */
+import type { Observation, QualityFlag } from '../model/observation';
+import type { ParameterSpec } from '../model/parameters';
+import { isParameterCode, PARAMETERS } from '../model/parameters';
+import { toCanonicalUnit } from '../model/units';
+
+export type HazardId =
+  | 'HAZ-UNIT'
+  | 'HAZ-PRELIM'
+  | 'HAZ-STALE'
+  | 'HAZ-CLOCK'
+  | 'HAZ-MAP'
+  | 'HAZ-IMPLAUSIBLE'
+  | 'HAZ-SEQUENCE'
+  | 'HAZ-CORRUPT'
+  | 'HAZ-ARTIFACT'
+  | 'HAZ-DEMO'
+  | 'HAZ-IDENTITY';
+
+/** Something a subscriber should hear about although the value was accepted. */
+export interface Notice {
+  hazard: HazardId;
+  condition: string;
+  detail: string;
+}
+
+export interface Rejection {
+  ok: false;
+  hazard: HazardId;
+  rule: string;
+  field: string;
+  detail: string;
+}
+
+export type Verdict = { ok: true; obs: Observation; notices: Notice[] } | Rejection;
+
+/** What the controls remember about one source (interface + parameter, or interface). */
+export interface SourceMemory {
+  /** Last unit seen per parameter, to notice a unit change mid-stream. */
+  lastUnit: Map<string, string>;
+  /** Recent device-minus-gateway clock offsets (ms), newest last. */
+  clockOffsetsMs: number[];
+  clockTrusted: boolean;
+}
+
+export function newSourceMemory(): SourceMemory {
+  return { lastUnit: new Map(), clockOffsetsMs: [], clockTrusted: true };
+}
+
+export interface ControlSettings {
+  maxAgeMs(spec: ParameterSpec): number;
+  /** Beyond this |device - gateway| clock offset the device time is untrusted. */
+  clockOffsetBoundMs: number;
+}
+
+export type Control = (obs: Observation, memory: SourceMemory, settings: ControlSettings) => Verdict;
+
+const reject = (hazard: HazardId, rule: string, field: string, detail: string): Rejection => ({
+  ok: false,
+  hazard,
+  rule,
+  field,
+  detail,
+});
+const pass = (obs: Observation, notices: Notice[] = []): Verdict => ({ ok: true, obs, notices });
+
+function withFlag(obs: Observation, flag: QualityFlag): Observation {
+  return obs.quality.includes(flag) ? obs : { ...obs, quality: [...obs.quality, flag].sort() };
+}
+
+/** HAZ-MAP: only parameters of the versioned table pass (drivers map device codes through it). */
+export const knownParameter: Control = (obs) =>
+  isParameterCode(obs.parameter)
+    ? pass(obs)
+    : reject('HAZ-MAP', 'unknown-parameter', 'parameter', 'parameter is not in the parameter table');
+
+/** HAZ-DEMO: simulated, demo or stored data is never presented as live patient data. */
+export const notDemo: Control = (obs) =>
+  obs.quality.includes('demo')
+    ? reject('HAZ-DEMO', 'demo-data', obs.parameter, `${obs.parameter}: source marks the value as demo/simulated data`)
+    : pass(obs);
+
+/**
+ * HAZ-UNIT: the unit must be one accepted for the parameter. An exact UCUM conversion
+ * is applied (original kept, flag unit-converted); a unit change mid-stream is a notice.
+ */
+export const unitChecked: Control = (obs, memory) => {
+  const spec = PARAMETERS[obs.parameter];
+  const previous = memory.lastUnit.get(obs.parameter);
+  const notices: Notice[] = [];
+  if (previous !== undefined && previous !== obs.unitUcum) {
+    notices.push({
+      hazard: 'HAZ-UNIT',
+      condition: `unit-changed.${obs.parameter}`,
+      detail: `${obs.parameter}: unit changed from "${previous}" to "${obs.unitUcum}"`,
+    });
+  }
+  memory.lastUnit.set(obs.parameter, obs.unitUcum);
+  if (obs.value === null) {
+    return obs.unitUcum === spec.unitUcum || obs.unitUcum === ''
+      ? pass({ ...obs, unitUcum: spec.unitUcum }, notices)
+      : unitOnly(obs, spec, notices);
+  }
+  const r = toCanonicalUnit(obs.value, obs.unitUcum, spec.unitUcum);
+  if (!r.ok) {
+    return reject('HAZ-UNIT', r.rule, obs.parameter, `${obs.parameter}: unit "${obs.unitUcum}" is not accepted (canonical "${spec.unitUcum}")`);
+  }
+  if (!r.converted) return pass({ ...obs, unitUcum: spec.unitUcum }, notices);
+  return pass(
+    withFlag({ ...obs, value: r.value, unitUcum: spec.unitUcum, original: { value: obs.value, unit: obs.unitUcum } }, 'unit-converted'),
+    notices,
+  );
+};
+
+function unitOnly(obs: Observation, spec: ParameterSpec, notices: Notice[]): Verdict {
+  const r = toCanonicalUnit(0, obs.unitUcum, spec.unitUcum);
+  if (!r.ok) return reject('HAZ-UNIT', r.rule, obs.parameter, `${obs.parameter}: unit "${obs.unitUcum}" is not accepted (canonical "${spec.unitUcum}")`);
+  return pass({ ...obs, unitUcum: spec.unitUcum }, notices);
+}
+
+/** HAZ-IMPLAUSIBLE: finite, and inside the physiological range of the parameter (after conversion). */
+export const plausible: Control = (obs) => {
+  if (obs.value === null) return pass(obs);
+  const spec = PARAMETERS[obs.parameter];
+  if (!Number.isFinite(obs.value)) {
+    return reject('HAZ-IMPLAUSIBLE', 'not-finite', obs.parameter, `${obs.parameter}: value must be a finite number`);
+  }
+  if (obs.value < spec.plausibleMin || obs.value > spec.plausibleMax) {
+    return reject(
+      'HAZ-IMPLAUSIBLE',
+      'implausible',
+      obs.parameter,
+      `${obs.parameter}: value must be between ${spec.plausibleMin} and ${spec.plausibleMax} ${spec.unitUcum}`,
+    );
+  }
+  return pass(obs);
+};
+
+const CLOCK_WINDOW = 15;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+/** The source's current clock offset estimate (median of recent offsets), or null. */
+export function clockOffsetMs(memory: SourceMemory): number | null {
+  return memory.clockOffsetsMs.length === 0 ? null : median(memory.clockOffsetsMs);
+}
+
+/**
+ * HAZ-CLOCK: the device clock's offset from the gateway is measured per source (median
+ * of recent frames, so one late frame does not flip it); beyond the bound, device time
+ * is flagged untrusted and ages use the gateway's receive time only.
+ */
+export const deviceClockChecked: Control = (obs, memory, settings) => {
+  if (obs.deviceTimeMs === null) return pass(obs);
+  memory.clockOffsetsMs.push(obs.deviceTimeMs - obs.receiveWallMs);
+  if (memory.clockOffsetsMs.length > CLOCK_WINDOW) memory.clockOffsetsMs.shift();
+  const offset = clockOffsetMs(memory) ?? 0;
+  const trusted = Math.abs(offset) <= settings.clockOffsetBoundMs;
+  const notices: Notice[] = [];
+  if (trusted !== memory.clockTrusted) {
+    notices.push({
+      hazard: 'HAZ-CLOCK',
+      condition: trusted ? 'device-clock-trusted' : 'device-clock-untrusted',
+      detail: trusted
+        ? 'device clock back within bound'
+        : `device clock offset beyond ${settings.clockOffsetBoundMs} ms: receive time is used for age`,
+    });
+    memory.clockTrusted = trusted;
+  }
+  return pass(trusted ? obs : withFlag(obs, 'device-clock-untrusted'), notices);
+};
+
+/**
+ * HAZ-STALE: a value whose device time (when trusted) is already older than its maximum
+ * age on arrival is stored or replayed data, not a current reading: rejected.
+ */
+export const freshOnArrival: Control = (obs, _memory, settings) => {
+  if (obs.deviceTimeMs === null || obs.quality.includes('device-clock-untrusted') || obs.quality.includes('backfill')) {
+    return pass(obs);
+  }
+  const spec = PARAMETERS[obs.parameter];
+  if (obs.receiveWallMs - obs.deviceTimeMs > settings.maxAgeMs(spec)) {
+    return reject('HAZ-STALE', 'stale-on-arrival', obs.parameter, `${obs.parameter}: device time older than the maximum age on arrival`);
+  }
+  return pass(obs);
+};
+
+/** The controls, in the order they run. */
+export const CONTROLS: readonly Control[] = [knownParameter, notDemo, unitChecked, plausible, deviceClockChecked, freshOnArrival];
+
+/** Runs every control in order; the first rejection wins; notices accumulate. */
+export function runControls(obs: Observation, memory: SourceMemory, settings: ControlSettings): Verdict {
+  let current = obs;
+  const notices: Notice[] = [];
+  for (const control of CONTROLS) {
+    const v = control(current, memory, settings);
+    if (!v.ok) return v;
+    current = v.obs;
+    notices.push(...v.notices);
+  }
+  return { ok: true, obs: current, notices };
+}
+
+/**
+ * Flags that keep a value out of the score (HAZ-ARTIFACT): the value is still published,
+ * flagged, so the station can show it as questionable, but it never counts as a vital sign.
+ */
+const EXCLUDING_FLAGS: ReadonlySet<QualityFlag> = new Set<QualityFlag>([
+  'sensor-off',
+  'no-sensor',
+  'pulse-search',
+  'interference',
+  'low-perfusion',
+  'low-signal-quality',
+  'device-fault',
+  'ambient-light',
+  'unknown-device-condition',
+  'stale',
+  'demo',
+  'backfill',
+]);
+
+/**
+ * Why an accepted observation may not feed the score, or null when it may (HAZ-PRELIM,
+ * HAZ-ARTIFACT). Final and corrected values feed it; unverified device values (HL7 "R",
+ * how live monitor values arrive) only where the interface is configured to trust them;
+ * preliminary, cannot-obtain, deleted and unavailable never do.
+ */
+export function scoreExclusion(obs: Observation, scoreUnverified: boolean): string | null {
+  if (obs.value === null) return obs.unavailableReason || obs.status;
+  switch (obs.status) {
+    case 'final':
+    case 'corrected':
+      break;
+    case 'unverified':
+      if (!scoreUnverified) return 'status-unverified';
+      break;
+    default:
+      return `status-${obs.status}`;
+  }
+  const flag = obs.quality.find((q) => EXCLUDING_FLAGS.has(q));
+  return flag ? `quality-${flag}` : null;
+}
