@@ -194,7 +194,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     );
   };
 
-  const NOTICE_PRIORITY: Record<string, AlarmPriority> = { 'HAZ-UNIT': 'low', 'HAZ-CLOCK': 'low' };
+  const NOTICE_PRIORITY: Record<string, AlarmPriority> = { 'HAZ-001': 'low', 'HAZ-004': 'low' };
 
   for (const driver of drivers) {
     driver.on('observations', (observations) => {

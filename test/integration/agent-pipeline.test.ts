@@ -76,7 +76,7 @@ t.test('REQ-AGENT-001 a valid frame becomes observations with both clocks and an
   t.same(seqs, seqs.map((_, i) => seqs[0]! + i), 'sequence numbers increase by one');
 });
 
-t.test('REQ-AGENT-002 HAZ-STALE a silent device: values withdrawn, score incomplete, technical alarm', async (t) => {
+t.test('REQ-AGENT-002 HAZ-003 a silent device: values withdrawn, score incomplete, technical alarm', async (t) => {
   const { sent, agent, feed, clock } = setup();
   t.teardown(() => agent.stop('test'));
   feed(LINE('098', '097'));

@@ -99,7 +99,7 @@ t.test('REQ-SYS-001 hw-sim -> pty -> agent -> Mosquitto -> subscriber: values, u
   t.equal(agent.process.exitCode, null, 'agent still running');
 });
 
-t.test('REQ-SYS-002 HAZ-SILENT killing the agent makes the station show the gateway offline (last will)', async (t) => {
+t.test('REQ-SYS-002 HAZ-012 killing the agent makes the station show the gateway offline (last will)', async (t) => {
   const { broker, sub, agent } = await system(t, ['--scenario', 'stable', '--period-ms', '250']);
   await until('an observation', () => obsOf(sub.got, 'spo2').length >= 1);
   const station = spawn(process.execPath, [VIGIL_CLI, 'station', '--url', broker.url, '--json', '--refresh-ms', '200'], {
@@ -145,7 +145,7 @@ t.test('REQ-SYS-003 malformed, unknown-field and garbage lines are rejected and 
   t.ok(agent.logs.some((l) => /"event":"frame-rejected".*"reason":"unknown-field"/.test(l)), 'logged with its reason');
 });
 
-t.test('REQ-SYS-004 HAZ-STALE unplugging the device withdraws its values and raises a technical alarm', async (t) => {
+t.test('REQ-SYS-004 HAZ-003 unplugging the device withdraws its values and raises a technical alarm', async (t) => {
   const { sub, sim, agent } = await system(t, ['--scenario', 'stable', '--period-ms', '250']);
   await until('observations', () => obsOf(sub.got, 'spo2').length >= 2);
   await sim.stop('SIGKILL');

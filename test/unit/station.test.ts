@@ -43,7 +43,7 @@ function status(online: boolean, reason: string): GatewayStatusMsg {
 }
 const base = 'vigil/v1/site1/ward7/bed12';
 
-t.test('REQ-STATION-001 HAZ-STALE a value older than its maximum age is never shown as current', async (t) => {
+t.test('REQ-STATION-001 HAZ-003 a value older than its maximum age is never shown as current', async (t) => {
   const m = new StationModel();
   m.apply(`${base}/status`, env({ status: status(true, 'heartbeat') }, T0), T0);
   m.apply(`${base}/obs/spo2`, env({ observation: obs(97, T0) }, T0 + 5), T0 + 10);
@@ -65,7 +65,7 @@ t.test('REQ-STATION-001 age does not trust the station and gateway clocks to agr
   t.equal(valueAgeMs({ sentWallMs: 61_100 } as EnvelopeMsg, 61_000, 1_000, 1_050), 150);
 });
 
-t.test('REQ-STATION-002 HAZ-SILENT the last will marks the gateway offline and its values not current', async (t) => {
+t.test('REQ-STATION-002 HAZ-012 the last will marks the gateway offline and its values not current', async (t) => {
   const m = new StationModel();
   m.apply(`${base}/status`, env({ status: status(true, 'connected') }, T0), T0);
   m.apply(`${base}/obs/spo2`, env({ observation: obs(97, T0) }, T0), T0);
@@ -78,7 +78,7 @@ t.test('REQ-STATION-002 HAZ-SILENT the last will marks the gateway offline and i
   t.match(renderStation(m.view(T0 + 300), T0 + 300), /OFFLINE: last-will/);
 });
 
-t.test('REQ-STATION-002 HAZ-SILENT the gateway is lost when heartbeats stop, even without a will', async (t) => {
+t.test('REQ-STATION-002 HAZ-012 the gateway is lost when heartbeats stop, even without a will', async (t) => {
   const m = new StationModel();
   m.apply(`${base}/status`, env({ status: status(true, 'heartbeat') }, T0), T0);
   t.equal(m.view(T0 + 2500)[0]?.gateway, 'online');

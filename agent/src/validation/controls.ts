@@ -14,18 +14,19 @@ import type { ParameterSpec } from '../model/parameters';
 import { isParameterCode, PARAMETERS } from '../model/parameters';
 import { toCanonicalUnit } from '../model/units';
 
+/** Hazard ids of docs/risk/hazards.yaml. */
 export type HazardId =
-  | 'HAZ-UNIT'
-  | 'HAZ-PRELIM'
-  | 'HAZ-STALE'
-  | 'HAZ-CLOCK'
-  | 'HAZ-MAP'
-  | 'HAZ-IMPLAUSIBLE'
-  | 'HAZ-SEQUENCE'
-  | 'HAZ-CORRUPT'
-  | 'HAZ-ARTIFACT'
-  | 'HAZ-DEMO'
-  | 'HAZ-IDENTITY';
+  | 'HAZ-001'
+  | 'HAZ-002'
+  | 'HAZ-003'
+  | 'HAZ-004'
+  | 'HAZ-005'
+  | 'HAZ-006'
+  | 'HAZ-007'
+  | 'HAZ-008'
+  | 'HAZ-009'
+  | 'HAZ-010'
+  | 'HAZ-011';
 
 /** Something a subscriber should hear about although the value was accepted. */
 export interface Notice {
@@ -78,20 +79,20 @@ function withFlag(obs: Observation, flag: QualityFlag): Observation {
   return obs.quality.includes(flag) ? obs : { ...obs, quality: [...obs.quality, flag].sort() };
 }
 
-/** HAZ-MAP: only parameters of the versioned table pass (drivers map device codes through it). */
+/** HAZ-005 (map): only parameters of the versioned table pass (drivers map device codes through it). */
 export const knownParameter: Control = (obs) =>
   isParameterCode(obs.parameter)
     ? pass(obs)
-    : reject('HAZ-MAP', 'unknown-parameter', 'parameter', 'parameter is not in the parameter table');
+    : reject('HAZ-005', 'unknown-parameter', 'parameter', 'parameter is not in the parameter table');
 
-/** HAZ-DEMO: simulated, demo or stored data is never presented as live patient data. */
+/** HAZ-010 (demo): simulated, demo or stored data is never presented as live patient data. */
 export const notDemo: Control = (obs) =>
   obs.quality.includes('demo')
-    ? reject('HAZ-DEMO', 'demo-data', obs.parameter, `${obs.parameter}: source marks the value as demo/simulated data`)
+    ? reject('HAZ-010', 'demo-data', obs.parameter, `${obs.parameter}: source marks the value as demo/simulated data`)
     : pass(obs);
 
 /**
- * HAZ-UNIT: the unit must be one accepted for the parameter. An exact UCUM conversion
+ * HAZ-001 (unit): the unit must be one accepted for the parameter. An exact UCUM conversion
  * is applied (original kept, flag unit-converted); a unit change mid-stream is a notice.
  */
 export const unitChecked: Control = (obs, memory) => {
@@ -100,7 +101,7 @@ export const unitChecked: Control = (obs, memory) => {
   const notices: Notice[] = [];
   if (previous !== undefined && previous !== obs.unitUcum) {
     notices.push({
-      hazard: 'HAZ-UNIT',
+      hazard: 'HAZ-001',
       condition: `unit-changed.${obs.parameter}`,
       detail: `${obs.parameter}: unit changed from "${previous}" to "${obs.unitUcum}"`,
     });
@@ -113,7 +114,7 @@ export const unitChecked: Control = (obs, memory) => {
   }
   const r = toCanonicalUnit(obs.value, obs.unitUcum, spec.unitUcum);
   if (!r.ok) {
-    return reject('HAZ-UNIT', r.rule, obs.parameter, `${obs.parameter}: unit "${obs.unitUcum}" is not accepted (canonical "${spec.unitUcum}")`);
+    return reject('HAZ-001', r.rule, obs.parameter, `${obs.parameter}: unit "${obs.unitUcum}" is not accepted (canonical "${spec.unitUcum}")`);
   }
   if (!r.converted) return pass({ ...obs, unitUcum: spec.unitUcum }, notices);
   return pass(
@@ -124,20 +125,20 @@ export const unitChecked: Control = (obs, memory) => {
 
 function unitOnly(obs: Observation, spec: ParameterSpec, notices: Notice[]): Verdict {
   const r = toCanonicalUnit(0, obs.unitUcum, spec.unitUcum);
-  if (!r.ok) return reject('HAZ-UNIT', r.rule, obs.parameter, `${obs.parameter}: unit "${obs.unitUcum}" is not accepted (canonical "${spec.unitUcum}")`);
+  if (!r.ok) return reject('HAZ-001', r.rule, obs.parameter, `${obs.parameter}: unit "${obs.unitUcum}" is not accepted (canonical "${spec.unitUcum}")`);
   return pass({ ...obs, unitUcum: spec.unitUcum }, notices);
 }
 
-/** HAZ-IMPLAUSIBLE: finite, and inside the physiological range of the parameter (after conversion). */
+/** HAZ-006 (implausible): finite, and inside the physiological range of the parameter (after conversion). */
 export const plausible: Control = (obs) => {
   if (obs.value === null) return pass(obs);
   const spec = PARAMETERS[obs.parameter];
   if (!Number.isFinite(obs.value)) {
-    return reject('HAZ-IMPLAUSIBLE', 'not-finite', obs.parameter, `${obs.parameter}: value must be a finite number`);
+    return reject('HAZ-006', 'not-finite', obs.parameter, `${obs.parameter}: value must be a finite number`);
   }
   if (obs.value < spec.plausibleMin || obs.value > spec.plausibleMax) {
     return reject(
-      'HAZ-IMPLAUSIBLE',
+      'HAZ-006',
       'implausible',
       obs.parameter,
       `${obs.parameter}: value must be between ${spec.plausibleMin} and ${spec.plausibleMax} ${spec.unitUcum}`,
@@ -160,7 +161,7 @@ export function clockOffsetMs(memory: SourceMemory): number | null {
 }
 
 /**
- * HAZ-CLOCK: the device clock's offset from the gateway is measured per source (median
+ * HAZ-004 (clock): the device clock's offset from the gateway is measured per source (median
  * of recent frames, so one late frame does not flip it); beyond the bound, device time
  * is flagged untrusted and ages use the gateway's receive time only.
  */
@@ -173,7 +174,7 @@ export const deviceClockChecked: Control = (obs, memory, settings) => {
   const notices: Notice[] = [];
   if (trusted !== memory.clockTrusted) {
     notices.push({
-      hazard: 'HAZ-CLOCK',
+      hazard: 'HAZ-004',
       condition: trusted ? 'device-clock-trusted' : 'device-clock-untrusted',
       detail: trusted
         ? 'device clock back within bound'
@@ -185,7 +186,7 @@ export const deviceClockChecked: Control = (obs, memory, settings) => {
 };
 
 /**
- * HAZ-STALE: a value whose device time (when trusted) is already older than its maximum
+ * HAZ-003 (stale): a value whose device time (when trusted) is already older than its maximum
  * age on arrival is stored or replayed data, not a current reading: rejected.
  */
 export const freshOnArrival: Control = (obs, _memory, settings) => {
@@ -194,7 +195,7 @@ export const freshOnArrival: Control = (obs, _memory, settings) => {
   }
   const spec = PARAMETERS[obs.parameter];
   if (obs.receiveWallMs - obs.deviceTimeMs > settings.maxAgeMs(spec)) {
-    return reject('HAZ-STALE', 'stale-on-arrival', obs.parameter, `${obs.parameter}: device time older than the maximum age on arrival`);
+    return reject('HAZ-003', 'stale-on-arrival', obs.parameter, `${obs.parameter}: device time older than the maximum age on arrival`);
   }
   return pass(obs);
 };
@@ -216,7 +217,7 @@ export function runControls(obs: Observation, memory: SourceMemory, settings: Co
 }
 
 /**
- * Flags that keep a value out of the score (HAZ-ARTIFACT): the value is still published,
+ * Flags that keep a value out of the score (HAZ-009): the value is still published,
  * flagged, so the station can show it as questionable, but it never counts as a vital sign.
  */
 const EXCLUDING_FLAGS: ReadonlySet<QualityFlag> = new Set<QualityFlag>([
@@ -235,8 +236,8 @@ const EXCLUDING_FLAGS: ReadonlySet<QualityFlag> = new Set<QualityFlag>([
 ]);
 
 /**
- * Why an accepted observation may not feed the score, or null when it may (HAZ-PRELIM,
- * HAZ-ARTIFACT). Final and corrected values feed it; unverified device values (HL7 "R",
+ * Why an accepted observation may not feed the score, or null when it may (HAZ-002,
+ * HAZ-009). Final and corrected values feed it; unverified device values (HL7 "R",
  * how live monitor values arrive) only where the interface is configured to trust them;
  * preliminary, cannot-obtain, deleted and unavailable never do.
  */

@@ -1,0 +1,202 @@
+import t from 'tap';
+import { FakeClock } from '../../agent/src/clock';
+import type { Observation } from '../../agent/src/model/observation';
+import type { ParameterCode } from '../../agent/src/model/parameters';
+import { PARAMETERS } from '../../agent/src/model/parameters';
+import { runControls, newSourceMemory, scoreExclusion } from '../../agent/src/validation/controls';
+import { ValidationStage } from '../../agent/src/validation/stage';
+import { VitalsStore } from '../../agent/src/scoring/vitals';
+import { News2Stage } from '../../agent/src/scoring/news2-stage';
+import { scoreNews2 } from '../../agent/src/native/addon';
+
+const T = Date.UTC(2026, 0, 1, 10, 0, 0);
+const settings = { maxAgeMs: (s: { defaultMaxAgeMs: number }) => s.defaultMaxAgeMs, clockOffsetBoundMs: 120_000 };
+
+function obs(parameter: string, value: number | null, unit: string, extra: Partial<Observation> = {}): Observation {
+  return {
+    parameter: parameter as ParameterCode,
+    value,
+    unitUcum: unit,
+    status: 'final',
+    quality: [],
+    source: { driver: 'test', interfaceId: 'mon', serialNumber: '', port: '/dev/x' },
+    deviceTimeMs: T,
+    deviceTimeText: '',
+    receiveWallMs: T + 200,
+    receiveMonoNs: 1_000_000_000n,
+    unavailableReason: '',
+    ...extra,
+  };
+}
+const check = (o: Observation, memory = newSourceMemory()) => runControls(o, memory, settings);
+
+t.test('HAZ-001 a temperature in [degF] is converted exactly to Cel and the original kept', async (t) => {
+  const v = check(obs('temp', 98.6, '[degF]'));
+  t.ok(v.ok);
+  if (!v.ok) return;
+  t.equal(Math.round(v.obs.value! * 1000) / 1000, 37);
+  t.equal(v.obs.unitUcum, 'Cel');
+  t.same(v.obs.original, { value: 98.6, unit: '[degF]' });
+  t.ok(v.obs.quality.includes('unit-converted'));
+});
+
+t.test('HAZ-001 a pressure in kPa is converted to mm[Hg]', async (t) => {
+  const v = check(obs('nibp-sys', 16, 'kPa'));
+  t.ok(v.ok && Math.abs(v.obs.value! - 120.01) < 0.01);
+});
+
+t.test('HAZ-001 an unknown or wrong-dimension unit is rejected with the field and the rule', async (t) => {
+  const wrong = check(obs('temp', 37, 'mm[Hg]'));
+  t.match(wrong, { ok: false, hazard: 'HAZ-001', rule: 'wrong-dimension', field: 'temp' });
+  const unknown = check(obs('spo2', 97, 'furlong'));
+  t.match(unknown, { ok: false, hazard: 'HAZ-001', rule: 'unknown-unit', field: 'spo2' });
+  t.notMatch(JSON.stringify(unknown), /97/, 'the value is never echoed');
+});
+
+t.test('HAZ-001 a source that changes its unit mid-stream raises a notice', async (t) => {
+  const memory = newSourceMemory();
+  const first = check(obs('temp', 37, 'Cel'), memory);
+  t.same(first.ok && first.notices, []);
+  const second = check(obs('temp', 98.6, '[degF]'), memory);
+  t.ok(second.ok);
+  t.match(second.ok && second.notices[0], { hazard: 'HAZ-001', condition: 'unit-changed.temp' });
+});
+
+t.test('HAZ-001 HAZ-006 98.6 labelled Cel is implausible for its stated unit and rejected', async (t) => {
+  t.match(check(obs('temp', 98.6, 'Cel')), { ok: false, hazard: 'HAZ-006', rule: 'implausible', field: 'temp' });
+});
+
+t.test('HAZ-006 impossible values are rejected: SpO2 above 100, heart rate 900, non-finite', async (t) => {
+  t.match(check(obs('spo2', 101, '%')), { ok: false, rule: 'implausible' });
+  t.match(check(obs('heart-rate', 900, '/min')), { ok: false, rule: 'implausible' });
+  t.match(check(obs('pulse', Number.NaN, '/min')), { ok: false, rule: 'not-finite' });
+  t.match(check(obs('pulse', Number.POSITIVE_INFINITY, '/min')), { ok: false, rule: 'not-finite' });
+  t.ok(check(obs('spo2', 100, '%')).ok, '100 is possible');
+});
+
+t.test('HAZ-005 a parameter outside the versioned table is rejected, never guessed', async (t) => {
+  t.match(check(obs('etco2', 35, 'mm[Hg]')), { ok: false, hazard: 'HAZ-005', rule: 'unknown-parameter' });
+});
+
+t.test('HAZ-010 demo or simulated data is rejected', async (t) => {
+  t.match(check(obs('spo2', 97, '%', { quality: ['demo'] })), { ok: false, hazard: 'HAZ-010', rule: 'demo-data' });
+});
+
+t.test('HAZ-004 a device clock beyond the bound is flagged untrusted and noticed once', async (t) => {
+  const memory = newSourceMemory();
+  const late = (i: number) => obs('spo2', 97, '%', { deviceTimeMs: T - 10 * 60_000 + i, receiveWallMs: T + i });
+  const v1 = check(late(0), memory);
+  t.ok(v1.ok && v1.obs.quality.includes('device-clock-untrusted'));
+  t.match(v1.ok && v1.notices[0], { hazard: 'HAZ-004', condition: 'device-clock-untrusted' });
+  const v2 = check(late(1000), memory);
+  t.same(v2.ok && v2.notices, [], 'no repeated notice');
+  t.ok(v2.ok, 'an untrusted clock does not make the value stale: receive time is used for age');
+});
+
+t.test('HAZ-004 one late frame does not flip a good clock (median of recent offsets)', async (t) => {
+  const memory = newSourceMemory();
+  for (let i = 0; i < 5; i++) check(obs('spo2', 97, '%', { deviceTimeMs: T + i * 1000, receiveWallMs: T + i * 1000 + 100 }), memory);
+  const odd = check(obs('spo2', 97, '%', { deviceTimeMs: T + 5000 + 10 * 60_000, receiveWallMs: T + 5100 }), memory);
+  t.ok(odd.ok && !odd.obs.quality.includes('device-clock-untrusted'));
+});
+
+t.test('HAZ-003 a value whose trusted device time is already past its maximum age is rejected as stale on arrival', async (t) => {
+  const memory = newSourceMemory();
+  for (let i = 0; i < 5; i++) check(obs('spo2', 97, '%', { deviceTimeMs: T, receiveWallMs: T + 100 }), memory);
+  t.match(check(obs('spo2', 97, '%', { deviceTimeMs: T, receiveWallMs: T + 6000 }), memory), {
+    ok: false,
+    hazard: 'HAZ-003',
+    rule: 'stale-on-arrival',
+  });
+});
+
+t.test('HAZ-002 preliminary, cannot-obtain and deleted values never feed the score; unverified only when configured', async (t) => {
+  t.equal(scoreExclusion(obs('spo2', 97, '%'), false), null);
+  t.equal(scoreExclusion(obs('spo2', 97, '%', { status: 'corrected' }), false), null);
+  t.equal(scoreExclusion(obs('spo2', 97, '%', { status: 'preliminary' }), true), 'status-preliminary');
+  t.equal(scoreExclusion(obs('spo2', 97, '%', { status: 'unverified' }), false), 'status-unverified');
+  t.equal(scoreExclusion(obs('spo2', 97, '%', { status: 'unverified' }), true), null);
+  t.equal(scoreExclusion(obs('spo2', null, '%', { status: 'cannot-obtain' }), true), 'cannot-obtain');
+});
+
+t.test('HAZ-009 values flagged by the device (sensor off, low perfusion, motion) stay out of the score', async (t) => {
+  for (const q of ['sensor-off', 'low-perfusion', 'interference', 'low-signal-quality'] as const) {
+    t.equal(scoreExclusion(obs('spo2', 97, '%', { quality: [q] }), true), `quality-${q}`);
+  }
+  t.equal(scoreExclusion(obs('temp', 37, 'Cel', { quality: ['unit-converted'] }), true), null);
+});
+
+function scoring() {
+  const clock = new FakeClock();
+  const maxAge = (p: ParameterCode) => PARAMETERS[p].defaultMaxAgeMs;
+  const store = new VitalsStore(clock, maxAge, () => true);
+  const stage = new News2Stage(scoreNews2, store, clock, () => 1, ['spo2', 'mon']);
+  const at = (o: Observation, interfaceId: string): Observation => ({
+    ...o,
+    receiveMonoNs: clock.monoNs(),
+    source: { ...o.source, interfaceId },
+  });
+  return { clock, store, stage, at };
+}
+
+t.test('HAZ-005 when two sources feed one NEWS2 input, the configured priority decides, never arrival order', async (t) => {
+  const { store, stage, at } = scoring();
+  store.update(at(obs('heart-rate', 120, '/min'), 'mon'));
+  store.update(at(obs('pulse', 70, '/min'), 'spo2')); // arrives last
+  const r = stage.compute();
+  t.ok(r.ok);
+  if (!r.ok) return;
+  t.match(r.message.inputs, [{ field: 'pulseBpm', parameter: 'heart-rate', interfaceId: 'mon', value: 120 }]);
+  t.equal(r.message.points.find((p) => p.parameter === 'pulseBpm')?.points, 2, 'scored from the ECG rate');
+});
+
+t.test('HAZ-002 HAZ-009 the score lists what it excluded and why, and falls back to the next source', async (t) => {
+  const { store, stage, at } = scoring();
+  store.update(at(obs('heart-rate', 120, '/min', { status: 'preliminary' }), 'mon'));
+  store.update(at(obs('pulse', 70, '/min'), 'spo2'));
+  store.update(at(obs('spo2', 97, '%', { quality: ['sensor-off'] }), 'spo2'));
+  const r = stage.compute();
+  if (!r.ok) return t.fail('scored');
+  t.match(r.message.inputs, [{ field: 'pulseBpm', parameter: 'pulse', value: 70 }]);
+  t.same(
+    (r.message.excluded ?? []).map((e) => `${e.field}:${e.parameter}:${e.reason}`).sort(),
+    ['pulseBpm:heart-rate:status-preliminary', 'spo2Percent:spo2:quality-sensor-off'],
+  );
+  t.ok(r.message.missing.includes('spo2Percent'), 'an excluded value is missing, not zero');
+});
+
+t.test('HAZ-003 a value past its maximum age leaves the score, which becomes incomplete', async (t) => {
+  const { store, stage, at, clock } = scoring();
+  store.update(at(obs('spo2', 97, '%'), 'spo2'));
+  let r = stage.compute();
+  t.ok(r.ok && !r.message.missing.includes('spo2Percent'));
+  clock.advanceMs(5001);
+  r = stage.compute();
+  t.ok(r.ok && r.message.missing.includes('spo2Percent'));
+  t.match(r.ok && r.message.excluded, [{ field: 'spo2Percent', reason: 'max-age-exceeded' }]);
+  t.same(store.expire().map((o) => o.parameter), ['spo2'], 'and is expired from the store');
+});
+
+t.test('HAZ-002 a deletion retracts what was published before', async (t) => {
+  const { store, stage, at } = scoring();
+  store.update(at(obs('temp', 38.5, 'Cel'), 'mon'));
+  t.ok(store.get('temp', 'mon'));
+  store.update(at(obs('temp', null, 'Cel', { status: 'deleted' }), 'mon'));
+  t.equal(store.get('temp', 'mon'), undefined);
+  const r = stage.compute();
+  t.ok(r.ok && r.message.missing.includes('tempCelsius'));
+});
+
+t.test('REQ-VAL-001 the validation stage counts acceptances, rejections by rule and conversions per interface', async (t) => {
+  const stage = new ValidationStage(settings);
+  stage.check(obs('temp', 98.6, '[degF]'));
+  stage.check(obs('temp', 98.6, 'Cel'));
+  stage.check(obs('spo2', 97, 'furlong'));
+  const h = stage.health('mon');
+  t.equal(h.counters['values-accepted'], 1);
+  t.equal(h.counters['unit-conversions'], 1);
+  t.equal(h.counters['values-rejected.implausible'], 1);
+  t.equal(h.counters['values-rejected.unknown-unit'], 1);
+  t.equal(h.clockTrusted, true);
+  t.equal(typeof h.clockOffsetMs, 'number');
+});
