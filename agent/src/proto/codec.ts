@@ -13,14 +13,21 @@ export const SCHEMA_VERSION = 1;
 export const PROTO_FILE = join(PROJECT_ROOT, 'proto', 'vigil', 'v1', 'vigil.proto');
 
 let envelopeType: protobuf.Type | null = null;
+let commandType: protobuf.Type | null = null;
 
 function envelope(): protobuf.Type {
   if (!envelopeType) {
     const root = protobuf.loadSync(PROTO_FILE);
     root.resolveAll();
     envelopeType = root.lookupType('vigil.v1.Envelope');
+    commandType = root.lookupType('vigil.v1.Command');
   }
   return envelopeType;
+}
+
+function command(): protobuf.Type {
+  envelope();
+  return commandType as protobuf.Type;
 }
 
 type Int64 = number | string;
@@ -49,6 +56,16 @@ export interface ObservationMsg {
   originalValue?: number;
   originalUnit?: string;
   deviceCode?: string;
+  /** Coded value (e.g. ACVPU "A") of a manual observation. */
+  valueCode?: string;
+  /** Who entered a manual observation; absent (null when decoded) for device values. */
+  manual?: ManualEntryMsg | null;
+}
+export interface ManualEntryMsg {
+  enteredBy: string;
+  commandId: string;
+  stationId: string;
+  enteredWallMs: Int64;
 }
 export interface ParameterPointsMsg {
   parameter: string;
@@ -74,6 +91,8 @@ export interface ScoreInputMsg {
   interfaceId: string;
   value: number;
   ageMs: number;
+  valueCode?: string;
+  enteredBy?: string;
 }
 export interface ExcludedInputMsg {
   field: string;
@@ -91,6 +110,9 @@ export interface AlarmMsg {
   detail: string;
   raisedWallMs: Int64;
   changedWallMs: Int64;
+  acknowledgedBy?: string;
+  acknowledgedWallMs?: Int64;
+  silencedUntilWallMs?: Int64;
 }
 export interface CounterMsg {
   name: string;
@@ -126,13 +148,42 @@ export interface EnvelopeMsg {
   sentWallMs: Int64;
   siteId: string;
   wardId: string;
+  /** Delivered late from the durable queue (docs/interfaces/durable-queue.md). */
+  backfill?: boolean;
   observation?: ObservationMsg;
   score?: EarlyWarningScoreMsg;
   alarm?: AlarmMsg;
   status?: GatewayStatusMsg;
+  commandResult?: CommandResultMsg;
 }
 
-export type PayloadKind = 'observation' | 'score' | 'alarm' | 'status';
+export type PayloadKind = 'observation' | 'score' | 'alarm' | 'status' | 'commandResult';
+
+/** Station -> gateway (docs/interfaces/commands.md). Enums as their full names. */
+export interface CommandMsg {
+  schemaVersion: number;
+  commandId: string;
+  issuedWallMs: Int64;
+  gatewayId: string;
+  siteId: string;
+  wardId: string;
+  bedId: string;
+  user: string;
+  stationId: string;
+  manualObservation?: { consciousness?: string; oxygen?: string; spo2Scale?: number } | null;
+  alarmAcknowledge?: { alarmId: string } | null;
+  alarmSilence?: { alarmId: string; durationSec: number } | null;
+  deviceConfirm?: { interfaceId: string; serialNumber: string } | null;
+}
+
+export interface CommandResultMsg {
+  commandId: string;
+  outcome: string;
+  reason: string;
+  field: string;
+  detail: string;
+  handledWallMs: Int64;
+}
 
 /** Encodes an envelope; throws if a field does not fit the schema. */
 export function encodeEnvelope(msg: EnvelopeMsg): Uint8Array {
@@ -158,8 +209,55 @@ export function decodeEnvelope(bytes: Uint8Array): EnvelopeMsg {
 
 /** Which payload an envelope carries, or null when it carries none. */
 export function payloadKind(msg: EnvelopeMsg): PayloadKind | null {
-  for (const k of ['observation', 'score', 'alarm', 'status'] as const) {
+  for (const k of ['observation', 'score', 'alarm', 'status', 'commandResult'] as const) {
     if (msg[k] !== undefined && msg[k] !== null) return k;
   }
   return null;
+}
+
+/**
+ * The same envelope marked as backfill (delivered late from the durable queue): the
+ * envelope flag, and QUALITY_FLAG_BACKFILL on an observation. Everything else, the
+ * message id included, is unchanged, so the station still drops duplicates by id.
+ */
+export function markBackfill(bytes: Uint8Array): Uint8Array {
+  const msg = decodeEnvelope(bytes);
+  if (msg.backfill === true && (!msg.observation || msg.observation.quality.includes('QUALITY_FLAG_BACKFILL'))) return bytes;
+  msg.backfill = true;
+  if (msg.observation && !msg.observation.quality.includes('QUALITY_FLAG_BACKFILL')) {
+    msg.observation.quality = [...msg.observation.quality, 'QUALITY_FLAG_BACKFILL'];
+  }
+  return encodeEnvelope(stripNulls(msg) as EnvelopeMsg);
+}
+
+/** Decoded objects carry null for unset message fields; fromObject wants them absent. */
+function stripNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripNulls);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = stripNulls(v);
+    return out;
+  }
+  return value;
+}
+
+/** Encodes a station command; throws if a field does not fit the schema. */
+export function encodeCommand(msg: CommandMsg): Uint8Array {
+  const type = command();
+  const message = type.fromObject(stripNulls(msg) as Record<string, unknown>);
+  const problem = type.verify(message);
+  if (problem) throw new TypeError(`command does not fit vigil.v1: ${problem}`);
+  return type.encode(message).finish();
+}
+
+/** Decodes a station command; throws on bytes that are not a vigil.v1 Command. */
+export function decodeCommand(bytes: Uint8Array): CommandMsg {
+  const type = command();
+  return type.toObject(type.decode(bytes), {
+    longs: String,
+    enums: String,
+    defaults: true,
+    arrays: true,
+    oneofs: false,
+  }) as CommandMsg;
 }

@@ -1,4 +1,5 @@
-//! Vigil core: the pure computations of the bedside gateway (today: the NEWS2 score).
+//! Vigil core: the pure computations of the bedside gateway: the NEWS2 score, and the
+//! signal processing that turns waveforms into vital signs (ECG, PPG, respiration).
 //!
 //! This crate knows nothing of Node or of I/O: it takes plain values and returns plain
 //! values or an error that names the bad field and the rule it broke. The `vigil-native`
@@ -11,7 +12,9 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod dsp;
 pub mod news2;
+pub mod qrs;
 
 /// Version of this crate (`CARGO_PKG_VERSION`), reported by the agent at start-up.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,568 @@
+//! Streaming QRS detector for one ECG lead, after Pan and Tompkins (IEEE TBME 32(3):230-236,
+//! 1985) with the threshold and search-back rules of Hamilton and Tompkins (IEEE TBME
+//! 33(12):1157-1165, 1986).
+//!
+//! Pipeline, per sample, at any sample rate from 125 to 1000 Hz (every time constant is in
+//! seconds and converted once, at construction):
+//!
+//! 1. *Conditioning* (the "clean" ECG): second-order Butterworth high-pass at 0.5 Hz
+//!    (baseline wander), then notches at 50 and/or 60 Hz (Q = 15, mains).
+//! 2. *QRS band*: second-order Butterworth high-pass at 5 Hz and low-pass at 15 Hz.
+//! 3. Five-point derivative, squared, and integrated over a 150 ms moving window.
+//! 4. Peaks of the integrated signal: a local maximum is a peak once the signal falls below
+//!    half of it or 95 ms have passed; within 200 ms only the largest peak is kept.
+//! 5. Classification of each peak against an adaptive threshold
+//!    `noise + 0.3125 (qrs - noise)`, where `qrs` and `noise` are the means of the last 8
+//!    QRS and noise peak heights. A peak within 360 ms of the previous QRS whose steepest
+//!    slope is less than half of that QRS's is a T wave. When no QRS has been found for
+//!    1.5 mean RR intervals, the largest peak above half the threshold (at least 360 ms
+//!    after the last QRS) is taken (search-back).
+//! 6. The beat is placed at the largest band-passed deflection inside the integration
+//!    window of its peak, moved back by the group delay of the filters at 10 Hz.
+//!
+//! The detector is *streaming*: all state is kept between calls, every decision depends
+//! only on samples already seen and on absolute sample indexes, so feeding a record in
+//! chunks of any sizes gives exactly the beats of one call over the whole record.
+//!
+//! *Detection delay*: a beat is reported once the signal has been seen up to at most
+//! [`QrsDetector::max_delay_samples`] samples after it (bounded by the search-back limit,
+//! under 3.5 s at any sample rate; in the usual case about 0.45 s: filters, half the
+//! integration window, and the 295 ms peak decision).
+//!
+//! Memory is bounded: fixed-size rings sized from the sample rate, no growth with record
+//! length.
+
+use crate::dsp::{
+    Biquad, Cascade, CascadeState, ConfigError, History, MovingSum, SampleError, check_finite, samples_in,
+};
+
+/// Lowest sample rate accepted, Hz.
+pub const MIN_SAMPLE_RATE_HZ: f64 = 125.0;
+/// Highest sample rate accepted, Hz.
+pub const MAX_SAMPLE_RATE_HZ: f64 = 1000.0;
+/// Rule broken by a sample rate outside 125-1000 Hz.
+pub const RULE_SAMPLE_RATE_RANGE: &str = "must be between 125 and 1000";
+/// Rule broken by a negative or non-finite amplitude.
+pub const RULE_AMPLITUDE: &str = "must be a finite number of at least 0";
+
+/// Baseline-wander high-pass cut-off, Hz.
+const BASELINE_CUTOFF_HZ: f64 = 0.5;
+/// Quality factor of the mains notches (bandwidth 3.3 Hz at 50 Hz).
+const NOTCH_Q: f64 = 15.0;
+/// QRS band edges, Hz (Pan-Tompkins use 5-11 Hz at 200 Hz; 15 Hz keeps narrow QRS energy).
+const BAND_LOW_HZ: f64 = 5.0;
+const BAND_HIGH_HZ: f64 = 15.0;
+/// Frequency at which the filter delay is evaluated to place the beat, Hz.
+const FIDUCIAL_FREQUENCY_HZ: f64 = 10.0;
+/// Moving-window integration length, s (Pan-Tompkins: 150 ms).
+const INTEGRATION_S: f64 = 0.150;
+/// A maximum that has not been exceeded for this long is a peak, s (Hamilton-Tompkins).
+const PEAK_TIMEOUT_S: f64 = 0.095;
+/// Only the largest peak within this interval is kept (refractory period), s.
+const REFRACTORY_S: f64 = 0.200;
+/// Peaks this close to the previous QRS are checked for being T waves, s.
+const T_WAVE_WINDOW_S: f64 = 0.360;
+/// A T wave's steepest slope is below this fraction of the previous QRS's.
+const T_WAVE_SLOPE_RATIO: f64 = 0.5;
+/// Detection threshold position between the noise and QRS levels (Hamilton-Tompkins).
+const THRESHOLD_COEFFICIENT: f64 = 0.3125;
+/// Search back after this many mean RR intervals without a QRS.
+const SEARCH_BACK_RR: f64 = 1.5;
+/// Search-back accepts peaks above this fraction of the threshold.
+const SEARCH_BACK_THRESHOLD: f64 = 0.5;
+/// RR intervals enter the mean clamped to this range, s (bounds the search-back delay).
+const RR_MIN_S: f64 = 0.2;
+const RR_MAX_S: f64 = 2.0;
+/// Initial mean RR interval, s.
+const RR_INITIAL_S: f64 = 1.0;
+/// Length of the initial learning period, s.
+const LEARNING_S: f64 = 2.0;
+/// With no QRS for this long, the QRS level is learned again from recent peaks, s.
+const RELEARN_S: f64 = 8.0;
+/// Number of peak heights and RR intervals averaged.
+const LEVELS: usize = 8;
+/// Bounded number of peaks kept for search-back and for the learning period.
+const MAX_CANDIDATES: usize = 32;
+
+/// Which mains frequencies are notched out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mains {
+    /// No notch.
+    None,
+    /// 50 Hz (Europe, most of Asia and Africa).
+    Hz50,
+    /// 60 Hz (the Americas, parts of Asia).
+    Hz60,
+    /// Both 50 and 60 Hz (the default: the gateway need not know where it is).
+    #[default]
+    Both,
+}
+
+/// Configuration of a [`QrsDetector`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QrsConfig {
+    /// Sample rate of the ECG, Hz (125 to 1000).
+    pub sample_rate_hz: f64,
+    /// Mains notches.
+    pub mains: Mains,
+    /// A QRS whose band-passed deflection is smaller than this is ignored, in the unit of
+    /// the samples (millivolts for the defaults). Default 0.04 mV: below the smallest QRS
+    /// of a connected lead, above the noise of a disconnected one.
+    pub min_qrs_amplitude: f64,
+}
+
+impl QrsConfig {
+    /// The default configuration at `sample_rate_hz` (samples in millivolts).
+    pub fn new(sample_rate_hz: f64) -> Self {
+        Self { sample_rate_hz, mains: Mains::Both, min_qrs_amplitude: 0.04 }
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.sample_rate_hz.is_finite()
+            && (MIN_SAMPLE_RATE_HZ..=MAX_SAMPLE_RATE_HZ).contains(&self.sample_rate_hz))
+        {
+            return Err(ConfigError::new("sampleRateHz", RULE_SAMPLE_RATE_RANGE));
+        }
+        if !(self.min_qrs_amplitude.is_finite() && self.min_qrs_amplitude >= 0.0) {
+            return Err(ConfigError::new("minQrsAmplitude", RULE_AMPLITUDE));
+        }
+        Ok(())
+    }
+}
+
+/// Everything derived from a [`QrsConfig`] once: filter coefficients and durations in
+/// samples. Never changes while the detector runs.
+#[derive(Debug, Clone)]
+struct Design {
+    config: QrsConfig,
+    /// Baseline high-pass and mains notches.
+    conditioning: Cascade,
+    /// QRS band-pass.
+    band: Cascade,
+    /// Derivative scale (sample rate / 8).
+    derivative_scale: f64,
+    integration: usize,
+    peak_timeout: u64,
+    refractory: u64,
+    t_wave_window: u64,
+    /// Beats are placed this many samples before the band-passed maximum.
+    fiducial_delay: u64,
+    /// Extra samples searched before the integration window for the fiducial point.
+    fiducial_margin: u64,
+    rr_min: f64,
+    rr_max: f64,
+    rr_initial: f64,
+    learning: u64,
+    relearn: u64,
+    history: usize,
+}
+
+impl Design {
+    fn new(config: QrsConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let fs = config.sample_rate_hz;
+        let mut sections = vec![Biquad::highpass("sampleRateHz", fs, BASELINE_CUTOFF_HZ)?];
+        if matches!(config.mains, Mains::Hz50 | Mains::Both) {
+            sections.push(Biquad::notch("mains", fs, 50.0, NOTCH_Q)?);
+        }
+        if matches!(config.mains, Mains::Hz60 | Mains::Both) {
+            sections.push(Biquad::notch("mains", fs, 60.0, NOTCH_Q)?);
+        }
+        let conditioning = Cascade::new(sections);
+        let band = Cascade::bandpass("sampleRateHz", "sampleRateHz", fs, BAND_LOW_HZ, BAND_HIGH_HZ)?;
+        let delay = conditioning.group_delay_samples(fs, FIDUCIAL_FREQUENCY_HZ)
+            + band.group_delay_samples(fs, FIDUCIAL_FREQUENCY_HZ)
+            // The five-point derivative is centred two samples back.
+            + 2.0;
+        let to_samples = |seconds: f64| samples_in("sampleRateHz", seconds, fs);
+        let integration = to_samples(INTEGRATION_S)?;
+        Ok(Self {
+            config,
+            conditioning,
+            band,
+            derivative_scale: fs / 8.0,
+            integration,
+            peak_timeout: to_samples(PEAK_TIMEOUT_S)? as u64,
+            refractory: to_samples(REFRACTORY_S)? as u64,
+            t_wave_window: to_samples(T_WAVE_WINDOW_S)? as u64,
+            fiducial_delay: delay.max(0.0).round() as u64,
+            fiducial_margin: to_samples(0.05)? as u64,
+            rr_min: RR_MIN_S * fs,
+            rr_max: RR_MAX_S * fs,
+            rr_initial: RR_INITIAL_S * fs,
+            learning: to_samples(LEARNING_S)? as u64,
+            relearn: to_samples(RELEARN_S)? as u64,
+            // Covers the integration window, the fiducial margin and the peak decision.
+            history: to_samples(1.0)?,
+        })
+    }
+}
+
+/// A peak of the integrated signal, with what classification needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Peak {
+    /// Sample index of the maximum of the integrated signal.
+    index: u64,
+    /// Height of the integrated signal.
+    height: f64,
+    /// Steepest derivative (absolute) in the integration window.
+    slope: f64,
+    /// Largest band-passed deflection (absolute) in the window.
+    amplitude: f64,
+    /// Sample index where the beat is placed.
+    fiducial: u64,
+}
+
+/// Mean of a fixed number of recent values.
+#[derive(Debug, Clone)]
+struct Level {
+    values: [f64; LEVELS],
+    next: usize,
+}
+
+impl Level {
+    fn filled(value: f64) -> Self {
+        Self { values: [value; LEVELS], next: 0 }
+    }
+
+    fn push(&mut self, value: f64) {
+        if let Some(slot) = self.values.get_mut(self.next) {
+            *slot = value;
+        }
+        self.next = (self.next + 1) % LEVELS;
+    }
+
+    fn mean(&self) -> f64 {
+        self.values.iter().sum::<f64>() / LEVELS as f64
+    }
+}
+
+/// The evolving state of a [`QrsDetector`].
+#[derive(Debug, Clone)]
+struct State {
+    /// Absolute index of the next sample.
+    index: u64,
+    conditioning: CascadeState,
+    band: CascadeState,
+    /// Last four band-passed samples, newest first.
+    recent: [f64; 4],
+    integrator: MovingSum,
+    /// Band-passed signal (for the fiducial point).
+    band_history: History,
+    /// Absolute derivative (for the slope).
+    slope_history: History,
+    /// Integrated signal at the previous sample.
+    previous_integrated: f64,
+    /// Maximum of the integrated signal being followed, and where.
+    rising: Option<(u64, f64)>,
+    /// Peak held for the refractory period before it is classified.
+    pending: Option<(u64, f64)>,
+    qrs_level: Level,
+    noise_level: Level,
+    rr_level: Level,
+    /// Last accepted QRS peak.
+    last_qrs: Option<Peak>,
+    /// Peaks below the threshold since the last QRS (search-back), or all peaks while
+    /// learning; bounded by `MAX_CANDIDATES`.
+    candidates: Vec<Peak>,
+    learning: bool,
+    /// Index of the last (re)learning or QRS, for the re-learning timer.
+    last_event: u64,
+    /// Last beat index reported (beats are strictly increasing).
+    last_beat: Option<u64>,
+}
+
+/// Streaming QRS detector for one lead (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct QrsDetector {
+    design: Design,
+    state: State,
+}
+
+impl QrsDetector {
+    /// A detector for `config`; the error names the first bad parameter.
+    pub fn new(config: QrsConfig) -> Result<Self, ConfigError> {
+        let design = Design::new(config)?;
+        let state = State {
+            index: 0,
+            conditioning: design.conditioning.new_state(),
+            band: design.band.new_state(),
+            recent: [0.0; 4],
+            integrator: MovingSum::new(design.integration),
+            band_history: History::new(design.history),
+            slope_history: History::new(design.history),
+            previous_integrated: 0.0,
+            rising: None,
+            pending: None,
+            qrs_level: Level::filled(0.0),
+            noise_level: Level::filled(0.0),
+            rr_level: Level::filled(design.rr_initial),
+            last_qrs: None,
+            candidates: Vec::with_capacity(MAX_CANDIDATES),
+            learning: true,
+            last_event: 0,
+            last_beat: None,
+        };
+        Ok(Self { design, state })
+    }
+
+    /// The configuration this detector was built with.
+    pub fn config(&self) -> &QrsConfig {
+        &self.design.config
+    }
+
+    /// Number of samples processed so far (the absolute index of the next sample).
+    pub fn samples_seen(&self) -> u64 {
+        self.state.index
+    }
+
+    /// Upper bound, in samples, of how far past a beat the input must have gone before the
+    /// beat is reported: the search-back limit (1.5 x the 2 s RR cap) plus the peak
+    /// decision, the integration window and the filter delay, or the learning period plus
+    /// the same, whichever is larger.
+    pub fn max_delay_samples(&self) -> u64 {
+        let d = &self.design;
+        let search_back = (SEARCH_BACK_RR * d.rr_max).ceil() as u64;
+        let tail = d.refractory + d.peak_timeout + d.integration as u64 + d.fiducial_margin + d.fiducial_delay + 2;
+        search_back.max(d.learning) + tail
+    }
+
+    /// Typical delay of a beat found on first pass, in samples (filter delay, integration
+    /// window and peak decision).
+    pub fn typical_delay_samples(&self) -> u64 {
+        let d = &self.design;
+        d.fiducial_delay + d.integration as u64 / 2 + d.refractory + d.peak_timeout
+    }
+
+    /// Processes a batch and appends the sample index (counted from the first sample ever
+    /// given to this detector) of every beat now decided to `beats`, in increasing order.
+    ///
+    /// A batch with a non-finite sample is rejected whole, before any state changes.
+    pub fn process(&mut self, samples: &[f32], beats: &mut Vec<u64>) -> Result<(), SampleError> {
+        check_finite("samples", samples)?;
+        for &x in samples {
+            self.step(f64::from(x), beats);
+        }
+        Ok(())
+    }
+
+    /// Band-passed conditioning output of the last sample is not exposed; this is the
+    /// per-sample core of [`QrsDetector::process`].
+    fn step(&mut self, x: f64, beats: &mut Vec<u64>) {
+        let d = &self.design;
+        let s = &mut self.state;
+        let n = s.index;
+        if n == 0 {
+            // Start settled on the first sample: no step response from the DC offset.
+            s.conditioning = d.conditioning.steady_state(x);
+        }
+        let clean = d.conditioning.step(&mut s.conditioning, x);
+        let band = d.band.step(&mut s.band, clean);
+        let [b1, b2, b3, b4] = s.recent;
+        let derivative = (2.0 * band + b1 - b3 - 2.0 * b4) * d.derivative_scale;
+        s.recent = [band, b1, b2, b3];
+        let integrated = s.integrator.step(derivative * derivative) / d.integration as f64;
+        s.band_history.push(band);
+        s.slope_history.push(derivative.abs());
+        s.index += 1;
+
+        // Follow the rising maximum; emit it as a peak when it falls by half or times out.
+        // A new maximum starts only on a rising sample, so a falling slope emits nothing.
+        let mut emitted: Option<(u64, f64)> = None;
+        match s.rising {
+            None => {
+                if integrated > s.previous_integrated && integrated > 0.0 {
+                    s.rising = Some((n, integrated));
+                }
+            }
+            Some((at, height)) => {
+                if integrated > height {
+                    s.rising = Some((n, integrated));
+                } else if integrated < height / 2.0 || n - at >= d.peak_timeout {
+                    emitted = Some((at, height));
+                    s.rising = None;
+                }
+            }
+        }
+        s.previous_integrated = integrated;
+        if let Some((at, height)) = emitted {
+            match s.pending {
+                Some((p_at, p_height)) if at.saturating_sub(p_at) < d.refractory => {
+                    if height > p_height {
+                        s.pending = Some((at, height));
+                    }
+                }
+                Some(_) => {
+                    // Unreachable in practice (the pending peak is decided before a peak
+                    // more than the refractory period later can be emitted); decide it now.
+                    self.decide_pending(beats);
+                    self.state.pending = Some((at, height));
+                }
+                None => s.pending = Some((at, height)),
+            }
+        }
+        // Decide the pending peak once no larger one can arrive within the refractory period.
+        if let Some((p_at, _)) = self.state.pending {
+            if n >= p_at + self.design.refractory + self.design.peak_timeout {
+                self.decide_pending(beats);
+            }
+        }
+        self.end_of_learning(beats);
+        self.search_back(beats);
+        self.relearn();
+    }
+
+    fn decide_pending(&mut self, beats: &mut Vec<u64>) {
+        let Some((index, height)) = self.state.pending.take() else { return };
+        let peak = self.describe(index, height);
+        if self.state.learning {
+            self.push_candidate(peak);
+        } else {
+            self.classify(peak, beats);
+        }
+    }
+
+    /// Slope, amplitude and fiducial point of the peak at `index`.
+    fn describe(&self, index: u64, height: f64) -> Peak {
+        let d = &self.design;
+        let from = index.saturating_sub(d.integration as u64);
+        let slope = self.state.slope_history.max_abs(from, index);
+        let (at, amplitude) = self
+            .state
+            .band_history
+            .argmax_abs(from.saturating_sub(d.fiducial_margin), index)
+            .map_or((index, 0.0), |(i, v)| (i, v.abs()));
+        Peak { index, height, slope, amplitude, fiducial: at.saturating_sub(d.fiducial_delay) }
+    }
+
+    fn threshold(&self) -> f64 {
+        let noise = self.state.noise_level.mean();
+        let qrs = self.state.qrs_level.mean();
+        noise + THRESHOLD_COEFFICIENT * (qrs - noise)
+    }
+
+    fn classify(&mut self, peak: Peak, beats: &mut Vec<u64>) {
+        let d = &self.design;
+        if peak.amplitude < d.config.min_qrs_amplitude {
+            self.state.noise_level.push(peak.height);
+            return;
+        }
+        let since_last = self.state.last_qrs.map(|q| peak.index.saturating_sub(q.index));
+        if since_last.is_some_and(|gap| gap < d.refractory) {
+            self.state.noise_level.push(peak.height);
+            return;
+        }
+        if peak.height > self.threshold() {
+            let t_wave = match (self.state.last_qrs, since_last) {
+                (Some(last), Some(gap)) => gap < d.t_wave_window && peak.slope < T_WAVE_SLOPE_RATIO * last.slope,
+                _ => false,
+            };
+            if t_wave {
+                self.state.noise_level.push(peak.height);
+            } else {
+                self.accept(peak, beats);
+            }
+        } else {
+            self.state.noise_level.push(peak.height);
+            self.push_candidate(peak);
+        }
+    }
+
+    fn push_candidate(&mut self, peak: Peak) {
+        let c = &mut self.state.candidates;
+        if c.len() >= MAX_CANDIDATES {
+            c.remove(0);
+        }
+        c.push(peak);
+    }
+
+    fn accept(&mut self, peak: Peak, beats: &mut Vec<u64>) {
+        let d = &self.design;
+        let s = &mut self.state;
+        s.qrs_level.push(peak.height);
+        if let Some(last) = s.last_qrs {
+            let rr = (peak.index.saturating_sub(last.index)) as f64;
+            s.rr_level.push(rr.clamp(d.rr_min, d.rr_max));
+        }
+        s.last_qrs = Some(peak);
+        s.last_event = peak.index;
+        s.candidates.retain(|c| c.index > peak.index);
+        if s.last_beat.is_none_or(|b| peak.fiducial > b) {
+            s.last_beat = Some(peak.fiducial);
+            beats.push(peak.fiducial);
+        }
+    }
+
+    fn end_of_learning(&mut self, beats: &mut Vec<u64>) {
+        if !self.state.learning || self.state.index < self.design.learning {
+            return;
+        }
+        self.state.learning = false;
+        let peaks = std::mem::take(&mut self.state.candidates);
+        let max = peaks.iter().map(|p| p.height).fold(0.0, f64::max);
+        self.state.qrs_level = Level::filled(max);
+        self.state.noise_level = Level::filled(0.0);
+        self.state.last_event = self.state.index;
+        for peak in peaks {
+            self.classify(peak, beats);
+        }
+    }
+
+    fn search_back(&mut self, beats: &mut Vec<u64>) {
+        loop {
+            let s = &self.state;
+            let Some(last) = s.last_qrs else { return };
+            let limit = SEARCH_BACK_RR * s.rr_level.mean();
+            if ((s.index - 1).saturating_sub(last.index) as f64) <= limit {
+                return;
+            }
+            let floor = SEARCH_BACK_THRESHOLD * self.threshold();
+            let best = s
+                .candidates
+                .iter()
+                .filter(|c| c.index >= last.index + self.design.t_wave_window && c.height > floor)
+                .filter(|c| c.amplitude >= self.design.config.min_qrs_amplitude)
+                .copied()
+                .max_by(|a, b| a.height.total_cmp(&b.height));
+            match best {
+                Some(peak) => self.accept(peak, beats),
+                None => return,
+            }
+        }
+    }
+
+    fn relearn(&mut self) {
+        let s = &mut self.state;
+        if s.learning || s.index - s.last_event < self.design.relearn {
+            return;
+        }
+        let max = s.candidates.iter().map(|p| p.height).fold(0.0, f64::max);
+        if max > 0.0 {
+            s.qrs_level = Level::filled(max);
+        }
+        s.last_event = s.index;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_sample_rates_outside_the_range() {
+        for fs in [0.0, 124.9, 1000.1, f64::NAN, f64::INFINITY, -360.0] {
+            assert_eq!(
+                QrsDetector::new(QrsConfig::new(fs)).err(),
+                Some(ConfigError::new("sampleRateHz", RULE_SAMPLE_RATE_RANGE)),
+                "{fs}"
+            );
+        }
+        let mut config = QrsConfig::new(360.0);
+        config.min_qrs_amplitude = -1.0;
+        assert_eq!(
+            QrsDetector::new(config).err(),
+            Some(ConfigError::new("minQrsAmplitude", RULE_AMPLITUDE))
+        );
+    }
+}
