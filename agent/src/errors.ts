@@ -27,10 +27,16 @@ export class ConfigError extends VigilError {
   }
 }
 
-/** A publish to the broker failed or could not be queued. */
+/**
+ * A publish to the broker failed or could not be queued. `brokerReasonCode` is set when
+ * the broker itself refused the message (MQTT v5 PUBACK reason code >= 0x80, e.g. 0x87
+ * not authorized): retrying the same message cannot succeed.
+ */
 export class PublishError extends VigilError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly brokerReasonCode: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; brokerReasonCode?: number }) {
     super('PUBLISH_FAILED', message, options);
+    this.brokerReasonCode = options?.brokerReasonCode;
   }
 }
 

@@ -144,3 +144,19 @@ t.test('REQ-AGENT-005 the last will is the retained offline status', async (t) =
   t.equal(will.env.status?.online, false);
   t.equal(will.env.status?.reason, 'last-will');
 });
+
+t.test('HAZ-011 a different device on the port is not attributed to the bed until the change is confirmed', async (t) => {
+  const { sent, agent, feed, driver } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('098', '097'));
+  const other = Buffer.from(LINE('090', '110').toString().replace('SN=0000056661', 'SN=0000099999'));
+  sent.length = 0;
+  feed(other);
+  t.equal(ofKind(sent, '/obs/spo2').length, 0, 'nothing from the other device is published');
+  const alarm = sent.find((s) => s.topic.endsWith('/alarm/spo2.device-identity'))?.env.alarm;
+  t.equal(alarm?.state, 'ALARM_STATE_ACTIVE');
+  t.equal(alarm?.priority, 'ALARM_PRIORITY_HIGH');
+  t.ok(driver.confirmDeviceChange(), 'a pending change can be confirmed');
+  feed(other);
+  t.equal(ofKind(sent, '/obs/spo2').at(-1)?.env.observation?.value, 90, 'after confirmation its values are used');
+});

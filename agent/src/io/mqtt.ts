@@ -33,6 +33,12 @@ export interface MqttLinkOptions {
   usernameFile?: string | undefined;
   passwordFile?: string | undefined;
   will?: MqttWill;
+  /**
+   * false: a persistent session (the broker keeps the subscriptions and queues QoS 1
+   * messages while this client is away, for `sessionExpirySec`). Default true.
+   */
+  clean?: boolean;
+  sessionExpirySec?: number;
 }
 
 export interface PublishOptions {
@@ -47,6 +53,7 @@ export interface PublishOptions {
 export interface MqttLinkEvents {
   connect: [];
   offline: [];
+  close: [];
   message: [topic: string, payload: Buffer];
   error: [err: Error];
 }
@@ -75,8 +82,12 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       keepalive: options.keepaliveSec,
       reconnectPeriod: options.reconnectPeriodMs,
       connectTimeout: 10_000,
-      clean: true,
+      clean: options.clean ?? true,
+      ...(this.v5 && options.sessionExpirySec !== undefined ? { properties: { sessionExpiryInterval: options.sessionExpirySec } } : {}),
+      // TLS: the CA verifies the broker and Node checks the host name against the
+      // certificate's subjectAltName; TLS 1.2 is the oldest version offered.
       rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
       ca: readSecret(options.caFile),
       cert: readSecret(options.certFile),
       key: readSecret(options.keyFile),
@@ -96,6 +107,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     });
     this.client.on('connect', () => this.emit('connect'));
     this.client.on('offline', () => this.emit('offline'));
+    this.client.on('close', () => this.emit('close'));
     this.client.on('message', (topic, payload) => this.emit('message', topic, payload));
     // MQTT.js reconnects after errors; they are reported, never thrown.
     this.client.on('error', (err) => this.emit('error', err));
@@ -114,7 +126,13 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
         topic,
         Buffer.from(payload),
         { qos: options.qos, retain: options.retain, ...(this.v5 ? { properties } : {}) },
-        (err) => (err ? reject(new PublishError(`publish to ${topic} failed: ${err.message}`, { cause: err })) : resolve()),
+        (err) => {
+          if (!err) return resolve();
+          // MQTT.js gives a broker refusal (PUBACK reason code) as an error with a numeric code.
+          const code = (err as Error & { code?: unknown }).code;
+          const brokerReasonCode = typeof code === 'number' && code >= 0x80 ? code : undefined;
+          reject(new PublishError(`publish to ${topic} failed: ${err.message}`, { cause: err, ...(brokerReasonCode !== undefined ? { brokerReasonCode } : {}) }));
+        },
       );
     });
   }

@@ -444,6 +444,7 @@ impl QrsDetector {
 
     fn classify(&mut self, peak: Peak, beats: &mut Vec<u64>) {
         let d = &self.design;
+        if std::env::var("VT").is_ok() { eprintln!("TRACE t={:.3} h={:.1} thr={:.1} q={:.1} nz={:.1} slope={:.1} lastslope={:.1} amp={:.3} rr={:.2}", peak.index as f64/d.config.sample_rate_hz, peak.height, self.threshold(), self.state.qrs_level.mean(), self.state.noise_level.mean(), peak.slope, self.state.last_qrs.map_or(0.0,|q|q.slope), peak.amplitude, self.state.rr_level.mean()/d.config.sample_rate_hz); }
         if peak.amplitude < d.config.min_qrs_amplitude {
             self.state.noise_level.push(peak.height);
             return;
