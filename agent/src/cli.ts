@@ -5,6 +5,7 @@
  *   vigil run --config <file.json>          run the gateway agent
  *   vigil check-config --config <file.json> validate a config file and exit
  *   vigil station --url mqtt://host:port    console view of the nurses' station [--json] [--refresh-ms N]
+ *   vigil station ack|silence|observe|confirm-device ...   send a command to a bed's gateway
  *   vigil score news2                       JSON Lines in (stdin), one NEWS2 result per line out
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
@@ -17,7 +18,10 @@ import { createLogger } from './log';
 const USAGE = `usage:
   vigil run --config <file.json>
   vigil check-config --config <file.json>
-  vigil station --url mqtt://host:port [--json] [--refresh-ms 1000] [--ca F --cert F --key F]
+  vigil station --url mqtt://host:port [--json] [--refresh-ms 1000] [--ca F --cert F --key F] [--client-id ID]
+  vigil station ack|silence|observe|confirm-device --url U --bed site/ward/bed --user NAME
+                [--alarm ID] [--duration-sec N] [--consciousness A|C|V|P|U] [--on-oxygen true|false]
+                [--spo2-scale 1|2] [--interface ID] [--gateway ID] [--json] [--ca F --cert F --key F]
   vigil score news2   (JSON Lines on stdin)
 `;
 
@@ -41,6 +45,11 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'station': {
+        if (rest[0] !== undefined && !rest[0].startsWith('-')) {
+          // A command to a bed's gateway: ack, silence, observe, confirm-device.
+          const { runStationCommand } = await import('./commands/station.js');
+          return await runStationCommand(rest[0], rest.slice(1), createLogger('warn'));
+        }
         const { values } = parseArgs({
           args: rest,
           options: {
@@ -50,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
             ca: { type: 'string' },
             cert: { type: 'string' },
             key: { type: 'string' },
+            'client-id': { type: 'string' },
           },
           strict: true,
         });
@@ -58,7 +68,15 @@ export async function main(argv: string[]): Promise<number> {
         if (!Number.isInteger(refreshMs) || refreshMs < 100) throw new UsageError('--refresh-ms must be an integer >= 100');
         const { runStation } = await import('./commands/station.js');
         await runStation(
-          { url: values.url, json: values.json ?? false, refreshMs, caFile: values.ca, certFile: values.cert, keyFile: values.key },
+          {
+            url: values.url,
+            json: values.json ?? false,
+            refreshMs,
+            caFile: values.ca,
+            certFile: values.cert,
+            keyFile: values.key,
+            clientId: values['client-id'],
+          },
           createLogger('warn'),
         );
         return 0;

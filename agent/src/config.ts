@@ -112,6 +112,38 @@ export const configSchema = z.strictObject({
       windowMs: z.number().int().min(1000).max(600000).default(10000),
     })
     .default({ count: 3, windowMs: 10000 }),
+  /** The durable store-and-forward queue (docs/interfaces/durable-queue.md). */
+  queue: z
+    .strictObject({
+      /** LevelDB directory; one agent per directory (LevelDB locks it). */
+      dir: z.string().startsWith('/', 'must be an absolute directory path').default('/var/lib/vigil/queue'),
+      /** Size bound (key + value bytes); beyond it observations go first, then scores, then alarms. */
+      maxBytes: z.number().int().min(16_384).max(4_294_967_296).default(67_108_864),
+      /** Age bound: older messages are dropped whatever their class. */
+      maxAgeMs: z.number().int().min(60_000).max(604_800_000).default(86_400_000),
+    })
+    .default({ dir: '/var/lib/vigil/queue', maxBytes: 67_108_864, maxAgeMs: 86_400_000 }),
+  /** Commands from the station (docs/interfaces/commands.md). */
+  commands: z
+    .strictObject({
+      /** A command issued longer ago than this is stale and refused; its id is remembered this long against replays. */
+      maxAgeMs: z.number().int().min(5_000).max(600_000).default(60_000),
+      /** Station clock ahead of the gateway's by more than this: refused as from the future. */
+      maxClockSkewMs: z.number().int().min(0).max(60_000).default(5_000),
+      /** How long a manual observation stays a current NEWS2 input. */
+      manualMaxAgeMs: z
+        .strictObject({
+          consciousness: z.number().int().min(60_000).max(86_400_000).default(14_400_000),
+          onOxygen: z.number().int().min(60_000).max(86_400_000).default(14_400_000),
+          spo2Scale: z.number().int().min(60_000).max(604_800_000).default(86_400_000),
+        })
+        .default({ consciousness: 14_400_000, onOxygen: 14_400_000, spo2Scale: 86_400_000 }),
+    })
+    .default({
+      maxAgeMs: 60_000,
+      maxClockSkewMs: 5_000,
+      manualMaxAgeMs: { consciousness: 14_400_000, onOxygen: 14_400_000, spo2Scale: 86_400_000 },
+    }),
   log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ level: 'info' }),
 });
 

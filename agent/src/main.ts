@@ -3,7 +3,8 @@
  *
  *   device bytes -> driver (framing + decode) -> validation (interface risk controls)
  *                -> native NEWS2 score -> safety (alarms, staleness)
- *                -> publisher (protobuf over MQTT) -> nurses' station
+ *                -> publisher (protobuf) -> durable queue -> MQTT -> nurses' station
+ *   nurses' station -> commands (validated) -> manual NEWS2 inputs, alarm acknowledge
  *
  * Load config, build each stage, wire them, start. No module-level singletons: the
  * config, logger and clock are passed in.
@@ -13,17 +14,23 @@ import type { Clock } from './clock';
 import type { Config } from './config';
 import type { DeviceDriver, InterfaceSnapshot, LinkChange } from './drivers/driver';
 import { MasimoAsciiDriver } from './drivers/masimo-ascii/driver';
+import { agentEffects } from './commands-in/effects';
+import { ManualObservations } from './commands-in/manual';
+import { CommandStage } from './commands-in/stage';
 import { MqttLink } from './io/mqtt';
 import type { Logger } from './log';
 import type { Observation } from './model/observation';
 import type { ParameterCode } from './model/parameters';
 import { PARAMETERS, PARAMETER_TABLE_VERSION } from './model/parameters';
+import { Delivery } from './publish/delivery';
+import type { Outbox } from './publish/outbox';
 import type { MessageSink } from './publish/publisher';
 import { Publisher } from './publish/publisher';
-import type { CounterMsg, GatewayStatusMsg } from './proto/codec';
+import { topics } from './publish/topics';
+import type { CommandResultMsg, CounterMsg, GatewayStatusMsg } from './proto/codec';
 import { AlarmBook, RateWindow } from './safety/alarms';
 import type { AlarmPriority } from './safety/alarms';
-import type { ManualInputs, News2Scorer } from './scoring/news2-stage';
+import type { News2Scorer } from './scoring/news2-stage';
 import { News2Stage } from './scoring/news2-stage';
 import { VitalsStore } from './scoring/vitals';
 import { ValidationStage } from './validation/stage';
@@ -47,6 +54,11 @@ export interface AgentDeps {
   tickMs?: number;
   /** Drivers built by the caller (integration tests); default: one per configured interface. */
   drivers?: DeviceDriver[];
+  /**
+   * The durable queue, opened by the caller (commands/run.ts: opening is asynchronous and
+   * must fail the start-up). Required unless `connect` is given.
+   */
+  outbox?: Outbox;
 }
 
 export interface RunningAgent {
@@ -55,6 +67,8 @@ export interface RunningAgent {
   /** Runs one safety tick now (tests drive it with a fake clock). */
   tick(): void;
   statusMessage(online: boolean, reason: string): GatewayStatusMsg;
+  /** Handles a command payload from the station and publishes its result (tests call it directly). */
+  handleCommand(payload: Uint8Array): CommandResultMsg;
 }
 
 function createDriver(itf: Config['interfaces'][number], clock: Clock, logger: Logger): DeviceDriver {
@@ -88,23 +102,27 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     clockOffsetBoundMs: config.clockOffsetBoundMs,
   });
   const store = new VitalsStore(clock, maxAgeMs, (id) => interfaceConfig.get(id)?.scoreUnverified ?? false);
-  const manualInputs: ManualInputs = {};
+  const manual = new ManualObservations(clock, config.commands.manualMaxAgeMs);
   const news2 = new News2Stage(
     scorer,
     store,
     clock,
-    () => config.patient.spo2Scale,
+    () => manual.spo2Scale() ?? config.patient.spo2Scale,
     drivers.map((d) => d.interfaceId),
-    () => manualInputs,
+    () => manual.inputs(),
     config.news2Priority,
   );
   const alarms = new AlarmBook(clock);
   const rejectWindows = new Map(drivers.map((d) => [d.interfaceId, new RateWindow(clock, config.rejectAlarm.windowMs)]));
 
   let sink: (MessageSink & { end(force?: boolean): Promise<void> }) | null = null;
+  let delivery: Delivery | null = null;
   const deferredSink: MessageSink = {
     publish: (topic, payload, options) =>
       sink ? sink.publish(topic, payload, options) : Promise.reject(new Error('not connected')),
+    get connected() {
+      return sink?.connected;
+    },
   };
   const publisher = new Publisher(deferredSink, identity, clock, logger);
 
@@ -131,6 +149,9 @@ export function startAgent(deps: AgentDeps): RunningAgent {
         ...counters,
         published: publisher.counters.published,
         'publish-failed': publisher.counters.publishFailed,
+        'state-skipped-offline': publisher.counters.stateSkippedOffline,
+        ...(delivery?.counters() ?? {}),
+        ...commands.counters(),
       }),
       startedWallMs,
       heartbeatIntervalMs: config.mqtt.heartbeatIntervalMs,
@@ -192,6 +213,30 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       },
       maxAgeMs(last.parameter),
     );
+  };
+
+  // Commands from the station (commands-in/): manual observations, alarm acknowledge and
+  // silence, confirming a changed device. Each is answered on .../cmd-result.
+  const commands = new CommandStage(
+    identity,
+    config.commands,
+    clock,
+    logger,
+    agentEffects({
+      alarms,
+      drivers,
+      manual,
+      publishObservation: (m) => void publisher.observationMsg(m),
+      publishAlarm: (m) => void publisher.alarm(m),
+      rescore: () => publishScore(),
+      clearAlarm: (condition, source) => clear(condition, source),
+      logger,
+    }),
+  );
+  const handleCommand = (payload: Uint8Array): CommandResultMsg => {
+    const result = commands.handle(payload);
+    void publisher.commandResult(result);
+    return result;
   };
 
   const NOTICE_PRIORITY: Record<string, AlarmPriority> = { 'HAZ-001': 'low', 'HAZ-004': 'low' };
@@ -270,7 +315,9 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       if (window && window.count() === 0) clear('frames-rejected', d.interfaceId);
     }
     const expired = store.expire();
-    if (expired.length > 0) {
+    const manualExpired = manual.expire();
+    for (const p of manualExpired) void publisher.observationMsg(manual.withdrawnMsg(p));
+    if (expired.length > 0 || manualExpired.length > 0) {
       for (const obs of expired) withdraw(obs, 'max-age-exceeded');
       publishScore();
     }
@@ -281,6 +328,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   const connect =
     deps.connect ??
     ((w) => {
+      if (!deps.outbox) throw new Error('startAgent: the durable queue (deps.outbox) must be opened by the caller');
       const link = new MqttLink(
         {
           url: config.mqtt.url,
@@ -300,12 +348,19 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       );
       link.on('connect', () => {
         logger.info('mqtt-connected', { url: config.mqtt.url });
+        link.subscribe(topics.command(identity), 1).catch((err: Error) => logger.error('subscribe-failed', { error: err.message }));
         void publisher.status(statusMessage(true, 'connected'));
-        for (const a of alarms.list()) void publisher.alarm(a);
+        for (const a of alarms.list()) void publisher.alarmReminder(a);
+      });
+      link.on('message', (topic, payload) => {
+        if (topic === topics.command(identity)) handleCommand(payload);
       });
       link.on('offline', () => logger.warn('mqtt-offline', {}));
       link.on('error', (err) => logger.warn('mqtt-error', { error: err.message }));
-      return link;
+      // Store and forward: every observation, score and alarm change is on disk before
+      // it counts as sent, and leaves the queue when the broker acknowledged it.
+      delivery = new Delivery(deps.outbox, link, clock, logger);
+      return delivery;
     });
   sink = connect(will);
   for (const d of drivers) d.start();
@@ -313,13 +368,14 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   const tickTimer = setInterval(tick, deps.tickMs ?? 250);
   const heartbeatTimer = setInterval(() => {
     void publisher.status(statusMessage(true, 'heartbeat'));
-    for (const a of alarms.list()) void publisher.alarm(a);
+    for (const a of alarms.list()) void publisher.alarmReminder(a);
   }, config.mqtt.heartbeatIntervalMs);
 
   return {
     publisher,
     tick,
     statusMessage,
+    handleCommand,
     async stop(reason: string): Promise<void> {
       clearInterval(tickTimer);
       clearInterval(heartbeatTimer);

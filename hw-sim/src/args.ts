@@ -4,6 +4,7 @@
  */
 import type { MasimoDeviceTime } from '../../agent/src/drivers/masimo-ascii/protocol';
 import { DEVICE_NAME, INJECT_KINDS, isInjectKind, type Injection } from './devices/masimo-ascii';
+import { QUIET_BEFORE_HANGUP_MS } from './pty';
 import { SCENARIO_NAMES, isScenarioName, type ScenarioName } from './scenarios';
 
 export interface SimConfig {
@@ -20,6 +21,8 @@ export interface SimConfig {
   startTime: MasimoDeviceTime | null;
   includeSerial: boolean;
   includePvi: boolean;
+  /** Quiet time on the line before the hang-up at shutdown (see Pty.close). */
+  unplugQuietMs: number;
 }
 
 export type ParseResult = { ok: true; config: SimConfig } | { ok: false; help: true } | { ok: false; help: false; message: string };
@@ -41,13 +44,18 @@ options:
   --start-time <YYYY-MM-DDTHH:MM:SS>  device clock at frame 0 (default: local time now)
   --no-serial              omit SN= (models without it)
   --pvi                    add PVI= (models with it)
+  --unplug-quiet-ms <int>  at shutdown, hang up only after this long without a write
+                           (default ${QUIET_BEFORE_HANGUP_MS}; 0 = at once, even mid-line)
   -h, --help               this text
 `;
 
 const INTEGER = /^-?\d+$/;
 const START_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/;
 const MAX_PERIOD_MS = 3_600_000;
-const VALUE_OPTIONS = new Set(['--scenario', '--seed', '--period-ms', '--link', '--frames', '--inject', '--start-time']);
+const VALUE_OPTIONS = new Set([
+  '--scenario', '--seed', '--period-ms', '--link', '--frames', '--inject', '--start-time', '--unplug-quiet-ms',
+]);
+const MAX_UNPLUG_QUIET_MS = 10_000;
 const FLAG_OPTIONS = new Set(['--exit-after-frames', '--no-serial', '--pvi']);
 
 function fail(message: string): ParseResult {
@@ -154,6 +162,11 @@ export function parseArgs(argv: readonly string[]): ParseResult {
     if (startTime === null) return fail('--start-time must be a valid YYYY-MM-DDTHH:MM:SS in years 2000..2099');
   }
 
+  const unplugQuietMs = parseInteger(values.get('--unplug-quiet-ms') ?? String(QUIET_BEFORE_HANGUP_MS));
+  if (unplugQuietMs === null || unplugQuietMs < 0 || unplugQuietMs > MAX_UNPLUG_QUIET_MS) {
+    return fail(`--unplug-quiet-ms must be an integer from 0 to ${MAX_UNPLUG_QUIET_MS}`);
+  }
+
   const link = values.get('--link') ?? null;
   if (link !== null && link.length === 0) return fail('--link must be a path');
 
@@ -171,6 +184,7 @@ export function parseArgs(argv: readonly string[]): ParseResult {
       startTime,
       includeSerial: !flags.has('--no-serial'),
       includePvi: flags.has('--pvi'),
+      unplugQuietMs,
     },
   };
 }

@@ -32,7 +32,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(USAGE);
       return EXIT_OK;
     }
-    process.stderr.write(`${parsed.message}\n${USAGE}`);
+    process.stderr.write(`${parsed.message}\n(hw-sim --help for usage)\n`);
     return EXIT_USAGE;
   }
   return run(parsed.config);

@@ -50,8 +50,17 @@ export interface Pty {
   onData(cb: (bytes: Buffer) => void): void;
   /** Called once if socat ends without close() having been called. */
   onExit(cb: (detail: string) => void): void;
-  /** Kills socat (the agent's port sees the unplug) and waits for it to end. */
-  close(): Promise<void>;
+  /**
+   * Kills socat (the agent's port sees the unplug) and waits for it to end. By default the
+   * hang-up comes at least `quietMs` (QUIET_BEFORE_HANGUP_MS) after the last write, i.e.
+   * between two lines, as a real unplug of a 1 Hz device almost always does.
+   *
+   * Why the default: with serialport 13 on Linux, a hang-up that lands while the agent's
+   * read is in flight is read as a 0-byte read, which bindings-cpp retries forever (serialport
+   * /bindings-cpp issue #162, PR #164): no 'close', a spinning CPU. Between lines the port
+   * waits in its poller, which reports the hang-up. `quietMs: 0` reproduces the race.
+   */
+  close(opts?: { quietMs?: number }): Promise<void>;
 }
 
 export interface OpenPtyOptions {
@@ -78,6 +87,8 @@ const AGENT_CLOSED_REPORT = /probably PTY closed/;
 const SLAVE_POLL_INTERVAL_S = '0.02';
 const STDERR_LINE_MAX_CHARS = 4096;
 const STDERR_TAIL_CHARS = 2048;
+/** Quiet time on the line before the hang-up in close(); see Pty.close. */
+export const QUIET_BEFORE_HANGUP_MS = 100;
 const CLOSE_BACKSTOP_MS = 2000;
 
 const MISSING_MESSAGE = 'hw-sim: socat not found: run `make deps` (apt-get install socat)';
@@ -108,6 +119,7 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
     let opened = false;
     let closing = false;
     let exited = false;
+    let lastWriteMs = -Infinity;
     const exitWaiters: Array<() => void> = [];
     const dataCallbacks: Array<(bytes: Buffer) => void> = [];
     const exitCallbacks: Array<(detail: string) => void> = [];
@@ -154,7 +166,15 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
     // EPIPE after socat died is reported through 'exit'; do not let it crash the simulator.
     child.stdin?.on('error', () => undefined);
 
+    // If this process exits without close() (uncaught error, process.exit), take socat along:
+    // while it waits for the agent (wait-slave) it does not read stdin, so it would not notice.
+    const killOnExit = (): void => {
+      if (!exited) child.kill('SIGKILL');
+    };
+    process.once('exit', killOnExit);
+
     child.on('exit', (code, signal) => {
+      process.removeListener('exit', killOnExit);
       exited = true;
       clearTimeout(timer);
       const detail = `socat ended (code ${code ?? 'none'}, signal ${signal ?? 'none'}): ${lastLine(stderrTail)}`;
@@ -185,6 +205,7 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
           if (exited || stdin === null || stdin.destroyed) return false;
           if (stdin.writableLength + bytes.length > PTY_MAX_BACKLOG_BYTES) return false;
           stdin.write(bytes);
+          lastWriteMs = performance.now();
           return true;
         },
         onData(cb) {
@@ -193,17 +214,25 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
         onExit(cb) {
           exitCallbacks.push(cb);
         },
-        close(): Promise<void> {
+        close(closeOpts = {}): Promise<void> {
           closing = true;
           if (exited) return Promise.resolve();
+          const quietMs = closeOpts.quietMs ?? QUIET_BEFORE_HANGUP_MS;
+          const waitMs = Math.max(0, lastWriteMs + quietMs - performance.now());
           return new Promise<void>((done) => {
-            // socat ends on SIGTERM; SIGKILL is the backstop so that close() always settles.
-            const backstop = setTimeout(() => child.kill('SIGKILL'), CLOSE_BACKSTOP_MS);
+            let backstop: NodeJS.Timeout | null = null;
             exitWaiters.push(() => {
-              clearTimeout(backstop);
+              if (backstop !== null) clearTimeout(backstop);
               done();
             });
-            child.kill('SIGTERM');
+            const hangUp = (): void => {
+              if (exited) return;
+              // socat ends on SIGTERM; SIGKILL is the backstop so that close() always settles.
+              backstop = setTimeout(() => child.kill('SIGKILL'), CLOSE_BACKSTOP_MS);
+              child.kill('SIGTERM');
+            };
+            if (waitMs === 0) hangUp();
+            else setTimeout(hangUp, waitMs);
           });
         },
       };

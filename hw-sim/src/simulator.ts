@@ -105,7 +105,7 @@ export async function startSimulator(config: SimConfig, deps: SimulatorDeps = {}
     finished,
     async stop() {
       halt();
-      await pty.close();
+      await pty.close({ quietMs: config.unplugQuietMs });
     },
   };
 }

@@ -68,14 +68,27 @@ export interface AgentConfigOptions {
   gatewayId?: string;
   heartbeatIntervalMs?: number;
   quietTimeMs?: number;
+  /** Mutual TLS (test/support/pki.ts): the broker URL is then mqtts:// and `insecure` is not set. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
+  protocolVersion?: 4 | 5;
+  /** The durable queue's directory; default `<dir>/queue` (one per agent: LevelDB locks it). */
+  queueDir?: string;
 }
 
 export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
   const file = join(dir, 'vigil.json');
   const config = {
     gateway: { gatewayId: o.gatewayId ?? 'gw-test', siteId: 'site1', wardId: 'ward7', bedId: o.bedId ?? 'bed12' },
-    mqtt: { url: o.brokerUrl, insecure: true, heartbeatIntervalMs: o.heartbeatIntervalMs ?? 1000, keepaliveSec: 5 },
+    mqtt: {
+      url: o.brokerUrl,
+      ...(o.tls ? o.tls : { insecure: true }),
+      ...(o.protocolVersion ? { protocolVersion: o.protocolVersion } : {}),
+      heartbeatIntervalMs: o.heartbeatIntervalMs ?? 1000,
+      keepaliveSec: 5,
+      reconnectPeriodMs: 500,
+    },
     interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: o.devicePath, quietTimeMs: o.quietTimeMs ?? 3000 }],
+    queue: { dir: o.queueDir ?? join(dir, 'queue') },
     log: { level: 'info' },
   };
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);

@@ -34,6 +34,8 @@ const payloads: Array<Pick<EnvelopeMsg, 'observation' | 'score' | 'alarm' | 'sta
       originalValue: 98.6,
       originalUnit: '[degF]',
       deviceCode: 'MDC:150456',
+      valueCode: '',
+      manual: null,
     },
   },
   {
@@ -48,7 +50,10 @@ const payloads: Array<Pick<EnvelopeMsg, 'observation' | 'score' | 'alarm' | 'sta
       computedWallMs: 1767261600120,
       computedMonoNs: '123456789012399999',
       oldestInputWallMs: 1767261600100,
-      inputs: [{ field: 'pulseBpm', parameter: 'heart-rate', interfaceId: 'monitor', value: 72, ageMs: 400 }],
+      inputs: [
+        { field: 'pulseBpm', parameter: 'heart-rate', interfaceId: 'monitor', value: 72, ageMs: 400, valueCode: '', enteredBy: '' },
+        { field: 'consciousness', parameter: 'consciousness', interfaceId: 'manual', value: 0, ageMs: 60000, valueCode: 'A', enteredBy: 'nurse-a' },
+      ],
       excluded: [{ field: 'pulseBpm', parameter: 'pulse', interfaceId: 'spo2', reason: 'quality-sensor-off' }],
     },
   },
@@ -63,6 +68,9 @@ const payloads: Array<Pick<EnvelopeMsg, 'observation' | 'score' | 'alarm' | 'sta
       detail: 'port disconnected',
       raisedWallMs: 1767261600000,
       changedWallMs: 1767261600000,
+      acknowledgedBy: 'nurse-a',
+      acknowledgedWallMs: 1767261600500,
+      silencedUntilWallMs: 1767261660000,
     },
   },
   {

@@ -2,7 +2,9 @@
 import { systemClock } from '../clock';
 import { loadConfig } from '../config';
 import { createLogger } from '../log';
+import { LevelQueueStore } from '../io/durable-queue';
 import { startAgent } from '../main';
+import { Outbox } from '../publish/outbox';
 import { scoreNews2 } from '../native/addon';
 
 export async function runAgent(configFile: string): Promise<number> {
@@ -13,7 +15,10 @@ export async function runAgent(configFile: string): Promise<number> {
     bed: `${config.gateway.siteId}/${config.gateway.wardId}/${config.gateway.bedId}`,
     interfaces: config.interfaces.map((i) => `${i.id}:${i.driver}:${i.path}`),
   });
-  const agent = startAgent({ config, clock: systemClock, logger, scorer: scoreNews2 });
+  // The durable queue is opened before anything can be accepted; a queue that cannot be
+  // opened (disk, permissions, another agent holding its lock) stops the start-up.
+  const outbox = await Outbox.open(await LevelQueueStore.open(config.queue.dir), config.queue, systemClock, logger);
+  const agent = startAgent({ config, clock: systemClock, logger, scorer: scoreNews2, outbox });
   logger.info('agent-ready', {});
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {

@@ -1,7 +1,26 @@
-/** `vigil station --url mqtt://...`: the console station view. */
+/**
+ * `vigil station --url mqtt://...`: the console station view, and the commands a nurse
+ * sends from it (docs/interfaces/commands.md):
+ *
+ *   vigil station ack     --url U --bed site/ward/bed --alarm <id> --user <name>
+ *   vigil station silence --url U --bed site/ward/bed --alarm <id> --duration-sec 120 --user <name>
+ *   vigil station observe --url U --bed site/ward/bed [--consciousness A|C|V|P|U] [--on-oxygen true|false] [--spo2-scale 1|2] --user <name>
+ *   vigil station confirm-device --url U --bed site/ward/bed --interface <id> [--serial S] --user <name>
+ *
+ * A command names the bed's gateway (learned from the bed's retained status, or --gateway),
+ * carries a fresh id and the time, and waits for the gateway's answer on .../cmd-result.
+ * Exit code: 0 accepted, 1 rejected (or refused by the broker, or no answer), 2 usage.
+ */
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../errors';
 import { MqttLink } from '../io/mqtt';
 import type { Logger } from '../log';
+import type { CommandResultMsg } from '../proto/codec';
+import { decodeEnvelope, encodeCommand } from '../proto/codec';
 import { topics } from '../publish/topics';
+import type { StationAction } from '../station/commands';
+import { buildCommand, parseBed } from '../station/commands';
 import { renderStation, StationModel } from '../station/station';
 
 export interface StationOptions {
@@ -11,6 +30,9 @@ export interface StationOptions {
   caFile?: string | undefined;
   certFile?: string | undefined;
   keyFile?: string | undefined;
+  /** A persistent session under this client id: what was published while the view was away is delivered on return. */
+  clientId?: string | undefined;
+  protocolVersion?: 4 | 5;
 }
 
 export async function runStation(opts: StationOptions, logger: Logger, out: NodeJS.WritableStream = process.stdout): Promise<void> {
@@ -18,14 +40,15 @@ export async function runStation(opts: StationOptions, logger: Logger, out: Node
   const link = new MqttLink(
     {
       url: opts.url,
-      protocolVersion: 5,
-      clientId: `vigil-station-${process.pid}`,
+      protocolVersion: opts.protocolVersion ?? 5,
+      clientId: opts.clientId ?? `vigil-station-${process.pid}`,
       keepaliveSec: 10,
       reconnectPeriodMs: 1000,
       insecure: !/^(mqtts|ssl):/.test(opts.url),
       caFile: opts.caFile,
       certFile: opts.certFile,
       keyFile: opts.keyFile,
+      ...(opts.clientId ? { clean: false, sessionExpirySec: 3600 } : {}),
     },
     logger,
   );
@@ -55,4 +78,180 @@ export async function runStation(opts: StationOptions, logger: Logger, out: Node
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+const COMMAND_USAGE = 'usage: vigil station ack|silence|observe|confirm-device --url U --bed site/ward/bed --user NAME [options]';
+
+/** Parses the options of a station command into the action to send; throws UsageError. */
+export function parseStationCommand(sub: string, args: string[]): {
+  action: StationAction;
+  url: string;
+  bed: { siteId: string; wardId: string; bedId: string };
+  user: string;
+  gatewayId: string | undefined;
+  stationId: string;
+  timeoutMs: number;
+  json: boolean;
+  tls: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined };
+  protocolVersion: 4 | 5;
+} {
+  const { values } = parseArgs({
+    args,
+    options: {
+      url: { type: 'string' },
+      bed: { type: 'string' },
+      user: { type: 'string' },
+      gateway: { type: 'string' },
+      'station-id': { type: 'string' },
+      alarm: { type: 'string' },
+      'duration-sec': { type: 'string' },
+      consciousness: { type: 'string' },
+      'on-oxygen': { type: 'string' },
+      'spo2-scale': { type: 'string' },
+      interface: { type: 'string' },
+      serial: { type: 'string', default: '' },
+      'timeout-ms': { type: 'string', default: '10000' },
+      'protocol-version': { type: 'string', default: '5' },
+      json: { type: 'boolean', default: false },
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.url) throw new UsageError(`--url is required\n${COMMAND_USAGE}`);
+  const bed = values.bed ? parseBed(values.bed) : null;
+  if (!bed) throw new UsageError('--bed site/ward/bed is required');
+  if (!values.user) throw new UsageError('--user <name> is required: every command names who sent it');
+  let action: StationAction;
+  switch (sub) {
+    case 'ack':
+      if (!values.alarm) throw new UsageError('--alarm <id> is required');
+      action = { kind: 'ack', alarmId: values.alarm };
+      break;
+    case 'silence': {
+      const durationSec = Number(values['duration-sec'] ?? '120');
+      if (!values.alarm) throw new UsageError('--alarm <id> is required');
+      if (!Number.isInteger(durationSec) || durationSec < 1 || durationSec > 600) throw new UsageError('--duration-sec must be 1-600');
+      action = { kind: 'silence', alarmId: values.alarm, durationSec };
+      break;
+    }
+    case 'observe': {
+      const c = values.consciousness;
+      if (c !== undefined && !['A', 'C', 'V', 'P', 'U'].includes(c)) throw new UsageError('--consciousness must be A, C, V, P or U');
+      const o = values['on-oxygen'];
+      if (o !== undefined && o !== 'true' && o !== 'false') throw new UsageError('--on-oxygen must be true or false');
+      const sc = values['spo2-scale'];
+      if (sc !== undefined && sc !== '1' && sc !== '2') throw new UsageError('--spo2-scale must be 1 or 2');
+      if (c === undefined && o === undefined && sc === undefined) throw new UsageError('observe needs --consciousness, --on-oxygen or --spo2-scale');
+      action = {
+        kind: 'observe',
+        ...(c !== undefined ? { consciousness: c as 'A' | 'C' | 'V' | 'P' | 'U' } : {}),
+        ...(o !== undefined ? { onOxygen: o === 'true' } : {}),
+        ...(sc !== undefined ? { spo2Scale: Number(sc) as 1 | 2 } : {}),
+      };
+      break;
+    }
+    case 'confirm-device':
+      if (!values.interface) throw new UsageError('--interface <id> is required');
+      action = { kind: 'confirm-device', interfaceId: values.interface, serialNumber: values.serial ?? '' };
+      break;
+    default:
+      throw new UsageError(`unknown station command "${sub}"\n${COMMAND_USAGE}`);
+  }
+  const timeoutMs = Number(values['timeout-ms']);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100) throw new UsageError('--timeout-ms must be an integer >= 100');
+  const pv = values['protocol-version'];
+  if (pv !== '4' && pv !== '5') throw new UsageError('--protocol-version must be 4 or 5');
+  return {
+    action,
+    url: values.url,
+    bed,
+    user: values.user,
+    gatewayId: values.gateway,
+    stationId: values['station-id'] ?? `station-${hostname()}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
+    timeoutMs,
+    json: values.json ?? false,
+    tls: { caFile: values.ca, certFile: values.cert, keyFile: values.key },
+    protocolVersion: pv === '4' ? 4 : 5,
+  };
+}
+
+/** Sends one station command and prints the gateway's answer; returns the exit code. */
+export async function runStationCommand(sub: string, args: string[], logger: Logger, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const o = parseStationCommand(sub, args);
+  const link = new MqttLink(
+    {
+      url: o.url,
+      protocolVersion: o.protocolVersion,
+      clientId: `vigil-station-cmd-${process.pid}-${Date.now() % 100000}`,
+      keepaliveSec: 10,
+      reconnectPeriodMs: 1000,
+      insecure: !/^(mqtts|ssl):/.test(o.url),
+      ...o.tls,
+    },
+    logger,
+  );
+  const print = (line: string, json: Record<string, unknown>): void => {
+    out.write(o.json ? `${JSON.stringify(json)}\n` : `${line}\n`);
+  };
+  let gatewayId = o.gatewayId;
+  let result: CommandResultMsg | null = null;
+  let commandId = '';
+  const results: CommandResultMsg[] = [];
+  link.on('message', (topic, payload) => {
+    if (payload.length === 0) return;
+    try {
+      const env = decodeEnvelope(payload);
+      if (topic === topics.status(o.bed) && !gatewayId && env.gatewayId) gatewayId = env.gatewayId;
+      if (topic === topics.commandResult(o.bed) && env.commandResult) results.push(env.commandResult);
+    } catch {
+      /* not a vigil.v1 envelope: ignored */
+    }
+  });
+  link.on('error', (err) => logger.warn('mqtt-error', { error: err.message }));
+  const deadline = Date.now() + o.timeoutMs;
+  const waitFor = async <T>(probe: () => T | undefined | null | false): Promise<T | null> => {
+    for (;;) {
+      const v = probe();
+      if (v) return v;
+      if (Date.now() > deadline) return null;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    if (!(await waitFor(() => link.connected))) {
+      print('no connection to the broker', { outcome: 'no-connection' });
+      return 1;
+    }
+    await link.subscribe(topics.commandResult(o.bed), 1);
+    if (!gatewayId) await link.subscribe(topics.status(o.bed), 1);
+    if (!(await waitFor(() => gatewayId))) {
+      print('no gateway known for this bed (no retained status): give --gateway', { outcome: 'no-gateway' });
+      return 1;
+    }
+    const command = buildCommand(o.action, { ...o.bed, gatewayId: gatewayId as string }, o.user, o.stationId, Date.now());
+    commandId = command.commandId;
+    try {
+      await link.publish(topics.command(o.bed), encodeCommand(command), { qos: 1, retain: false });
+    } catch (err) {
+      print(`refused by the broker: ${(err as Error).message}`, { commandId, outcome: 'refused-by-broker', detail: (err as Error).message });
+      return 1;
+    }
+    result = await waitFor(() => results.find((r) => r.commandId === commandId));
+    if (!result) {
+      print(`no answer from gateway ${gatewayId} within ${o.timeoutMs} ms`, { commandId, outcome: 'no-answer' });
+      return 1;
+    }
+    const accepted = result.outcome === 'COMMAND_OUTCOME_ACCEPTED';
+    print(
+      accepted
+        ? `accepted (${commandId})${result.detail ? `: ${result.detail}` : ''}`
+        : `rejected (${commandId}): ${result.reason}${result.field ? ` [${result.field}]` : ''}: ${result.detail}`,
+      { commandId, outcome: accepted ? 'accepted' : 'rejected', reason: result.reason, field: result.field, detail: result.detail },
+    );
+    return accepted ? 0 : 1;
+  } finally {
+    await link.end(false);
+  }
 }

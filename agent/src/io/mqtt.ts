@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import type { SecureVersion } from 'node:tls';
 import mqtt from 'mqtt';
 import type { Logger } from '../log';
 import { PublishError } from '../errors';
@@ -58,6 +59,9 @@ export interface MqttLinkEvents {
   error: [err: Error];
 }
 
+/** Passed through by MQTT.js to tls.connect (its option type does not list it). */
+const TLS_FLOOR: { minVersion: SecureVersion } = { minVersion: 'TLSv1.2' };
+
 function readSecret(file: string | undefined): Buffer | undefined {
   return file === undefined ? undefined : readFileSync(file);
 }
@@ -87,7 +91,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
       // TLS: the CA verifies the broker and Node checks the host name against the
       // certificate's subjectAltName; TLS 1.2 is the oldest version offered.
       rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
+      ...TLS_FLOOR,
       ca: readSecret(options.caFile),
       cert: readSecret(options.certFile),
       key: readSecret(options.keyFile),

@@ -92,6 +92,8 @@ export interface NativeApi {
   panicForTest(message: string): void;
   /** Version of the `vigil-core` crate inside the addon. */
   coreVersion(): string;
+  /** systemd notification (sd_notify): false when not run by systemd, true when sent. */
+  sdNotify(message: string): boolean;
 }
 
 /** What the `.node` file exports (names from `native/binding/src/lib.rs`). */
@@ -100,9 +102,10 @@ interface RawAddon {
   scoreNews2Batch(inputs: News2Input[]): News2Outcome[];
   panicForTest(message: string): void;
   coreVersion(): string;
+  sdNotify(message: string): boolean;
 }
 
-const EXPORTS: readonly (keyof RawAddon)[] = ['scoreNews2', 'scoreNews2Batch', 'panicForTest', 'coreVersion'];
+const EXPORTS: readonly (keyof RawAddon)[] = ['scoreNews2', 'scoreNews2Batch', 'panicForTest', 'coreVersion', 'sdNotify'];
 
 /** The project root: this file compiles to <root>/dist/agent/src/native/addon.js. */
 const PROJECT_ROOT = resolve(__dirname, '..', '..', '..', '..');
@@ -161,6 +164,7 @@ export function loadNative(rootDir: string = PROJECT_ROOT): NativeApi {
     scoreNews2Batch: guarded('scoreNews2Batch', (inputs: readonly News2Input[]) => addon.scoreNews2Batch([...inputs])),
     panicForTest: guarded('panicForTest', (message: string) => addon.panicForTest(message)),
     coreVersion: guarded('coreVersion', () => addon.coreVersion()),
+    sdNotify: guarded('sdNotify', (message: string) => addon.sdNotify(message)),
   };
 }
 
@@ -204,4 +208,12 @@ export function panicForTest(message: string): void {
 /** Version of the `vigil-core` crate inside the addon. */
 export function coreVersion(): string {
   return native().coreVersion();
+}
+
+/**
+ * Sends a systemd notification through the addon (Node has no Unix datagram sockets).
+ * Only agent/src/io/systemd.ts calls this.
+ */
+export function sdNotify(message: string): boolean {
+  return native().sdNotify(message);
 }

@@ -5,6 +5,8 @@
  *   vigil/v1/<site>/<ward>/<bed>/obs/<parameter>     Observation     QoS 1, retained, expires after the value's max age
  *   vigil/v1/<site>/<ward>/<bed>/score               EarlyWarningScore QoS 1, retained, expires
  *   vigil/v1/<site>/<ward>/<bed>/alarm/<alarm-id>    Alarm           QoS 1, retained while relevant, expires
+ *   vigil/v1/<site>/<ward>/<bed>/cmd                 Command         station -> gateway, QoS 1, not retained
+ *   vigil/v1/<site>/<ward>/<bed>/cmd-result          CommandResult   gateway -> station, QoS 1, not retained
  */
 export const TOPIC_ROOT = 'vigil/v1';
 
@@ -23,6 +25,9 @@ export const topics = {
   observation: (a: BedAddress, parameter: string) => `${bedTopic(a)}/obs/${parameter}`,
   score: (a: BedAddress) => `${bedTopic(a)}/score`,
   alarm: (a: BedAddress, alarmId: string) => `${bedTopic(a)}/alarm/${alarmId}`,
+  /** Commands from the station to this bed's gateway (docs/interfaces/commands.md). */
+  command: (a: BedAddress) => `${bedTopic(a)}/cmd`,
+  commandResult: (a: BedAddress) => `${bedTopic(a)}/cmd-result`,
   /** What the station subscribes to: every bed of every ward of every site. */
   all: `${TOPIC_ROOT}/#`,
 };

@@ -12,6 +12,10 @@ export type AlarmPriority = 'info' | 'low' | 'medium' | 'high';
 
 interface ActiveAlarm {
   msg: AlarmMsg;
+  /** Acknowledged at the station: the state to return to when a silence lapses. */
+  acknowledged: boolean;
+  /** Monotonic end of a silence (the wall time in the message is for display only). */
+  silencedUntilMonoNs: bigint | null;
 }
 
 const PRIORITY_ENUM: Record<AlarmPriority, string> = {
@@ -36,6 +40,9 @@ export class AlarmBook {
     const now = this.clock.wallMs();
     const existing = this.active.get(id);
     if (existing && existing.msg.priority === PRIORITY_ENUM[priority] && existing.msg.detail === detail) return null;
+    // A new detail at the same priority keeps an acknowledgement or silence; a change of
+    // priority is a new condition for the nurse and must be acknowledged again.
+    const keep = existing && existing.msg.priority === PRIORITY_ENUM[priority] ? existing : null;
     const msg: AlarmMsg = {
       alarmId: id,
       kind: kind === 'technical' ? 'ALARM_KIND_TECHNICAL' : 'ALARM_KIND_PHYSIOLOGICAL',
@@ -46,9 +53,46 @@ export class AlarmBook {
       detail,
       raisedWallMs: existing?.msg.raisedWallMs ?? now,
       changedWallMs: now,
+      ...(keep
+        ? {
+            state: keep.msg.state,
+            acknowledgedBy: keep.msg.acknowledgedBy ?? '',
+            acknowledgedWallMs: keep.msg.acknowledgedWallMs ?? 0,
+            silencedUntilWallMs: keep.msg.silencedUntilWallMs ?? 0,
+          }
+        : {}),
     };
-    this.active.set(id, { msg });
+    this.active.set(id, { msg, acknowledged: keep?.acknowledged ?? false, silencedUntilMonoNs: keep?.silencedUntilMonoNs ?? null });
     return msg;
+  }
+
+  /**
+   * Acknowledged at the station by `user`: returns the changed message to publish, or
+   * null when no such alarm is active. The alarm stays active until its condition clears.
+   */
+  acknowledge(id: string, user: string): AlarmMsg | null {
+    const a = this.active.get(id);
+    if (!a) return null;
+    const now = this.clock.wallMs();
+    a.acknowledged = true;
+    a.silencedUntilMonoNs = null;
+    a.msg = { ...a.msg, state: 'ALARM_STATE_ACKNOWLEDGED', acknowledgedBy: user, acknowledgedWallMs: now, silencedUntilWallMs: 0, changedWallMs: now };
+    return a.msg;
+  }
+
+  /** Audible signal paused for `durationMs` (who did it is logged by the caller); null when no such alarm is active. */
+  silence(id: string, durationMs: number): AlarmMsg | null {
+    const a = this.active.get(id);
+    if (!a) return null;
+    const now = this.clock.wallMs();
+    a.silencedUntilMonoNs = this.clock.monoNs() + BigInt(Math.round(durationMs * 1e6));
+    a.msg = { ...a.msg, state: 'ALARM_STATE_SILENCED', silencedUntilWallMs: now + durationMs, changedWallMs: now };
+    return a.msg;
+  }
+
+  /** The alarm with this id, when active. */
+  get(id: string): AlarmMsg | undefined {
+    return this.active.get(id)?.msg;
   }
 
   /** Clears an active alarm; returns the cleared message to publish, or null if it was not active. */
@@ -64,7 +108,15 @@ export class AlarmBook {
     return this.active.has(alarmId(condition, source));
   }
 
+  /** Active alarms; a silence that has lapsed returns the alarm to active (or acknowledged). */
   list(): AlarmMsg[] {
+    const now = this.clock.monoNs();
+    for (const a of this.active.values()) {
+      if (a.silencedUntilMonoNs !== null && now >= a.silencedUntilMonoNs) {
+        a.silencedUntilMonoNs = null;
+        a.msg = { ...a.msg, state: a.acknowledged ? 'ALARM_STATE_ACKNOWLEDGED' : 'ALARM_STATE_ACTIVE', silencedUntilWallMs: 0 };
+      }
+    }
     return [...this.active.values()].map((a) => a.msg);
   }
 }

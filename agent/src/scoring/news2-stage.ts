@@ -19,8 +19,8 @@ export type News2Scorer = (input: News2Input) => News2Outcome;
 
 /** Manual inputs (from the station) that no device supplies. */
 export interface ManualInputs {
-  onOxygen?: { value: boolean; wallMs: number } | undefined;
-  consciousness?: { value: 'A' | 'C' | 'V' | 'P' | 'U'; wallMs: number } | undefined;
+  onOxygen?: { value: boolean; wallMs: number; enteredBy?: string; ageMs?: number } | undefined;
+  consciousness?: { value: 'A' | 'C' | 'V' | 'P' | 'U'; wallMs: number; enteredBy?: string; ageMs?: number } | undefined;
 }
 
 const RISK_ENUM: Record<string, string> = {
@@ -94,6 +94,17 @@ export class News2Stage {
     const manual = this.manual();
     if (manual.onOxygen) input.onOxygen = manual.onOxygen.value;
     if (manual.consciousness) input.consciousness = manual.consciousness.value;
+    // Manual inputs are listed as used, with who entered them (commands-in/manual.ts).
+    if (manual.onOxygen) {
+      const m = manual.onOxygen;
+      inputs.push({ field: 'onOxygen', parameter: 'on-oxygen', interfaceId: 'manual', value: m.value ? 1 : 0, ageMs: Math.round(m.ageMs ?? 0), valueCode: m.value ? 'supplemental' : 'air', enteredBy: m.enteredBy ?? '' });
+      oldest = Math.min(oldest, m.wallMs);
+    }
+    if (manual.consciousness) {
+      const m = manual.consciousness;
+      inputs.push({ field: 'consciousness', parameter: 'consciousness', interfaceId: 'manual', value: 0, ageMs: Math.round(m.ageMs ?? 0), valueCode: m.value, enteredBy: m.enteredBy ?? '' });
+      oldest = Math.min(oldest, m.wallMs);
+    }
     const outcome = this.scorer(input);
     if (!outcome.ok) return { ok: false, field: outcome.error.field, rule: outcome.error.rule };
     const s = outcome.score;

@@ -9,6 +9,14 @@
  * it (sent time minus receive time, both on its clock), the station adds how long
  * ago it received it (on its own clock), and takes the larger of that and the plain
  * wall-clock difference.
+ *
+ * Delivery (docs/interfaces/mqtt.md, durable-queue.md): the gateway delivers at least
+ * once, so the station drops duplicates by message id (exactly once in effect). A
+ * message flagged backfill (delivered late from the gateway's queue) goes into the
+ * bed's history; it never raises an alarm and is never shown as a current value. It
+ * may only replace what is shown when it is newer, and for an alarm only to clear it.
+ * Sequence numbers are tracked per gateway run (boot id): a number that never arrives
+ * is a lost message; one that arrives late fills its gap.
  */
 import type { EnvelopeMsg, ObservationMsg, EarlyWarningScoreMsg, AlarmMsg, GatewayStatusMsg } from '../proto/codec';
 import { decodeEnvelope, payloadKind } from '../proto/codec';
@@ -20,6 +28,29 @@ interface Received<T> {
   stationReceivedMs: number;
 }
 
+/** Sequence numbers of one gateway run: the highest seen and the ranges still missing below it. */
+interface BootSequence {
+  last: number;
+  missing: Array<[from: number, to: number]>;
+}
+
+/** A message that arrived as backfill (history), newest last. */
+export interface HistoryItem {
+  kind: string;
+  topic: string;
+  sequence: number;
+  /** The gateway's time for the content (receive time of a value, computation of a score, change of an alarm). */
+  wallMs: number;
+  summary: string;
+}
+
+/** Message ids remembered for de-duplication, at most (oldest forgotten first). */
+export const DEDUP_WINDOW = 100_000;
+/** Backfill history kept per bed, at most. */
+export const HISTORY_LIMIT = 500;
+/** Gateway runs tracked per bed for sequence gaps. */
+const BOOTS_TRACKED = 4;
+
 export interface BedState {
   key: string;
   gatewayId: string;
@@ -27,8 +58,12 @@ export interface BedState {
   observations: Map<string, Received<ObservationMsg>>;
   score: Received<EarlyWarningScoreMsg> | null;
   alarms: Map<string, Received<AlarmMsg>>;
-  lastSequence: number;
-  sequenceGaps: number;
+  /** Latest change seen per alarm id (live or backfill), to order clears against raises. */
+  alarmChangedWallMs: Map<string, number>;
+  boots: Map<string, BootSequence>;
+  duplicates: number;
+  backfillReceived: number;
+  history: HistoryItem[];
 }
 
 export type GatewayLiveness = 'online' | 'offline' | 'lost' | 'unknown';
@@ -42,6 +77,17 @@ export interface ValueView {
   status: string;
   quality: string[];
   reason: string;
+  /** What is shown came late from the gateway's queue: history, never current. */
+  backfill: boolean;
+  /**
+   * Data has stopped: nothing at all (no value, no withdrawal) arrived for this parameter
+   * within its maximum age. Distinct from a value the gateway withdrew with a reason.
+   */
+  stopped: boolean;
+  /** Manual observation: who entered it at the station. */
+  enteredBy: string;
+  /** Coded value of a manual observation (e.g. ACVPU "A"). */
+  valueCode: string;
 }
 
 export interface BedView {
@@ -58,9 +104,26 @@ export interface BedView {
     missing: string[];
     ageMs: number;
     current: boolean;
+    backfill: boolean;
+    spo2Scale: number;
+    manualInputs: Array<{ field: string; valueCode: string; enteredBy: string }>;
   } | null;
-  alarms: Array<{ alarmId: string; priority: string; condition: string; kind: string; detail: string }>;
+  alarms: Array<{
+    alarmId: string;
+    priority: string;
+    condition: string;
+    kind: string;
+    detail: string;
+    state: string;
+    acknowledgedBy: string;
+    silencedUntilWallMs: number;
+  }>;
+  /** Gaps in the sequence numbers still open (messages not received, maybe lost). */
   sequenceGaps: number;
+  /** How many numbered messages those gaps hold. */
+  missingMessages: number;
+  duplicates: number;
+  backfill: { received: number; oldestWallMs: number | null; newestWallMs: number | null; recent: HistoryItem[] };
 }
 
 const int = (v: number | string): number => (typeof v === 'number' ? v : Number(v));
@@ -76,6 +139,8 @@ export function valueAgeMs(envelope: EnvelopeMsg, gatewayReceiveWallMs: number, 
 export class StationModel {
   readonly beds = new Map<string, BedState>();
   undecodable = 0;
+  duplicates = 0;
+  private readonly seenIds = new Map<string, true>();
 
   /** Applies one MQTT message; returns false (and counts) when it cannot be used. */
   apply(topic: string, payload: Uint8Array, nowMs: number): boolean {
@@ -99,32 +164,70 @@ export class StationModel {
         observations: new Map(),
         score: null,
         alarms: new Map(),
-        lastSequence: 0,
-        sequenceGaps: 0,
+        alarmChangedWallMs: new Map(),
+        boots: new Map(),
+        duplicates: 0,
+        backfillReceived: 0,
+        history: [],
       };
       this.beds.set(key, bed);
     }
+    // At least once on the wire, exactly once in effect: a message id seen before is dropped.
+    if (envelope.messageId) {
+      if (this.seenIds.has(envelope.messageId)) {
+        this.duplicates += 1;
+        bed.duplicates += 1;
+        return false;
+      }
+      this.seenIds.set(envelope.messageId, true);
+      if (this.seenIds.size > DEDUP_WINDOW) this.seenIds.delete(this.seenIds.keys().next().value as string);
+    }
     bed.gatewayId = envelope.gatewayId;
-    const seq = int(envelope.sequence);
-    if (bed.lastSequence > 0 && seq > bed.lastSequence + 1) bed.sequenceGaps += 1;
-    if (seq > bed.lastSequence || seq === 1) bed.lastSequence = seq;
+    trackSequence(bed, envelope.bootId, int(envelope.sequence));
+    const backfill = envelope.backfill === true;
     const stamp = { envelope, stationReceivedMs: nowMs };
-    switch (payloadKind(envelope)) {
+    const kind = payloadKind(envelope);
+    if (backfill && kind !== null) {
+      bed.backfillReceived += 1;
+      bed.history.push(historyItem(topic, envelope, kind));
+      if (bed.history.length > HISTORY_LIMIT) bed.history.shift();
+    }
+    switch (kind) {
       case 'observation':
-        if (envelope.observation) bed.observations.set(envelope.observation.parameter, { msg: envelope.observation, ...stamp });
+        if (envelope.observation) {
+          const o = envelope.observation;
+          const shown = bed.observations.get(o.parameter);
+          // Live messages arrive in order; a late one only replaces an older one.
+          if (!backfill || !shown || int(shown.msg.receiveWallMs) <= int(o.receiveWallMs)) {
+            bed.observations.set(o.parameter, { msg: o, ...stamp });
+          }
+        }
         break;
       case 'score':
-        if (envelope.score) bed.score = { msg: envelope.score, ...stamp };
+        if (envelope.score) {
+          if (!backfill || !bed.score || int(bed.score.msg.computedWallMs) <= int(envelope.score.computedWallMs)) {
+            bed.score = { msg: envelope.score, ...stamp };
+          }
+        }
         break;
       case 'alarm':
         if (envelope.alarm) {
-          if (envelope.alarm.state === 'ALARM_STATE_CLEARED') bed.alarms.delete(envelope.alarm.alarmId);
-          else bed.alarms.set(envelope.alarm.alarmId, { msg: envelope.alarm, ...stamp });
+          const a = envelope.alarm;
+          const changed = int(a.changedWallMs);
+          const latest = bed.alarmChangedWallMs.get(a.alarmId) ?? 0;
+          if (backfill) {
+            // Never raise from backfill; a late clear applies only when it is the newest news.
+            if (a.state === 'ALARM_STATE_CLEARED' && changed >= latest) bed.alarms.delete(a.alarmId);
+          } else if (a.state === 'ALARM_STATE_CLEARED') bed.alarms.delete(a.alarmId);
+          else bed.alarms.set(a.alarmId, { msg: a, ...stamp });
+          bed.alarmChangedWallMs.set(a.alarmId, Math.max(latest, changed));
         }
         break;
       case 'status':
-        if (envelope.status) bed.status = { msg: envelope.status, ...stamp };
+        if (envelope.status && !backfill) bed.status = { msg: envelope.status, ...stamp };
         break;
+      case 'commandResult':
+        break; // answers to commands: read by the command sender (commands/station.ts)
       default:
         this.undecodable += 1;
         return false;
@@ -158,15 +261,21 @@ export class StationModel {
       .map(({ msg, envelope, stationReceivedMs }) => {
         const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
         const usable = msg.hasValue && (msg.status === 'RESULT_STATUS_FINAL' || msg.status === 'RESULT_STATUS_CORRECTED');
+        const maxAgeMs = msg.maxAgeMs || 5000;
+        const backfill = envelope.backfill === true;
         return {
           parameter: msg.parameter,
           value: msg.hasValue ? msg.value : null,
           unit: msg.unitUcum,
           ageMs,
-          current: usable && gatewayUp && ageMs <= (msg.maxAgeMs || 5000),
+          current: usable && gatewayUp && !backfill && ageMs <= maxAgeMs,
           status: msg.status.replace('RESULT_STATUS_', '').toLowerCase(),
           quality: msg.quality.map((q) => q.replace('QUALITY_FLAG_', '').toLowerCase()),
           reason: msg.unavailableReason,
+          backfill,
+          stopped: ageMs > maxAgeMs,
+          enteredBy: msg.manual?.enteredBy ?? '',
+          valueCode: msg.valueCode ?? '',
         };
       });
     let score: BedView['score'] = null;
@@ -179,9 +288,16 @@ export class StationModel {
         complete: msg.complete,
         missing: msg.missing,
         ageMs,
-        current: gatewayUp && ageMs <= 10_000,
+        current: gatewayUp && envelope.backfill !== true && ageMs <= 10_000,
+        backfill: envelope.backfill === true,
+        spo2Scale: msg.spo2Scale,
+        manualInputs: (msg.inputs ?? [])
+          .filter((i) => i.interfaceId === 'manual')
+          .map((i) => ({ field: i.field, valueCode: i.valueCode ?? '', enteredBy: i.enteredBy ?? '' })),
       };
     }
+    const history = bed.history;
+    const boots = [...bed.boots.values()];
     return {
       bed: bed.key,
       gatewayId: bed.gatewayId,
@@ -196,13 +312,77 @@ export class StationModel {
         condition: msg.condition,
         kind: msg.kind.replace('ALARM_KIND_', '').toLowerCase(),
         detail: msg.detail,
+        state: msg.state.replace('ALARM_STATE_', '').toLowerCase(),
+        acknowledgedBy: msg.acknowledgedBy ?? '',
+        silencedUntilWallMs: int(msg.silencedUntilWallMs ?? 0),
       })),
-      sequenceGaps: bed.sequenceGaps,
+      sequenceGaps: boots.reduce((n, b) => n + b.missing.length, 0),
+      missingMessages: boots.reduce((n, b) => n + b.missing.reduce((m, [from, to]) => m + to - from + 1, 0), 0),
+      duplicates: bed.duplicates,
+      backfill: {
+        received: bed.backfillReceived,
+        oldestWallMs: history.length > 0 ? Math.min(...history.map((h) => h.wallMs)) : null,
+        newestWallMs: history.length > 0 ? Math.max(...history.map((h) => h.wallMs)) : null,
+        recent: history.slice(-20),
+      },
     };
   }
 }
 
-const LABEL: Record<string, string> = { spo2: 'SpO2', pulse: 'Pulse', 'perfusion-index': 'PI' };
+/** Records a sequence number of a gateway run; 0 (state messages) is outside the numbered stream. */
+function trackSequence(bed: BedState, bootId: string, seq: number): void {
+  if (seq <= 0) return;
+  let boot = bed.boots.get(bootId);
+  if (!boot) {
+    boot = { last: 0, missing: [] };
+    bed.boots.set(bootId, boot);
+    if (bed.boots.size > BOOTS_TRACKED) bed.boots.delete(bed.boots.keys().next().value as string);
+  }
+  if (boot.last === 0) {
+    // The first number seen of a run: anything below it was before this station listened.
+    boot.last = seq;
+    return;
+  }
+  if (seq > boot.last) {
+    if (seq > boot.last + 1) boot.missing.push([boot.last + 1, seq - 1]);
+    boot.last = seq;
+    return;
+  }
+  // A late arrival (backfill, or overtaken): fill its gap.
+  const i = boot.missing.findIndex(([from, to]) => seq >= from && seq <= to);
+  if (i < 0) return;
+  const [from, to] = boot.missing[i] as [number, number];
+  const parts: Array<[number, number]> = [];
+  if (from <= seq - 1) parts.push([from, seq - 1]);
+  if (seq + 1 <= to) parts.push([seq + 1, to]);
+  boot.missing.splice(i, 1, ...parts);
+}
+
+function historyItem(topic: string, envelope: EnvelopeMsg, kind: string): HistoryItem {
+  let wallMs = int(envelope.sentWallMs);
+  let summary = kind;
+  if (envelope.observation) {
+    const o = envelope.observation;
+    wallMs = int(o.receiveWallMs);
+    summary = o.hasValue ? `${o.parameter} ${o.valueCode || o.value} ${o.unitUcum}`.trim() : `${o.parameter} unavailable: ${o.unavailableReason}`;
+  } else if (envelope.score) {
+    wallMs = int(envelope.score.computedWallMs);
+    summary = `NEWS2 ${envelope.score.total}${envelope.score.complete ? '' : ' (incomplete)'}`;
+  } else if (envelope.alarm) {
+    wallMs = int(envelope.alarm.changedWallMs);
+    summary = `alarm ${envelope.alarm.alarmId} ${envelope.alarm.state.replace('ALARM_STATE_', '').toLowerCase()}`;
+  }
+  return { kind, topic, sequence: int(envelope.sequence), wallMs, summary };
+}
+
+const LABEL: Record<string, string> = {
+  spo2: 'SpO2',
+  pulse: 'Pulse',
+  'perfusion-index': 'PI',
+  consciousness: 'ACVPU',
+  'on-oxygen': 'O2',
+  'spo2-scale': 'SpO2 sc',
+};
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -218,11 +398,18 @@ export function renderStation(views: BedView[], nowMs: number): string {
     lines.push('', `${v.bed}  gateway ${v.gatewayId}  ${gw}${hb}`);
     for (const val of v.values) {
       const label = (LABEL[val.parameter] ?? val.parameter).padEnd(8);
+      const by = val.enteredBy ? `  entered by ${val.enteredBy}` : '';
       if (val.current && val.value !== null) {
         const flags = val.quality.length > 0 ? `  [${val.quality.join(', ')}]` : '';
-        lines.push(`  ${label}${String(val.value).padStart(6)} ${val.unit.padEnd(5)} age ${seconds(val.ageMs)}${flags}`);
+        const shown = val.valueCode || String(val.value);
+        lines.push(`  ${label}${shown.padStart(6)} ${val.unit.padEnd(5)} age ${seconds(val.ageMs)}${flags}${by}`);
+      } else if (val.stopped) {
+        // Nothing at all arrives for this parameter any more: say so, per parameter.
+        lines.push(`  ${label}${'--'.padStart(6)} ${val.unit.padEnd(5)} DATA STOPPED: nothing received for ${seconds(val.ageMs)}${val.backfill ? ' (last was backfill)' : ''}`);
       } else {
-        const why = val.reason || (val.value !== null && !val.current ? (val.status === 'final' ? 'STALE' : val.status) : val.status);
+        const why = val.backfill
+          ? 'backfill (delivered late)'
+          : val.reason || (val.value !== null && !val.current ? (val.status === 'final' ? 'STALE' : val.status) : val.status);
         lines.push(`  ${label}${'--'.padStart(6)} ${val.unit.padEnd(5)} unavailable: ${why} (last ${seconds(val.ageMs)} ago)`);
       }
     }
@@ -231,10 +418,24 @@ export function renderStation(views: BedView[], nowMs: number): string {
       const head = s.current ? `${s.total}` : '--';
       const risk = s.current ? (s.complete ? `risk ${s.riskLevel}` : `risk at least ${s.riskLevel}`) : 'not current';
       const inc = s.complete ? '' : `  INCOMPLETE, missing: ${s.missing.join(', ')}`;
-      lines.push(`  NEWS2   ${head.padStart(6)}       ${risk}${inc}`);
+      const manual = s.manualInputs.length > 0 ? `  manual: ${s.manualInputs.map((m) => `${m.field}=${m.valueCode} (${m.enteredBy})`).join(', ')}` : '';
+      const scale = s.spo2Scale === 2 ? '  SpO2 scale 2' : '';
+      lines.push(`  NEWS2   ${head.padStart(6)}       ${risk}${inc}${scale}${manual}${s.backfill ? '  (last score was backfill)' : ''}`);
     }
     if (v.alarms.length === 0) lines.push('  Alarms  none');
-    for (const a of v.alarms) lines.push(`  ALARM   [${a.priority.toUpperCase()}] ${a.kind} ${a.alarmId}: ${a.detail}`);
+    for (const a of v.alarms) {
+      const state =
+        a.state === 'acknowledged' ? `  (acknowledged by ${a.acknowledgedBy})` : a.state === 'silenced' ? `  (silenced until ${new Date(a.silencedUntilWallMs).toISOString().slice(11, 19)})` : '';
+      lines.push(`  ALARM   [${a.priority.toUpperCase()}] ${a.kind} ${a.alarmId}: ${a.detail}${state}`);
+    }
+    if (v.backfill.received > 0) {
+      const range =
+        v.backfill.oldestWallMs !== null && v.backfill.newestWallMs !== null
+          ? ` from ${new Date(v.backfill.oldestWallMs).toISOString().slice(11, 19)} to ${new Date(v.backfill.newestWallMs).toISOString().slice(11, 19)}`
+          : '';
+      lines.push(`  History ${v.backfill.received} message(s) delivered late (backfill)${range}: kept as history, never alarmed as live`);
+    }
+    if (v.missingMessages > 0) lines.push(`  LOST?   ${v.missingMessages} numbered message(s) not received (${v.sequenceGaps} gap(s))`);
   }
   return `${lines.join('\n')}\n`;
 }

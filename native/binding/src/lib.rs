@@ -15,6 +15,8 @@ use napi::Either;
 use napi_derive::napi;
 use vigil_core::news2;
 
+mod sys;
+
 /// Field name reported when `spo2Scale` is neither 1 nor 2 (it is configuration, not a
 /// Chart 1 parameter, so it has no `Parameter` in the core).
 const SPO2_SCALE_FIELD: &str = "spo2Scale";

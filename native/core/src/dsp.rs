@@ -381,6 +381,21 @@ impl History {
         best
     }
 
+    /// Index and value of the sample whose `key(value)` is largest in `from..=to` (clamped
+    /// to what is held; the first one on ties), `None` when nothing in the range is held.
+    pub fn argmax_by(&self, from: u64, to: u64, key: impl Fn(f64) -> f64) -> Option<(u64, f64)> {
+        let mut best: Option<(u64, f64, f64)> = None;
+        for i in from..=to {
+            if let Some(v) = self.get(i) {
+                let k = key(v);
+                if best.is_none_or(|(_, _, bk)| k > bk) {
+                    best = Some((i, v, k));
+                }
+            }
+        }
+        best.map(|(i, v, _)| (i, v))
+    }
+
     /// Largest absolute value in `from..=to` (0 when nothing in the range is held).
     pub fn max_abs(&self, from: u64, to: u64) -> f64 {
         self.argmax_abs(from, to).map_or(0.0, |(_, v)| v.abs())

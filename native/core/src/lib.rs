@@ -13,8 +13,14 @@
 )]
 
 pub mod dsp;
+pub mod ecg;
+pub mod heart_rate;
 pub mod news2;
+pub mod ppg;
 pub mod qrs;
+pub mod resp;
+#[cfg(test)]
+mod testsig;
 
 /// Version of this crate (`CARGO_PKG_VERSION`), reported by the agent at start-up.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -79,6 +79,16 @@ const RR_INITIAL_S: f64 = 1.0;
 const LEARNING_S: f64 = 2.0;
 /// With no QRS for this long, the QRS level is learned again from recent peaks, s.
 const RELEARN_S: f64 = 8.0;
+/// Leads-off test block, s: the lead is off after two consecutive flat blocks.
+const FLAT_BLOCK_S: f64 = 1.0;
+/// Number of consecutive flat blocks that mean the lead is off.
+const FLAT_BLOCKS_OFF: u32 = 2;
+/// Blocks (of `FLAT_BLOCK_S`) over which the kurtosis of the conditioned signal is taken.
+const KURTOSIS_BLOCKS: usize = 5;
+/// Kurtosis at which the kurtosis quality is 0 (a Gaussian noise has 3) and 1 (Li,
+/// Clifford et al., Physiol Meas 29(1):15-32, 2008, take kurtosis > 5 as a clean ECG).
+const KURTOSIS_NOISE: f64 = 3.0;
+const KURTOSIS_CLEAN: f64 = 5.0;
 /// Number of peak heights and RR intervals averaged.
 const LEVELS: usize = 8;
 /// Bounded number of peaks kept for search-back and for the learning period.
@@ -109,12 +119,16 @@ pub struct QrsConfig {
     /// the samples (millivolts for the defaults). Default 0.04 mV: below the smallest QRS
     /// of a connected lead, above the noise of a disconnected one.
     pub min_qrs_amplitude: f64,
+    /// The lead is taken as off (disconnected, or a railed amplifier) when the conditioned
+    /// signal's peak-to-peak amplitude stays below this for two whole 1 s blocks, in the
+    /// unit of the samples. Default 0.05 mV.
+    pub flat_amplitude: f64,
 }
 
 impl QrsConfig {
     /// The default configuration at `sample_rate_hz` (samples in millivolts).
     pub fn new(sample_rate_hz: f64) -> Self {
-        Self { sample_rate_hz, mains: Mains::Both, min_qrs_amplitude: 0.04 }
+        Self { sample_rate_hz, mains: Mains::Both, min_qrs_amplitude: 0.04, flat_amplitude: 0.05 }
     }
 
     /// Checks every field; the error names the first bad one.
@@ -126,6 +140,9 @@ impl QrsConfig {
         }
         if !(self.min_qrs_amplitude.is_finite() && self.min_qrs_amplitude >= 0.0) {
             return Err(ConfigError::new("minQrsAmplitude", RULE_AMPLITUDE));
+        }
+        if !(self.flat_amplitude.is_finite() && self.flat_amplitude >= 0.0) {
+            return Err(ConfigError::new("flatAmplitude", RULE_AMPLITUDE));
         }
         Ok(())
     }
@@ -156,6 +173,8 @@ struct Design {
     learning: u64,
     relearn: u64,
     history: usize,
+    /// Length of a leads-off (flat) test block.
+    block: u64,
 }
 
 impl Design {
@@ -195,6 +214,7 @@ impl Design {
             relearn: to_samples(RELEARN_S)? as u64,
             // Covers the integration window, the fiducial margin and the peak decision.
             history: to_samples(1.0)?,
+            block: to_samples(FLAT_BLOCK_S)? as u64,
         })
     }
 }
@@ -271,6 +291,17 @@ struct State {
     last_event: u64,
     /// Last beat index reported (beats are strictly increasing).
     last_beat: Option<u64>,
+    /// Minimum and maximum of the conditioned signal in the current block.
+    block_min: f64,
+    block_max: f64,
+    /// Samples in the current block.
+    block_fill: u64,
+    /// Consecutive complete blocks whose peak-to-peak amplitude was below the flat limit.
+    flat_blocks: u32,
+    /// Power sums (1, x, x^2, x^3, x^4) of the conditioned signal in the current block.
+    block_sums: [f64; 5],
+    /// Power sums of the last complete blocks (kurtosis window), newest last.
+    past_sums: [[f64; 5]; KURTOSIS_BLOCKS],
 }
 
 /// Streaming QRS detector for one lead (see the module documentation).
@@ -303,6 +334,12 @@ impl QrsDetector {
             learning: true,
             last_event: 0,
             last_beat: None,
+            block_min: f64::INFINITY,
+            block_max: f64::NEG_INFINITY,
+            block_fill: 0,
+            flat_blocks: 0,
+            block_sums: [0.0; 5],
+            past_sums: [[0.0; 5]; KURTOSIS_BLOCKS],
         };
         Ok(Self { design, state })
     }
@@ -335,6 +372,56 @@ impl QrsDetector {
         d.fiducial_delay + d.integration as u64 / 2 + d.refractory + d.peak_timeout
     }
 
+    /// `true` once the conditioned signal has been flat for two whole 1 s blocks (lead
+    /// off or amplifier railed); `false` again after the first block that is not flat.
+    pub fn leads_off(&self) -> bool {
+        self.state.flat_blocks >= FLAT_BLOCKS_OFF
+    }
+
+    /// `true` during the initial learning period (no beat reported yet).
+    pub fn learning(&self) -> bool {
+        self.state.learning
+    }
+
+    /// Noise quality in 0..=1: 1 when the recent non-QRS peaks of the integrated signal are
+    /// negligible next to the QRS peaks, falling linearly to 0 when their mean reaches the
+    /// detection threshold (where noise would start to be counted as beats).
+    pub fn noise_quality(&self) -> f64 {
+        let qrs = self.state.qrs_level.mean();
+        if qrs <= 0.0 {
+            return 0.0;
+        }
+        let ratio = self.state.noise_level.mean() / qrs;
+        (1.0 - ratio / THRESHOLD_COEFFICIENT).clamp(0.0, 1.0)
+    }
+
+    /// Kurtosis of the conditioned signal over the last 5 complete 1 s blocks, or `None`
+    /// before 5 s or on a constant signal.
+    pub fn kurtosis(&self) -> Option<f64> {
+        let mut t = [0.0f64; 5];
+        for block in &self.state.past_sums {
+            for (acc, v) in t.iter_mut().zip(block) {
+                *acc += v;
+            }
+        }
+        let [n, s1, s2, s3, s4] = t;
+        if n < (KURTOSIS_BLOCKS as u64 * self.design.block) as f64 {
+            return None;
+        }
+        let mean = s1 / n;
+        let (e2, e3, e4) = (s2 / n, s3 / n, s4 / n);
+        let m2 = e2 - mean * mean;
+        let m4 = e4 - 4.0 * mean * e3 + 6.0 * mean * mean * e2 - 3.0 * mean.powi(4);
+        (m2 > 1e-12).then(|| m4 / (m2 * m2))
+    }
+
+    /// Kurtosis quality in 0..=1: 0 at the kurtosis of Gaussian noise (3) or below, 1 at
+    /// that of a clean ECG (5) or above, linear between; 1 before the first 5 s.
+    pub fn kurtosis_quality(&self) -> f64 {
+        self.kurtosis()
+            .map_or(1.0, |k| ((k - KURTOSIS_NOISE) / (KURTOSIS_CLEAN - KURTOSIS_NOISE)).clamp(0.0, 1.0))
+    }
+
     /// Processes a batch and appends the sample index (counted from the first sample ever
     /// given to this detector) of every beat now decided to `beats`, in increasing order.
     ///
@@ -358,6 +445,27 @@ impl QrsDetector {
             s.conditioning = d.conditioning.steady_state(x);
         }
         let clean = d.conditioning.step(&mut s.conditioning, x);
+        s.block_min = s.block_min.min(clean);
+        s.block_max = s.block_max.max(clean);
+        s.block_fill += 1;
+        let x2 = clean * clean;
+        s.block_sums[0] += 1.0;
+        s.block_sums[1] += clean;
+        s.block_sums[2] += x2;
+        s.block_sums[3] += x2 * clean;
+        s.block_sums[4] += x2 * x2;
+        if s.block_fill >= d.block {
+            s.past_sums.rotate_left(1);
+            if let Some(last) = s.past_sums.last_mut() {
+                *last = s.block_sums;
+            }
+            s.block_sums = [0.0; 5];
+            let flat = s.block_max - s.block_min < d.config.flat_amplitude;
+            s.flat_blocks = if flat { s.flat_blocks.saturating_add(1) } else { 0 };
+            s.block_min = f64::INFINITY;
+            s.block_max = f64::NEG_INFINITY;
+            s.block_fill = 0;
+        }
         let band = d.band.step(&mut s.band, clean);
         let [b1, b2, b3, b4] = s.recent;
         let derivative = (2.0 * band + b1 - b3 - 2.0 * b4) * d.derivative_scale;
@@ -444,7 +552,6 @@ impl QrsDetector {
 
     fn classify(&mut self, peak: Peak, beats: &mut Vec<u64>) {
         let d = &self.design;
-        if std::env::var("VT").is_ok() { eprintln!("TRACE t={:.3} h={:.1} thr={:.1} q={:.1} nz={:.1} slope={:.1} lastslope={:.1} amp={:.3} rr={:.2}", peak.index as f64/d.config.sample_rate_hz, peak.height, self.threshold(), self.state.qrs_level.mean(), self.state.noise_level.mean(), peak.slope, self.state.last_qrs.map_or(0.0,|q|q.slope), peak.amplitude, self.state.rr_level.mean()/d.config.sample_rate_hz); }
         if peak.amplitude < d.config.min_qrs_amplitude {
             self.state.noise_level.push(peak.height);
             return;
@@ -549,6 +656,144 @@ impl QrsDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testsig::{EcgSpec, Rng, ecg, score};
+
+    /// Beats before this time are not scored (learning period plus margin).
+    const SCORED_FROM_S: f64 = 3.0;
+
+    fn detect_all(fs: f64, samples: &[f32]) -> Vec<u64> {
+        let mut d = QrsDetector::new(QrsConfig::new(fs)).unwrap();
+        let mut beats = Vec::new();
+        d.process(samples, &mut beats).unwrap();
+        beats
+    }
+
+    fn after(beats: &[u64], fs: f64) -> Vec<u64> {
+        beats.iter().copied().filter(|&b| b as f64 >= SCORED_FROM_S * fs).collect()
+    }
+
+    #[test]
+    fn finds_every_beat_of_a_synthetic_ecg_at_any_sample_rate() {
+        for fs in [125.0, 250.0, 360.0, 500.0, 1000.0] {
+            for bpm in [40.0, 75.0, 150.0, 220.0] {
+                let mut spec = EcgSpec::clean(fs, 60.0, bpm);
+                spec.wander_mv = 0.5;
+                spec.mains_mv = 0.2;
+                spec.noise_mv = 0.03;
+                // Premature beats come 35 % early: only below 150 /min is that still a
+                // physiological coupling interval (> 240 ms).
+                spec.ectopic_probability = if bpm <= 150.0 { 0.08 } else { 0.0 };
+                spec.seed = fs as u64 * 1000 + bpm as u64;
+                let signal = ecg(spec);
+                let detected = detect_all(fs, &signal.samples);
+                let tolerance = (0.05 * fs) as u64;
+                let (tp, missed, extra) =
+                    score(&after(&signal.r_peaks, fs), &after(&detected, fs), tolerance);
+                assert!(tp > 0);
+                assert_eq!((missed, extra), (0, 0), "fs {fs} bpm {bpm} seed {}", spec.seed);
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_processing_gives_the_beats_of_one_call() {
+        // Property: for random signals and random chunk sizes (including empty chunks and
+        // single samples), the beats are identical to one call over the whole signal.
+        for case in 0..24u64 {
+            let seed = 0x5EED_0000 + case;
+            let mut rng = Rng::new(seed);
+            let fs = [125.0, 250.0, 360.0, 500.0, 1000.0][rng.range(0, 4) as usize];
+            let mut spec = EcgSpec::clean(fs, 40.0, 40.0 + rng.uniform() * 140.0);
+            spec.rr_jitter = rng.uniform() * 0.2;
+            spec.ectopic_probability = rng.uniform() * 0.2;
+            spec.noise_mv = rng.uniform() * 0.1;
+            spec.wander_mv = rng.uniform();
+            spec.seed = seed;
+            let signal = ecg(spec);
+            let whole = detect_all(fs, &signal.samples);
+            let mut d = QrsDetector::new(QrsConfig::new(fs)).unwrap();
+            let mut chunked = Vec::new();
+            let mut at = 0usize;
+            let max_chunk = [1u64, 7, 100, 5000][rng.range(0, 3) as usize];
+            while at < signal.samples.len() {
+                let len = (rng.range(0, max_chunk) as usize).min(signal.samples.len() - at);
+                d.process(&signal.samples[at..at + len], &mut chunked).unwrap();
+                at += len;
+            }
+            assert!(!whole.is_empty());
+            assert_eq!(chunked, whole, "seed {seed:#x} fs {fs} max chunk {max_chunk}");
+        }
+    }
+
+    #[test]
+    fn every_beat_is_reported_within_the_stated_delay() {
+        for fs in [125.0, 360.0, 1000.0] {
+            let mut spec = EcgSpec::clean(fs, 60.0, 70.0);
+            spec.ectopic_probability = 0.1;
+            spec.noise_mv = 0.05;
+            spec.seed = 7;
+            let signal = ecg(spec);
+            let mut d = QrsDetector::new(QrsConfig::new(fs)).unwrap();
+            let max_delay = d.max_delay_samples();
+            assert!((max_delay as f64) < 3.6 * fs, "bound {max_delay} at {fs}");
+            let mut delays = Vec::new();
+            let mut beats = Vec::new();
+            for chunk in signal.samples.chunks(1) {
+                let before = beats.len();
+                d.process(chunk, &mut beats).unwrap();
+                let seen = d.samples_seen();
+                delays.extend(beats[before..].iter().map(|&b| seen - b));
+            }
+            assert!(!delays.is_empty());
+            assert!(delays.iter().all(|&delay| delay <= max_delay), "fs {fs}");
+            // After learning, beats found on first pass come out within the typical delay.
+            let typical = d.typical_delay_samples() as f64;
+            let late: Vec<u64> = delays.iter().skip(3).copied().filter(|&x| x as f64 > typical * 1.2).collect();
+            assert!(late.is_empty(), "fs {fs}: typical {typical}, late {late:?}");
+            assert!(typical / fs < 0.6, "typical delay {} s", typical / fs);
+        }
+    }
+
+    #[test]
+    fn a_flat_lead_gives_no_beats_and_is_reported_off() {
+        let fs = 250.0;
+        let signal = ecg(EcgSpec::clean(fs, 20.0, 80.0));
+        let mut d = QrsDetector::new(QrsConfig::new(fs)).unwrap();
+        let mut beats = Vec::new();
+        d.process(&signal.samples, &mut beats).unwrap();
+        assert!(!d.leads_off());
+        let count = beats.len();
+        // Lead off: the amplifier output stays at its last value, with a little noise.
+        let mut rng = Rng::new(3);
+        let flat: Vec<f32> = (0..(30.0 * fs) as usize).map(|_| (0.2 + 0.002 * rng.normal()) as f32).collect();
+        d.process(&flat[..(1.0 * fs) as usize], &mut beats).unwrap();
+        d.process(&flat[(1.0 * fs) as usize..], &mut beats).unwrap();
+        assert!(d.leads_off());
+        // The beats decided after the lead came off all lie before it came off.
+        let off_at = signal.samples.len() as u64;
+        assert!(beats[count..].iter().all(|&b| b < off_at), "no beat invented on a flat lead");
+        d.process(&signal.samples, &mut beats).unwrap();
+        assert!(!d.leads_off(), "back on after a non-flat block");
+    }
+
+    #[test]
+    fn a_rejected_batch_leaves_the_state_untouched() {
+        let fs = 360.0;
+        let signal = ecg(EcgSpec::clean(fs, 30.0, 90.0));
+        let whole = detect_all(fs, &signal.samples);
+        let mut d = QrsDetector::new(QrsConfig::new(fs)).unwrap();
+        let mut beats = Vec::new();
+        let (a, b) = signal.samples.split_at(4000);
+        d.process(a, &mut beats).unwrap();
+        let mut bad = b[..100].to_vec();
+        bad[42] = f32::NAN;
+        let err = d.process(&bad, &mut beats).unwrap_err();
+        assert_eq!((err.field, err.index), ("samples", 42));
+        assert_eq!(d.process(&[f32::INFINITY], &mut beats).unwrap_err().index, 0);
+        d.process(&[], &mut beats).unwrap();
+        d.process(b, &mut beats).unwrap();
+        assert_eq!(beats, whole);
+    }
 
     #[test]
     fn rejects_sample_rates_outside_the_range() {

@@ -304,8 +304,7 @@ export function decodeMasimoAscii(line: Uint8Array): DecodeResult {
     const key = token.slice(0, eq);
     const raw = token.slice(eq + 1);
     if (!KEY_SYNTAX.test(key)) return reject('malformed', `token ${i + 1}: key is not 1 to 16 letters or digits`);
-    // The key is protocol vocabulary, not a reading: naming it helps diagnose a firmware change.
-    if (!KNOWN_KEYS.has(key)) return reject('unknown-field', `unknown field ${key}`);
+    if (!KNOWN_KEYS.has(key)) return reject('unknown-field', unknownFieldDetail(key));
     if (seen.has(key)) return reject('duplicate-field', `${key}: appears more than once`);
     seen.add(key);
     const fieldKey = key as FieldKey;
@@ -339,6 +338,15 @@ export function decodeMasimoAscii(line: Uint8Array): DecodeResult {
   frame.exceptions = decoded.exceptions;
   frame.unknownExceptionBits = decoded.unknownBits;
   return { ok: true, frame };
+}
+
+/**
+ * A key is protocol vocabulary, and naming it helps diagnose a firmware change (SPHB=, EXC1=).
+ * But a corrupted line can glue a reading into a key ("BPM097PI=" after a lost "=" and space),
+ * so a key with two or more consecutive digits (every reading has at least two) is withheld.
+ */
+function unknownFieldDetail(key: string): string {
+  return /\d{2}/.test(key) ? 'unknown field (name withheld: it contains digits)' : `unknown field ${key}`;
 }
 
 function assignNumeric(frame: MasimoFrame, key: keyof typeof FORMATS, value: number | null): void {

@@ -1,0 +1,157 @@
+/**
+ * Manual observations entered at the station: the NEWS2 inputs no device supplies
+ * (consciousness ACVPU, air or supplemental oxygen) and the patient's SpO2 scale.
+ * Each keeps its provenance (who, which command, which station, when) and has its own
+ * maximum age on the gateway's monotonic clock: past it, the input leaves the score
+ * (which becomes incomplete again) instead of being used from memory.
+ */
+import type { Clock } from '../clock';
+import { elapsedMs } from '../clock';
+import type { ObservationMsg } from '../proto/codec';
+import type { ManualInputs } from '../scoring/news2-stage';
+import type { Acvpu } from './schema';
+
+export type ManualParameter = 'consciousness' | 'on-oxygen' | 'spo2-scale';
+
+export interface Provenance {
+  enteredBy: string;
+  commandId: string;
+  stationId: string;
+  /** Station wall clock when the command was issued. */
+  enteredWallMs: number;
+}
+
+interface Entry<T> {
+  value: T;
+  provenance: Provenance;
+  receiveWallMs: number;
+  receiveMonoNs: bigint;
+}
+
+export interface ManualMaxAgeMs {
+  consciousness: number;
+  onOxygen: number;
+  spo2Scale: number;
+}
+
+export class ManualObservations {
+  private consciousness: Entry<Acvpu> | null = null;
+  private onOxygen: Entry<boolean> | null = null;
+  private scale: Entry<1 | 2> | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly maxAgeMs: ManualMaxAgeMs,
+  ) {}
+
+  /** Records what a command gave; returns the observations to publish. */
+  enter(values: { consciousness?: Acvpu; onOxygen?: boolean; spo2Scale?: 1 | 2 }, provenance: Provenance): ObservationMsg[] {
+    const stamp = { provenance, receiveWallMs: this.clock.wallMs(), receiveMonoNs: this.clock.monoNs() };
+    const out: ObservationMsg[] = [];
+    if (values.consciousness !== undefined) {
+      this.consciousness = { value: values.consciousness, ...stamp };
+      out.push(this.toMsg('consciousness', this.consciousness, 0, values.consciousness, this.maxAgeMs.consciousness));
+    }
+    if (values.onOxygen !== undefined) {
+      this.onOxygen = { value: values.onOxygen, ...stamp };
+      out.push(this.toMsg('on-oxygen', this.onOxygen, values.onOxygen ? 1 : 0, values.onOxygen ? 'supplemental' : 'air', this.maxAgeMs.onOxygen));
+    }
+    if (values.spo2Scale !== undefined) {
+      this.scale = { value: values.spo2Scale, ...stamp };
+      out.push(this.toMsg('spo2-scale', this.scale, values.spo2Scale, String(values.spo2Scale), this.maxAgeMs.spo2Scale));
+    }
+    return out;
+  }
+
+  /** The current inputs for the NEWS2 stage (expired ones left out). */
+  inputs(): ManualInputs {
+    const out: ManualInputs = {};
+    const c = this.current(this.consciousness, this.maxAgeMs.consciousness);
+    if (c) out.consciousness = { value: c.value, wallMs: c.receiveWallMs, enteredBy: c.provenance.enteredBy, ageMs: this.ageMs(c) };
+    const o = this.current(this.onOxygen, this.maxAgeMs.onOxygen);
+    if (o) out.onOxygen = { value: o.value, wallMs: o.receiveWallMs, enteredBy: o.provenance.enteredBy, ageMs: this.ageMs(o) };
+    return out;
+  }
+
+  /** The SpO2 scale set at the station, while current; undefined: use the configured one. */
+  spo2Scale(): 1 | 2 | undefined {
+    return this.current(this.scale, this.maxAgeMs.spo2Scale)?.value;
+  }
+
+  /** Drops inputs past their maximum age; returns which (to withdraw them and re-score). */
+  expire(): ManualParameter[] {
+    const out: ManualParameter[] = [];
+    if (this.consciousness && !this.current(this.consciousness, this.maxAgeMs.consciousness)) {
+      this.consciousness = null;
+      out.push('consciousness');
+    }
+    if (this.onOxygen && !this.current(this.onOxygen, this.maxAgeMs.onOxygen)) {
+      this.onOxygen = null;
+      out.push('on-oxygen');
+    }
+    if (this.scale && !this.current(this.scale, this.maxAgeMs.spo2Scale)) {
+      this.scale = null;
+      out.push('spo2-scale');
+    }
+    return out;
+  }
+
+  /** The "withdrawn" observation published when a manual input expires. */
+  withdrawnMsg(parameter: ManualParameter): ObservationMsg {
+    const maxAgeMs = parameter === 'consciousness' ? this.maxAgeMs.consciousness : parameter === 'on-oxygen' ? this.maxAgeMs.onOxygen : this.maxAgeMs.spo2Scale;
+    return {
+      ...this.base(parameter, maxAgeMs),
+      value: 0,
+      hasValue: false,
+      status: 'RESULT_STATUS_UNAVAILABLE',
+      quality: ['QUALITY_FLAG_STALE'],
+      unavailableReason: 'max-age-exceeded',
+      deviceTimeMs: 0,
+      receiveWallMs: this.clock.wallMs(),
+      receiveMonoNs: this.clock.monoNs().toString(),
+    };
+  }
+
+  private current<T>(e: Entry<T> | null, maxAgeMs: number): Entry<T> | null {
+    return e && this.ageMs(e) <= maxAgeMs ? e : null;
+  }
+
+  private ageMs(e: Entry<unknown>): number {
+    return elapsedMs(e.receiveMonoNs, this.clock.monoNs());
+  }
+
+  private base(parameter: ManualParameter, maxAgeMs: number): Omit<ObservationMsg, 'value' | 'hasValue' | 'status' | 'quality' | 'unavailableReason' | 'deviceTimeMs' | 'receiveWallMs' | 'receiveMonoNs'> {
+    return {
+      parameter,
+      // Nominal values: no UCUM unit. No LOINC code is assigned here on purpose (a wrong
+      // code is worse than none); the parameter code names them.
+      unitUcum: '',
+      loinc: '',
+      source: { driver: 'manual', interfaceId: 'station', serialNumber: '', port: '' },
+      deviceTimeText: '',
+      maxAgeMs,
+    };
+  }
+
+  private toMsg<T>(parameter: ManualParameter, e: Entry<T>, value: number, code: string, maxAgeMs: number): ObservationMsg {
+    return {
+      ...this.base(parameter, maxAgeMs),
+      value,
+      hasValue: true,
+      valueCode: code,
+      status: 'RESULT_STATUS_FINAL',
+      quality: [],
+      // The station's clock when the nurse entered it stands in for a device time.
+      deviceTimeMs: e.provenance.enteredWallMs,
+      receiveWallMs: e.receiveWallMs,
+      receiveMonoNs: e.receiveMonoNs.toString(),
+      unavailableReason: '',
+      manual: {
+        enteredBy: e.provenance.enteredBy,
+        commandId: e.provenance.commandId,
+        stationId: e.provenance.stationId,
+        enteredWallMs: e.provenance.enteredWallMs,
+      },
+    };
+  }
+}

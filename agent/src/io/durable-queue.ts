@@ -1,0 +1,122 @@
+/**
+ * The durable queue's storage boundary: the ONLY file that imports `classic-level`
+ * (LevelDB, see docs/soup.md). It stores opaque values under 64-bit keys, kept in key
+ * order, and knows nothing of MQTT or protobuf; ordering, bounds and eviction are in
+ * publish/outbox.ts.
+ *
+ * Writes are synchronous on disk (`sync: true`, LevelDB fsyncs its write-ahead log)
+ * so that a message counts as accepted only once it would survive a power cut, not
+ * only a process crash. Deletes (after the broker's PUBACK) are not synced: losing
+ * one in a power cut re-sends a message the station already has, and the station drops
+ * it by its message id.
+ *
+ * Interface specification: docs/interfaces/durable-queue.md.
+ */
+import { mkdirSync } from 'node:fs';
+import { ClassicLevel } from 'classic-level';
+import { VigilError } from '../errors';
+
+/** The queue's store could not be opened (`QUEUE_OPEN`) or failed while open (`QUEUE_IO`). */
+export class QueueError extends VigilError {
+  constructor(code: 'QUEUE_OPEN' | 'QUEUE_IO', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** What the outbox needs from a store: ordered keys, opaque values. */
+export interface QueueStore {
+  /** Every stored entry in key order (used once, at start-up). */
+  scan(): AsyncIterable<[key: bigint, value: Uint8Array]>;
+  /** Stores a value durably; resolves once it is on disk. */
+  put(key: bigint, value: Uint8Array): Promise<void>;
+  get(key: bigint): Promise<Uint8Array | undefined>;
+  del(keys: readonly bigint[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Keys are 8-byte big-endian integers, so LevelDB's byte order is numeric order. */
+function keyBytes(key: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(key);
+  return b;
+}
+
+export class LevelQueueStore implements QueueStore {
+  private constructor(private readonly db: ClassicLevel<Buffer, Buffer>) {}
+
+  /** Opens (creating if needed) the LevelDB directory; throws QueueError `QUEUE_OPEN`. */
+  static async open(dir: string): Promise<LevelQueueStore> {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      await db.open();
+      return new LevelQueueStore(db);
+    } catch (cause) {
+      // LevelDB holds a lock file: a second agent on the same directory fails here.
+      const reason = (cause as { code?: string }).code ?? (cause as Error).message;
+      throw new QueueError('QUEUE_OPEN', `cannot open the durable queue in ${dir}: ${reason}`, { cause });
+    }
+  }
+
+  async *scan(): AsyncIterable<[bigint, Uint8Array]> {
+    for await (const [k, v] of this.db.iterator()) yield [k.readBigUInt64BE(0), v];
+  }
+
+  async put(key: bigint, value: Uint8Array): Promise<void> {
+    try {
+      await this.db.put(keyBytes(key), Buffer.from(value.buffer, value.byteOffset, value.byteLength), { sync: true });
+    } catch (cause) {
+      throw new QueueError('QUEUE_IO', `durable queue write failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async get(key: bigint): Promise<Uint8Array | undefined> {
+    try {
+      return await this.db.get(keyBytes(key));
+    } catch (cause) {
+      throw new QueueError('QUEUE_IO', `durable queue read failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async del(keys: readonly bigint[]): Promise<void> {
+    if (keys.length === 0) return;
+    try {
+      await this.db.batch(keys.map((k) => ({ type: 'del' as const, key: keyBytes(k) })));
+    } catch (cause) {
+      throw new QueueError('QUEUE_IO', `durable queue delete failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+/** A store in memory, with the same contract except durability: for unit tests only. */
+export class MemoryQueueStore implements QueueStore {
+  readonly entries = new Map<bigint, Uint8Array>();
+  /** Set to make the next writes fail (tests of a failing disk). */
+  failWrites = false;
+
+  async *scan(): AsyncIterable<[bigint, Uint8Array]> {
+    for (const k of [...this.entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const v = this.entries.get(k);
+      if (v) yield [k, v];
+    }
+  }
+
+  async put(key: bigint, value: Uint8Array): Promise<void> {
+    if (this.failWrites) throw new QueueError('QUEUE_IO', 'durable queue write failed: test');
+    this.entries.set(key, value);
+  }
+
+  async get(key: bigint): Promise<Uint8Array | undefined> {
+    return this.entries.get(key);
+  }
+
+  async del(keys: readonly bigint[]): Promise<void> {
+    for (const k of keys) this.entries.delete(k);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,228 @@
+/**
+ * Store and forward: the sink the publisher writes to when the agent runs for real.
+ *
+ *   publisher -> Delivery.publish -> outbox (durable, io/durable-queue.ts) -> forwarder -> MQTT link
+ *
+ * - Observations, scores and alarm changes (`deliveryClass` set) are written to the
+ *   durable queue first; `publish` resolves once the message is on disk, which is when it
+ *   counts as accepted. The forwarder then sends queued messages in order, at QoS 1, with
+ *   up to `maxInFlight` unacknowledged, and deletes each one when the broker's PUBACK
+ *   arrives. After a restart, what is left on disk is sent first.
+ * - A message accepted while the broker was unreachable, or left by an earlier run, is
+ *   sent flagged as backfill (Envelope.backfill, QUALITY_FLAG_BACKFILL) and not retained:
+ *   the retained copy of a topic is always a live message.
+ * - State (status, alarm re-announcements, command results: no `deliveryClass`) is not
+ *   queued: it is sent at once when the link is up and refused when it is not (the next
+ *   heartbeat replaces it).
+ * - A message the broker refuses for good (MQTT v5 PUBACK reason code >= 0x80, e.g. not
+ *   authorized) is deleted and counted: retrying it would block every message behind it.
+ *
+ * Specification: docs/interfaces/durable-queue.md, docs/interfaces/mqtt.md.
+ */
+import type { Clock } from '../clock';
+import { PublishError } from '../errors';
+import type { PublishOptions } from '../io/mqtt';
+import type { Logger } from '../log';
+import { markBackfill } from '../proto/codec';
+import type { DeliveryClass, Outbox, QueueEntry } from './outbox';
+
+/** Options the publisher passes with each message: MQTT options plus the queue class. */
+export interface SendOptions extends PublishOptions {
+  /** Set: queued durably and evicted in this class's order. Absent: state, not queued. */
+  deliveryClass?: DeliveryClass | undefined;
+}
+
+/** What the forwarder needs from the MQTT boundary (io/mqtt.ts MqttLink, or a fake). */
+export interface DeliveryLink {
+  readonly connected: boolean;
+  publish(topic: string, payload: Uint8Array, options: PublishOptions): Promise<void>;
+  on(event: 'connect', listener: () => void): unknown;
+  end(force?: boolean): Promise<void>;
+}
+
+export interface DeliveryOptions {
+  /** Queued messages sent but not yet acknowledged, at most. */
+  maxInFlight?: number;
+  /** On a clean stop, how long to wait for the queue to drain before closing. */
+  drainGraceMs?: number;
+}
+
+export class Delivery {
+  private cursor = 0n;
+  private readonly inFlight = new Set<bigint>();
+  private pumping = false;
+  private again = false;
+  private closed = false;
+  private readonly counts: Record<string, number> = {};
+  private readonly maxInFlight: number;
+  private readonly drainGraceMs: number;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly link: DeliveryLink,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    options: DeliveryOptions = {},
+  ) {
+    this.maxInFlight = options.maxInFlight ?? 32;
+    this.drainGraceMs = options.drainGraceMs ?? 2000;
+    outbox.onDurable(() => void this.pump());
+    // MQTT.js re-sends what was in flight when the link dropped before it reports the
+    // new connection; the forwarder then carries on from where it was.
+    link.on('connect', () => void this.pump());
+  }
+
+  get connected(): boolean {
+    return this.link.connected;
+  }
+
+  publish(topic: string, payload: Uint8Array, options: SendOptions): Promise<void> {
+    const { deliveryClass, ...mqttOptions } = options;
+    if (deliveryClass === undefined) return this.publishState(topic, payload, mqttOptions);
+    // No await before append: the key (the delivery order) is taken in call order.
+    const accepted = this.outbox.append({
+      topic,
+      payload,
+      qos: mqttOptions.qos,
+      retain: mqttOptions.retain,
+      expirySec: mqttOptions.expirySec,
+      contentType: mqttOptions.contentType,
+      deliveryClass,
+      acceptedWallMs: this.clock.wallMs(),
+      backfill: !this.link.connected,
+    });
+    return accepted.then(async (r) => {
+      if (r.ok) return;
+      if (r.reason === 'write-failed' && this.link.connected) {
+        // The disk failed but the broker is there: better delivered without the queue's
+        // guarantee than not at all. Counted (and the write failure is counted by the outbox).
+        this.add('sent-without-queue');
+        await this.link.publish(topic, payload, mqttOptions);
+        return;
+      }
+      throw new PublishError(`not queued (${r.reason}): ${r.detail}`);
+    });
+  }
+
+  /** Counters for the gateway status. */
+  counters(): Record<string, number> {
+    return { ...this.outbox.counters(), ...this.counts, 'queue-in-flight': this.inFlight.size };
+  }
+
+  /** Resolves when nothing is queued or in flight (tests, clean stop). */
+  idle(): Promise<void> {
+    if (this.outbox.depth === 0 && this.inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops forwarding and closes the link and the store. `force`: at once; otherwise
+   * after the queue drained or `drainGraceMs` passed. Whatever is not acknowledged
+   * stays on disk for the next run.
+   */
+  async end(force = false): Promise<void> {
+    if (!force && this.link.connected) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, this.drainGraceMs)))]);
+      clearTimeout(timer);
+    }
+    this.closed = true;
+    await this.link.end(force);
+    await this.outbox.close();
+  }
+
+  private publishState(topic: string, payload: Uint8Array, options: PublishOptions): Promise<void> {
+    if (!this.link.connected) {
+      this.add('state-not-sent-offline');
+      return Promise.reject(new PublishError(`state message to ${topic} not sent: broker not connected`));
+    }
+    return this.link.publish(topic, payload, options);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        this.outbox.enforceAge();
+        while (!this.closed && this.link.connected && this.inFlight.size < this.maxInFlight) {
+          const entry = this.outbox.next(this.cursor);
+          if (!entry) break;
+          this.cursor = entry.key;
+          if (this.inFlight.has(entry.key)) continue; // re-sent by MQTT.js itself
+          let rec;
+          try {
+            rec = await this.outbox.read(entry);
+          } catch (err) {
+            this.add('queue-read-failed');
+            this.logger.error('queue-read-failed', { error: (err as Error).message });
+            this.cursor = entry.key - 1n;
+            break;
+          }
+          if (!rec) continue; // evicted while we read it
+          if (!this.link.connected || this.closed) {
+            this.cursor = entry.key - 1n; // went down while we read: send it after reconnect
+            break;
+          }
+          const backfill = rec.backfill || entry.fromPreviousRun;
+          this.inFlight.add(entry.key);
+          this.link
+            .publish(rec.topic, backfill ? markBackfill(rec.payload) : rec.payload, {
+              qos: rec.qos,
+              retain: rec.retain && !backfill,
+              ...(rec.expirySec !== undefined ? { expirySec: rec.expirySec } : {}),
+              ...(rec.contentType !== undefined ? { contentType: rec.contentType } : {}),
+            })
+            .then(
+              () => this.acknowledged(entry, backfill),
+              (err: unknown) => this.failed(entry, rec.topic, err),
+            )
+            .finally(() => {
+              this.inFlight.delete(entry.key);
+              this.checkIdle();
+              void this.pump();
+            });
+        }
+      } while (this.again);
+    } finally {
+      this.pumping = false;
+      this.checkIdle();
+    }
+  }
+
+  private acknowledged(entry: QueueEntry, backfill: boolean): void {
+    this.outbox.remove(entry);
+    this.add('queue-delivered');
+    if (backfill) this.add('queue-delivered-backfill');
+  }
+
+  private failed(entry: QueueEntry, topic: string, err: unknown): void {
+    const code = err instanceof PublishError ? err.brokerReasonCode : undefined;
+    if (code !== undefined) {
+      this.outbox.remove(entry);
+      this.add('queue-refused-by-broker');
+      this.logger.error('publish-refused', { topic, reasonCode: code, error: (err as Error).message });
+      return;
+    }
+    // The link closed under it (or the client stopped): send it again, in order, later.
+    this.add('queue-send-retried');
+    if (entry.key <= this.cursor) this.cursor = entry.key - 1n;
+  }
+
+  private checkIdle(): void {
+    if (this.outbox.depth === 0 && this.inFlight.size === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private add(name: string): void {
+    this.counts[name] = (this.counts[name] ?? 0) + 1;
+  }
+}

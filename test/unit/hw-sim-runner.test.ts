@@ -1,0 +1,162 @@
+/** hw-sim pacing and command line, on a fake clock: no sleeping, no pty. */
+import t from 'tap';
+import { parseArgs, parseStartTime } from '../../hw-sim/src/args';
+import { MasimoAsciiDevice } from '../../hw-sim/src/devices/masimo-ascii';
+import { startRunner, type FrameEvent, type Timers } from '../../hw-sim/src/runner';
+import { createScenario } from '../../hw-sim/src/scenarios';
+
+/** Timers on a fake monotonic clock; every timer fires `latenessMs` after it is due. */
+class FakeTime implements Timers {
+  nowMs = 1000;
+  private queue: Array<{ dueMs: number; cb: () => void; id: number }> = [];
+  private nextId = 1;
+  constructor(private readonly latenessMs: number) {}
+  setTimeout(cb: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.queue.push({ dueMs: this.nowMs + ms, cb, id });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.queue = this.queue.filter((entry) => entry.id !== handle);
+  }
+  /** Runs timers in due order until none is left or `maxSteps` ran. */
+  runAll(maxSteps: number): void {
+    for (let step = 0; step < maxSteps && this.queue.length > 0; step++) {
+      this.queue.sort((a, b) => a.dueMs - b.dueMs);
+      const entry = this.queue.shift()!;
+      this.nowMs = Math.max(this.nowMs, entry.dueMs + this.latenessMs);
+      entry.cb();
+    }
+  }
+}
+
+function source(): MasimoAsciiDevice {
+  return new MasimoAsciiDevice({
+    scenario: createScenario('stable', 1),
+    seed: 1,
+    startTime: { year: 2026, month: 1, day: 1, hour: 10, minute: 0, second: 0 },
+    serialNumber: null,
+    includePvi: false,
+    injections: [{ kind: 'malformed', frameIndex: 2 }],
+  });
+}
+
+t.test('REQ-HWSIM-001 frames follow the period without drift when every timer fires late', async (t) => {
+  const time = new FakeTime(7);
+  const sentAtMs: number[] = [];
+  const events: FrameEvent[] = [];
+  const runner = startRunner({
+    device: 'masimo-ascii',
+    source: source(),
+    write: () => {
+      sentAtMs.push(time.nowMs);
+      return true;
+    },
+    periodMs: 1000,
+    frames: 100,
+    clock: { nowMs: () => time.nowMs },
+    wallNowMs: () => 1_700_000_000_000 + time.nowMs,
+    timers: time,
+    onFrame: (e) => events.push(e),
+  });
+  time.runAll(1000);
+  await runner.finished;
+  t.equal(sentAtMs.length, 100, 'stops after --frames');
+  const offsets = sentAtMs.map((at, n) => at - 1000 - n * 1000);
+  t.ok(offsets.every((o) => o >= 0 && o <= 7), `each frame within one timer lateness of start + n * period (last offset ${offsets[99]} ms, not 700)`);
+  t.same(events.map((e) => e.index), Array.from({ length: 100 }, (_, i) => i), 'indices 0..99');
+  t.equal(events[2]!.injected, 'malformed');
+  t.equal(events[3]!.deviceTime, '2026-01-01T10:00:03');
+  t.equal(events[0]!.sentWallMs, 1_700_000_000_000 + sentAtMs[0]!, 'sentWallMs from the wall clock');
+  t.same(Object.keys(events[0]!).sort(), ['device', 'deviceTime', 'dropped', 'event', 'index', 'injected', 'pulseBpm', 'sentWallMs', 'spo2Percent']);
+});
+
+t.test('REQ-HWSIM-001 a stalled loop sends the late frame at once and keeps the schedule', async (t) => {
+  const time = new FakeTime(0);
+  const sentAtMs: number[] = [];
+  const runner = startRunner({
+    device: 'masimo-ascii',
+    source: source(),
+    write: () => {
+      sentAtMs.push(time.nowMs);
+      if (sentAtMs.length === 3) time.nowMs += 2500; // the event loop stalls for 2.5 periods
+      return sentAtMs.length !== 5;
+    },
+    periodMs: 1000,
+    frames: 8,
+    clock: { nowMs: () => time.nowMs },
+    wallNowMs: () => time.nowMs,
+    timers: time,
+    onFrame: () => undefined,
+  });
+  time.runAll(100);
+  await runner.finished;
+  t.same(sentAtMs.map((at) => at - 1000), [0, 1000, 2000, 4500, 4500, 5000, 6000, 7000]);
+});
+
+t.test('REQ-HWSIM-001 stop() ends the frames; a dropped write is reported', async (t) => {
+  const time = new FakeTime(0);
+  const events: FrameEvent[] = [];
+  const runner = startRunner({
+    device: 'masimo-ascii',
+    source: source(),
+    write: () => events.length !== 1,
+    periodMs: 50,
+    frames: null,
+    clock: { nowMs: () => time.nowMs },
+    wallNowMs: () => time.nowMs,
+    timers: time,
+    onFrame: (e) => {
+      events.push(e);
+      if (events.length === 4) runner.stop();
+    },
+  });
+  time.runAll(100);
+  await runner.finished;
+  t.equal(events.length, 4);
+  t.same(events.map((e) => e.dropped), [false, true, false, false]);
+});
+
+t.test('REQ-HWSIM-001 command line: defaults, both option forms, and clear errors', async (t) => {
+  const ok = parseArgs(['masimo-ascii']);
+  t.same(ok.ok ? ok.config : null, {
+    device: 'masimo-ascii', scenario: 'stable', seed: 1, periodMs: 1000, link: null, frames: null, exitAfterFrames: false,
+    injections: [], startTime: null, includeSerial: true, includePvi: false, unplugQuietMs: 100,
+  });
+  const full = parseArgs([
+    'masimo-ascii', '--scenario', 'desaturation', '--seed=-3', '--period-ms', '50', '--link', '/tmp/x', '--frames', '5',
+    '--exit-after-frames', '--inject', 'malformed@2,overlong@0', '--start-time', '2026-01-01T10:00:00', '--no-serial', '--pvi',
+    '--unplug-quiet-ms', '0',
+  ]);
+  t.same(full.ok ? full.config : null, {
+    device: 'masimo-ascii', scenario: 'desaturation', seed: -3, periodMs: 50, link: '/tmp/x', frames: 5, exitAfterFrames: true,
+    injections: [{ kind: 'malformed', frameIndex: 2 }, { kind: 'overlong', frameIndex: 0 }],
+    startTime: { year: 2026, month: 1, day: 1, hour: 10, minute: 0, second: 0 }, includeSerial: false, includePvi: true, unplugQuietMs: 0,
+  });
+  t.same(parseArgs(['masimo-ascii', '--help']), { ok: false, help: true });
+  const errors: Array<[string[], string]> = [
+    [[], 'hw-sim: missing device (expected: masimo-ascii)'],
+    [['nonin'], 'hw-sim: unknown device (expected: masimo-ascii)'],
+    [['masimo-ascii', '--seed', '1.5'], 'hw-sim: --seed must be an integer'],
+    [['masimo-ascii', '--seed'], 'hw-sim: --seed needs a value'],
+    [['masimo-ascii', '--seed', '1', '--seed', '2'], 'hw-sim: --seed given twice'],
+    [['masimo-ascii', '--period-ms', '0'], 'hw-sim: --period-ms must be an integer from 1 to 3600000'],
+    [['masimo-ascii', '--frames', '-1'], 'hw-sim: --frames must be a non-negative integer'],
+    [['masimo-ascii', '--scenario', 'apnoea'], 'hw-sim: --scenario must be one of stable, desaturation, sensor-off'],
+    [['masimo-ascii', '--inject', 'noise@1'], 'hw-sim: --inject kind must be one of malformed, unknown-field, garbage, overlong (as <kind>@<index>)'],
+    [['masimo-ascii', '--inject', 'malformed'], 'hw-sim: --inject kind must be one of malformed, unknown-field, garbage, overlong (as <kind>@<index>)'],
+    [['masimo-ascii', '--inject', 'malformed@x'], 'hw-sim: --inject index must be a non-negative integer'],
+    [['masimo-ascii', '--inject', 'malformed@1,garbage@1'], 'hw-sim: --inject gives the same frame index twice'],
+    [['masimo-ascii', '--start-time', '2026-02-30T10:00:00'], 'hw-sim: --start-time must be a valid YYYY-MM-DDTHH:MM:SS in years 2000..2099'],
+    [['masimo-ascii', '--exit-after-frames'], 'hw-sim: --exit-after-frames needs --frames'],
+    [['masimo-ascii', '--pvi=yes'], 'hw-sim: --pvi takes no value'],
+    [['masimo-ascii', '--baud', '9600'], 'hw-sim: unknown option --baud'],
+    [['masimo-ascii', '--unplug-quiet-ms', '-5'], 'hw-sim: --unplug-quiet-ms must be an integer from 0 to 10000'],
+  ];
+  for (const [argv, message] of errors) {
+    const r = parseArgs(argv);
+    t.same(r.ok || r.help ? null : r.message, message, argv.join(' ') || '(no arguments)');
+  }
+  t.equal(parseStartTime('1999-12-31T23:59:59'), null, 'the line has a two-digit year: 2000..2099 only');
+  t.equal(parseStartTime('2026-01-01 10:00:00'), null, 'the T is required');
+});
