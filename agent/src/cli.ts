@@ -7,6 +7,8 @@
  *   vigil station --url mqtt://host:port    console view of the nurses' station [--json] [--refresh-ms N]
  *   vigil station ack|silence|observe|confirm-device ...   send a command to a bed's gateway
  *   vigil score news2                       JSON Lines in (stdin), one NEWS2 result per line out
+ *   vigil detect qrs <record>               beat sample indexes of a WFDB record (docs/signal-processing.md)
+ *   vigil eval qrs|ppg [dir] [--json]       evaluation on MIT-BIH / BIDMC (docs/benchmarks.md)
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
@@ -23,6 +25,8 @@ const USAGE = `usage:
                 [--alarm ID] [--duration-sec N] [--consciousness A|C|V|P|U] [--on-oxygen true|false]
                 [--spo2-scale 1|2] [--interface ID] [--gateway ID] [--json] [--ca F --cert F --key F]
   vigil score news2   (JSON Lines on stdin)
+  vigil detect qrs <record>              beat sample indexes of a WFDB record's first signal
+  vigil eval qrs|ppg [dir] [--json]      evaluate on MIT-BIH (qrs) or BIDMC (ppg); dir defaults to ../shared/data/...
 `;
 
 function requireConfigFlag(args: string[]): string {
@@ -85,6 +89,31 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] !== 'news2' || rest.length !== 1) throw new UsageError('usage: vigil score news2');
         const { runScoreNews2 } = await import('./commands/score-news2.js');
         return await runScoreNews2(process.stdin, process.stdout);
+      }
+      case 'detect': {
+        if (rest[0] !== 'qrs' || rest.length !== 2 || !rest[1]) throw new UsageError('usage: vigil detect qrs <record>');
+        const { runDetectQrs } = await import('./commands/detect-qrs.js');
+        return await runDetectQrs(rest[1], process.stdout);
+      }
+      case 'eval': {
+        const [what, ...evalArgs] = rest;
+        if (what !== 'qrs' && what !== 'ppg') throw new UsageError('usage: vigil eval qrs|ppg [dir] [--json]');
+        const { values, positionals } = parseArgs({
+          args: evalArgs,
+          options: { json: { type: 'boolean', default: false } },
+          allowPositionals: true,
+          strict: true,
+        });
+        if (positionals.length > 1) throw new UsageError('usage: vigil eval qrs|ppg [dir] [--json]');
+        const { PROJECT_ROOT } = await import('./paths.js');
+        const { join } = await import('node:path');
+        const dir = positionals[0] ?? join(PROJECT_ROOT, '..', 'shared', 'data', what === 'qrs' ? 'mitdb' : 'bidmc');
+        if (what === 'qrs') {
+          const { runEvalQrs } = await import('./commands/eval-qrs.js');
+          return await runEvalQrs(dir, { json: values.json ?? false }, process.stdout);
+        }
+        const { runEvalPpg } = await import('./commands/eval-ppg.js');
+        return await runEvalPpg(dir, { json: values.json ?? false }, process.stdout);
       }
       case undefined:
       case '-h':

@@ -102,7 +102,7 @@ export const configSchema = z.strictObject({
   /** Which parameters feed a NEWS2 input, in priority order (default: ECG heart rate, then pulse). */
   news2Priority: z
     .strictObject({
-      pulseBpm: z.array(z.enum(['heart-rate', 'pulse'])).min(1).optional(),
+      pulseBpm: z.array(z.enum(['heartRate', 'pulseRate'])).min(1).optional(),
     })
     .default({}),
   /** Rejected frames within the window above which a technical alarm is raised. */

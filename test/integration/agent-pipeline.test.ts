@@ -64,7 +64,7 @@ t.test('REQ-AGENT-001 a valid frame becomes observations with both clocks and an
   t.equal(spo2?.observation?.receiveMonoNs, clock.monoNs().toString(), 'gateway monotonic clock');
   t.equal(Number(spo2?.observation?.deviceTimeMs), Date.UTC(2026, 0, 1, 10, 0, 0), 'device clock');
   t.equal(ofKind(sent, '/obs/spo2')[0]?.options.expirySec, 5, 'MQTT expiry = max age');
-  const pulse = ofKind(sent, '/obs/pulse')[0]?.env;
+  const pulse = ofKind(sent, '/obs/pulseRate')[0]?.env;
   t.equal(pulse?.observation?.value, 97);
   t.equal(pulse?.observation?.unitUcum, '/min');
   const score = ofKind(sent, '/score')[0]?.env.score;

@@ -75,7 +75,8 @@ t.test('REQ-DELIV-001 a 60 s broker outage: every message accepted meanwhile arr
       t.fail(`frame ${String(f.index)} accepted during the outage was not delivered`);
       continue;
     }
-    if (r.env.observation?.value !== f.spo2Percent || r.env.backfill !== true || !r.env.observation.quality.includes('QUALITY_FLAG_BACKFILL')) {
+    const o = r.env.observation;
+    if (!o || o.value !== f.spo2Percent || r.env.backfill !== true || !o.quality.includes('QUALITY_FLAG_BACKFILL')) {
       t.fail(`frame ${String(f.index)}: wrong value or not flagged backfill`);
     }
   }

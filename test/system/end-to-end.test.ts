@@ -68,7 +68,7 @@ t.test('REQ-SYS-001 hw-sim -> pty -> agent -> Mosquitto -> subscriber: values, u
   const { sub, sim, agent } = await system(t, ['--scenario', 'stable', '--period-ms', '250', '--start-time', '2026-01-01T10:00:00']);
   await until('8 SpO2 observations', () => obsOf(sub.got, 'spo2').length >= 8);
   const spo2 = obsOf(sub.got, 'spo2');
-  const pulse = obsOf(sub.got, 'pulse');
+  const pulse = obsOf(sub.got, 'pulseRate');
   const truth = sim.frames.filter((f) => f.injected === null);
   // Match observations to hw-sim's ground truth by the device time each frame carried.
   for (const o of spo2.slice(0, 8)) {

@@ -51,10 +51,10 @@ const payloads: Array<Pick<EnvelopeMsg, 'observation' | 'score' | 'alarm' | 'sta
       computedMonoNs: '123456789012399999',
       oldestInputWallMs: 1767261600100,
       inputs: [
-        { field: 'pulseBpm', parameter: 'heart-rate', interfaceId: 'monitor', value: 72, ageMs: 400, valueCode: '', enteredBy: '' },
+        { field: 'pulseBpm', parameter: 'heartRate', interfaceId: 'monitor', value: 72, ageMs: 400, valueCode: '', enteredBy: '' },
         { field: 'consciousness', parameter: 'consciousness', interfaceId: 'manual', value: 0, ageMs: 60000, valueCode: 'A', enteredBy: 'nurse-a' },
       ],
-      excluded: [{ field: 'pulseBpm', parameter: 'pulse', interfaceId: 'spo2', reason: 'quality-sensor-off' }],
+      excluded: [{ field: 'pulseBpm', parameter: 'pulseRate', interfaceId: 'spo2', reason: 'quality-sensor-off' }],
     },
   },
   {

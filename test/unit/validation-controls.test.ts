@@ -31,7 +31,7 @@ function obs(parameter: string, value: number | null, unit: string, extra: Parti
 const check = (o: Observation, memory = newSourceMemory()) => runControls(o, memory, settings);
 
 t.test('HAZ-001 a temperature in [degF] is converted exactly to Cel and the original kept', async (t) => {
-  const v = check(obs('temp', 98.6, '[degF]'));
+  const v = check(obs('temperature', 98.6, '[degF]'));
   t.ok(v.ok);
   if (!v.ok) return;
   t.equal(Math.round(v.obs.value! * 1000) / 1000, 37);
@@ -41,13 +41,13 @@ t.test('HAZ-001 a temperature in [degF] is converted exactly to Cel and the orig
 });
 
 t.test('HAZ-001 a pressure in kPa is converted to mm[Hg]', async (t) => {
-  const v = check(obs('nibp-sys', 16, 'kPa'));
+  const v = check(obs('nibpSystolic', 16, 'kPa'));
   t.ok(v.ok && Math.abs(v.obs.value! - 120.01) < 0.01);
 });
 
 t.test('HAZ-001 an unknown or wrong-dimension unit is rejected with the field and the rule', async (t) => {
-  const wrong = check(obs('temp', 37, 'mm[Hg]'));
-  t.match(wrong, { ok: false, hazard: 'HAZ-001', rule: 'wrong-dimension', field: 'temp' });
+  const wrong = check(obs('temperature', 37, 'mm[Hg]'));
+  t.match(wrong, { ok: false, hazard: 'HAZ-001', rule: 'wrong-dimension', field: 'temperature' });
   const unknown = check(obs('spo2', 97, 'furlong'));
   t.match(unknown, { ok: false, hazard: 'HAZ-001', rule: 'unknown-unit', field: 'spo2' });
   t.notMatch(JSON.stringify(unknown), /97/, 'the value is never echoed');
@@ -55,22 +55,22 @@ t.test('HAZ-001 an unknown or wrong-dimension unit is rejected with the field an
 
 t.test('HAZ-001 a source that changes its unit mid-stream raises a notice', async (t) => {
   const memory = newSourceMemory();
-  const first = check(obs('temp', 37, 'Cel'), memory);
+  const first = check(obs('temperature', 37, 'Cel'), memory);
   t.same(first.ok && first.notices, []);
-  const second = check(obs('temp', 98.6, '[degF]'), memory);
+  const second = check(obs('temperature', 98.6, '[degF]'), memory);
   t.ok(second.ok);
   t.match(second.ok && second.notices[0], { hazard: 'HAZ-001', condition: 'unit-changed.temp' });
 });
 
 t.test('HAZ-001 HAZ-006 98.6 labelled Cel is implausible for its stated unit and rejected', async (t) => {
-  t.match(check(obs('temp', 98.6, 'Cel')), { ok: false, hazard: 'HAZ-006', rule: 'implausible', field: 'temp' });
+  t.match(check(obs('temperature', 98.6, 'Cel')), { ok: false, hazard: 'HAZ-006', rule: 'implausible', field: 'temperature' });
 });
 
 t.test('HAZ-006 impossible values are rejected: SpO2 above 100, heart rate 900, non-finite', async (t) => {
   t.match(check(obs('spo2', 101, '%')), { ok: false, rule: 'implausible' });
-  t.match(check(obs('heart-rate', 900, '/min')), { ok: false, rule: 'implausible' });
-  t.match(check(obs('pulse', Number.NaN, '/min')), { ok: false, rule: 'not-finite' });
-  t.match(check(obs('pulse', Number.POSITIVE_INFINITY, '/min')), { ok: false, rule: 'not-finite' });
+  t.match(check(obs('heartRate', 900, '/min')), { ok: false, rule: 'implausible' });
+  t.match(check(obs('pulseRate', Number.NaN, '/min')), { ok: false, rule: 'not-finite' });
+  t.match(check(obs('pulseRate', Number.POSITIVE_INFINITY, '/min')), { ok: false, rule: 'not-finite' });
   t.ok(check(obs('spo2', 100, '%')).ok, '100 is possible');
 });
 
@@ -123,7 +123,7 @@ t.test('HAZ-009 values flagged by the device (sensor off, low perfusion, motion)
   for (const q of ['sensor-off', 'low-perfusion', 'interference', 'low-signal-quality'] as const) {
     t.equal(scoreExclusion(obs('spo2', 97, '%', { quality: [q] }), true), `quality-${q}`);
   }
-  t.equal(scoreExclusion(obs('temp', 37, 'Cel', { quality: ['unit-converted'] }), true), null);
+  t.equal(scoreExclusion(obs('temperature', 37, 'Cel', { quality: ['unit-converted'] }), true), null);
 });
 
 function scoring() {
@@ -141,26 +141,26 @@ function scoring() {
 
 t.test('HAZ-005 when two sources feed one NEWS2 input, the configured priority decides, never arrival order', async (t) => {
   const { store, stage, at } = scoring();
-  store.update(at(obs('heart-rate', 120, '/min'), 'mon'));
-  store.update(at(obs('pulse', 70, '/min'), 'spo2')); // arrives last
+  store.update(at(obs('heartRate', 120, '/min'), 'mon'));
+  store.update(at(obs('pulseRate', 70, '/min'), 'spo2')); // arrives last
   const r = stage.compute();
   t.ok(r.ok);
   if (!r.ok) return;
-  t.match(r.message.inputs, [{ field: 'pulseBpm', parameter: 'heart-rate', interfaceId: 'mon', value: 120 }]);
+  t.match(r.message.inputs, [{ field: 'pulseBpm', parameter: 'heartRate', interfaceId: 'mon', value: 120 }]);
   t.equal(r.message.points.find((p) => p.parameter === 'pulseBpm')?.points, 2, 'scored from the ECG rate');
 });
 
 t.test('HAZ-002 HAZ-009 the score lists what it excluded and why, and falls back to the next source', async (t) => {
   const { store, stage, at } = scoring();
-  store.update(at(obs('heart-rate', 120, '/min', { status: 'preliminary' }), 'mon'));
-  store.update(at(obs('pulse', 70, '/min'), 'spo2'));
+  store.update(at(obs('heartRate', 120, '/min', { status: 'preliminary' }), 'mon'));
+  store.update(at(obs('pulseRate', 70, '/min'), 'spo2'));
   store.update(at(obs('spo2', 97, '%', { quality: ['sensor-off'] }), 'spo2'));
   const r = stage.compute();
   if (!r.ok) return t.fail('scored');
-  t.match(r.message.inputs, [{ field: 'pulseBpm', parameter: 'pulse', value: 70 }]);
+  t.match(r.message.inputs, [{ field: 'pulseBpm', parameter: 'pulseRate', value: 70 }]);
   t.same(
     (r.message.excluded ?? []).map((e) => `${e.field}:${e.parameter}:${e.reason}`).sort(),
-    ['pulseBpm:heart-rate:status-preliminary', 'spo2Percent:spo2:quality-sensor-off'],
+    ['pulseBpm:heartRate:status-preliminary', 'spo2Percent:spo2:quality-sensor-off'],
   );
   t.ok(r.message.missing.includes('spo2Percent'), 'an excluded value is missing, not zero');
 });
@@ -179,18 +179,18 @@ t.test('HAZ-003 a value past its maximum age leaves the score, which becomes inc
 
 t.test('HAZ-002 a deletion retracts what was published before', async (t) => {
   const { store, stage, at } = scoring();
-  store.update(at(obs('temp', 38.5, 'Cel'), 'mon'));
-  t.ok(store.get('temp', 'mon'));
-  store.update(at(obs('temp', null, 'Cel', { status: 'deleted' }), 'mon'));
-  t.equal(store.get('temp', 'mon'), undefined);
+  store.update(at(obs('temperature', 38.5, 'Cel'), 'mon'));
+  t.ok(store.get('temperature', 'mon'));
+  store.update(at(obs('temperature', null, 'Cel', { status: 'deleted' }), 'mon'));
+  t.equal(store.get('temperature', 'mon'), undefined);
   const r = stage.compute();
   t.ok(r.ok && r.message.missing.includes('tempCelsius'));
 });
 
 t.test('REQ-VAL-001 the validation stage counts acceptances, rejections by rule and conversions per interface', async (t) => {
   const stage = new ValidationStage(settings);
-  stage.check(obs('temp', 98.6, '[degF]'));
-  stage.check(obs('temp', 98.6, 'Cel'));
+  stage.check(obs('temperature', 98.6, '[degF]'));
+  stage.check(obs('temperature', 98.6, 'Cel'));
   stage.check(obs('spo2', 97, 'furlong'));
   const h = stage.health('mon');
   t.equal(h.counters['values-accepted'], 1);

@@ -13,14 +13,14 @@ export const PARAMETER_TABLE_VERSION = '2';
 
 export type ParameterCode =
   | 'spo2'
-  | 'pulse'
-  | 'heart-rate'
-  | 'resp-rate'
-  | 'nibp-sys'
-  | 'nibp-dia'
-  | 'nibp-mean'
-  | 'temp'
-  | 'perfusion-index';
+  | 'pulseRate'
+  | 'heartRate'
+  | 'respRate'
+  | 'nibpSystolic'
+  | 'nibpDiastolic'
+  | 'nibpMean'
+  | 'temperature'
+  | 'perfusionIndex';
 
 export type News2Field =
   | 'respRatePerMin'
@@ -68,8 +68,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     mdc: [{ code: 150456, refId: 'MDC_PULS_OXIM_SAT_O2' }],
   }),
   // LOINC 8889-8: Heart rate by Pulse oximetry.
-  pulse: spec({
-    code: 'pulse',
+  pulseRate: spec({
+    code: 'pulseRate',
     label: 'Pulse',
     loinc: '8889-8',
     unitUcum: '/min',
@@ -80,8 +80,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     mdc: [{ code: 149530, refId: 'MDC_PULS_OXIM_PULS_RATE' }],
   }),
   // LOINC 8867-4: Heart rate (here from the ECG).
-  'heart-rate': spec({
-    code: 'heart-rate',
+  heartRate: spec({
+    code: 'heartRate',
     label: 'HR',
     loinc: '8867-4',
     unitUcum: '/min',
@@ -92,8 +92,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     mdc: [{ code: 147842, refId: 'MDC_ECG_HEART_RATE' }],
   }),
   // LOINC 9279-1: Respiratory rate.
-  'resp-rate': spec({
-    code: 'resp-rate',
+  respRate: spec({
+    code: 'respRate',
     label: 'RR',
     loinc: '9279-1',
     unitUcum: '/min',
@@ -104,8 +104,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     mdc: [{ code: 151562, refId: 'MDC_RESP_RATE' }],
   }),
   // LOINC 8480-6: Systolic blood pressure. NIBP is episodic: a reading stays current for 30 min.
-  'nibp-sys': spec({
-    code: 'nibp-sys',
+  nibpSystolic: spec({
+    code: 'nibpSystolic',
     label: 'NIBP sys',
     loinc: '8480-6',
     unitUcum: 'mm[Hg]',
@@ -116,8 +116,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     mdc: [{ code: 150021, refId: 'MDC_PRESS_BLD_NONINV_SYS' }],
   }),
   // LOINC 8462-4: Diastolic blood pressure.
-  'nibp-dia': spec({
-    code: 'nibp-dia',
+  nibpDiastolic: spec({
+    code: 'nibpDiastolic',
     label: 'NIBP dia',
     loinc: '8462-4',
     unitUcum: 'mm[Hg]',
@@ -128,8 +128,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     mdc: [{ code: 150022, refId: 'MDC_PRESS_BLD_NONINV_DIA' }],
   }),
   // LOINC 8478-0: Mean blood pressure.
-  'nibp-mean': spec({
-    code: 'nibp-mean',
+  nibpMean: spec({
+    code: 'nibpMean',
     label: 'NIBP mean',
     loinc: '8478-0',
     unitUcum: 'mm[Hg]',
@@ -140,8 +140,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     mdc: [{ code: 150023, refId: 'MDC_PRESS_BLD_NONINV_MEAN' }],
   }),
   // LOINC 8310-5: Body temperature. Episodic: current for 60 min.
-  temp: spec({
-    code: 'temp',
+  temperature: spec({
+    code: 'temperature',
     label: 'Temp',
     loinc: '8310-5',
     unitUcum: 'Cel',
@@ -156,8 +156,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
   }),
   // Perfusion index (pulsatile / non-pulsatile infrared signal): no LOINC code is
   // assigned here on purpose; it qualifies SpO2 and is not scored.
-  'perfusion-index': spec({
-    code: 'perfusion-index',
+  perfusionIndex: spec({
+    code: 'perfusionIndex',
     label: 'PI',
     loinc: '',
     unitUcum: '%',

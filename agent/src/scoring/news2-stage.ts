@@ -36,7 +36,7 @@ export type ScoreResult =
 
 /** Default source priority per NEWS2 input: ECG heart rate before oximeter pulse. */
 export const DEFAULT_PRIORITY: Readonly<Partial<Record<News2Field, readonly ParameterCode[]>>> = {
-  pulseBpm: ['heart-rate', 'pulse'],
+  pulseBpm: ['heartRate', 'pulseRate'],
 };
 
 /** The candidates for each numeric NEWS2 input: parameters in priority order x interfaces in config order. */

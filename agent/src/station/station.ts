@@ -377,8 +377,14 @@ function historyItem(topic: string, envelope: EnvelopeMsg, kind: string): Histor
 
 const LABEL: Record<string, string> = {
   spo2: 'SpO2',
-  pulse: 'Pulse',
-  'perfusion-index': 'PI',
+  pulseRate: 'Pulse',
+  heartRate: 'HR',
+  respRate: 'RR',
+  nibpSystolic: 'NIBP sys',
+  nibpDiastolic: 'NIBP dia',
+  nibpMean: 'NIBP map',
+  temperature: 'Temp',
+  perfusionIndex: 'PI',
   consciousness: 'ACVPU',
   'on-oxygen': 'O2',
   'spo2-scale': 'SpO2 sc',

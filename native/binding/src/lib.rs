@@ -1,10 +1,12 @@
 //! Node-API binding of `vigil-core`.
 //!
 //! This crate only converts types and errors between JavaScript and the pure core; it holds
-//! no scoring logic. A rejected input is returned as data (`{ ok: false, error }`), never
-//! thrown. Every export carries `#[napi(catch_unwind)]`, so a Rust panic becomes a thrown JS
-//! `Error` instead of aborting the agent process (this needs `panic = "unwind"`, the
-//! default, which the workspace profile keeps).
+//! no scoring or signal-processing logic. The signal processors (in `signals.rs`) take whole
+//! typed-array batches and return results in batches, never one call per sample. A
+//! rejected input is returned as data (`{ ok: false, error }`), never thrown. Every export
+//! carries `#[napi(catch_unwind)]`, so a Rust panic becomes a thrown JS `Error` instead of
+//! aborting the agent process (this needs `panic = "unwind"`, the default, which the
+//! workspace profile keeps).
 //!
 //! The only TypeScript file that loads this addon is `agent/src/native/addon.ts`.
 
@@ -14,6 +16,8 @@
 use napi::Either;
 use napi_derive::napi;
 use vigil_core::news2;
+
+mod signals;
 
 mod sys;
 

@@ -16,6 +16,8 @@
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 use std::fmt;
 
+/// Rule broken by a value that must be finite.
+pub const RULE_FINITE: &str = "must be a finite number";
 /// Rule broken by a sample rate that is not a finite positive number.
 pub const RULE_POSITIVE_FINITE: &str = "must be a finite number greater than 0";
 /// Rule broken by a frequency that is not strictly between 0 and half the sample rate.
@@ -110,7 +112,7 @@ pub fn check_below_nyquist(
 /// duration is not positive, which is an error naming `parameter`).
 pub fn samples_in(parameter: &'static str, seconds: f64, sample_rate_hz: f64) -> Result<usize, ConfigError> {
     let n = (seconds * sample_rate_hz).round();
-    if n.is_finite() && n >= 1.0 && n <= 1.0e9 {
+    if n.is_finite() && (1.0..=1.0e9).contains(&n) {
         // In range by the check above; `as` saturates anyway.
         Ok(n as usize)
     } else {
@@ -371,10 +373,10 @@ impl History {
         let mut best: Option<(u64, f64)> = None;
         let mut i = from;
         while i <= to {
-            if let Some(v) = self.get(i) {
-                if best.is_none_or(|(_, b)| v.abs() > b.abs()) {
-                    best = Some((i, v));
-                }
+            if let Some(v) = self.get(i)
+                && best.is_none_or(|(_, b)| v.abs() > b.abs())
+            {
+                best = Some((i, v));
             }
             i += 1;
         }

@@ -16,6 +16,7 @@ pub mod dsp;
 pub mod ecg;
 pub mod heart_rate;
 pub mod news2;
+pub mod numerics;
 pub mod ppg;
 pub mod qrs;
 pub mod resp;

@@ -511,10 +511,10 @@ impl QrsDetector {
             }
         }
         // Decide the pending peak once no larger one can arrive within the refractory period.
-        if let Some((p_at, _)) = self.state.pending {
-            if n >= p_at + self.design.refractory + self.design.peak_timeout {
-                self.decide_pending(beats);
-            }
+        if let Some((p_at, _)) = self.state.pending
+            && n >= p_at + self.design.refractory + self.design.peak_timeout
+        {
+            self.decide_pending(beats);
         }
         self.end_of_learning(beats);
         self.search_back(beats);

@@ -150,3 +150,103 @@ pub fn score(truth: &[u64], detected: &[u64], tolerance: u64) -> (usize, usize, 
     }
     (tp, truth.len() - tp, detected.len() - tp)
 }
+
+/// One synthetic two-wavelength PPG: raw transmitted-light intensities (a pulse makes them
+/// fall) and the true pulse onsets.
+pub struct Ppg {
+    pub ir: Vec<f32>,
+    pub red: Vec<f32>,
+    pub onsets: Vec<u64>,
+}
+
+/// What to put in a synthetic PPG.
+#[derive(Debug, Clone, Copy)]
+pub struct PpgSpec {
+    pub sample_rate_hz: f64,
+    pub duration_s: f64,
+    pub pulse_rate_bpm: f64,
+    /// Ratio of ratios of the red to the infrared pulsation.
+    pub ratio: f64,
+    /// Infrared perfusion index, percent (pulse amplitude over DC).
+    pub perfusion_percent: f64,
+    /// Respiration rate modulating baseline and amplitude, per minute (0 for none).
+    pub resp_rate_per_min: f64,
+    /// White noise, as a fraction of the infrared pulse amplitude.
+    pub noise: f64,
+    /// Motion artifact bursts: fraction of the time, amplitude in pulse amplitudes.
+    pub motion_fraction: f64,
+    pub motion_amplitude: f64,
+    pub seed: u64,
+}
+
+impl PpgSpec {
+    pub fn clean(sample_rate_hz: f64, duration_s: f64, pulse_rate_bpm: f64) -> Self {
+        Self {
+            sample_rate_hz,
+            duration_s,
+            pulse_rate_bpm,
+            ratio: 0.6,
+            perfusion_percent: 2.0,
+            resp_rate_per_min: 0.0,
+            noise: 0.01,
+            motion_fraction: 0.0,
+            motion_amplitude: 0.0,
+            seed: 1,
+        }
+    }
+}
+
+pub fn ppg(spec: PpgSpec) -> Ppg {
+    let fs = spec.sample_rate_hz;
+    let n = (spec.duration_s * fs) as usize;
+    let mut rng = Rng::new(spec.seed);
+    let mut pulse = vec![0.0f64; n];
+    let mut onsets = Vec::new();
+    let interval = 60.0 / spec.pulse_rate_bpm;
+    let mut t = 0.2 + rng.uniform() * interval;
+    // Systolic wave and the dicrotic (reflected) wave, relative to the onset.
+    let waves = [(0.13, 0.055, 1.0), (0.40, 0.08, 0.35)];
+    while t < spec.duration_s - 0.8 {
+        onsets.push((t * fs).round() as u64);
+        let resp_phase = 2.0 * PI * spec.resp_rate_per_min / 60.0 * t;
+        let gain = 1.0 + 0.15 * resp_phase.sin() * f64::from(u8::from(spec.resp_rate_per_min > 0.0));
+        // Systole shortens at high rates: the waves come closer together.
+        let scale = (interval / 0.75).min(1.0);
+        for (offset, width, amplitude) in waves {
+            let (offset, width) = (offset * scale, width * scale);
+            let centre = t + offset;
+            let from = ((centre - 5.0 * width) * fs).max(0.0) as usize;
+            let to = (((centre + 5.0 * width) * fs) as usize).min(n);
+            for (i, v) in pulse.iter_mut().enumerate().take(to).skip(from) {
+                let dt = i as f64 / fs - centre;
+                *v += gain * amplitude * (-dt * dt / (2.0 * width * width)).exp();
+            }
+        }
+        t += interval * (1.0 + 0.03 * (2.0 * rng.uniform() - 1.0));
+    }
+    // Normalise the pulse to a peak of about 1.
+    let (dc_ir, dc_red) = (50_000.0, 30_000.0);
+    let ac_ir = spec.perfusion_percent / 100.0;
+    let ac_red = ac_ir * spec.ratio;
+    let mut motion = 0.0f64;
+    let mut in_burst = false;
+    let mut ir = Vec::with_capacity(n);
+    let mut red = Vec::with_capacity(n);
+    for (i, p) in pulse.iter().enumerate() {
+        let ts = i as f64 / fs;
+        let breath = if spec.resp_rate_per_min > 0.0 {
+            0.3 * ac_ir * (2.0 * PI * spec.resp_rate_per_min / 60.0 * ts).sin()
+        } else {
+            0.0
+        };
+        if i % (fs as usize).max(1) == 0 {
+            in_burst = rng.uniform() < spec.motion_fraction;
+        }
+        motion = if in_burst { 0.9 * motion + spec.motion_amplitude * ac_ir * rng.normal() } else { 0.95 * motion };
+        let noise = spec.noise * ac_ir * rng.normal();
+        // Motion moves both channels' light paths alike (venous blood and tissue).
+        ir.push((dc_ir * (1.0 - ac_ir * p - breath - motion + noise)) as f32);
+        red.push((dc_red * (1.0 - ac_red * p - breath - motion + noise)) as f32);
+    }
+    Ppg { ir, red, onsets }
+}

@@ -103,8 +103,8 @@ export function frameToObservations(
   };
   return [
     make('spo2', frame.spo2Percent),
-    make('pulse', frame.pulseBpm),
-    make('perfusion-index', frame.perfusionIndexPercent),
+    make('pulseRate', frame.pulseBpm),
+    make('perfusionIndex', frame.perfusionIndexPercent),
   ];
 }
 
