@@ -6,7 +6,9 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_PACKAGES := mosquitto socat
+# command:package pairs installed from Debian when the command is missing.
+DEBIAN_PACKAGES := mosquitto:mosquitto mosquitto_pub:mosquitto-clients socat:socat openssl:openssl \
+	systemd-analyze:systemd python3:python3
 NAPI_BUILD := npx napi build --platform --no-js --release \
 	--manifest-path native/binding/Cargo.toml \
 	--package-json-path native/binding/package.json \
@@ -26,8 +28,9 @@ deps: deps-system deps-rust node_modules/.vigil-installed
 
 deps-system:
 	@missing=""; \
-	for pkg in $(DEBIAN_PACKAGES); do \
-	  command -v $$pkg >/dev/null 2>&1 || [ -x /usr/sbin/$$pkg ] || missing="$$missing $$pkg"; \
+	for pair in $(DEBIAN_PACKAGES); do \
+	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make: installing Debian packages:$$missing"; \

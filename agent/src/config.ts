@@ -105,6 +105,13 @@ export const configSchema = z.strictObject({
       pulseBpm: z.array(z.enum(['heartRate', 'pulseRate'])).min(1).optional(),
     })
     .default({}),
+  /** Single-fault supervision (docs/single-fault.md). */
+  safety: z
+    .strictObject({
+      /** An event loop blocked longer than this is a fault: counted and alarmed. */
+      eventLoopStallMs: z.number().int().min(100).max(60_000).default(1000),
+    })
+    .default({ eventLoopStallMs: 1000 }),
   /** Rejected frames within the window above which a technical alarm is raised. */
   rejectAlarm: z
     .strictObject({

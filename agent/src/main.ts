@@ -11,6 +11,7 @@
  */
 import { hostname } from 'node:os';
 import type { Clock } from './clock';
+import { elapsedMs } from './clock';
 import type { Config } from './config';
 import type { DeviceDriver, InterfaceSnapshot, LinkChange } from './drivers/driver';
 import { MasimoAsciiDriver } from './drivers/masimo-ascii/driver';
@@ -29,6 +30,8 @@ import { Publisher } from './publish/publisher';
 import { topics } from './publish/topics';
 import type { CommandResultMsg, CounterMsg, GatewayStatusMsg } from './proto/codec';
 import { AlarmBook, RateWindow } from './safety/alarms';
+import { LoopMonitor, ProgressGate } from './safety/watchdog';
+import type { Supervisor } from './io/systemd';
 import type { AlarmPriority } from './safety/alarms';
 import type { News2Scorer } from './scoring/news2-stage';
 import { News2Stage } from './scoring/news2-stage';
@@ -52,6 +55,8 @@ export interface AgentDeps {
   connect?: (will: { topic: string; payload: Uint8Array }) => MessageSink & { end(force?: boolean): Promise<void> };
   /** Period of the safety tick (staleness, quiet time). */
   tickMs?: number;
+  /** systemd (Type=notify, WatchdogSec=); absent when not supervised. */
+  supervisor?: Supervisor;
   /** Drivers built by the caller (integration tests); default: one per configured interface. */
   drivers?: DeviceDriver[];
   /**
@@ -67,6 +72,8 @@ export interface RunningAgent {
   /** Runs one safety tick now (tests drive it with a fake clock). */
   tick(): void;
   statusMessage(online: boolean, reason: string): GatewayStatusMsg;
+  /** The progress gate behind the systemd watchdog. */
+  gate: ProgressGate;
   /** Handles a command payload from the station and publishes its result (tests call it directly). */
   handleCommand(payload: Uint8Array): CommandResultMsg;
 }
@@ -308,7 +315,45 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     });
   }
 
+  // --- supervision (safety/watchdog.ts): progress of every mandatory stage -----------
+  const gate = new ProgressGate(clock);
+  gate.register('tick', 5_000);
+  gate.register('publisher', Math.max(30_000, 3 * config.mqtt.heartbeatIntervalMs));
+  for (const d of drivers) {
+    const quietTimeMs = interfaceConfig.get(d.interfaceId)?.quietTimeMs ?? 3000;
+    gate.register(`driver:${d.interfaceId}`, Math.max(10_000, 2 * quietTimeMs));
+    d.on('observations', () => gate.progress(`driver:${d.interfaceId}`));
+  }
+  let lastPublished = 0;
+  let lastStallMono: bigint | null = null;
+  const loopMonitor = new LoopMonitor(clock, 100, config.safety.eventLoopStallMs, (lagMs) => {
+    count('event-loop-stalls');
+    lastStallMono = clock.monoNs();
+    logger.error('event-loop-stall', { lagMs });
+    raise('event-loop-stall', 'gateway', 'low', `event loop blocked for ${lagMs} ms`);
+  });
+
+  const superviseTick = (): void => {
+    gate.progress('tick');
+    for (const d of drivers) {
+      // A driver that is not streaming declares why, renewed every tick while it lasts
+      // (it is reopening its port or waiting out its quiet time); one that is streaming
+      // must show valid frames.
+      const snap = d.snapshot();
+      if (snap.state !== 'streaming') gate.declare(`driver:${d.interfaceId}`, `link-${snap.state}: ${snap.reason}`);
+    }
+    const published = publisher.counters.published;
+    if (published > lastPublished) gate.progress('publisher');
+    else if (!deferredSink.connected) gate.declare('publisher', 'broker-unreachable: queueing');
+    lastPublished = published;
+    if (lastStallMono !== null && elapsedMs(lastStallMono, clock.monoNs()) > 60_000) {
+      lastStallMono = null;
+      clear('event-loop-stall', 'gateway');
+    }
+  };
+
   const tick = (): void => {
+    superviseTick();
     for (const d of drivers) d.tick();
     for (const d of drivers) {
       const window = rejectWindows.get(d.interfaceId);
@@ -366,6 +411,25 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   for (const d of drivers) d.start();
 
   const tickTimer = setInterval(tick, deps.tickMs ?? 250);
+  loopMonitor.start();
+  // The systemd watchdog is petted at half its period, and only while the gate passes;
+  // otherwise the station is told first, then systemd restarts the agent.
+  const supervisor = deps.supervisor;
+  const watchdogTimer =
+    supervisor?.watchdogIntervalMs != null
+      ? setInterval(() => {
+          const verdict = gate.check();
+          if (verdict.ok) {
+            supervisor.watchdog();
+            clear('gateway-stalled', 'gateway');
+          } else {
+            count('watchdog-withheld');
+            const which = verdict.failing.map((f) => `${f.stage} (${f.silentMs} ms)`).join(', ');
+            logger.error('watchdog-withheld', { failing: verdict.failing });
+            raise('gateway-stalled', 'gateway', 'high', `no progress: ${which}; the supervisor will restart the agent`);
+          }
+        }, supervisor.watchdogIntervalMs / 2)
+      : null;
   const heartbeatTimer = setInterval(() => {
     void publisher.status(statusMessage(true, 'heartbeat'));
     for (const a of alarms.list()) void publisher.alarmReminder(a);
@@ -376,7 +440,11 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     tick,
     statusMessage,
     handleCommand,
+    gate,
     async stop(reason: string): Promise<void> {
+      supervisor?.stopping();
+      if (watchdogTimer) clearInterval(watchdogTimer);
+      loopMonitor.stop();
       clearInterval(tickTimer);
       clearInterval(heartbeatTimer);
       await Promise.all(drivers.map((d) => d.stop()));

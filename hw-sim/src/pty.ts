@@ -16,6 +16,7 @@
  *   "N read(5, ...): ... (probably PTY closed)"  the agent closed it (socat keeps running)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readlink } from 'node:fs/promises';
 
 export class PtyError extends Error {
   constructor(
@@ -126,15 +127,19 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
     const openedCallbacks: Array<() => void> = [];
     const agentClosedCallbacks: Array<() => void> = [];
 
+    let settled = false;
     const timer = setTimeout(() => {
-      if (path !== null) return;
+      if (settled) return;
+      settled = true;
       child.kill('SIGKILL');
       reject(new PtyError('SOCAT_TIMEOUT', `hw-sim: socat did not report a pty within ${startTimeoutMs} ms`));
     }, startTimeoutMs);
 
     child.on('error', (err) => {
       clearTimeout(timer);
-      if (path === null) reject(spawnError(err));
+      if (settled) return;
+      settled = true;
+      reject(spawnError(err));
     });
 
     child.stderr?.setEncoding('utf8');
@@ -150,8 +155,15 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
         const m = PTY_REPORT.exec(line);
         if (m?.[1] === undefined) return;
         path = m[1];
-        clearTimeout(timer);
-        resolve(pty(path));
+        const ready = pty(path);
+        // socat reports the pty before it makes the link: resolve only once the link is there,
+        // so that whoever reads the link line can open it at once.
+        void waitForLink(opts.link, path, () => exited || settled).then((linked) => {
+          if (!linked || exited) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(ready);
+        });
       } else if (!opened && OPENED_REPORT.test(line)) {
         opened = true;
         for (const cb of openedCallbacks.splice(0)) cb();
@@ -178,7 +190,8 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
       exited = true;
       clearTimeout(timer);
       const detail = `socat ended (code ${code ?? 'none'}, signal ${signal ?? 'none'}): ${lastLine(stderrTail)}`;
-      if (path === null) {
+      if (!settled) {
+        settled = true;
         reject(new PtyError('SOCAT_FAILED', `hw-sim: ${detail}`));
       } else if (!closing) {
         for (const cb of exitCallbacks) cb(detail);
@@ -238,6 +251,22 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
       };
     }
   });
+}
+
+const LINK_POLL_MS = 5;
+
+/** Resolves true once `link` points to `target` (at once without a link); false once `giveUp()`. */
+async function waitForLink(link: string | undefined, target: string, giveUp: () => boolean): Promise<boolean> {
+  if (link === undefined) return true;
+  for (;;) {
+    if (giveUp()) return false;
+    try {
+      if ((await readlink(link)) === target) return true;
+    } catch {
+      // Not there yet (or a stale file socat is about to replace).
+    }
+    await new Promise((r) => setTimeout(r, LINK_POLL_MS));
+  }
 }
 
 function spawnError(err: unknown): PtyError {

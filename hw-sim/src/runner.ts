@@ -28,6 +28,11 @@ export interface FrameEvent {
   index: number;
   /** Wall clock (Date.now()) just after the bytes were handed to the pty. */
   sentWallMs: number;
+  /**
+   * How late the write was against the drift-free schedule (start + index * periodMs), on the
+   * monotonic clock, in ms with 0.1 ms resolution. sentWallMs - lateMs is the scheduled time.
+   */
+  lateMs: number;
   spo2Percent: number | null;
   pulseBpm: number | null;
   injected: EmittedFrame['injected'];
@@ -89,11 +94,13 @@ export function startRunner(o: RunnerOptions): Runner {
     if (stopped) return;
     const frame = o.source.nextFrame();
     const written = o.write(frame.bytes);
+    const lateMs = Math.round((o.clock.nowMs() - (startMs + sent * o.periodMs)) * 10) / 10;
     o.onFrame({
       event: 'frame',
       device: o.device,
       index: frame.index,
       sentWallMs: o.wallNowMs(),
+      lateMs,
       spo2Percent: frame.spo2Percent,
       pulseBpm: frame.pulseBpm,
       injected: frame.injected,

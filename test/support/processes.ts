@@ -101,8 +101,11 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startAgentProcess(configFile: string): AgentProcess {
-  const child = spawn(process.execPath, [VIGIL_CLI, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startAgentProcess(configFile: string, env: NodeJS.ProcessEnv = {}): AgentProcess {
+  const child = spawn(process.execPath, [VIGIL_CLI, 'run', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const logs: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => logs.push(l));
   createInterface({ input: child.stdout! }).on('line', (l) => logs.push(l));

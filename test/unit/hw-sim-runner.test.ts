@@ -68,7 +68,8 @@ t.test('REQ-HWSIM-001 frames follow the period without drift when every timer fi
   t.equal(events[2]!.injected, 'malformed');
   t.equal(events[3]!.deviceTime, '2026-01-01T10:00:03');
   t.equal(events[0]!.sentWallMs, 1_700_000_000_000 + sentAtMs[0]!, 'sentWallMs from the wall clock');
-  t.same(Object.keys(events[0]!).sort(), ['device', 'deviceTime', 'dropped', 'event', 'index', 'injected', 'pulseBpm', 'sentWallMs', 'spo2Percent']);
+  t.same(Object.keys(events[0]!).sort(), ['device', 'deviceTime', 'dropped', 'event', 'index', 'injected', 'lateMs', 'pulseBpm', 'sentWallMs', 'spo2Percent']);
+  t.same(events.map((e) => e.lateMs), sentAtMs.map((at, n) => at - 1000 - n * 1000), 'lateMs is the lateness against the schedule');
 });
 
 t.test('REQ-HWSIM-001 a stalled loop sends the late frame at once and keeps the schedule', async (t) => {

@@ -5,7 +5,8 @@ import { createLogger } from '../log';
 import { LevelQueueStore } from '../io/durable-queue';
 import { startAgent } from '../main';
 import { Outbox } from '../publish/outbox';
-import { scoreNews2 } from '../native/addon';
+import { coreVersion, scoreNews2 } from '../native/addon';
+import { systemdSupervisor } from '../io/systemd';
 
 export async function runAgent(configFile: string): Promise<number> {
   const config = loadConfig(configFile); // throws ConfigError listing every problem
@@ -18,8 +19,14 @@ export async function runAgent(configFile: string): Promise<number> {
   // The durable queue is opened before anything can be accepted; a queue that cannot be
   // opened (disk, permissions, another agent holding its lock) stops the start-up.
   const outbox = await Outbox.open(await LevelQueueStore.open(config.queue.dir), config.queue, systemClock, logger);
-  const agent = startAgent({ config, clock: systemClock, logger, scorer: scoreNews2, outbox });
-  logger.info('agent-ready', {});
+  // The native addon must load before anything is accepted (throws NativeError NATIVE_LOAD).
+  const nativeVersion = coreVersion();
+  const supervisor = systemdSupervisor(logger);
+  const agent = startAgent({ config, clock: systemClock, logger, scorer: scoreNews2, outbox, supervisor });
+  // Ready: config valid, addon loaded, durable queue open, drivers started. The broker need
+  // not be reachable: accepted data waits in the queue.
+  supervisor.ready(`streaming ${config.interfaces.length} interface(s)`);
+  logger.info('agent-ready', { nativeVersion, watchdogIntervalMs: supervisor.watchdogIntervalMs });
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info('agent-stopping', { signal });

@@ -333,21 +333,25 @@ pub struct History {
     data: Vec<f64>,
     /// Absolute index of the next sample to be written.
     next_index: u64,
+    /// Slot of the next sample (`next_index % capacity`, kept without a division).
+    next_slot: usize,
 }
 
 impl History {
     /// A history holding the last `capacity` samples (at least 1).
     pub fn new(capacity: usize) -> Self {
-        Self { data: vec![0.0; capacity.max(1)], next_index: 0 }
+        Self { data: vec![0.0; capacity.max(1)], next_index: 0, next_slot: 0 }
     }
 
     /// Appends the sample with absolute index `self.next_index()`.
     #[inline]
     pub fn push(&mut self, value: f64) {
-        let len = self.data.len() as u64;
-        let slot = (self.next_index % len) as usize;
-        if let Some(cell) = self.data.get_mut(slot) {
+        if let Some(cell) = self.data.get_mut(self.next_slot) {
             *cell = value;
+        }
+        self.next_slot += 1;
+        if self.next_slot == self.data.len() {
+            self.next_slot = 0;
         }
         self.next_index += 1;
     }
