@@ -40,6 +40,68 @@ const masimoInterface = z.strictObject({
   scoreUnverified: z.boolean().default(false),
 });
 
+/**
+ * A multi-parameter monitor sending HL7 v2 ORU^R01 (IHE PCD-01), MLLP framed, on a serial
+ * line or to a TCP listener the gateway opens (docs/interfaces/hl7-pcd01.md). Monitors send
+ * episodically (periodic vitals every 5-60 s): set quietTimeMs to at least twice the period.
+ */
+const hl7Common = {
+  id,
+  driver: z.literal('hl7-pcd01'),
+  /** Offset applied to HL7 times sent without a zone (OBX-14, OBR-7). */
+  deviceUtcOffset: utcOffset.default('+00:00'),
+  /** With no valid message for this long the link is stale and its values are withdrawn. */
+  quietTimeMs: z.number().int().min(1500).max(600_000).default(30_000),
+  /**
+   * The monitor's equipment id (OBX-18, an EUI-64). When set, messages from another device are
+   * rejected; when absent, the first id seen is learned and a change is held back until confirmed.
+   */
+  equipmentId: z.string().regex(/^[0-9A-Za-z._:-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_", ":" or "-"').optional(),
+  /** Let unverified device values (OBX-11 "R", how live monitor values arrive) feed the score. */
+  scoreUnverified: z.boolean().default(false),
+};
+
+const hl7SerialInterface = z.strictObject({
+  ...hl7Common,
+  transport: z.literal('serial'),
+  /** The serial device node, e.g. /dev/serial/by-id/... or a udev link. */
+  path: z.string().startsWith('/', 'must be an absolute device path'),
+  baudRate: z
+    .union([z.literal(9600), z.literal(19200), z.literal(38400), z.literal(57600), z.literal(115200)])
+    .default(115200),
+  /** Delay before reopening a port that closed or failed to open. */
+  reopenDelayMs: z.number().int().min(100).max(60000).default(1000),
+});
+
+const hl7TcpInterface = z
+  .strictObject({
+    ...hl7Common,
+    transport: z.literal('tcp'),
+    /** Address the listener binds to; the default accepts local connections only. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 2575 is the port IANA registered for HL7 over MLLP. */
+    port: z.number().int().min(1).max(65535).default(2575),
+    /** TLS server certificate and key; with caFile, monitors must present a certificate from that CA. */
+    tls: z.strictObject({ certFile: z.string(), keyFile: z.string(), caFile: z.string().optional() }).optional(),
+    /** A listener without TLS must be asked for explicitly, and it warns at every start. */
+    insecure: z.boolean().default(false),
+    /** Delay before listening again after the listener failed. */
+    reopenDelayMs: z.number().int().min(100).max(60000).default(1000),
+  })
+  .superRefine((t, ctx) => {
+    if (t.tls === undefined && !t.insecure) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'is required: configure TLS or set "insecure": true explicitly' });
+    }
+    if (t.tls !== undefined && t.insecure) {
+      ctx.addIssue({ code: 'custom', path: ['insecure'], message: 'contradicts tls: remove one of them' });
+    }
+  });
+
+const interfaceSchema = z.discriminatedUnion('driver', [
+  masimoInterface,
+  z.discriminatedUnion('transport', [hl7SerialInterface, hl7TcpInterface]),
+]);
+
 const mqtt = z
   .strictObject({
     url: z.string().regex(/^(mqtt|mqtts|tcp|ssl):\/\/[^\s]+$/, 'must be an mqtt://, mqtts:// URL with host and port'),
@@ -78,7 +140,7 @@ export const configSchema = z.strictObject({
   }),
   mqtt,
   interfaces: z
-    .array(masimoInterface)
+    .array(interfaceSchema)
     .min(1, 'must list at least one interface')
     .superRefine((list, ctx) => {
       const seen = new Set<string>();
@@ -91,6 +153,18 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** NEWS2 SpO2 scale 2 is a clinical decision for a patient; default scale 1. */
       spo2Scale: z.union([z.literal(1), z.literal(2)]).default(1),
+      /**
+       * The bed's patient identifier: an HL7 monitor's PID-3 must carry it, or the message is
+       * rejected with a technical alarm (docs/interfaces/hl7-pcd01.md). Absent: not checked.
+       */
+      patientId: z.string().min(1).max(64).optional(),
+      /** With patientId: the PID-3 assigning authority (CX-4) that must come with it. */
+      patientIdAuthority: z.string().min(1).max(64).optional(),
+    })
+    .superRefine((p, ctx) => {
+      if (p.patientIdAuthority !== undefined && p.patientId === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['patientIdAuthority'], message: 'needs patientId' });
+      }
     })
     .default({ spo2Scale: 1 }),
   /** Maximum age of a value before it is withdrawn, per parameter (defaults in model/parameters.ts). */
@@ -156,6 +230,9 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type InterfaceConfig = Config['interfaces'][number];
+export type MasimoInterfaceConfig = Extract<InterfaceConfig, { driver: 'masimo-ascii' }>;
+export type Hl7Pcd01InterfaceConfig = Extract<InterfaceConfig, { driver: 'hl7-pcd01' }>;
+export type PatientConfig = Config['patient'];
 
 /** Formats zod issues as `path: message`, one per problem. */
 function formatIssues(error: z.ZodError): string[] {

@@ -41,6 +41,7 @@ import { ValidationStage } from './validation/stage';
 export const SOFTWARE_VERSION = '0.1.0';
 const LINK_STATE_ENUM = {
   connecting: 'LINK_STATE_CONNECTING',
+  negotiating: 'LINK_STATE_NEGOTIATING',
   streaming: 'LINK_STATE_STREAMING',
   stale: 'LINK_STATE_STALE',
   lost: 'LINK_STATE_LOST',
@@ -120,6 +121,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     config.news2Priority,
   );
   const alarms = new AlarmBook(clock);
+  const nativeFailures = new RateWindow(clock, 60_000);
   const rejectWindows = new Map(drivers.map((d) => [d.interfaceId, new RateWindow(clock, config.rejectAlarm.windowMs)]));
 
   let sink: (MessageSink & { end(force?: boolean): Promise<void> }) | null = null;
@@ -184,7 +186,20 @@ export function startAgent(deps: AgentDeps): RunningAgent {
 
   const publishScore = (): void => {
     for (const obs of store.expire()) withdraw(obs, 'max-age-exceeded');
-    const result = news2.compute();
+    let result: ReturnType<News2Stage['compute']>;
+    try {
+      result = news2.compute();
+    } catch (err) {
+      // A panic or error inside the native addon loses this computation only: counted,
+      // alarmed on repetition, and the stage carries on (the station's score expires).
+      count('native-failures');
+      logger.error('native-failure', { stage: 'news2', error: (err as Error).message });
+      if (nativeFailures.add() >= 3) {
+        raise('native-failure', 'gateway', 'medium', 'the native NEWS2 score failed repeatedly');
+      }
+      return;
+    }
+    if (nativeFailures.count() === 0) clear('native-failure', 'gateway');
     if (!result.ok) {
       count(`score-rejected.${result.field}`);
       logger.error('score-rejected', { field: result.field, rule: result.rule });

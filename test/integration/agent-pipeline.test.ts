@@ -9,7 +9,7 @@ import { parseConfig } from '../../agent/src/config';
 import { MasimoAsciiDriver } from '../../agent/src/drivers/masimo-ascii/driver';
 import { memoryLogger } from '../../agent/src/log';
 import { startAgent } from '../../agent/src/main';
-import { scoreNews2 } from '../../agent/src/native/addon';
+import { panicForTest, scoreNews2 } from '../../agent/src/native/addon';
 import { decodeEnvelope } from '../../agent/src/proto/codec';
 import type { EnvelopeMsg } from '../../agent/src/proto/codec';
 import type { PublishOptions } from '../../agent/src/io/mqtt';
@@ -160,4 +160,44 @@ t.test('HAZ-011 a different device on the port is not attributed to the bed unti
   t.ok(driver.confirmDeviceChange(), 'a pending change can be confirmed');
   feed(other);
   t.equal(ofKind(sent, '/obs/spo2').at(-1)?.env.observation?.value, 90, 'after confirmation its values are used');
+});
+
+t.test('REQ-SAFE-020 a panic inside the native addon loses that score only: counted, alarmed on repetition, no crash', async (t) => {
+  const clock = new FakeClock();
+  const logger = memoryLogger();
+  const driver = new MasimoAsciiDriver(config.interfaces[0]!, clock, logger);
+  const sent: Array<{ topic: string; env: EnvelopeMsg }> = [];
+  // The real addon, made to panic (through its test export) when the pulse is 150.
+  const scorer = (input: Parameters<typeof scoreNews2>[0]) => {
+    if (input.pulseBpm === 150) panicForTest('injected fault');
+    return scoreNews2(input);
+  };
+  const agent = startAgent({
+    config,
+    clock,
+    logger,
+    scorer,
+    drivers: [driver],
+    tickMs: 3_600_000,
+    connect: () => ({
+      publish: async (topic, payload) => {
+        sent.push({ topic, env: decodeEnvelope(payload) });
+      },
+      end: async () => undefined,
+    }),
+  });
+  t.teardown(() => agent.stop('test'));
+  const feed = (line: Buffer) => driver.handleFrame(line, { wallMs: clock.wallMs(), monoNs: clock.monoNs() });
+  for (let i = 0; i < 3; i++) {
+    clock.advanceMs(1000);
+    feed(LINE('097', '150'));
+  }
+  t.equal(ofKind(sent, '/score').length, 0, 'no score from a failed computation');
+  t.equal(ofKind(sent, '/obs/spo2').length, 3, 'observations still flow');
+  const alarm = sent.find((s) => s.topic.endsWith('/alarm/gateway.native-failure'))?.env.alarm;
+  t.equal(alarm?.state, 'ALARM_STATE_ACTIVE', 'repeated failures raise a technical alarm');
+  const counters = Object.fromEntries(agent.statusMessage(true, 't').counters.map((c) => [c.name, Number(c.value)]));
+  t.equal(counters['native-failures'], 3);
+  feed(LINE('097', '080'));
+  t.equal(ofKind(sent, '/score').length, 1, 'the next computation succeeds');
 });

@@ -39,14 +39,17 @@ function attempt(url: string, o: Partial<MqttLinkOptions>): Promise<string> {
     memoryLogger(),
   );
   return new Promise((resolve) => {
+    let settled = false;
     const done = (what: string): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       void link.end(true).then(() => resolve(what));
     };
     const timer = setTimeout(() => done('no answer'), 5000);
-    link.once('connect', () => done('connected'));
-    link.once('error', (err) => done(err.message));
-    link.once('close', () => done('closed by the broker'));
+    link.on('connect', () => done('connected'));
+    link.on('error', (err) => done(err.message)); // kept: later errors of the same attempt are expected
+    link.on('close', () => setTimeout(() => done('closed by the broker'), 100)); // an error, if any, comes first
   });
 }
 

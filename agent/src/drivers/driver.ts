@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Observation } from '../model/observation';
 
-export type LinkState = 'connecting' | 'streaming' | 'stale' | 'lost';
+export type LinkState = 'connecting' | 'negotiating' | 'streaming' | 'stale' | 'lost';
 
 export interface FrameRejection {
   interfaceId: string;

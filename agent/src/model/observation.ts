@@ -26,7 +26,8 @@ export type QualityFlag =
   | 'backfill'
   | 'recovered'
   | 'ambient-light'
-  | 'unknown-device-condition';
+  | 'unknown-device-condition'
+  | 'frozen';
 
 export interface SourceDevice {
   driver: string;

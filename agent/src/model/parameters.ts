@@ -9,7 +9,7 @@
  * gateway's status so a station can tell which table produced a value. A device code
  * that is not in this table is rejected and counted, never guessed.
  */
-export const PARAMETER_TABLE_VERSION = '2';
+export const PARAMETER_TABLE_VERSION = '3';
 
 export type ParameterCode =
   | 'spo2'
@@ -101,7 +101,16 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 150,
     defaultMaxAgeMs: 30000,
-    mdc: [{ code: 151562, refId: 'MDC_RESP_RATE' }],
+    // Respiration rate by method (ISO/IEEE 11073-10101 codes as listed by HL7 Denmark's
+    // DK Core ValueSet IEEEBasicObservation). Order = priority when one message gives several.
+    mdc: [
+      { code: 151562, refId: 'MDC_RESP_RATE' },
+      { code: 151594, refId: 'MDC_CO2_RESP_RATE' },
+      { code: 151570, refId: 'MDC_AWAY_RESP_RATE' },
+      { code: 151578, refId: 'MDC_TTHOR_RESP_RATE' },
+      { code: 151650, refId: 'MDC_ACOUSTIC_RESP_RATE' },
+      { code: 151658, refId: 'MDC_PULS_OXIM_PLETH_RESP_RATE' },
+    ],
   }),
   // LOINC 8480-6: Systolic blood pressure. NIBP is episodic: a reading stays current for 30 min.
   nibpSystolic: spec({
@@ -149,9 +158,20 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 25,
     plausibleMax: 45,
     defaultMaxAgeMs: 3_600_000,
+    // Body temperature by site: core and the clinical sites NEWS2 accepts (same source as
+    // respRate; the 188xxx site codes are those of IEEE 11073-10408, the thermometer). Skin,
+    // finger and toe temperatures (150388, 188432, 188448) are NOT body temperature: not
+    // listed, so rejected as unknown codes. Order = priority when one message gives several.
     mdc: [
-      { code: 150344, refId: 'MDC_TEMP' },
       { code: 150364, refId: 'MDC_TEMP_BODY' },
+      { code: 150368, refId: 'MDC_TEMP_CORE' },
+      { code: 150344, refId: 'MDC_TEMP' },
+      { code: 150392, refId: 'MDC_TEMP_TYMP' },
+      { code: 188428, refId: 'MDC_TEMP_EAR' },
+      { code: 188424, refId: 'MDC_TEMP_ORAL' },
+      { code: 188420, refId: 'MDC_TEMP_RECT' },
+      { code: 188452, refId: 'MDC_TEMP_AXILLA' },
+      { code: 188456, refId: 'MDC_TEMP_GIT' },
     ],
   }),
   // Perfusion index (pulsatile / non-pulsatile infrared signal): no LOINC code is

@@ -230,6 +230,7 @@ const EXCLUDING_FLAGS: ReadonlySet<QualityFlag> = new Set<QualityFlag>([
   'device-fault',
   'ambient-light',
   'unknown-device-condition',
+  'frozen',
   'stale',
   'demo',
   'backfill',

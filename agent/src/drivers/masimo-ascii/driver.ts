@@ -7,6 +7,7 @@
  * (reopened after reopenDelayMs, for as long as it takes).
  */
 import { EventEmitter } from 'node:events';
+import { realpathSync } from 'node:fs';
 import type { Clock } from '../../clock';
 import { elapsedMs } from '../../clock';
 import type { InterfaceConfig } from '../../config';
@@ -16,11 +17,24 @@ import type { Logger } from '../../log';
 import type { Observation, QualityFlag, ResultStatus, SourceDevice } from '../../model/observation';
 import { PARAMETERS } from '../../model/parameters';
 import type { ParameterCode } from '../../model/parameters';
-import type { DeviceDriver, DriverEvents, InterfaceSnapshot, LinkState } from '../driver';
+import type { DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
+import { backoffMs, LinkStateMachine } from '../link-state';
 import { decodeMasimoAscii, MASIMO_MAX_LINE_BYTES } from './protocol';
 import type { MasimoException, MasimoFrame } from './protocol';
 
 export const DRIVER_NAME = 'masimo-ascii';
+/** Cap of the reopen backoff: a lost device is retried at least this often, for as long as it takes. */
+export const MAX_REOPEN_DELAY_MS = 30_000;
+
+/** The device node a stable path resolves to now (re-enumeration after a re-plug). */
+function describePath(path: string): string {
+  try {
+    const real = realpathSync(path);
+    return real === path ? path : `${path} -> ${real}`;
+  } catch {
+    return path;
+  }
+}
 const CR_LF = Buffer.from('\r\n');
 
 /** How each EXC condition is flagged on the observations of its frame. */
@@ -111,9 +125,10 @@ export function frameToObservations(
 export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements DeviceDriver {
   readonly driverName = DRIVER_NAME;
   readonly interfaceId: string;
-  private state: LinkState = 'connecting';
-  private reason = 'starting';
+  private readonly link: LinkStateMachine;
   private port: SerialLinePort | null = null;
+  /** Consecutive failed opens or escalations, for the reopen backoff; reset by a valid frame. */
+  private failures = 0;
   private stopped = true;
   private reopenTimer: NodeJS.Timeout | null = null;
   private lastValidMonoNs: bigint;
@@ -127,9 +142,20 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     private readonly config: InterfaceConfig,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly random: () => number = Math.random,
   ) {
     super();
     this.interfaceId = config.id;
+    this.link = new LinkStateMachine(
+      (from, to, reason) => {
+        this.logger.info('link-state', { interfaceId: this.interfaceId, from, to, reason });
+        this.emit('link', { interfaceId: this.interfaceId, from, to, reason });
+      },
+      (from, to) => {
+        this.count('link-illegal-transition');
+        this.logger.error('link-illegal-transition', { interfaceId: this.interfaceId, from, to });
+      },
+    );
     this.lastValidMonoNs = clock.monoNs();
     this.expectedSerial = config.serialNumber ?? null;
   }
@@ -161,10 +187,25 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     if (port) await port.close();
   }
 
+  /**
+   * Quiet-time supervision and its escalation. No valid frame for the quiet time: stale
+   * (values withdrawn downstream). Still none after twice the quiet time: close and
+   * reopen the port, which also re-resolves a stable device path (/dev/serial/by-id/...)
+   * to whatever device node it names now. The Masimo ASCII output has no start command to
+   * re-send, so that first escalation step does not apply to this device.
+   */
   tick(): void {
-    if (this.state !== 'streaming') return;
-    if (elapsedMs(this.lastValidMonoNs, this.clock.monoNs()) > this.config.quietTimeMs) {
-      this.setState('stale', `no valid frame for ${this.config.quietTimeMs} ms`);
+    const quietMs = elapsedMs(this.lastValidMonoNs, this.clock.monoNs());
+    const state = this.link.state;
+    if ((state === 'streaming' || state === 'negotiating') && quietMs > this.config.quietTimeMs) {
+      this.link.to('stale', `no valid frame for ${this.config.quietTimeMs} ms`);
+    } else if (state === 'stale' && quietMs > 2 * this.config.quietTimeMs && this.port !== null && !this.reopenTimer) {
+      this.count('escalation-reopen');
+      const port = this.port;
+      this.port = null;
+      this.link.to('connecting', `escalation: no valid frame for ${Math.round(quietMs)} ms, reopening the port`);
+      this.failures += 1;
+      void port.close().then(() => this.scheduleReopen());
     }
   }
 
@@ -172,8 +213,8 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     return {
       interfaceId: this.interfaceId,
       driver: this.driverName,
-      state: this.state,
-      reason: this.reason,
+      state: this.link.state,
+      reason: this.link.reason,
       lastValidFrameWallMs: this.lastValidWallMs,
       counters: Object.fromEntries(this.counters),
     };
@@ -206,7 +247,8 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     this.count('frames-valid');
     this.lastValidMonoNs = stamp.monoNs;
     this.lastValidWallMs = stamp.wallMs;
-    if (this.state !== 'streaming') this.setState('streaming', 'valid frame received');
+    this.failures = 0;
+    if (this.link.state !== 'streaming') this.link.to('streaming', 'valid frame received');
     const source = { driver: DRIVER_NAME, interfaceId: this.interfaceId, port: this.config.path };
     this.emit('observations', frameToObservations(result.frame, stamp, source, this.config.deviceUtcOffset));
   }
@@ -220,18 +262,9 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     this.counters.set(name, (this.counters.get(name) ?? 0) + 1);
   }
 
-  private setState(to: LinkState, reason: string): void {
-    const from = this.state;
-    if (from === to && this.reason === reason) return;
-    this.state = to;
-    this.reason = reason;
-    this.logger.info('link-state', { interfaceId: this.interfaceId, from, to, reason });
-    this.emit('link', { interfaceId: this.interfaceId, from, to, reason });
-  }
-
   private async openPort(): Promise<void> {
     if (this.stopped) return;
-    this.setState('connecting', `opening ${this.config.path}`);
+    this.link.to('connecting', `opening ${this.config.path}`);
     const port = new SerialLinePort({
       path: this.config.path,
       baudRate: this.config.baudRate,
@@ -245,7 +278,8 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     port.on('close', (why) => {
       if (this.port !== port) return;
       this.port = null;
-      this.setState('lost', `port ${why}`);
+      this.failures += 1;
+      this.link.to('lost', `port ${why}`);
       this.scheduleReopen();
     });
     try {
@@ -257,18 +291,21 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
       this.port = port;
       this.count('port-opened');
       this.lastValidMonoNs = this.clock.monoNs();
+      this.link.to('negotiating', `port open (${describePath(this.config.path)}), waiting for a valid frame`);
     } catch (err) {
       this.count('port-open-failed');
-      this.setState('lost', (err as Error).message);
+      this.failures += 1;
+      this.link.to('lost', (err as Error).message);
       this.scheduleReopen();
     }
   }
 
   private scheduleReopen(): void {
     if (this.stopped || this.reopenTimer) return;
+    const delayMs = backoffMs(this.failures - 1, this.config.reopenDelayMs, MAX_REOPEN_DELAY_MS, this.random);
     this.reopenTimer = setTimeout(() => {
       this.reopenTimer = null;
       void this.openPort();
-    }, this.config.reopenDelayMs);
+    }, delayMs);
   }
 }
