@@ -7,6 +7,7 @@
  *   vigil station --url mqtt://host:port    console view of the nurses' station [--json] [--refresh-ms N]
  *   vigil station ack|silence|observe|confirm-device ...   send a command to a bed's gateway
  *   vigil score news2                       JSON Lines in (stdin), one NEWS2 result per line out
+ *   vigil decode pcd01|masimo-ascii [file]  a device capture through the agent's decoding and controls
  *   vigil detect qrs <record>               beat sample indexes of a WFDB record (docs/signal-processing.md)
  *   vigil eval qrs|ppg [dir] [--json]       evaluation on MIT-BIH / BIDMC (docs/benchmarks.md)
  *
@@ -25,6 +26,8 @@ const USAGE = `usage:
                 [--alarm ID] [--duration-sec N] [--consciousness A|C|V|P|U] [--on-oxygen true|false]
                 [--spo2-scale 1|2] [--interface ID] [--gateway ID] [--json] [--ca F --cert F --key F]
   vigil score news2   (JSON Lines on stdin)
+  vigil decode pcd01|masimo-ascii [file] [--utc-offset +HH:MM] [--patient-id ID]
+                                         decode a device capture (file or stdin) to JSON Lines
   vigil detect qrs <record>              beat sample indexes of a WFDB record's first signal
   vigil eval qrs|ppg [dir] [--json]      evaluate on MIT-BIH (qrs) or BIDMC (ppg); dir defaults to ../shared/data/...
 `;
@@ -84,6 +87,24 @@ export async function main(argv: string[]): Promise<number> {
           createLogger('warn'),
         );
         return 0;
+      }
+      case 'decode': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          options: { 'utc-offset': { type: 'string' }, 'patient-id': { type: 'string' } },
+          allowPositionals: true,
+          strict: true,
+        });
+        const { isDecodeDriver, runDecode, DECODE_DRIVERS } = await import('./commands/decode.js');
+        const [driver, file, ...extra] = positionals;
+        if (driver === undefined || !isDecodeDriver(driver) || extra.length > 0) {
+          throw new UsageError(`usage: vigil decode ${DECODE_DRIVERS.join('|')} [file] [--utc-offset +HH:MM] [--patient-id ID]`);
+        }
+        const utcOffset = values['utc-offset'];
+        if (utcOffset !== undefined && !/^[+-](0\d|1[0-4]):[0-5]\d$/.test(utcOffset)) {
+          throw new UsageError('--utc-offset must be like "+00:00" or "-05:30"');
+        }
+        return await runDecode({ driver, file, utcOffset, patientId: values['patient-id'] }, process.stdin, process.stdout, process.stderr);
       }
       case 'score': {
         if (rest[0] !== 'news2' || rest.length !== 1) throw new UsageError('usage: vigil score news2');

@@ -184,8 +184,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** An event loop blocked longer than this is a fault: counted and alarmed. */
       eventLoopStallMs: z.number().int().min(100).max(60_000).default(1000),
+      /** Identical values from an interface for this long: frozen (flagged, kept out of the score, alarmed). */
+      frozenWindowMs: z.number().int().min(5000).max(600_000).default(30_000),
     })
-    .default({ eventLoopStallMs: 1000 }),
+    .default({ eventLoopStallMs: 1000, frozenWindowMs: 30_000 }),
   /** Rejected frames within the window above which a technical alarm is raised. */
   rejectAlarm: z
     .strictObject({

@@ -14,6 +14,7 @@ import type { Clock } from './clock';
 import { elapsedMs } from './clock';
 import type { Config } from './config';
 import type { DeviceDriver, InterfaceSnapshot, LinkChange } from './drivers/driver';
+import { Hl7Pcd01Driver } from './drivers/hl7-pcd01/driver';
 import { MasimoAsciiDriver } from './drivers/masimo-ascii/driver';
 import { agentEffects } from './commands-in/effects';
 import { ManualObservations } from './commands-in/manual';
@@ -79,10 +80,12 @@ export interface RunningAgent {
   handleCommand(payload: Uint8Array): CommandResultMsg;
 }
 
-function createDriver(itf: Config['interfaces'][number], clock: Clock, logger: Logger): DeviceDriver {
+function createDriver(itf: Config['interfaces'][number], patient: Config['patient'], clock: Clock, logger: Logger): DeviceDriver {
   switch (itf.driver) {
     case 'masimo-ascii':
       return new MasimoAsciiDriver(itf, clock, logger);
+    case 'hl7-pcd01':
+      return new Hl7Pcd01Driver(itf, patient, clock, logger);
   }
 }
 
@@ -104,10 +107,11 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   const interfaceConfig = new Map(config.interfaces.map((i) => [i.id, i]));
 
   // --- stages ---------------------------------------------------------------------
-  const drivers = deps.drivers ?? config.interfaces.map((itf) => createDriver(itf, clock, logger));
+  const drivers = deps.drivers ?? config.interfaces.map((itf) => createDriver(itf, config.patient, clock, logger));
   const validation = new ValidationStage({
     maxAgeMs: (spec) => maxAgeMs(spec.code),
     clockOffsetBoundMs: config.clockOffsetBoundMs,
+    frozenWindowMs: config.safety.frozenWindowMs,
   });
   const store = new VitalsStore(clock, maxAgeMs, (id) => interfaceConfig.get(id)?.scoreUnverified ?? false);
   const manual = new ManualObservations(clock, config.commands.manualMaxAgeMs);
@@ -264,7 +268,17 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   const NOTICE_PRIORITY: Record<string, AlarmPriority> = { 'HAZ-001': 'low', 'HAZ-004': 'low' };
 
   for (const driver of drivers) {
-    driver.on('observations', (observations) => {
+    driver.on('observations', (emitted) => {
+      // HAZ-007/HAZ-009: a device repeating identical values (stuck) is flagged and alarmed.
+      const frozen = validation.checkFrozen(driver.interfaceId, emitted);
+      if (frozen.changed && frozen.frozen) {
+        raise('frozen-values', driver.interfaceId, 'medium', 'the device repeats identical values: it may be stuck');
+      } else if (frozen.changed) {
+        clear('frozen-values', driver.interfaceId);
+      }
+      const observations = frozen.frozen
+        ? emitted.map((o): Observation => (o.value === null ? o : { ...o, quality: [...o.quality, 'frozen' as const].sort() }))
+        : emitted;
       for (const raw of observations) {
         const verdict = validation.check(raw);
         if (!verdict.ok) {
@@ -301,7 +315,8 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     driver.on('rejected', (r) => {
       count(`frames-rejected.${r.reason}`);
       logger.warn('frame-rejected', { interfaceId: r.interfaceId, reason: r.reason, detail: r.detail });
-      if (r.reason === 'device-changed' || r.reason === 'device-identity') {
+      // A different device, or (HL7 PID-3) another patient: held back, high-priority alarm.
+      if (r.reason === 'device-changed' || r.reason === 'device-identity' || r.reason === 'patient-mismatch') {
         raise('device-identity', r.interfaceId, 'high', r.detail);
         return;
       }

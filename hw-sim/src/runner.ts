@@ -92,9 +92,17 @@ export function startRunner(o: RunnerOptions): Runner {
   const tick = (): void => {
     handle = null;
     if (stopped) return;
+    const dueMs = startMs + sent * o.periodMs;
+    const earlyMs = dueMs - o.clock.nowMs();
+    if (earlyMs > 0) {
+      // Node's timers run on a millisecond loop clock and may fire up to ~1 ms early against
+      // the monotonic clock: wait out the rest, a frame never leaves before its slot.
+      handle = timers.setTimeout(tick, Math.max(1, Math.ceil(earlyMs)));
+      return;
+    }
     const frame = o.source.nextFrame();
     const written = o.write(frame.bytes);
-    const lateMs = Math.round((o.clock.nowMs() - (startMs + sent * o.periodMs)) * 10) / 10;
+    const lateMs = Math.round((o.clock.nowMs() - dueMs) * 10) / 10;
     o.onFrame({
       event: 'frame',
       device: o.device,
@@ -112,8 +120,7 @@ export function startRunner(o: RunnerOptions): Runner {
       stop();
       return;
     }
-    const dueMs = startMs + sent * o.periodMs;
-    handle = timers.setTimeout(tick, Math.max(0, dueMs - o.clock.nowMs()));
+    handle = timers.setTimeout(tick, Math.max(0, startMs + sent * o.periodMs - o.clock.nowMs()));
   };
 
   if (o.frames === 0) stop();

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { FakeClock } from '../../agent/src/clock';
 import { parseConfig } from '../../agent/src/config';
+import type { MasimoInterfaceConfig } from '../../agent/src/config';
 import { MasimoAsciiDriver } from '../../agent/src/drivers/masimo-ascii/driver';
 import { memoryLogger } from '../../agent/src/log';
 import { startAgent } from '../../agent/src/main';
@@ -20,13 +21,18 @@ const config = parseConfig({
   interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/null-device', quietTimeMs: 3000 }],
 });
 
-const LINE = (spo2: string, bpm: string, exc = '000000') =>
-  Buffer.from(`01/01/26 10:00:00 SN=0000056661 SPO2=${spo2}% BPM=${bpm} PI=03.60% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- ALARM=0000 EXC=${exc}`);
+const deviceTime = (wallMs: number): string => {
+  const d = new Date(wallMs);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${p(d.getUTCFullYear() % 100)} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+};
+const LINE = (spo2: string, bpm: string, exc = '000000', wallMs = Date.UTC(2026, 0, 1, 10, 0, 0)) =>
+  Buffer.from(`${deviceTime(wallMs)} SN=0000056661 SPO2=${spo2}% BPM=${bpm} PI=03.60% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- ALARM=0000 EXC=${exc}`);
 
 function setup() {
   const clock = new FakeClock();
   const logger = memoryLogger();
-  const driver = new MasimoAsciiDriver(config.interfaces[0]!, clock, logger);
+  const driver = new MasimoAsciiDriver(config.interfaces[0] as MasimoInterfaceConfig, clock, logger);
   const sent: Array<{ topic: string; env: EnvelopeMsg; options: PublishOptions }> = [];
   const agent = startAgent({
     config,
@@ -165,7 +171,7 @@ t.test('HAZ-011 a different device on the port is not attributed to the bed unti
 t.test('REQ-SAFE-020 a panic inside the native addon loses that score only: counted, alarmed on repetition, no crash', async (t) => {
   const clock = new FakeClock();
   const logger = memoryLogger();
-  const driver = new MasimoAsciiDriver(config.interfaces[0]!, clock, logger);
+  const driver = new MasimoAsciiDriver(config.interfaces[0] as MasimoInterfaceConfig, clock, logger);
   const sent: Array<{ topic: string; env: EnvelopeMsg }> = [];
   // The real addon, made to panic (through its test export) when the pulse is 150.
   const scorer = (input: Parameters<typeof scoreNews2>[0]) => {
@@ -200,4 +206,22 @@ t.test('REQ-SAFE-020 a panic inside the native addon loses that score only: coun
   t.equal(counters['native-failures'], 3);
   feed(LINE('097', '080'));
   t.equal(ofKind(sent, '/score').length, 1, 'the next computation succeeds');
+});
+
+t.test('REQ-SAFE-021 HAZ-009 a device repeating identical values is flagged frozen, kept out of the score and alarmed after the window', async (t) => {
+  const { sent, agent, feed, clock } = setup();
+  t.teardown(() => agent.stop('test'));
+  for (let i = 0; i <= 31; i++) {
+    feed(LINE('097', '072', '000000', clock.wallMs()));
+    clock.advanceMs(1000);
+  }
+  const alarm = sent.find((s) => s.topic.endsWith('/alarm/spo2.frozen-values'))?.env.alarm;
+  t.equal(alarm?.state, 'ALARM_STATE_ACTIVE', 'alarm after 30 s of identical values');
+  const last = ofKind(sent, '/obs/spo2').at(-1)?.env.observation;
+  t.ok(last?.quality.includes('QUALITY_FLAG_FROZEN'), 'values flagged frozen');
+  t.ok(ofKind(sent, '/score').at(-1)?.env.score?.missing.includes('spo2Percent'), 'a frozen value does not feed the score');
+  const early = ofKind(sent, '/obs/spo2')[5]?.env.observation;
+  t.notOk(early?.quality.includes('QUALITY_FLAG_FROZEN'), 'not flagged before the window');
+  feed(LINE('097', '073', '000000', clock.wallMs()));
+  t.equal(sent.filter((s) => s.topic.endsWith('/alarm/spo2.frozen-values')).at(-1)?.env.alarm?.state, 'ALARM_STATE_CLEARED', 'a change clears it');
 });

@@ -95,6 +95,29 @@ t.test('REQ-HWSIM-001 a stalled loop sends the late frame at once and keeps the 
   t.same(sentAtMs.map((at) => at - 1000), [0, 1000, 2000, 4500, 4500, 5000, 6000, 7000]);
 });
 
+t.test('REQ-HWSIM-001 a timer that fires early is re-armed: no frame leaves before its slot', async (t) => {
+  const time = new FakeTime(-0.6); // every timer fires 0.6 ms early, as Node's may
+  const sentAtMs: number[] = [];
+  const runner = startRunner({
+    device: 'masimo-ascii',
+    source: source(),
+    write: () => {
+      sentAtMs.push(time.nowMs);
+      return true;
+    },
+    periodMs: 1000,
+    frames: 5,
+    clock: { nowMs: () => time.nowMs },
+    wallNowMs: () => time.nowMs,
+    timers: time,
+    onFrame: () => undefined,
+  });
+  time.runAll(100);
+  await runner.finished;
+  t.equal(sentAtMs.length, 5);
+  t.ok(sentAtMs.every((at, n) => at >= 1000 + n * 1000), `never early (${sentAtMs.map((at, n) => (at - 1000 - n * 1000).toFixed(1)).join(', ')})`);
+});
+
 t.test('REQ-HWSIM-001 stop() ends the frames; a dropped write is reported', async (t) => {
   const time = new FakeTime(0);
   const events: FrameEvent[] = [];

@@ -11,7 +11,7 @@ import type { ObservationMsg } from '../proto/codec';
 import type { ManualInputs } from '../scoring/news2-stage';
 import type { Acvpu } from './schema';
 
-export type ManualParameter = 'consciousness' | 'on-oxygen' | 'spo2-scale';
+export type ManualParameter = 'consciousness' | 'onOxygen' | 'spo2Scale';
 
 export interface Provenance {
   enteredBy: string;
@@ -54,11 +54,11 @@ export class ManualObservations {
     }
     if (values.onOxygen !== undefined) {
       this.onOxygen = { value: values.onOxygen, ...stamp };
-      out.push(this.toMsg('on-oxygen', this.onOxygen, values.onOxygen ? 1 : 0, values.onOxygen ? 'supplemental' : 'air', this.maxAgeMs.onOxygen));
+      out.push(this.toMsg('onOxygen', this.onOxygen, values.onOxygen ? 1 : 0, values.onOxygen ? 'supplemental' : 'air', this.maxAgeMs.onOxygen));
     }
     if (values.spo2Scale !== undefined) {
       this.scale = { value: values.spo2Scale, ...stamp };
-      out.push(this.toMsg('spo2-scale', this.scale, values.spo2Scale, String(values.spo2Scale), this.maxAgeMs.spo2Scale));
+      out.push(this.toMsg('spo2Scale', this.scale, values.spo2Scale, String(values.spo2Scale), this.maxAgeMs.spo2Scale));
     }
     return out;
   }
@@ -87,18 +87,18 @@ export class ManualObservations {
     }
     if (this.onOxygen && !this.current(this.onOxygen, this.maxAgeMs.onOxygen)) {
       this.onOxygen = null;
-      out.push('on-oxygen');
+      out.push('onOxygen');
     }
     if (this.scale && !this.current(this.scale, this.maxAgeMs.spo2Scale)) {
       this.scale = null;
-      out.push('spo2-scale');
+      out.push('spo2Scale');
     }
     return out;
   }
 
   /** The "withdrawn" observation published when a manual input expires. */
   withdrawnMsg(parameter: ManualParameter): ObservationMsg {
-    const maxAgeMs = parameter === 'consciousness' ? this.maxAgeMs.consciousness : parameter === 'on-oxygen' ? this.maxAgeMs.onOxygen : this.maxAgeMs.spo2Scale;
+    const maxAgeMs = parameter === 'consciousness' ? this.maxAgeMs.consciousness : parameter === 'onOxygen' ? this.maxAgeMs.onOxygen : this.maxAgeMs.spo2Scale;
     return {
       ...this.base(parameter, maxAgeMs),
       value: 0,

@@ -14,7 +14,7 @@ export async function runAgent(configFile: string): Promise<number> {
   logger.info('agent-starting', {
     gatewayId: config.gateway.gatewayId,
     bed: `${config.gateway.siteId}/${config.gateway.wardId}/${config.gateway.bedId}`,
-    interfaces: config.interfaces.map((i) => `${i.id}:${i.driver}:${i.path}`),
+    interfaces: config.interfaces.map((i) => `${i.id}:${i.driver}:${'path' in i ? i.path : `${i.host}:${i.port}`}`),
   });
   // The durable queue is opened before anything can be accepted; a queue that cannot be
   // opened (disk, permissions, another agent holding its lock) stops the start-up.

@@ -97,7 +97,7 @@ export class News2Stage {
     // Manual inputs are listed as used, with who entered them (commands-in/manual.ts).
     if (manual.onOxygen) {
       const m = manual.onOxygen;
-      inputs.push({ field: 'onOxygen', parameter: 'on-oxygen', interfaceId: 'manual', value: m.value ? 1 : 0, ageMs: Math.round(m.ageMs ?? 0), valueCode: m.value ? 'supplemental' : 'air', enteredBy: m.enteredBy ?? '' });
+      inputs.push({ field: 'onOxygen', parameter: 'onOxygen', interfaceId: 'manual', value: m.value ? 1 : 0, ageMs: Math.round(m.ageMs ?? 0), valueCode: m.value ? 'supplemental' : 'air', enteredBy: m.enteredBy ?? '' });
       oldest = Math.min(oldest, m.wallMs);
     }
     if (manual.consciousness) {

@@ -386,8 +386,8 @@ const LABEL: Record<string, string> = {
   temperature: 'Temp',
   perfusionIndex: 'PI',
   consciousness: 'ACVPU',
-  'on-oxygen': 'O2',
-  'spo2-scale': 'SpO2 sc',
+  onOxygen: 'O2',
+  spo2Scale: 'SpO2 sc',
 };
 
 function seconds(ms: number): string {

@@ -466,19 +466,6 @@ pub fn median(values: &[f64]) -> Option<f64> {
     }
 }
 
-/// Interquartile mean: the mean of the values left after dropping the lowest and the
-/// highest quarter (`len / 4` values at each end). `None` if empty or if a value is NaN.
-pub fn interquartile_mean(values: &[f64]) -> Option<f64> {
-    let mut sorted: Vec<f64> = values.to_vec();
-    if sorted.is_empty() || sorted.iter().any(|v| v.is_nan()) {
-        return None;
-    }
-    sorted.sort_by(f64::total_cmp);
-    let trim = sorted.len() / 4;
-    let kept = sorted.get(trim..sorted.len() - trim)?;
-    Some(kept.iter().sum::<f64>() / kept.len() as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,8 +575,6 @@ mod tests {
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(&[]), None);
         assert_eq!(median(&[1.0, f64::NAN]), None);
-        assert_eq!(interquartile_mean(&[100.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -50.0]), Some(1.0));
-        assert_eq!(interquartile_mean(&[2.0]), Some(2.0));
         assert!(check_finite("samples", &[1.0, f32::NAN]).is_err_and(|e| e.index == 1));
         assert!(check_finite("samples", &[]).is_ok());
     }

@@ -9,11 +9,11 @@
 //! exceeds `noise + 0.4 (pulse - noise)` (means of the last 8 pulse and non-pulse peak
 //! heights), unless it comes within 0.5 s of the last pulse and either the signal has not
 //! fallen by 60 % of that pulse's amplitude in between or its slope-sum peak is less than
-//! half that pulse's (it is then the dicrotic wave); after 1.5 mean intervals without a pulse, the largest peak
-//! above half that threshold (and not a dicrotic wave) is taken (search-back; the
-//! interval is the median of the last 8). The first 3 s are a learning period. The pulse time is the slope-sum peak (end of the
-//! upstroke). Delay: usually 0.45 s (250 ms refractory, 150 ms peak decision, filters);
-//! at most 3.5 s (search-back).
+//! half that pulse's (it is then the dicrotic wave). After 1.5 intervals (the median of
+//! the last 8) without a pulse, the largest peak above half the threshold that is not a
+//! dicrotic wave is taken (search-back). The first 3 s are a learning period. The pulse
+//! time is the slope-sum peak (end of the upstroke). Delay: usually 0.45 s (250 ms
+//! refractory, 150 ms peak decision, filters); at most about 3.5 s (search-back).
 //!
 //! Pulse rate: the rule of [`crate::heart_rate`] over the pulses of the last 16 s
 //! (oximeters average over 8 to 16 s; on the BIDMC records, whose rhythms are often

@@ -26,8 +26,15 @@
 //!
 //! *Detection delay*: a beat is reported once the signal has been seen up to at most
 //! [`QrsDetector::max_delay_samples`] samples after it (bounded by the search-back limit,
-//! under 3.5 s at any sample rate; in the usual case about 0.45 s: filters, half the
+//! under 3.6 s at any sample rate); a beat found on first pass, the usual case, comes
+//! [`QrsDetector::typical_delay_samples`] after it (about 0.41 s: filter delay, half the
 //! integration window, and the 295 ms peak decision).
+//!
+//! The detector also keeps, per 1 s block of the conditioned signal, what the quality
+//! measures need: the peak-to-peak amplitude (a flat lead is off,
+//! [`QrsDetector::leads_off`]) and the power sums for the kurtosis
+//! ([`QrsDetector::kurtosis_quality`]); and the QRS and noise levels give the noise quality
+//! ([`QrsDetector::noise_quality`]).
 //!
 //! Memory is bounded: fixed-size rings sized from the sample rate, no growth with record
 //! length.
@@ -434,8 +441,7 @@ impl QrsDetector {
         Ok(())
     }
 
-    /// Band-passed conditioning output of the last sample is not exposed; this is the
-    /// per-sample core of [`QrsDetector::process`].
+    /// The per-sample core of [`QrsDetector::process`].
     fn step(&mut self, x: f64, beats: &mut Vec<u64>) {
         let d = &self.design;
         let s = &mut self.state;
@@ -502,8 +508,8 @@ impl QrsDetector {
                     }
                 }
                 Some(_) => {
-                    // Unreachable in practice (the pending peak is decided before a peak
-                    // more than the refractory period later can be emitted); decide it now.
+                    // A peak more than the refractory period later came before the pending
+                    // one was decided: decide the pending one first.
                     self.decide_pending(beats);
                     self.state.pending = Some((at, height));
                 }

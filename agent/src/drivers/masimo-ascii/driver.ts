@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 import type { Clock } from '../../clock';
 import { elapsedMs } from '../../clock';
-import type { InterfaceConfig } from '../../config';
+import type { MasimoInterfaceConfig } from '../../config';
 import { SerialLinePort } from '../../io/serial';
 import type { FrameStamp } from '../../io/serial';
 import type { Logger } from '../../log';
@@ -139,7 +139,7 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
   private pendingSerial: string | null = null;
 
   constructor(
-    private readonly config: InterfaceConfig,
+    private readonly config: MasimoInterfaceConfig,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly random: () => number = Math.random,

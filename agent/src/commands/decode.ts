@@ -1,0 +1,266 @@
+/**
+ * `vigil decode <driver> [file]`: decodes a captured byte stream through the same decoding
+ * and the same verification the agent uses (the driver's protocol module, then the interface
+ * risk controls of validation/controls.ts), and prints JSON Lines, one per reading or rejection:
+ *
+ *   {"kind":"reading","parameter":"spo2","code":"MDC:150456","value":97,"unit":"%","status":"unverified","deviceTime":"2026-11-21T09:14:55Z","flags":[]}
+ *   {"kind":"rejection","reason":"unknown-code","detail":"OBX 3: MDC code 147232 ..."}
+ *
+ * and, for an HL7 acknowledgment found in a capture, {"kind":"ack","code":"AA","controlId":"..","detail":".."}.
+ *
+ * Drivers: `pcd01` (HL7 v2 PCD-01, with or without MLLP framing, any segment terminator) and
+ * `masimo-ascii` (one ASCII 1 line per reading, CR LF or LF). Values are in the parameter's
+ * canonical UCUM unit after the controls (98.6 [degF] -> 37 Cel, flagged unit-converted);
+ * statuses are final, corrected, preliminary, unverified, unavailable or deleted.
+ *
+ * A capture has no gateway receive time: each reading is judged as if it arrived when the
+ * device says it was measured, so the time-of-arrival controls (stale on arrival, device
+ * clock offset) pass. Everything else runs as in the agent. Exit code 0 once the input was
+ * read, whatever it contained; 1 when it cannot be read at all.
+ */
+import { readFile } from 'node:fs/promises';
+import { frameToObservations } from '../drivers/masimo-ascii/driver';
+import { decodeMasimoAscii } from '../drivers/masimo-ascii/protocol';
+import {
+  MLLP_START,
+  MllpSplitter,
+  Pcd01Receiver,
+  readingToObservation,
+  splitUnframed,
+  unwrapMllp,
+  utcOffsetMinutes,
+} from '../drivers/hl7-pcd01/protocol';
+import type { Observation, ResultStatus } from '../model/observation';
+import { newSourceMemory, runControls } from '../validation/controls';
+import type { ControlSettings, SourceMemory } from '../validation/controls';
+
+export const DECODE_DRIVERS = ['pcd01', 'masimo-ascii'] as const;
+export type DecodeDriver = (typeof DECODE_DRIVERS)[number];
+
+export function isDecodeDriver(name: string): name is DecodeDriver {
+  return (DECODE_DRIVERS as readonly string[]).includes(name);
+}
+
+/** Largest capture read, in bytes (the input is read whole). */
+export const MAX_CAPTURE_BYTES = 256 * 1024 * 1024;
+
+export type DecodeLine =
+  | {
+      kind: 'reading';
+      parameter: string;
+      code: string;
+      value: number | null;
+      unit: string;
+      status: DecodeStatus;
+      deviceTime: string | null;
+      flags: string[];
+    }
+  | { kind: 'rejection'; reason: string; detail: string }
+  | { kind: 'ack'; code: string; controlId: string; detail: string };
+
+export type DecodeStatus = 'final' | 'corrected' | 'preliminary' | 'unverified' | 'unavailable' | 'deleted';
+
+const STATUS_NAME: Readonly<Record<ResultStatus, DecodeStatus>> = {
+  final: 'final',
+  corrected: 'corrected',
+  preliminary: 'preliminary',
+  unverified: 'unverified',
+  'cannot-obtain': 'unavailable',
+  unavailable: 'unavailable',
+  deleted: 'deleted',
+};
+
+export interface DecodeOptions {
+  /** UTC offset of times sent without a zone ("+01:00"); default "+00:00". */
+  utcOffset?: string;
+  /** pcd01: check PID-3 against this patient id, as a bed configured with it does. */
+  patientId?: string;
+  /** Wall time used for a reading that carries no device time (default: now). */
+  nowWallMs?: number;
+}
+
+/** Settings of the controls for a capture: the table's default maximum ages, the default clock bound. */
+const CAPTURE_SETTINGS: ControlSettings = {
+  maxAgeMs: (spec) => spec.defaultMaxAgeMs,
+  clockOffsetBoundMs: 120_000,
+};
+
+/** Formats a UTC time as ISO 8601, without milliseconds when there are none. */
+function isoTime(ms: number | null): string | null {
+  if (ms === null || !Number.isFinite(ms)) return null;
+  const iso = new Date(ms).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+}
+
+/** Removes binary floating-point noise from a converted value (12 significant digits). */
+function clean(value: number | null): number | null {
+  return value === null ? null : Number.parseFloat(value.toPrecision(12));
+}
+
+/** Runs the agent's controls on one observation, as if received at its device time. */
+function verify(obs: Observation, memory: SourceMemory, nowWallMs: number, code: string): DecodeLine {
+  const receiveWallMs = obs.deviceTimeMs ?? nowWallMs;
+  const stamped: Observation = { ...obs, receiveWallMs, receiveMonoNs: BigInt(Math.round(receiveWallMs)) * 1_000_000n };
+  const verdict = runControls(stamped, memory, CAPTURE_SETTINGS);
+  if (!verdict.ok) return { kind: 'rejection', reason: verdict.rule, detail: verdict.detail };
+  const o = verdict.obs;
+  return {
+    kind: 'reading',
+    parameter: o.parameter,
+    code,
+    value: clean(o.value),
+    unit: o.unitUcum,
+    status: STATUS_NAME[o.status],
+    deviceTime: isoTime(o.deviceTimeMs),
+    flags: [...o.quality].sort(),
+  };
+}
+
+/** Decodes an HL7 v2 PCD-01 capture, MLLP framed (a 0x0B byte anywhere) or not. */
+export function decodePcd01Capture(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeLine[] {
+  const lines: DecodeLine[] = [];
+  const nowWallMs = opts.nowWallMs ?? Date.now();
+  const receiver = new Pcd01Receiver({
+    patientId: opts.patientId ?? null,
+    patientIdAuthority: null,
+    equipmentId: null,
+    defaultUtcOffsetMinutes: utcOffsetMinutes(opts.utcOffset ?? '+00:00'),
+  });
+  const memory = newSourceMemory();
+  const source = { driver: 'hl7-pcd01', interfaceId: 'capture', port: 'capture' };
+
+  const message = (payload: Uint8Array): void => {
+    const outcome = receiver.receive(payload, nowWallMs);
+    switch (outcome.kind) {
+      case 'ack':
+        lines.push({
+          kind: 'ack',
+          code: outcome.ack.code,
+          controlId: outcome.ack.controlId,
+          detail: outcome.ack.errors.map((e) => `${e.severity} ${e.code}: ${e.text}`).join('; '),
+        });
+        return;
+      case 'rejected':
+        lines.push({ kind: 'rejection', reason: outcome.reason, detail: outcome.detail });
+        return;
+      case 'duplicate':
+        lines.push({ kind: 'rejection', reason: 'duplicate', detail: outcome.detail });
+        return;
+      case 'accepted': {
+        const stamp = { wallMs: nowWallMs, monoNs: 0n };
+        const ordered = [
+          ...outcome.readings.map((r) => ({ seq: r.obxSequence, line: verify(readingToObservation(r, stamp, source), memory, outcome.header.messageTime?.ms ?? nowWallMs, `MDC:${r.mdcCode}`) })),
+          ...outcome.obxRejections.map((r) => ({ seq: r.obxSequence, line: { kind: 'rejection', reason: r.reason, detail: r.detail } as DecodeLine })),
+        ].sort((a, b) => a.seq - b.seq);
+        for (const o of ordered) lines.push(o.line);
+      }
+    }
+  };
+
+  if (bytes.includes(MLLP_START)) {
+    const splitter = new MllpSplitter();
+    for (const e of [...splitter.push(bytes), ...splitter.end()]) {
+      if (e.kind === 'overflow') lines.push({ kind: 'rejection', reason: 'overflow', detail: 'MLLP block longer than the maximum message size' });
+      else if (e.kind === 'truncated') lines.push({ kind: 'rejection', reason: 'truncated', detail: 'MLLP block without end block at end of input' });
+      else {
+        const u = unwrapMllp(e.bytes);
+        if (u.noiseBytes > 0) lines.push({ kind: 'rejection', reason: 'framing', detail: `${u.noiseBytes} bytes outside an MLLP block` });
+        for (let i = 0; i < u.truncatedFrames; i++) lines.push({ kind: 'rejection', reason: 'truncated', detail: 'MLLP block without end block: a new start block came first' });
+        if (u.ok) message(u.payload);
+        else lines.push({ kind: 'rejection', reason: u.reason, detail: u.detail });
+      }
+    }
+    return lines;
+  }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  const { messages, leading } = splitUnframed(text);
+  if (leading.trim() !== '') lines.push({ kind: 'rejection', reason: 'framing', detail: `${leading.length} bytes before the first MSH segment` });
+  for (const m of messages) message(Buffer.from(m, 'latin1'));
+  return lines;
+}
+
+/** The device's own name of each parameter it sends (its field name on the line). */
+const MASIMO_FIELD: Readonly<Record<string, string>> = { spo2: 'SPO2', pulseRate: 'BPM', perfusionIndex: 'PI' };
+
+/** Decodes a Masimo ASCII 1 capture: one line per frame, CR LF or LF. */
+export function decodeMasimoCapture(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeLine[] {
+  const lines: DecodeLine[] = [];
+  const nowWallMs = opts.nowWallMs ?? Date.now();
+  const memory = newSourceMemory();
+  const source = { driver: 'masimo-ascii', interfaceId: 'capture', port: 'capture' };
+  let serial: string | null = null;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let start = 0;
+  while (start <= buf.length) {
+    let end = buf.indexOf(0x0a, start);
+    const last = end < 0;
+    if (last) end = buf.length;
+    let line = buf.subarray(start, end);
+    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, -1);
+    start = end + 1;
+    if (line.length === 0) {
+      if (last) break;
+      continue;
+    }
+    const result = decodeMasimoAscii(line);
+    if (!result.ok) {
+      lines.push({ kind: 'rejection', reason: result.reason, detail: result.detail });
+    } else if (result.frame.serialNumber !== null && serial !== null && result.frame.serialNumber !== serial) {
+      lines.push({ kind: 'rejection', reason: 'device-changed', detail: 'device serial number changed: values withheld until the change is confirmed' });
+    } else {
+      serial ??= result.frame.serialNumber;
+      const stamp = { wallMs: nowWallMs, monoNs: 0n };
+      for (const obs of frameToObservations(result.frame, stamp, source, opts.utcOffset ?? '+00:00')) {
+        lines.push(verify(obs, memory, nowWallMs, `masimo-ascii:${MASIMO_FIELD[obs.parameter] ?? obs.parameter}`));
+      }
+    }
+    if (last) break;
+  }
+  return lines;
+}
+
+export function decodeCapture(driver: DecodeDriver, bytes: Uint8Array, opts: DecodeOptions = {}): DecodeLine[] {
+  return driver === 'pcd01' ? decodePcd01Capture(bytes, opts) : decodeMasimoCapture(bytes, opts);
+}
+
+async function readAll(input: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of input) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer);
+    total += b.length;
+    if (total > MAX_CAPTURE_BYTES) throw new Error(`input larger than ${MAX_CAPTURE_BYTES} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Reads the capture (file, or stdin when no file), writes one JSON line per reading or rejection. */
+export async function runDecode(
+  args: { driver: DecodeDriver; file?: string | undefined } & DecodeOptions,
+  stdin: NodeJS.ReadableStream,
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): Promise<number> {
+  let bytes: Buffer;
+  try {
+    if (args.file !== undefined) {
+      bytes = await readFile(args.file);
+      if (bytes.length > MAX_CAPTURE_BYTES) throw new Error(`input larger than ${MAX_CAPTURE_BYTES} bytes`);
+    } else {
+      bytes = await readAll(stdin);
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    stderr.write(`vigil decode: cannot read ${args.file ?? 'stdin'}: ${code ?? (err as Error).message}\n`);
+    return 1;
+  }
+  const lines = decodeCapture(args.driver, bytes, args);
+  const text = lines.map((l) => JSON.stringify(l)).join('\n');
+  if (text !== '') {
+    await new Promise<void>((resolve, reject) => {
+      stdout.write(`${text}\n`, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+  return 0;
+}

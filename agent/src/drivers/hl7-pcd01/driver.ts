@@ -1,0 +1,347 @@
+/**
+ * Multi-parameter monitor over HL7 v2 (IHE PCD-01 ORU^R01), MLLP framed, on a serial line
+ * (through io/serial.ts) or on a TCP/TLS listener the gateway opens (through io/mllp-tcp.ts).
+ * Owns the port or listener, the link state and the timing; decoding, the ACK and the
+ * receiver's checks are in protocol.ts. Interface specification: docs/interfaces/hl7-pcd01.md.
+ *
+ * Every message is answered on the link it came on: AA (with ERR warnings for the OBX that
+ * were not used), AE or AR with an ERR saying why. Link states: connecting -> negotiating
+ * (port open / monitor connected) -> streaming (first valid message) -> stale (no valid
+ * message for quietTimeMs) -> streaming again, or -> lost (port closed, unplugged, or the
+ * monitor disconnected) -> connecting (reopened with backoff, for as long as it takes).
+ */
+import { EventEmitter } from 'node:events';
+import type { Clock } from '../../clock';
+import { elapsedMs } from '../../clock';
+import type { Hl7Pcd01InterfaceConfig } from '../../config';
+import type { MllpConnection } from '../../io/mllp-tcp';
+import { MllpTcpServer } from '../../io/mllp-tcp';
+import type { FrameStamp } from '../../io/serial';
+import { SerialLinePort } from '../../io/serial';
+import type { Logger } from '../../log';
+import type { SourceDevice } from '../../model/observation';
+import type { DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
+import { backoffMs, LinkStateMachine } from '../link-state';
+import type { ObxRejectReason } from './protocol';
+import {
+  frameMllp,
+  MLLP_MAX_FRAME_BYTES,
+  MLLP_TRAILER,
+  Pcd01Receiver,
+  readingToObservation,
+  unwrapMllp,
+  utcOffsetMinutes,
+} from './protocol';
+
+export const DRIVER_NAME = 'hl7-pcd01';
+/** Cap of the reopen backoff: a lost port or listener is retried at least this often. */
+export const MAX_REOPEN_DELAY_MS = 30_000;
+/** Monitors connected at once to one TCP interface; more are refused and counted. */
+export const MAX_TCP_CONNECTIONS = 4;
+
+/**
+ * OBX problems that only mean "Vigil does not use this": counted in the interface status,
+ * answered with an ERR warning, not alarmed (a monitor sends many parameters Vigil does not
+ * score; alarming on each would be alarm fatigue). Others concern a parameter Vigil uses and
+ * are reported as rejections (counted, alarmed above a rate).
+ */
+const QUIET_OBX_REASONS: ReadonlySet<ObxRejectReason> = new Set<ObxRejectReason>(['unknown-code', 'superseded']);
+
+/** The bed's patient, against which PID-3 is checked (config `patient`). */
+export interface PatientBinding {
+  patientId?: string | undefined;
+  patientIdAuthority?: string | undefined;
+}
+
+type Reply = (bytes: Buffer) => Promise<void>;
+
+export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements DeviceDriver {
+  readonly driverName = DRIVER_NAME;
+  readonly interfaceId: string;
+  private readonly link: LinkStateMachine;
+  private readonly receiver: Pcd01Receiver;
+  private port: SerialLinePort | null = null;
+  private listener: MllpTcpServer | null = null;
+  private failures = 0;
+  private stopped = true;
+  private reopenTimer: NodeJS.Timeout | null = null;
+  private lastValidMonoNs: bigint;
+  private lastValidWallMs = 0;
+  private readonly counters = new Map<string, number>();
+  private readonly source: Omit<SourceDevice, 'serialNumber'>;
+
+  constructor(
+    private readonly config: Hl7Pcd01InterfaceConfig,
+    patient: PatientBinding,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly random: () => number = Math.random,
+  ) {
+    super();
+    this.interfaceId = config.id;
+    this.link = new LinkStateMachine(
+      (from, to, reason) => {
+        this.logger.info('link-state', { interfaceId: this.interfaceId, from, to, reason });
+        this.emit('link', { interfaceId: this.interfaceId, from, to, reason });
+      },
+      (from, to) => {
+        this.count('link-illegal-transition');
+        this.logger.error('link-illegal-transition', { interfaceId: this.interfaceId, from, to });
+      },
+    );
+    this.receiver = new Pcd01Receiver({
+      patientId: patient.patientId ?? null,
+      patientIdAuthority: patient.patientIdAuthority ?? null,
+      equipmentId: config.equipmentId ?? null,
+      defaultUtcOffsetMinutes: utcOffsetMinutes(config.deviceUtcOffset),
+    });
+    this.lastValidMonoNs = clock.monoNs();
+    this.source = {
+      driver: DRIVER_NAME,
+      interfaceId: config.id,
+      port: config.transport === 'serial' ? config.path : `${config.tls ? 'mllps' : 'mllp'}://${config.host}:${config.port}`,
+    };
+  }
+
+  /**
+   * Accepts the monitor now reporting another equipment id (OBX-18) after a nurse confirmed
+   * the change. Returns false when there is no pending change (or the id is configured).
+   */
+  confirmDeviceChange(): boolean {
+    const ok = this.receiver.confirmDeviceChange();
+    if (ok) this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
+    return ok;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    if (this.config.transport === 'tcp' && this.config.insecure) {
+      this.logger.warn('mllp-listener-insecure', { interfaceId: this.interfaceId, detail: 'HL7 listener without TLS ("insecure": true)' });
+    }
+    void this.open();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.reopenTimer = null;
+    const port = this.port;
+    const listener = this.listener;
+    this.port = null;
+    this.listener = null;
+    if (port) await port.close();
+    if (listener) await listener.close();
+  }
+
+  /**
+   * Quiet-time supervision: no valid message for quietTimeMs -> stale (values withdrawn
+   * downstream). On a serial line, still none after twice the quiet time: the port is closed
+   * and reopened (a stable path may name another device node after a re-plug). A TCP monitor
+   * reconnects by itself: the listener is left as it is.
+   */
+  tick(): void {
+    const quietMs = elapsedMs(this.lastValidMonoNs, this.clock.monoNs());
+    const state = this.link.state;
+    if ((state === 'streaming' || state === 'negotiating') && quietMs > this.config.quietTimeMs) {
+      this.link.to('stale', `no valid message for ${this.config.quietTimeMs} ms`);
+    } else if (state === 'stale' && quietMs > 2 * this.config.quietTimeMs && this.port !== null && !this.reopenTimer) {
+      this.count('escalation-reopen');
+      const port = this.port;
+      this.port = null;
+      this.link.to('connecting', `escalation: no valid message for ${Math.round(quietMs)} ms, reopening the port`);
+      this.failures += 1;
+      void port.close().then(() => this.scheduleReopen());
+    }
+  }
+
+  snapshot(): InterfaceSnapshot {
+    return {
+      interfaceId: this.interfaceId,
+      driver: this.driverName,
+      state: this.link.state,
+      reason: this.link.reason,
+      lastValidFrameWallMs: this.lastValidWallMs,
+      counters: Object.fromEntries(this.counters),
+    };
+  }
+
+  /**
+   * Handles one frame: the bytes after the previous MLLP end block up to this one. Public so
+   * that integration tests drive it without a port; `reply` sends the ACK on the same link.
+   */
+  handleFrame(bytes: Uint8Array, stamp: FrameStamp, reply: Reply): void {
+    const unwrapped = unwrapMllp(bytes);
+    if (unwrapped.noiseBytes > 0) this.reject('framing', `${unwrapped.noiseBytes} bytes outside an MLLP block`);
+    for (let i = 0; i < unwrapped.truncatedFrames; i++) this.reject('truncated', 'MLLP block without end block: a new start block came first');
+    if (!unwrapped.ok) {
+      this.reject(unwrapped.reason, unwrapped.detail);
+      return;
+    }
+    const outcome = this.receiver.receive(unwrapped.payload, stamp.wallMs);
+    switch (outcome.kind) {
+      case 'ack':
+        // The gateway only receives; an ACK on this link is counted and never answered.
+        this.count('acks-received');
+        return;
+      case 'rejected':
+        if (outcome.ack !== null) this.send(reply, outcome.ack);
+        this.reject(outcome.reason, outcome.detail);
+        return;
+      case 'duplicate':
+        this.send(reply, outcome.ack);
+        this.alive(stamp);
+        this.reject('duplicate', outcome.detail);
+        return;
+      case 'accepted': {
+        this.send(reply, outcome.ack);
+        this.count('messages-valid');
+        this.alive(stamp);
+        if (outcome.descriptors > 0) this.count('obx-descriptors', outcome.descriptors);
+        for (const r of outcome.obxRejections) {
+          this.count(`obx-rejected.${r.reason}`);
+          if (!QUIET_OBX_REASONS.has(r.reason)) this.reject(r.reason, r.detail);
+        }
+        const observations = outcome.readings.map((r) => readingToObservation(r, stamp, this.source));
+        if (observations.length > 0) this.emit('observations', observations);
+      }
+    }
+  }
+
+  private alive(stamp: FrameStamp): void {
+    this.lastValidMonoNs = stamp.monoNs;
+    this.lastValidWallMs = stamp.wallMs;
+    this.failures = 0;
+    if (this.link.state !== 'streaming') this.link.to('streaming', 'valid message received');
+  }
+
+  private send(reply: Reply, ack: string): void {
+    this.count('acks-sent');
+    reply(frameMllp(ack)).catch((err: Error) => {
+      this.count('ack-send-failed');
+      this.logger.warn('ack-send-failed', { interfaceId: this.interfaceId, error: err.message });
+    });
+  }
+
+  private reject(reason: string, detail: string): void {
+    this.count(`frames-rejected.${reason}`);
+    this.emit('rejected', { interfaceId: this.interfaceId, reason, detail });
+  }
+
+  private count(name: string, n = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + n);
+  }
+
+  private open(): Promise<void> {
+    return this.config.transport === 'serial' ? this.openPort(this.config.path, this.config.baudRate) : this.openListener();
+  }
+
+  private async openPort(path: string, baudRate: number): Promise<void> {
+    if (this.stopped) return;
+    this.link.to('connecting', `opening ${path}`);
+    const port = new SerialLinePort({
+      path,
+      baudRate,
+      // MLLP ends a block with FS CR; the delimiter parser bounds the frame. What precedes the
+      // start block (VT) in a frame is noise, counted by handleFrame.
+      delimiter: Buffer.from(MLLP_TRAILER),
+      maxFrameBytes: MLLP_MAX_FRAME_BYTES,
+      clock: this.clock,
+    });
+    const reply: Reply = (bytes) => port.write(bytes);
+    port.on('frame', (bytes, stamp) => this.handleFrame(bytes, stamp, reply));
+    port.on('overflow', () => this.reject('overflow', `MLLP block longer than ${MLLP_MAX_FRAME_BYTES} bytes without end block`));
+    port.on('truncated', () => this.reject('truncated', 'partial MLLP block at end of stream'));
+    port.on('close', (why) => {
+      if (this.port !== port) return;
+      this.port = null;
+      this.failures += 1;
+      this.link.to('lost', `port ${why}`);
+      this.scheduleReopen();
+    });
+    try {
+      await port.open();
+      if (this.stopped) {
+        await port.close();
+        return;
+      }
+      this.port = port;
+      this.count('port-opened');
+      this.lastValidMonoNs = this.clock.monoNs();
+      this.link.to('negotiating', `port ${path} open, waiting for a valid message`);
+    } catch (err) {
+      this.count('port-open-failed');
+      this.failures += 1;
+      this.link.to('lost', (err as Error).message);
+      this.scheduleReopen();
+    }
+  }
+
+  private async openListener(): Promise<void> {
+    if (this.stopped || this.config.transport !== 'tcp') return;
+    const { host, port } = this.config;
+    this.link.to('connecting', `listening on ${host}:${port}`);
+    const listener = new MllpTcpServer({
+      host,
+      port,
+      tls: this.config.tls,
+      maxFrameBytes: MLLP_MAX_FRAME_BYTES,
+      maxConnections: MAX_TCP_CONNECTIONS,
+      clock: this.clock,
+    });
+    listener.on('frame', (bytes, stamp, connection: MllpConnection) => this.handleFrame(bytes, stamp, (b) => connection.write(b)));
+    listener.on('overflow', () => this.reject('overflow', `MLLP block longer than ${MLLP_MAX_FRAME_BYTES} bytes without end block`));
+    listener.on('truncated', () => this.reject('truncated', 'partial MLLP block when the connection closed'));
+    listener.on('connected', (c, open) => {
+      this.count('connections');
+      this.logger.info('mllp-connected', { interfaceId: this.interfaceId, remote: c.remote, open });
+      this.lastValidMonoNs = this.clock.monoNs();
+      if (this.link.state === 'connecting') this.link.to('negotiating', 'monitor connected, waiting for a valid message');
+    });
+    listener.on('disconnected', (c, open) => {
+      this.logger.info('mllp-disconnected', { interfaceId: this.interfaceId, remote: c.remote, open });
+      if (open > 0 || this.stopped) return;
+      this.link.to('lost', 'monitor disconnected');
+      this.link.to('connecting', `listening on ${host}:${port}, waiting for the monitor to reconnect`);
+    });
+    listener.on('refused', (remote) => {
+      this.count('connections-refused');
+      this.logger.warn('mllp-connection-refused', { interfaceId: this.interfaceId, remote, max: MAX_TCP_CONNECTIONS });
+    });
+    listener.on('tls-refused', (detail) => {
+      this.count('tls-refused');
+      this.logger.warn('mllp-tls-refused', { interfaceId: this.interfaceId, detail });
+    });
+    listener.on('failed', (detail) => {
+      if (this.listener !== listener) return;
+      this.listener = null;
+      this.failures += 1;
+      this.link.to('lost', `listener failed: ${detail}`);
+      this.scheduleReopen();
+    });
+    try {
+      const bound = await listener.listen();
+      if (this.stopped) {
+        await listener.close();
+        return;
+      }
+      this.listener = listener;
+      this.count('listener-opened');
+      this.logger.info('mllp-listening', { interfaceId: this.interfaceId, host: bound.host, port: bound.port, tls: this.config.tls !== undefined });
+    } catch (err) {
+      this.count('listener-failed');
+      this.failures += 1;
+      this.link.to('lost', (err as Error).message);
+      this.scheduleReopen();
+    }
+  }
+
+  private scheduleReopen(): void {
+    if (this.stopped || this.reopenTimer) return;
+    const delayMs = backoffMs(this.failures - 1, this.config.reopenDelayMs, MAX_REOPEN_DELAY_MS, this.random);
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = null;
+      void this.open();
+    }, delayMs);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Station commands through the whole agent (startAgent) on a fake clock: the real
+ * decoder, validation, native NEWS2 score and alarm book, a fake MQTT sink. Commands
+ * are handed to the agent as the MQTT boundary would (RunningAgent.handleCommand).
+ */
+import t from 'tap';
+import { FakeClock } from '../../agent/src/clock';
+import { parseConfig } from '../../agent/src/config';
+import type { MasimoInterfaceConfig } from '../../agent/src/config';
+import { MasimoAsciiDriver } from '../../agent/src/drivers/masimo-ascii/driver';
+import type { PublishOptions } from '../../agent/src/io/mqtt';
+import { memoryLogger } from '../../agent/src/log';
+import { startAgent } from '../../agent/src/main';
+import { scoreNews2 } from '../../agent/src/native/addon';
+import type { CommandMsg, EnvelopeMsg } from '../../agent/src/proto/codec';
+import { decodeEnvelope, encodeCommand } from '../../agent/src/proto/codec';
+import type { StationAction } from '../../agent/src/station/commands';
+import { buildCommand } from '../../agent/src/station/commands';
+
+const BED = { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
+const config = parseConfig({
+  gateway: BED,
+  mqtt: { url: 'mqtt://127.0.0.1:1', insecure: true, heartbeatIntervalMs: 60000 },
+  interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/null-device', quietTimeMs: 3000 }],
+  commands: { manualMaxAgeMs: { consciousness: 600_000, onOxygen: 600_000, spo2Scale: 600_000 } },
+});
+
+const LINE = (spo2: string, bpm: string, sn = '0000056661') =>
+  Buffer.from(`01/01/26 10:00:00 SN=${sn} SPO2=${spo2}% BPM=${bpm} PI=03.60% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- ALARM=0000 EXC=000000`);
+
+function setup() {
+  const clock = new FakeClock();
+  const logger = memoryLogger();
+  const driver = new MasimoAsciiDriver(config.interfaces[0] as MasimoInterfaceConfig, clock, logger);
+  const sent: Array<{ topic: string; env: EnvelopeMsg; options: PublishOptions }> = [];
+  const agent = startAgent({
+    config,
+    clock,
+    logger,
+    scorer: scoreNews2,
+    drivers: [driver],
+    tickMs: 3_600_000,
+    connect: () => ({
+      publish: async (topic, payload, options) => {
+        sent.push({ topic, env: decodeEnvelope(payload), options });
+      },
+      end: async () => undefined,
+    }),
+  });
+  const feed = (line: Buffer) => driver.handleFrame(line, { wallMs: clock.wallMs(), monoNs: clock.monoNs() });
+  const command = (action: StationAction, over: Partial<CommandMsg> = {}) =>
+    agent.handleCommand(encodeCommand({ ...buildCommand(action, BED, 'nurse-a', 'station-1', clock.wallMs()), ...over }));
+  const lastScore = () => [...sent].reverse().find((s) => s.env.score)?.env.score;
+  return { clock, logger, driver, sent, agent, feed, command, lastScore };
+}
+
+t.test('REQ-CMD-010 manual consciousness and oxygen become NEWS2 inputs with their provenance, at once', async (t) => {
+  const { agent, feed, command, lastScore, sent } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('095', '080'));
+  t.same(lastScore()?.missing, ['respRatePerMin', 'onOxygen', 'systolicMmHg', 'consciousness', 'tempCelsius']);
+  const r = command({ kind: 'observe', consciousness: 'V', onOxygen: true });
+  t.equal(r.outcome, 'COMMAND_OUTCOME_ACCEPTED');
+  const score = lastScore()!;
+  t.same(score.missing, ['respRatePerMin', 'systolicMmHg', 'tempCelsius'], 'scored at once, no longer missing');
+  t.equal(score.points.find((p) => p.parameter === 'consciousness')?.points, 3, 'V scores 3');
+  t.equal(score.points.find((p) => p.parameter === 'onOxygen')?.points, 2, 'oxygen scores 2');
+  t.equal(score.riskLevel, 'RISK_LEVEL_MEDIUM', 'a 3 in one parameter: at least medium (RCP NEWS2 chart 2)');
+  const c = sent.find((s) => s.topic.endsWith('/obs/consciousness'))!;
+  t.equal(c.env.observation?.valueCode, 'V');
+  t.equal(c.env.observation?.manual?.enteredBy, 'nurse-a');
+  t.equal(c.env.observation?.manual?.stationId, 'station-1');
+  t.equal(c.env.observation?.source.driver, 'manual');
+  t.equal(c.options.expirySec, 600, 'expiry = the manual maximum age');
+  t.equal(sent.find((s) => s.topic.endsWith('/obs/onOxygen'))?.env.observation?.valueCode, 'supplemental');
+  const result = sent.find((s) => s.env.commandResult)!;
+  t.equal(result.topic, 'vigil/v1/site1/ward7/bed12/cmd-result', 'the answer on cmd-result');
+  t.equal(result.env.commandResult?.commandId, r.commandId);
+});
+
+t.test('REQ-CMD-011 a manual input past its maximum age leaves the score and is withdrawn', async (t) => {
+  const { agent, feed, command, lastScore, sent, clock } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('095', '080'));
+  command({ kind: 'observe', consciousness: 'A' });
+  t.notOk(lastScore()?.missing.includes('consciousness'));
+  clock.advanceMs(600_001);
+  feed(LINE('095', '080'));
+  agent.tick();
+  t.ok(lastScore()?.missing.includes('consciousness'), 'after 10 min (its configured maximum age) it is missing again');
+  const withdrawn = [...sent].reverse().find((s) => s.topic.endsWith('/obs/consciousness'))?.env.observation;
+  t.equal(withdrawn?.hasValue, false, 'published as withdrawn');
+  t.equal(withdrawn?.unavailableReason, 'max-age-exceeded');
+});
+
+t.test('REQ-CMD-012 SpO2 scale 2 set from the station is used by the score', async (t) => {
+  const { agent, feed, command, lastScore } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('089', '080'));
+  t.equal(lastScore()?.spo2Scale, 1);
+  t.equal(lastScore()?.points.find((p) => p.parameter === 'spo2Percent')?.points, 3, 'scale 1: 89 % scores 3');
+  command({ kind: 'observe', spo2Scale: 2 });
+  t.equal(lastScore()?.spo2Scale, 2, 'scale 2 now');
+  t.equal(lastScore()?.points.find((p) => p.parameter === 'spo2Percent')?.points, 0, 'scale 2: 89 % on air scores 0 (RCP NEWS2 chart 1, 88-92 %)');
+});
+
+t.test('REQ-CMD-013 alarm acknowledge and silence change the alarm state; unknown alarms are rejected', async (t) => {
+  const { agent, feed, command, sent, clock } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('095', '080'));
+  clock.advanceMs(3100);
+  agent.tick(); // silent device: technical alarm spo2.link-stale
+  t.ok(sent.some((s) => s.env.alarm?.alarmId === 'spo2.link-stale' && s.env.alarm.state === 'ALARM_STATE_ACTIVE'), 'raised');
+  const ack = command({ kind: 'ack', alarmId: 'spo2.link-stale' });
+  t.equal(ack.outcome, 'COMMAND_OUTCOME_ACCEPTED');
+  const acked = [...sent].reverse().find((s) => s.env.alarm?.alarmId === 'spo2.link-stale')!;
+  t.equal(acked.env.alarm?.state, 'ALARM_STATE_ACKNOWLEDGED');
+  t.equal(acked.env.alarm?.acknowledgedBy, 'nurse-a');
+  t.ok(Number(acked.env.sequence) > 0, 'an alarm change: part of the delivered stream');
+  const silence = command({ kind: 'silence', alarmId: 'spo2.link-stale', durationSec: 120 });
+  t.equal(silence.outcome, 'COMMAND_OUTCOME_ACCEPTED');
+  t.equal([...sent].reverse().find((s) => s.env.alarm)?.env.alarm?.state, 'ALARM_STATE_SILENCED');
+  const unknown = command({ kind: 'ack', alarmId: 'spo2.no-such' });
+  t.equal(unknown.reason, 'unknown-alarm');
+  t.equal(unknown.field, 'alarmAcknowledge.alarmId');
+  feed(LINE('095', '080')); // data again: the condition clears
+  const cleared = [...sent].reverse().find((s) => s.env.alarm?.alarmId === 'spo2.link-stale')!;
+  t.equal(cleared.env.alarm?.state, 'ALARM_STATE_CLEARED', 'acknowledged or not, it clears when its condition goes');
+});
+
+t.test('REQ-CMD-014 confirming a changed device lets its values in and clears the identity alarm', async (t) => {
+  const { agent, feed, command, sent } = setup();
+  t.teardown(() => agent.stop('test'));
+  const none = command({ kind: 'confirm-device', interfaceId: 'spo2', serialNumber: '' });
+  t.equal(none.reason, 'no-pending-change', 'nothing to confirm yet');
+  t.equal(command({ kind: 'confirm-device', interfaceId: 'nope', serialNumber: '' }).reason, 'unknown-interface');
+  feed(LINE('095', '080'));
+  feed(LINE('090', '110', '0000099999'));
+  t.equal(sent.filter((s) => s.env.observation?.value === 90).length, 0, 'the other device is withheld');
+  const ok = command({ kind: 'confirm-device', interfaceId: 'spo2', serialNumber: '0000099999' });
+  t.equal(ok.outcome, 'COMMAND_OUTCOME_ACCEPTED');
+  t.equal([...sent].reverse().find((s) => s.env.alarm?.alarmId === 'spo2.device-identity')?.env.alarm?.state, 'ALARM_STATE_CLEARED');
+  feed(LINE('090', '110', '0000099999'));
+  t.ok(sent.some((s) => s.topic.endsWith('/obs/spo2') && s.env.observation?.value === 90), 'its values are published now');
+});
+
+t.test('REQ-CMD-015 rejected commands change nothing and are counted in the gateway status', async (t) => {
+  const { agent, feed, command, lastScore, sent } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('095', '080'));
+  const before = sent.length;
+  t.equal(command({ kind: 'observe', consciousness: 'U' }, { bedId: 'bed13' }).reason, 'wrong-bed');
+  t.equal(command({ kind: 'observe', consciousness: 'U' }, { user: '' }).reason, 'invalid');
+  t.equal(agent.handleCommand(Uint8Array.from([0xff, 0xff])).reason, 'undecodable');
+  t.equal(sent.slice(before).filter((s) => !s.env.commandResult).length, 0, 'nothing but the three answers was published');
+  t.ok(lastScore()?.missing.includes('consciousness'));
+  const counters = Object.fromEntries(agent.statusMessage(true, 't').counters.map((c) => [c.name, Number(c.value)]));
+  t.equal(counters['commands-rejected.wrong-bed'], 1);
+  t.equal(counters['commands-rejected.invalid'], 1);
+  t.equal(counters['commands-rejected.undecodable'], 1);
+});
