@@ -14,7 +14,7 @@ NAPI_BUILD := npx napi build --platform --no-js --release \
 	--package-json-path native/binding/package.json \
 	--output-dir native/binding
 
-.PHONY: all deps deps-system deps-rust build native ts test test-ts test-rust run clean help
+.PHONY: all deps deps-system deps-rust build native ts test test-ts test-rust bench run clean help
 
 all: build
 
@@ -73,6 +73,10 @@ test-ts: build
 
 test-rust: deps-rust
 	cd native && cargo test --workspace
+
+## ---- benchmarks (never in tests) -----------------------------------------------------
+bench: build
+	node dist/test/support/bench/native-bench.js --runs 9
 
 ## ---- running ------------------------------------------------------------------------
 run: build

@@ -60,7 +60,8 @@ t.test('REQ-CMD-021 each rule rejects with its reason and field, applies nothing
     ['no station', encodeCommand(cmd({ stationId: '' })), 'invalid', 'stationId'],
     ['empty observation', encodeCommand(cmd({ manualObservation: { consciousness: 'CONSCIOUSNESS_UNSPECIFIED', oxygen: 'OXYGEN_SUPPLY_UNSPECIFIED', spo2Scale: 0 } })), 'invalid', 'manualObservation'],
     ['scale 3', encodeCommand(cmd({ manualObservation: { spo2Scale: 3 } })), 'invalid', 'manualObservation.spo2Scale'],
-    ['unknown enum number', encodeCommand(cmd({ manualObservation: { consciousness: 9 as unknown as string } })), 'invalid', 'manualObservation.consciousness'],
+    // Field 20 (manual_observation) holding field 1 (consciousness) = 9: no such ACVPU value.
+    ['unknown enum number', Buffer.concat([encodeCommand(cmd()), Buffer.from([0xa2, 0x01, 0x02, 0x08, 0x09])]), 'invalid', 'manualObservation.consciousness'],
     ['silence too long', encodeCommand(cmd({ manualObservation: undefined, alarmSilence: { alarmId: 'a.b', durationSec: 3600 } })), 'invalid', 'alarmSilence.durationSec'],
     ['no action', encodeCommand(cmd({ manualObservation: undefined })), 'invalid', 'action'],
     ['wrong gateway', encodeCommand(cmd({ gatewayId: 'gw-2' })), 'wrong-gateway', 'gatewayId'],

@@ -520,6 +520,7 @@ export type Pcd01RejectReason =
  *  - unsupported-value-type: a table parameter sent as text, coded or other non-numeric type;
  *  - numeric-array: an NA of more than one value for a scalar parameter;
  *  - unsupported-status: OBX-11 is a valid status that carries no result (I, N, O, S, U);
+ *  - missing-status: OBX-11 is empty (HL7 requires it; without it the value cannot be used);
  *  - superseded: another OBX of the same message gives the same parameter with a code of
  *    higher priority in the table, or a later observation time for the same code;
  *  - ambiguous: two OBX give the same parameter with the same code and the same time.
@@ -529,6 +530,7 @@ export type ObxRejectReason =
   | 'unsupported-value-type'
   | 'numeric-array'
   | 'unsupported-status'
+  | 'missing-status'
   | 'superseded'
   | 'ambiguous';
 
@@ -779,7 +781,8 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
       .map((s) => ({
         code: value(message, s, 3, 1, 1),
         severity: value(message, s, 4),
-        text: value(message, s, 8) || value(message, s, 3, 1, 2),
+        // ERR-8 user message, else ERR-7 diagnostic information, else the text of the ERR-3 code.
+        text: value(message, s, 8) || value(message, s, 7) || value(message, s, 3, 1, 2),
       }));
     return { ok: true, kind: 'ack', header, ack: { code, controlId: value(message, msa, 2), errors }, delimiters: message.delimiters };
   }
@@ -870,9 +873,10 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
     }
     const unit = unitFromObx6(value(message, s, 6, 1, 1), value(message, s, 6, 1, 2), value(message, s, 6, 1, 3));
     const abnormalFlags = repetitions(message, s, 8).map((r) => components(message, r)[0] ?? '').filter((f) => f !== '');
+    // OBX-11 is required by HL7, but an empty one is not a sign of corruption (a letter that is
+    // not in table 0085 is): it rejects only that OBX, and only if Vigil would use it.
     const statusCode = value(message, s, 11);
-    if (statusCode === '') return fail('malformed', `${where}: OBX-11 (result status) is required`, 101, at(11));
-    if (!Object.hasOwn(STATUS_TABLE, statusCode)) return fail('malformed', `${where}: OBX-11 is not a status of HL7 table 0085`, 103, at(11));
+    if (statusCode !== '' && !Object.hasOwn(STATUS_TABLE, statusCode)) return fail('malformed', `${where}: OBX-11 is not a status of HL7 table 0085`, 103, at(11));
     let time: Parsed['time'] = null;
     const t14 = value(message, s, 14);
     if (t14 !== '') {
@@ -952,6 +956,10 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
     }
     if (p.values !== null && p.values.length > 1) {
       reject('numeric-array', `OBX-5 has ${p.values.length} values for the scalar parameter ${spec.code}`, 5);
+      continue;
+    }
+    if (p.statusCode === '') {
+      reject('missing-status', `OBX-11 (result status) is empty for ${spec.code}`, 11);
       continue;
     }
     const status = STATUS_TABLE[p.statusCode] ?? null;
@@ -1203,6 +1211,7 @@ const OBX_ERROR: Readonly<Record<ObxRejectReason, number>> = {
   'unsupported-value-type': 102,
   'numeric-array': 102,
   'unsupported-status': 103,
+  'missing-status': 101,
   superseded: 205,
   ambiguous: 205,
 };
