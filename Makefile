@@ -62,10 +62,11 @@ ts: node_modules/.vigil-installed
 ## ---- testing ------------------------------------------------------------------------
 # Both runners always run; the last line is the plain `N passed, N failed` summary.
 test: build
-	@mkdir -p build/test
+	@rm -rf build/single-fault; mkdir -p build/test
 	@tap_files=$$(find dist/test -name '*.test.js' | sort); \
 	npx tap --reporter=tap $$tap_files 2>&1 | tee build/test/tap.txt || true; \
 	(cd native && cargo test --workspace 2>&1) | tee build/test/cargo.txt || true; \
+	node dist/test/support/single-fault.js; \
 	node dist/test/support/summarize.js --tap build/test/tap.txt --cargo build/test/cargo.txt
 
 test-ts: build

@@ -265,6 +265,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     return result;
   };
 
+  const recovering = new Set<string>();
   const NOTICE_PRIORITY: Record<string, AlarmPriority> = { 'HAZ-001': 'low', 'HAZ-004': 'low' };
 
   for (const driver of drivers) {
@@ -276,9 +277,14 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       } else if (frozen.changed) {
         clear('frozen-values', driver.interfaceId);
       }
-      const observations = frozen.frozen
-        ? emitted.map((o): Observation => (o.value === null ? o : { ...o, quality: [...o.quality, 'frozen' as const].sort() }))
-        : emitted;
+      // The first values after a stale or lost link are flagged `recovered`, so the station
+      // can show that data resumed after a gap.
+      const recovered = recovering.delete(driver.interfaceId);
+      const extra = [...(frozen.frozen ? (['frozen'] as const) : []), ...(recovered ? (['recovered'] as const) : [])];
+      const observations =
+        extra.length > 0
+          ? emitted.map((o): Observation => ({ ...o, quality: [...new Set([...o.quality, ...extra])].sort() }))
+          : emitted;
       for (const raw of observations) {
         const verdict = validation.check(raw);
         if (!verdict.ok) {
@@ -331,6 +337,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
         clear('link-stale', change.interfaceId);
         clear('link-lost', change.interfaceId);
       } else if (change.to === 'stale' || change.to === 'lost') {
+        recovering.add(change.interfaceId);
         // IEC 60601-1-8: loss of a monitored parameter is a technical alarm of medium priority.
         validation.count(change.interfaceId, `link-${change.to}`);
         raise(`link-${change.to}`, change.interfaceId, 'medium', change.reason);
@@ -389,6 +396,12 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       const window = rejectWindows.get(d.interfaceId);
       if (window && window.count() === 0) clear('frames-rejected', d.interfaceId);
     }
+    // Messages dropped by the durable queue's bounds, or a failing disk: technical alarms.
+    const queue = delivery?.conditions();
+    if (queue?.evicting) raise('queue-evicting', 'gateway', 'low', queue.evicting);
+    else clear('queue-evicting', 'gateway');
+    if (queue?.diskFailing) raise('queue-disk-failing', 'gateway', 'medium', queue.diskFailing);
+    else clear('queue-disk-failing', 'gateway');
     const expired = store.expire();
     const manualExpired = manual.expire();
     for (const p of manualExpired) void publisher.observationMsg(manual.withdrawnMsg(p));

@@ -3,7 +3,7 @@
  * open /dev/ttyUSB0, and hw-sim plays the device on the other side.
  *
  * The only file in hw-sim that spawns socat:
- *   socat -d -d pty,raw,echo=0,wait-slave,pty-interval=0.02[,link=<link>] -
+ *   [setpriv --pdeathsig TERM --] socat -d -d pty,raw,echo=0,wait-slave,pty-interval=0.02[,link=<link>] -
  * socat owns the pty master; its stdin is what the device sends, its stdout is what the agent
  * writes to the device. Killing socat closes the master, which the agent's open port sees as a
  * hang-up (the unplugged cable).
@@ -14,9 +14,15 @@
  *   "N PTY is /dev/pts/7"                        the pty exists
  *   "N starting data transfer loop ..."          the agent opened the slave
  *   "N read(5, ...): ... (probably PTY closed)"  the agent closed it (socat keeps running)
+ *
+ * setpriv (util-linux) asks the kernel to send socat SIGTERM when hw-sim dies, even by SIGKILL:
+ * while socat waits for the agent it does not read stdin, so it would not see the end of its
+ * parent and would hold the pty (and the link) forever. Without setpriv, socat runs alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { readlink } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 
 export class PtyError extends Error {
   constructor(
@@ -94,8 +100,24 @@ const CLOSE_BACKSTOP_MS = 2000;
 
 const MISSING_MESSAGE = 'hw-sim: socat not found: run `make deps` (apt-get install socat)';
 
+/** The executable `name` (a path, or looked up on PATH), or null. */
+function findExecutable(name: string): string | null {
+  const candidates = name.includes('/') ? [name] : (process.env['PATH'] ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
 export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
-  const socatPath = opts.socatPath ?? 'socat';
+  const socatPath = findExecutable(opts.socatPath ?? 'socat');
+  if (socatPath === null) return Promise.reject(new PtyError('SOCAT_MISSING', MISSING_MESSAGE));
+  const setprivPath = findExecutable('setpriv');
   const startTimeoutMs = opts.startTimeoutMs ?? 5000;
   const ptyAddress = [
     'pty',
@@ -109,7 +131,11 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
   return new Promise<Pty>((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(socatPath, ['-d', '-d', ptyAddress, '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const socatArgs = ['-d', '-d', ptyAddress, '-'];
+      child =
+        setprivPath === null
+          ? spawn(socatPath, socatArgs, { stdio: ['pipe', 'pipe', 'pipe'] })
+          : spawn(setprivPath, ['--pdeathsig', 'TERM', '--', socatPath, ...socatArgs], { stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (err) {
       reject(spawnError(err));
       return;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { FakeClock } from '../../agent/src/clock';
 import { PublishError } from '../../agent/src/errors';
 import { LevelQueueStore, MemoryQueueStore } from '../../agent/src/io/durable-queue';
+import type { QueueStore } from '../../agent/src/io/durable-queue';
 import type { PublishOptions } from '../../agent/src/io/mqtt';
 import { memoryLogger } from '../../agent/src/log';
 import type { Observation } from '../../agent/src/model/observation';
@@ -56,6 +57,15 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 20; i += 1) await new Promise((r) => setImmediate(r));
 };
 
+/** For the LevelDB store, whose reads and writes complete on the thread pool: poll, with a deadline. */
+async function waitFor(what: string, probe: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const identity = { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
 const LIMITS = { maxBytes: 10_000_000, maxAgeMs: 3_600_000 };
 
@@ -75,7 +85,7 @@ function obs(clock: FakeClock, value: number): Observation {
   };
 }
 
-async function setup(store = new MemoryQueueStore(), options: { maxInFlight?: number } = {}) {
+async function setup<S extends QueueStore = MemoryQueueStore>(store: S = new MemoryQueueStore() as unknown as S, options: { maxInFlight?: number } = {}) {
   const clock = new FakeClock();
   const logger = memoryLogger();
   const link = new FakeLink();
@@ -203,9 +213,9 @@ t.test('REQ-DELIV-026 what an earlier run left on disk is sent first, as backfil
   const second = await setup(await LevelQueueStore.open(dir));
   t.teardown(() => second.delivery.end(true));
   second.link.up();
-  await settle();
+  await waitFor('the recovered two sent', () => second.link.sent.length >= 2);
   await second.publisher.observation(obs(second.clock, 42), 5000);
-  await settle();
+  await waitFor('the new one sent', () => second.link.sent.length >= 3);
   t.same(second.link.sent.map((s) => s.env.observation?.value), [40, 41, 42], 'the earlier run first, then the new one');
   t.same(second.link.sent.map((s) => s.env.backfill), [true, true, false], 'the earlier run flagged backfill');
   t.not(second.link.sent[0]!.env.bootId, second.link.sent[2]!.env.bootId, 'their own boot ids');
@@ -244,4 +254,24 @@ t.test('REQ-DELIV-028 the numbered stream and state: observations, scores and al
   const result = link.sent.find((s) => s.topic.endsWith('/cmd-result'))!;
   t.equal(result.options.retain, false, 'results are not retained');
   t.equal(result.options.expirySec, 60);
+});
+
+t.test('REQ-DELIV-029 messages dropped by the bounds, or a failing disk, are conditions for technical alarms', async (t) => {
+  const clock = new FakeClock();
+  const logger = memoryLogger();
+  const link = new FakeLink();
+  link.down();
+  const store = new MemoryQueueStore();
+  const outbox = await Outbox.open(store, { maxBytes: 2000, maxAgeMs: 3_600_000 }, clock, logger);
+  const delivery = new Delivery(outbox, link, clock, logger);
+  const publisher = new Publisher(delivery, identity, clock, logger);
+  t.same(delivery.conditions(), { evicting: null, diskFailing: null }, 'none at first');
+  for (let v = 0; v < 10; v += 1) await publisher.observation(obs(clock, 90), 5000);
+  t.ok(delivery.counters()['queue-evicted.observation.size']! > 0, 'the bound evicted observations');
+  t.match(delivery.conditions().evicting, /durable queue at its bound/);
+  clock.advanceMs(60_001);
+  t.equal(delivery.conditions().evicting, null, 'cleared a minute after the last eviction');
+  store.failWrites = true;
+  await publisher.observation(obs(clock, 91), 5000);
+  t.match(delivery.conditions().diskFailing, /cannot write to disk/);
 });

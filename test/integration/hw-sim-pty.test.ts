@@ -53,8 +53,15 @@ interface Sim {
 /** Spawns the built CLI; the child is killed at teardown whatever happens. */
 function spawnSim(t: Teardown, args: string[], stdoutLineCount = 1): Sim {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  // SIGTERM lets hw-sim close its pty; SIGKILL only if it does not end (socat then follows it,
+  // through setpriv's parent-death signal).
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const ended = new Promise<void>((ok) => child.once('exit', () => ok()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await ended;
+    clearTimeout(timer);
   });
   let stdout = '';
   let stderr = '';

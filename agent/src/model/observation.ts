@@ -27,7 +27,8 @@ export type QualityFlag =
   | 'recovered'
   | 'ambient-light'
   | 'unknown-device-condition'
-  | 'frozen';
+  | 'frozen'
+  | 'motion';
 
 export interface SourceDevice {
   driver: string;

@@ -9,7 +9,7 @@
  * gateway's status so a station can tell which table produced a value. A device code
  * that is not in this table is rejected and counted, never guessed.
  */
-export const PARAMETER_TABLE_VERSION = '3';
+export const PARAMETER_TABLE_VERSION = '4';
 
 export type ParameterCode =
   | 'spo2'
@@ -20,7 +20,8 @@ export type ParameterCode =
   | 'nibpDiastolic'
   | 'nibpMean'
   | 'temperature'
-  | 'perfusionIndex';
+  | 'perfusionIndex'
+  | 'skinTemperature';
 
 export type News2Field =
   | 'respRatePerMin'
@@ -185,6 +186,21 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 100,
     defaultMaxAgeMs: 5000,
+    mdc: [],
+  }),
+  // Skin temperature (the sensor patch's thermistor): NOT body temperature. It runs several
+  // degrees below core and follows the room and perfusion, so it never feeds NEWS2 (whose
+  // temperature is core or a clinical site). LOINC 39106-0: Temperature of Skin. No MDC
+  // code on purpose: a monitor's MDC_TEMP_SKIN (150388) stays an unknown code (see above).
+  skinTemperature: spec({
+    code: 'skinTemperature',
+    label: 'Skin temp',
+    loinc: '39106-0',
+    unitUcum: 'Cel',
+    news2Field: null,
+    plausibleMin: 15,
+    plausibleMax: 45,
+    defaultMaxAgeMs: 60_000,
     mdc: [],
   }),
 };

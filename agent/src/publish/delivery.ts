@@ -20,6 +20,7 @@
  * Specification: docs/interfaces/durable-queue.md, docs/interfaces/mqtt.md.
  */
 import type { Clock } from '../clock';
+import { elapsedMs } from '../clock';
 import { PublishError } from '../errors';
 import type { PublishOptions } from '../io/mqtt';
 import type { Logger } from '../log';
@@ -57,6 +58,7 @@ export class Delivery {
   private readonly maxInFlight: number;
   private readonly drainGraceMs: number;
   private idleWaiters: Array<() => void> = [];
+  private readonly lastIncrease = new Map<string, { total: number; atMonoNs: bigint }>();
 
   constructor(
     private readonly outbox: Outbox,
@@ -108,6 +110,36 @@ export class Delivery {
   /** Counters for the gateway status. */
   counters(): Record<string, number> {
     return { ...this.outbox.counters(), ...this.counts, 'queue-in-flight': this.inFlight.size };
+  }
+
+  /**
+   * Conditions for technical alarms (the agent raises and clears them): messages evicted
+   * or refused by the queue's bounds, and disk writes failing, within the last `windowMs`.
+   * Null when the condition is not present. The details are constant, so that raising
+   * again does not re-publish the alarm.
+   */
+  conditions(windowMs = 60_000): { evicting: string | null; diskFailing: string | null } {
+    const c = this.outbox.counters();
+    const sum = (prefix: string): number => Object.entries(c).reduce((n, [k, v]) => (k.startsWith(prefix) ? n + v : n), 0);
+    return {
+      evicting: this.recent('evicted', sum('queue-evicted.') + sum('queue-refused.'), windowMs)
+        ? 'durable queue at its bound: messages dropped (counters queue-evicted.*)'
+        : null,
+      diskFailing: this.recent('write-failed', c['queue-write-failed'] ?? 0, windowMs)
+        ? 'durable queue cannot write to disk: messages not queued (counter queue-write-failed)'
+        : null,
+    };
+  }
+
+  private recent(name: string, total: number, windowMs: number): boolean {
+    const now = this.clock.monoNs();
+    const last = this.lastIncrease.get(name);
+    if (!last || total > last.total) {
+      if (total === 0) return false;
+      this.lastIncrease.set(name, { total, atMonoNs: now });
+      return true;
+    }
+    return elapsedMs(last.atMonoNs, now) <= windowMs;
   }
 
   /** Resolves when nothing is queued or in flight (tests, clean stop). */

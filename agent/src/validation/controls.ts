@@ -231,6 +231,7 @@ const EXCLUDING_FLAGS: ReadonlySet<QualityFlag> = new Set<QualityFlag>([
   'ambient-light',
   'unknown-device-condition',
   'frozen',
+  'motion',
   'stale',
   'demo',
   'backfill',

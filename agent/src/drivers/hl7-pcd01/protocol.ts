@@ -230,13 +230,13 @@ const SEGMENT_NAME = /^[A-Z][A-Z0-9]{2}$/;
 const ALNUM = /^[A-Za-z0-9]$/;
 
 /** Reads a message's bytes as text in its declared character set (MSH-18). */
-function decodeText(bytes: Uint8Array): { ok: true; text: string; charset: Hl7Charset } | { ok: false; detail: string } {
+function decodeText(bytes: Uint8Array): { ok: true; text: string; charset: Hl7Charset } | { ok: false; reason: 'framing' | 'malformed'; detail: string } {
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i] ?? 0;
     // Control bytes other than the segment terminators and TAB never occur in an HL7 message:
     // they are line noise, a merged MLLP block, or another protocol on the line.
-    if (b < 0x20 && b !== 0x0d && b !== 0x0a && b !== 0x09) return { ok: false, detail: `control byte at offset ${i}` };
-    if (b === 0x7f) return { ok: false, detail: `control byte at offset ${i}` };
+    if (b < 0x20 && b !== 0x0d && b !== 0x0a && b !== 0x09) return { ok: false, reason: 'framing', detail: `control byte at offset ${i}` };
+    if (b === 0x7f) return { ok: false, reason: 'framing', detail: `control byte at offset ${i}` };
   }
   const latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   // MSH-18 (character set): the 18th field of the first line. Read before decoding: the
@@ -248,7 +248,7 @@ function decodeText(bytes: Uint8Array): { ok: true; text: string; charset: Hl7Ch
     try {
       return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), charset: 'utf-8' };
     } catch {
-      return { ok: false, detail: 'MSH-18 declares UTF-8 but the bytes are not valid UTF-8' };
+      return { ok: false, reason: 'malformed', detail: 'MSH-18 declares UTF-8 but the bytes are not valid UTF-8' };
     }
   }
   return { ok: true, text: latin1, charset: 'latin1' };
@@ -261,7 +261,7 @@ function decodeText(bytes: Uint8Array): { ok: true; text: string; charset: Hl7Ch
  */
 export function parseHl7(input: Uint8Array | string): Hl7ParseResult {
   const decoded = typeof input === 'string' ? { ok: true as const, text: input, charset: 'utf-8' as Hl7Charset } : decodeText(input);
-  if (!decoded.ok) return { ok: false, reason: 'framing', detail: decoded.detail, hl7Error: 102, location: null, delimiters: null };
+  if (!decoded.ok) return { ok: false, reason: decoded.reason, detail: decoded.detail, hl7Error: 102, location: null, delimiters: null };
   const text = decoded.text;
   const bad = (detail: string, hl7Error: number, location: Hl7Location | null, delimiters: Hl7Delimiters | null): Hl7ParseResult => ({
     ok: false,
@@ -1124,9 +1124,9 @@ export interface AckInput {
 /** Builds the ACK^R01^ACK text, segments ended by CR (HL7 v2.6 2.14.1). */
 export function buildAck(a: AckInput): string {
   const d = a.delimiters ?? DEFAULT_DELIMITERS;
-  const esc = (s: string): string => escapeHl7(s, d);
-  const f = d.field;
-  const c = d.component;
+  // Every literal is escaped, "2.6" and the profile OID included: a sender may declare "." or
+  // "+" as a delimiter, and the ACK answers in the sender's delimiters.
+  const comp = (...parts: Array<string | number>): string => parts.map((p) => escapeHl7(String(p), d)).join(d.component);
   const h = a.header ?? {};
   // MSH-3/MSH-4 of the message are echoed raw (already escaped in these delimiters), unless
   // they hold anything but printable ASCII: the ACK itself stays ASCII.
@@ -1136,40 +1136,39 @@ export function buildAck(a: AckInput): string {
   const msh = [
     'MSH',
     encoding,
-    'VIGIL',
-    'VIGIL',
+    comp('VIGIL'),
+    comp('VIGIL'),
     echo(h.rawSendingApplication),
     echo(h.rawSendingFacility),
-    formatDtm(a.nowWallMs),
+    comp(formatDtm(a.nowWallMs)),
     '',
-    `ACK${c}R01${c}ACK`,
-    esc(a.ackControlId),
-    processingId,
-    '2.6',
-    '',
-    '',
-    'NE',
-    'NE',
+    comp('ACK', 'R01', 'ACK'),
+    comp(a.ackControlId),
+    comp(processingId),
+    comp('2.6'),
     '',
     '',
+    comp('NE'),
+    comp('NE'),
     '',
     '',
-    `IHE PCD ORU-R01 2006${c}HL7${c}1.3.6.1.4.1.19376.1.6.1.1.1${c}ISO`,
-  ].join(f);
-  const segments = [msh, ['MSA', a.code, esc(a.controlId)].join(f)];
+    '',
+    '',
+    comp('IHE PCD ORU-R01 2006', 'HL7', '1.3.6.1.4.1.19376.1.6.1.1.1', 'ISO'),
+  ].join(d.field);
+  const segments = [msh, ['MSA', comp(a.code), comp(a.controlId)].join(d.field)];
   const errors = a.errors ?? [];
   const shown = errors.length > MAX_ACK_ERRORS ? errors.slice(0, MAX_ACK_ERRORS - 1) : errors;
-  for (const e of shown) segments.push(errSegment(e, d));
+  for (const e of shown) segments.push(errSegment(e, comp, d));
   if (shown.length < errors.length) {
-    segments.push(errSegment({ code: 207, severity: 'W', location: null, text: `${errors.length - shown.length} more problems not listed` }, d));
+    segments.push(errSegment({ code: 207, severity: 'W', location: null, text: `${errors.length - shown.length} more problems not listed` }, comp, d));
   }
   return `${segments.join('\r')}\r`;
 }
 
-function errSegment(e: AckError, d: Hl7Delimiters): string {
-  const c = d.component;
-  const location = e.location === null ? '' : [e.location.segment, e.location.sequence, e.location.field].join(c);
-  return ['ERR', '', location, [String(e.code), escapeHl7(ERROR_TEXT[e.code] ?? 'Error', d), 'HL70357'].join(c), e.severity, '', '', '', escapeHl7(e.text, d)].join(d.field);
+function errSegment(e: AckError, comp: (...parts: Array<string | number>) => string, d: Hl7Delimiters): string {
+  const location = e.location === null ? '' : comp(e.location.segment, e.location.sequence, e.location.field);
+  return ['ERR', '', location, comp(e.code, ERROR_TEXT[e.code] ?? 'Error', 'HL70357'), comp(e.severity), '', '', '', comp(e.text)].join(d.field);
 }
 
 // ---------------------------------------------------------------------------------------
