@@ -38,6 +38,10 @@ export class FakeClock implements Clock {
   monoNs(): bigint {
     return this.mono;
   }
+  /** Steps the wall clock only (NTP correction, a user setting the date); monotonic time is untouched. */
+  stepWallMs(ms: number): void {
+    this.wall += ms;
+  }
   advanceMs(ms: number): void {
     this.wall += ms;
     this.mono += BigInt(Math.round(ms * 1e6));

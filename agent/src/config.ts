@@ -97,9 +97,45 @@ const hl7TcpInterface = z
     }
   });
 
+/**
+ * The Vigil sensor patch (docs/interfaces/vigil-patch.md): COBS-framed binary frames with a
+ * CRC-32C on a USB serial port; ECG, PPG and accelerometer waveforms become heart rate, SpO2,
+ * pulse and respiration rate in the native addon.
+ */
+const vigilPatchInterface = z.strictObject({
+  id,
+  driver: z.literal('vigil-patch'),
+  /** The serial device node, e.g. /dev/serial/by-id/usb-Vigil_Patch_Dongle_... or a udev link. */
+  path: z.string().startsWith('/', 'must be an absolute device path'),
+  /** USB CDC-ACM ignores it; the UART variant of the dongle runs at 921600 (or 115200). */
+  baudRate: z.union([z.literal(115200), z.literal(230400), z.literal(460800), z.literal(921600)]).default(921600),
+  /**
+   * The patch's serial number (8 hex digits). When set, frames from another patch are
+   * rejected; when absent, the first serial seen is learned and a change is held back until confirmed.
+   */
+  serialNumber: z.string().regex(/^[0-9A-F]{8}$/, 'must be 8 upper-case hex digits').optional(),
+  /** With no valid waveform frame for this long (the patch sends 15 a second) the link is stale. */
+  quietTimeMs: z.number().int().min(500).max(60000).default(1000),
+  /** Delay before reopening a port that closed or failed to open. */
+  reopenDelayMs: z.number().int().min(100).max(60000).default(1000),
+  /** Period of the keep-alive; the patch stops streaming after 5 s without any host frame. */
+  keepAliveIntervalMs: z.number().int().min(200).max(2500).default(1000),
+  /** Sample rates asked of the patch (SET_RATE); absent: the patch's defaults (ECG 250, PPG 100 Hz). */
+  ecgSampleRateHz: z.union([z.literal(125), z.literal(250), z.literal(500)]).optional(),
+  ppgSampleRateHz: z.union([z.literal(50), z.literal(100), z.literal(200)]).optional(),
+  /**
+   * The sensor's SpO2 calibration curve `SpO2 = a + b R + c R^2` (measured for the patch's LEDs
+   * against arterial blood gases); absent: the documented default 110 - 25 R.
+   */
+  spo2Calibration: z.strictObject({ a: z.number().finite(), b: z.number().finite(), c: z.number().finite() }).optional(),
+  /** The patch's values are derived by the gateway and final; kept for uniformity with the other drivers. */
+  scoreUnverified: z.boolean().default(false),
+});
+
 const interfaceSchema = z.discriminatedUnion('driver', [
   masimoInterface,
   z.discriminatedUnion('transport', [hl7SerialInterface, hl7TcpInterface]),
+  vigilPatchInterface,
 ]);
 
 const mqtt = z
@@ -234,6 +270,7 @@ export type Config = z.infer<typeof configSchema>;
 export type InterfaceConfig = Config['interfaces'][number];
 export type MasimoInterfaceConfig = Extract<InterfaceConfig, { driver: 'masimo-ascii' }>;
 export type Hl7Pcd01InterfaceConfig = Extract<InterfaceConfig, { driver: 'hl7-pcd01' }>;
+export type VigilPatchInterfaceConfig = Extract<InterfaceConfig, { driver: 'vigil-patch' }>;
 export type PatientConfig = Config['patient'];
 
 /** Formats zod issues as `path: message`, one per problem. */

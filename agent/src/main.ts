@@ -16,6 +16,7 @@ import type { Config } from './config';
 import type { DeviceDriver, InterfaceSnapshot, LinkChange } from './drivers/driver';
 import { Hl7Pcd01Driver } from './drivers/hl7-pcd01/driver';
 import { MasimoAsciiDriver } from './drivers/masimo-ascii/driver';
+import { VigilPatchDriver } from './drivers/vigil-patch/driver';
 import { agentEffects } from './commands-in/effects';
 import { ManualObservations } from './commands-in/manual';
 import { CommandStage } from './commands-in/stage';
@@ -86,6 +87,8 @@ function createDriver(itf: Config['interfaces'][number], patient: Config['patien
       return new MasimoAsciiDriver(itf, clock, logger);
     case 'hl7-pcd01':
       return new Hl7Pcd01Driver(itf, patient, clock, logger);
+    case 'vigil-patch':
+      return new VigilPatchDriver(itf, clock, logger);
   }
 }
 
@@ -331,6 +334,11 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       if (n >= config.rejectAlarm.count) {
         raise('frames-rejected', r.interfaceId, 'low', `${n} frames rejected within ${config.rejectAlarm.windowMs} ms (last: ${r.reason})`);
       }
+    });
+    // Conditions a driver detects by itself (a patch's low battery, failing signal processing).
+    driver.on('condition', (c) => {
+      if (c.active) raise(c.condition, c.interfaceId, c.priority, c.detail);
+      else clear(c.condition, c.interfaceId);
     });
     driver.on('link', (change: LinkChange) => {
       if (change.to === 'streaming') {

@@ -225,3 +225,21 @@ t.test('REQ-SAFE-021 HAZ-009 a device repeating identical values is flagged froz
   feed(LINE('097', '073', '000000', clock.wallMs()));
   t.equal(sent.filter((s) => s.topic.endsWith('/alarm/spo2.frozen-values')).at(-1)?.env.alarm?.state, 'ALARM_STATE_CLEARED', 'a change clears it');
 });
+
+t.test('REQ-SAFE-022 HAZ-003 a gateway wall-clock step (NTP) changes no age and no timeout: both use the monotonic clock', async (t) => {
+  const { sent, agent, feed, clock } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(LINE('098', '097'));
+  clock.stepWallMs(-3_600_000); // wall clock steps back an hour
+  clock.advanceMs(1000);
+  agent.tick();
+  t.equal(sent.filter((s) => s.env.observation?.status === 'RESULT_STATUS_UNAVAILABLE').length, 0, 'nothing withdrawn after 1 s');
+  clock.stepWallMs(+7_200_000); // and forward two hours
+  agent.tick();
+  t.equal(sent.filter((s) => s.env.observation?.status === 'RESULT_STATUS_UNAVAILABLE').length, 0, 'a forward step expires nothing');
+  const score = ofKind(sent, '/score').at(-1)?.env.score;
+  t.notOk(score?.missing.includes('spo2Percent'), 'SpO2 still current in the score');
+  clock.advanceMs(2500); // 3.5 s of real (monotonic) time: past the 3 s quiet time
+  agent.tick();
+  t.ok(sent.some((s) => s.topic.endsWith('/alarm/spo2.link-stale')), 'the quiet time still runs on monotonic time');
+});

@@ -23,10 +23,25 @@ export interface LinkChange {
   reason: string;
 }
 
+/**
+ * A technical condition a driver detects by itself (a low battery the device reports,
+ * signal processing failing repeatedly): a technical alarm while `active`, cleared when not.
+ */
+export interface DriverCondition {
+  interfaceId: string;
+  /** Stable name, the alarm's condition (e.g. `low-battery`). */
+  condition: string;
+  active: boolean;
+  priority: 'low' | 'medium' | 'high';
+  /** Names the condition and what to do; never a measured value. */
+  detail: string;
+}
+
 export interface DriverEvents {
   observations: [observations: Observation[]];
   rejected: [rejection: FrameRejection];
   link: [change: LinkChange];
+  condition: [condition: DriverCondition];
 }
 
 export interface InterfaceSnapshot {

@@ -330,6 +330,18 @@ function split(raw: string, by: string): string[] {
   return raw.split(by);
 }
 
+/** The n-th (0-based) part of `raw` split on `by`, without building the array (hot path). */
+function nth(raw: string, by: string, n: number): string {
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const at = raw.indexOf(by, start);
+    if (at < 0) return '';
+    start = at + by.length;
+  }
+  const end = raw.indexOf(by, start);
+  return end < 0 ? raw.slice(start) : raw.slice(start, end);
+}
+
 /**
  * The unescaped value at field `n`, repetition `rep`, component `comp`, subcomponent `sub`
  * (all 1-based, as HL7 numbers them). Escapes are decoded after splitting, so an escaped
@@ -339,10 +351,7 @@ export function value(message: Hl7Message, segment: Hl7Segment, n: number, rep =
   const raw = rawField(segment, n);
   if (segment.name === 'MSH' && (n === 1 || n === 2)) return raw;
   const d = message.delimiters;
-  const r = split(raw, d.repetition)[rep - 1] ?? '';
-  const c = split(r, d.component)[comp - 1] ?? '';
-  const s = split(c, d.subcomponent)[sub - 1] ?? '';
-  return unescapeHl7(s, d, message.charset);
+  return unescapeHl7(nth(nth(nth(raw, d.repetition, rep - 1), d.component, comp - 1), d.subcomponent, sub - 1), d, message.charset);
 }
 
 /** The raw repetitions of a field. */
@@ -354,7 +363,7 @@ export function repetitions(message: Hl7Message, segment: Hl7Segment, n: number)
 /** The unescaped components of one raw repetition (subcomponent 1 of each). */
 export function components(message: Hl7Message, rawRepetition: string): string[] {
   const d = message.delimiters;
-  return split(rawRepetition, d.component).map((c) => unescapeHl7(split(c, d.subcomponent)[0] ?? '', d, message.charset));
+  return split(rawRepetition, d.component).map((c) => unescapeHl7(nth(c, d.subcomponent, 0), d, message.charset));
 }
 
 /** Formatting and site-defined escapes kept as they are (HL7 v2.6 2.7.2-2.7.6): not data. */
@@ -911,16 +920,18 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
     while (parts.length > 1 && parts[parts.length - 1] === '0') parts.pop();
     return parts;
   };
+  const containers = parsedObx
+    .filter((q) => q.ownEquipmentId !== null && q.containment !== '')
+    .map((q) => ({ id: q.ownEquipmentId as string, levels: level(q.containment) }));
   const equipmentOf = (p: Parsed): string | null => {
     if (p.ownEquipmentId !== null) return p.ownEquipmentId;
     if (p.containment === '') return null;
     const mine = level(p.containment);
     let best: { depth: number; id: string } | null = null;
-    for (const q of parsedObx) {
-      if (q.ownEquipmentId === null || q.containment === '') continue;
-      const theirs = level(q.containment);
+    for (const q of containers) {
+      const theirs = q.levels;
       if (theirs.length >= mine.length || !theirs.every((x, i) => mine[i] === x)) continue;
-      if (best === null || theirs.length > best.depth) best = { depth: theirs.length, id: q.ownEquipmentId };
+      if (best === null || theirs.length > best.depth) best = { depth: theirs.length, id: q.id };
     }
     return best?.id ?? null;
   };
