@@ -2,6 +2,8 @@
 /**
  * hw-sim: plays a bedside device on a real pseudo-terminal.
  *
+ *   hw-sim vigil-patch [options]          (the sensor patch: hw-sim vigil-patch --help)
+ *   hw-sim hl7-monitor [options]          (the HL7 PCD-01 monitor: hw-sim hl7-monitor --help)
  *   hw-sim masimo-ascii [--scenario stable] [--seed 1] [--period-ms 1000] [--link /tmp/vigil-masimo]
  *                       [--frames N [--exit-after-frames]] [--inject kind@index,...]
  *                       [--start-time 2026-01-01T10:00:00] [--no-serial] [--pvi]
@@ -16,6 +18,8 @@
 import { parseArgs, USAGE, type SimConfig } from './args';
 import { PtyError } from './pty';
 import { startSimulator, type Simulator } from './simulator';
+import { runVigilPatch } from './vigil-patch-cli';
+import { runHl7Monitor } from './hl7-monitor-cli';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -26,6 +30,10 @@ function emit(event: Record<string, unknown>): void {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // The sensor patch has its own options and event stream (hw-sim/src/vigil-patch-cli.ts).
+  if (argv[0] === 'vigil-patch') return runVigilPatch(argv.slice(1));
+  // The HL7 monitor likewise (hw-sim/src/hl7-monitor-cli.ts).
+  if (argv[0] === 'hl7-monitor') return runHl7Monitor(argv.slice(1));
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
     if (parsed.help) {
@@ -40,20 +48,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 function run(config: SimConfig): Promise<number> {
   return new Promise<number>((resolve) => {
-    let sim: Simulator | null = null;
     let ending = false;
-    const end = (code: number): void => {
-      if (ending) return;
-      ending = true;
-      const closing = sim === null ? Promise.resolve() : sim.stop();
-      void closing.then(() => resolve(code));
-    };
-    process.once('SIGINT', () => end(EXIT_OK));
-    process.once('SIGTERM', () => end(EXIT_OK));
     // A reader that stops reading stdout (e.g. `| head -1`) must not kill the simulator.
     process.stdout.on('error', () => undefined);
 
-    startSimulator(config, {
+    const starting = startSimulator(config, {
       onFrame: (event) => emit({ ...event }),
       onReceived: (bytes) => emit({ event: 'received', device: config.device, bytes: bytes.length }),
       onPortOpened: () => emit({ event: 'port-opened', device: config.device }),
@@ -62,27 +61,35 @@ function run(config: SimConfig): Promise<number> {
         emit({ event: 'pty-exit', device: config.device, detail });
         end(EXIT_FAILURE);
       },
-    }).then(
-      (started) => {
-        sim = started;
-        if (ending) {
-          // A signal arrived while socat was starting.
-          void started.stop().then(() => undefined);
-          return;
-        }
-        process.stdout.write(`${started.pty.path}\n`);
-        if (started.pty.link !== null) process.stdout.write(`link ${started.pty.link}\n`);
+    });
+
+    /** Stops the frames and closes the pty (once started), then resolves with `code`. */
+    function end(code: number): void {
+      if (ending) return;
+      ending = true;
+      void starting
+        .then((sim: Simulator) => sim.stop(), () => undefined)
+        .then(() => resolve(code));
+    }
+    process.once('SIGINT', () => end(EXIT_OK));
+    process.once('SIGTERM', () => end(EXIT_OK));
+
+    starting.then(
+      (sim) => {
+        if (ending) return; // a signal arrived while socat was starting: end() closes it
+        process.stdout.write(`${sim.pty.path}\n`);
+        if (sim.pty.link !== null) process.stdout.write(`link ${sim.pty.link}\n`);
         emit({
           event: 'start',
           device: config.device,
-          path: started.pty.path,
-          link: started.pty.link,
+          path: sim.pty.path,
+          link: sim.pty.link,
           scenario: config.scenario,
           seed: config.seed,
           periodMs: config.periodMs,
           frames: config.frames,
         });
-        void started.finished.then(() => {
+        void sim.finished.then(() => {
           if (ending) return;
           emit({ event: 'frames-done', device: config.device });
           if (config.exitAfterFrames) end(EXIT_OK);
@@ -90,8 +97,7 @@ function run(config: SimConfig): Promise<number> {
       },
       (err: unknown) => {
         process.stderr.write(`${err instanceof PtyError ? err.message : `hw-sim: ${String(err)}`}\n`);
-        ending = true;
-        resolve(EXIT_FAILURE);
+        end(EXIT_FAILURE);
       },
     );
   });

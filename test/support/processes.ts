@@ -73,6 +73,8 @@ export interface AgentConfigOptions {
   protocolVersion?: 4 | 5;
   /** The durable queue's directory; default `<dir>/queue` (one per agent: LevelDB locks it). */
   queueDir?: string;
+  /** The one interface, written as given (default: a masimo-ascii interface `spo2` on devicePath). */
+  interface?: Record<string, unknown>;
 }
 
 export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
@@ -87,7 +89,7 @@ export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
       keepaliveSec: 5,
       reconnectPeriodMs: 500,
     },
-    interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: o.devicePath, quietTimeMs: o.quietTimeMs ?? 3000 }],
+    interfaces: [o.interface ?? { id: 'spo2', driver: 'masimo-ascii', path: o.devicePath, quietTimeMs: o.quietTimeMs ?? 3000 }],
     queue: { dir: o.queueDir ?? join(dir, 'queue') },
     log: { level: 'info' },
   };

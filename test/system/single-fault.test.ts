@@ -27,6 +27,10 @@ async function system(t: { teardown(fn: () => unknown): void }, simArgs: string[
   const config = writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: link ?? sim.path, quietTimeMs: QUIET_MS });
   const agent = startAgentProcess(config);
   t.teardown(() => agent.stop('SIGKILL'));
+  // On failure, the agent's own log says what it saw.
+  t.teardown(() => {
+    if ((t as { passing?: () => boolean }).passing?.() === false) process.stderr.write(`agent log:\n${agent.logs.slice(-40).join('\n')}\n`);
+  });
   return { broker, sub, sim, agent, dir, link, config };
 }
 
@@ -86,7 +90,7 @@ t.test('REQ-SAFE-031 HAZ-003 device connected but silent: stale within the quiet
 });
 
 t.test('REQ-SAFE-032 HAZ-008 device sends garbage: frames rejected and counted, technical alarm above the rate', async (t) => {
-  const { sub, sim, agent } = await system(t, ['--scenario', 'stable', '--period-ms', '250', '--inject', 'garbage@4,garbage@5,garbage@6']);
+  const { sub, sim, agent } = await system(t, ['--scenario', 'stable', '--period-ms', '250', '--inject', 'garbage@16,garbage@17,garbage@18']);
   const alarm = await until('frames-rejected alarm', () => alarmAt(sub.got, 'spo2.frames-rejected'));
   const firstFault = sim.frames.find((f) => f.injected === 'garbage');
   const detectionMs = alarm.atMs - Number(firstFault?.sentWallMs);

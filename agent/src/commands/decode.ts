@@ -164,10 +164,13 @@ export function decodePcd01Capture(bytes: Uint8Array, opts: DecodeOptions = {}):
       else if (e.kind === 'truncated') lines.push({ kind: 'rejection', reason: 'truncated', detail: 'MLLP block without end block at end of input' });
       else {
         const u = unwrapMllp(e.bytes);
+        if (!u.ok) {
+          lines.push({ kind: 'rejection', reason: u.reason, detail: u.detail });
+          continue;
+        }
         if (u.noiseBytes > 0) lines.push({ kind: 'rejection', reason: 'framing', detail: `${u.noiseBytes} bytes outside an MLLP block` });
         for (let i = 0; i < u.truncatedFrames; i++) lines.push({ kind: 'rejection', reason: 'truncated', detail: 'MLLP block without end block: a new start block came first' });
-        if (u.ok) message(u.payload);
-        else lines.push({ kind: 'rejection', reason: u.reason, detail: u.detail });
+        message(u.payload);
       }
     }
     return lines;

@@ -172,12 +172,12 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
    */
   handleFrame(bytes: Uint8Array, stamp: FrameStamp, reply: Reply): void {
     const unwrapped = unwrapMllp(bytes);
-    if (unwrapped.noiseBytes > 0) this.reject('framing', `${unwrapped.noiseBytes} bytes outside an MLLP block`);
-    for (let i = 0; i < unwrapped.truncatedFrames; i++) this.reject('truncated', 'MLLP block without end block: a new start block came first');
     if (!unwrapped.ok) {
       this.reject(unwrapped.reason, unwrapped.detail);
       return;
     }
+    if (unwrapped.noiseBytes > 0) this.reject('framing', `${unwrapped.noiseBytes} bytes outside an MLLP block`);
+    for (let i = 0; i < unwrapped.truncatedFrames; i++) this.reject('truncated', 'MLLP block without end block: a new start block came first');
     const outcome = this.receiver.receive(unwrapped.payload, stamp.wallMs);
     switch (outcome.kind) {
       case 'ack':

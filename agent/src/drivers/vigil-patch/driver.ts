@@ -148,6 +148,8 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
   private ppg: PpgChannel = VigilPatchDriver.ppgChannel();
   private accel: AccelChannel = VigilPatchDriver.accelChannel();
   private status: LastStatus | null = null;
+  /** The last second had an optical artefact (probe off, motion): the PPG processor restarts after it. */
+  private ppgArtefact = false;
   private readonly nativeFailures: RateWindow;
   private readonly lostFrames: RateWindow;
   private readonly activeConditions = new Set<string>();
@@ -543,8 +545,20 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
         ? { kind: 'empty' }
         : this.runBatch(this.ecg, (fs) => this.processing.createQrsDetector(fs), (d) => d.process(Float32Array.from(this.ecg.mv)));
     const cal = this.config.spo2Calibration;
+    // The optical channel after an artefact starts afresh: samples while the probe is off
+    // are not processed, and the processor is rebuilt when the probe is back or the motion
+    // ends. Otherwise the artefact (common to red and infrared, so R near 1) would stay in
+    // the SpO2 average for tens of seconds after it, unflagged (docs/interfaces/vigil-patch.md).
+    const conditions = this.status?.conditions;
+    const probeOff = conditions?.has('probe-off') ?? false;
+    const motion = conditions?.has('motion') ?? false;
+    if (probeOff || (this.ppgArtefact && !motion)) {
+      if (this.ppg.processor !== null) this.count('ppg-restarted-after-artefact');
+      this.ppg.processor = null;
+    }
+    this.ppgArtefact = probeOff || motion;
     const ppgOut: BatchOutcome<PpgBatch> =
-      this.ppg.ir.length === 0
+      this.ppg.ir.length === 0 || probeOff
         ? { kind: 'empty' }
         : this.runBatch(
             this.ppg,

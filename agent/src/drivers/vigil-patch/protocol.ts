@@ -167,7 +167,10 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length): number
 // removes every 0x00 from the frame, so 0x00 can delimit frames; at most one extra byte
 // per 254 bytes.
 
-/** COBS-encodes `data` (no delimiter added). */
+/**
+ * COBS-encodes `data` (no delimiter added). As the reference encoder, a block of 254 non-zero
+ * bytes that ends the data gets no empty block after it (01..FE -> FF 01..FE).
+ */
 export function cobsEncode(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(data.length + Math.ceil(data.length / 254) + 1);
   let codeAt = 0;
@@ -175,18 +178,15 @@ export function cobsEncode(data: Uint8Array): Uint8Array {
   let code = 1;
   for (let i = 0; i < data.length; i++) {
     const b = data[i] ?? 0;
-    if (b === 0) {
-      out[codeAt] = code;
-      codeAt = o++;
-      code = 1;
-    } else {
+    if (b !== 0) {
       out[o++] = b;
       code++;
-      if (code === 0xff) {
-        out[codeAt] = code;
-        codeAt = o++;
-        code = 1;
-      }
+    }
+    if (b === 0 || code === 0xff) {
+      out[codeAt] = code;
+      code = 1;
+      codeAt = o;
+      if (b === 0 || i < data.length - 1) o++;
     }
   }
   out[codeAt] = code;

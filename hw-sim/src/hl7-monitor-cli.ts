@@ -1,0 +1,326 @@
+/**
+ * `hw-sim hl7-monitor`: plays a multi-parameter monitor that sends HL7 v2 ORU^R01 (IHE PCD-01),
+ * MLLP framed, on a real pseudo-terminal (the device side is hw-sim/src/devices/hl7-monitor.ts;
+ * the interface is docs/interfaces/hl7-pcd01.md), and reads the gateway's ACKs.
+ *
+ *   hw-sim hl7-monitor [--scenario stable] [--seed 1] [--period-ms 1000] [--link /tmp/vigil-monitor]
+ *                      [--messages N [--exit-after]] [--inject kind@index[-index],...]
+ *                      [--patient-id HWSIM0001] [--equipment-id 0012A1FFFE3B4C5D] [--status R|F]
+ *                      [--nibp-every 30] [--temp-every 60]
+ *
+ * Messages start when the agent first opens the port, then follow the period drift-free.
+ * stdout: line 1 is the pty path (for `head -1`), line 2 `link <path>` when --link is given.
+ * stderr: one JSON object per line: `start`, `port-opened`, `port-closed`, `frame` (one per
+ *         message: the ground truth it carries, its control id and fault), `ack` (each ACK read
+ *         back: control id, code, errors), `frames-done`, `pty-exit`.
+ * exit:   0 after SIGINT/SIGTERM or --exit-after; 1 when socat fails; 2 for bad arguments.
+ */
+import {
+  DEVICE_NAME,
+  HL7_INJECT_KINDS,
+  Hl7MonitorDevice,
+  isHl7InjectKind,
+  SIMULATED_EQUIPMENT_ID,
+  SIMULATED_PATIENT_ID,
+  type Hl7Injection,
+} from './devices/hl7-monitor';
+import { openPty, PtyError, QUIET_BEFORE_HANGUP_MS, type OpenPtyOptions, type Pty } from './pty';
+import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from './scenarios';
+
+export interface MonitorSimConfig {
+  scenario: ScenarioName;
+  seed: number;
+  periodMs: number;
+  link: string | null;
+  /** Stop after this many messages; null = until SIGINT/SIGTERM. */
+  messages: number | null;
+  exitAfter: boolean;
+  injections: Hl7Injection[];
+  patientId: string;
+  equipmentId: string;
+  status: 'R' | 'F';
+  nibpEvery: number;
+  tempEvery: number;
+  unplugQuietMs: number;
+}
+
+export type MonitorParseResult = { ok: true; config: MonitorSimConfig } | { ok: false; help: true } | { ok: false; help: false; message: string };
+
+export const MONITOR_USAGE = `usage: hw-sim hl7-monitor [options]
+
+Creates a pseudo-terminal that behaves as a multi-parameter monitor sending HL7 v2 ORU^R01
+(IHE PCD-01) in MLLP blocks (docs/interfaces/hl7-pcd01.md), prints its path as the first line
+on stdout (then "link <path>" if --link), and sends one message per period: SpO2, pulse, ECG
+heart rate, respiration rate, and NIBP and temperature every Nth message. Each message is
+reported as one JSON line on stderr (the ground truth), and so is each ACK read back.
+
+options:
+  --scenario <name>        ${SCENARIO_NAMES.join(' | ')} (default stable)
+  --seed <int>             seed of all randomness (default 1)
+  --period-ms <int>        wall time between messages (default 1000)
+  --link <path>            also create a symbolic link to the pty at <path>
+  --messages <int>         stop sending after this many messages (the pty stays open)
+  --exit-after             with --messages: close the pty and exit once they are sent
+  --inject <kind>@<i>[-<j>][,...]  fault at message i (to j), 0-based; kinds:
+                           ${HL7_INJECT_KINDS.join(', ')}
+  --patient-id <id>        PID-3 (default ${SIMULATED_PATIENT_ID})
+  --equipment-id <eui64>   OBX-18 of the monitor (default ${SIMULATED_EQUIPMENT_ID})
+  --status R|F             OBX-11 of the values (default R: unverified, as live monitors send)
+  --nibp-every <int>       NIBP in every Nth message (default 30)
+  --temp-every <int>       temperature in every Nth message (default 60)
+  --unplug-quiet-ms <int>  at shutdown, hang up only after this long without a write
+                           (default ${QUIET_BEFORE_HANGUP_MS})
+  -h, --help               this text
+`;
+
+const INTEGER = /^-?\d+$/;
+const ID = /^[A-Za-z0-9._-]{1,64}$/;
+const VALUE_OPTIONS = new Set([
+  '--scenario', '--seed', '--period-ms', '--link', '--messages', '--inject', '--patient-id', '--equipment-id',
+  '--status', '--nibp-every', '--temp-every', '--unplug-quiet-ms',
+]);
+const FLAG_OPTIONS = new Set(['--exit-after']);
+
+function fail(message: string): MonitorParseResult {
+  return { ok: false, help: false, message: `hw-sim: ${message}` };
+}
+
+function parseInteger(text: string | undefined, fallback: number): number | null {
+  const t = text ?? String(fallback);
+  if (!INTEGER.test(t)) return null;
+  const value = Number(t);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+export function parseMonitorInjections(text: string): Hl7Injection[] | string {
+  const out: Hl7Injection[] = [];
+  for (const item of text.split(',')) {
+    const at = item.lastIndexOf('@');
+    const kind = item.slice(0, at);
+    if (at < 0 || !isHl7InjectKind(kind)) return `--inject kind must be one of ${HL7_INJECT_KINDS.join(', ')} (as <kind>@<index>[-<index>])`;
+    const m = /^(\d+)(?:-(\d+))?$/.exec(item.slice(at + 1));
+    if (m?.[1] === undefined) return '--inject index must be <i> or <i>-<j>, non-negative integers';
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) return '--inject range must not end before it starts';
+    if (out.some((o) => from <= o.to && o.from <= to)) return '--inject gives the same message index twice';
+    out.push({ kind, from, to });
+  }
+  return out;
+}
+
+export function parseMonitorArgs(argv: readonly string[]): MonitorParseResult {
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '-h' || arg === '--help') return { ok: false, help: true };
+    if (!arg.startsWith('-')) return fail(`unexpected argument ${arg}`);
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (FLAG_OPTIONS.has(name)) {
+      if (eq >= 0) return fail(`${name} takes no value`);
+      flags.add(name);
+    } else if (VALUE_OPTIONS.has(name)) {
+      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined) return fail(`${name} needs a value`);
+      if (values.has(name)) return fail(`${name} given twice`);
+      values.set(name, value);
+    } else {
+      return fail(`unknown option ${name}`);
+    }
+  }
+  const scenario = values.get('--scenario') ?? 'stable';
+  if (!isScenarioName(scenario)) return fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}`);
+  const seed = parseInteger(values.get('--seed'), 1);
+  if (seed === null) return fail('--seed must be an integer');
+  const periodMs = parseInteger(values.get('--period-ms'), 1000);
+  if (periodMs === null || periodMs < 10 || periodMs > 3_600_000) return fail('--period-ms must be an integer from 10 to 3600000');
+  let messages: number | null = null;
+  if (values.has('--messages')) {
+    messages = parseInteger(values.get('--messages'), 0);
+    if (messages === null || messages < 0) return fail('--messages must be a non-negative integer');
+  }
+  const exitAfter = flags.has('--exit-after');
+  if (exitAfter && messages === null) return fail('--exit-after needs --messages');
+  let injections: Hl7Injection[] = [];
+  const injectText = values.get('--inject');
+  if (injectText !== undefined) {
+    const parsed = parseMonitorInjections(injectText);
+    if (typeof parsed === 'string') return fail(parsed);
+    injections = parsed;
+  }
+  const patientId = values.get('--patient-id') ?? SIMULATED_PATIENT_ID;
+  if (!ID.test(patientId)) return fail('--patient-id must be 1-64 letters, digits, ".", "_" or "-"');
+  const equipmentId = values.get('--equipment-id') ?? SIMULATED_EQUIPMENT_ID;
+  if (!ID.test(equipmentId)) return fail('--equipment-id must be 1-64 letters, digits, ".", "_" or "-"');
+  const status = values.get('--status') ?? 'R';
+  if (status !== 'R' && status !== 'F') return fail('--status must be R or F');
+  const nibpEvery = parseInteger(values.get('--nibp-every'), 30);
+  if (nibpEvery === null || nibpEvery < 1) return fail('--nibp-every must be a positive integer');
+  const tempEvery = parseInteger(values.get('--temp-every'), 60);
+  if (tempEvery === null || tempEvery < 1) return fail('--temp-every must be a positive integer');
+  const unplugQuietMs = parseInteger(values.get('--unplug-quiet-ms'), QUIET_BEFORE_HANGUP_MS);
+  if (unplugQuietMs === null || unplugQuietMs < 0 || unplugQuietMs > 10_000) return fail('--unplug-quiet-ms must be an integer from 0 to 10000');
+  const link = values.get('--link') ?? null;
+  if (link !== null && link.length === 0) return fail('--link must be a path');
+  return {
+    ok: true,
+    config: { scenario, seed, periodMs, link, messages, exitAfter, injections, patientId, equipmentId, status, nibpEvery, tempEvery, unplugQuietMs },
+  };
+}
+
+export interface MonitorSimDeps {
+  emit(event: Record<string, unknown>): void;
+  pty?: Pick<OpenPtyOptions, 'socatPath' | 'startTimeoutMs'>;
+  wallNowMs?: () => number;
+}
+
+export interface MonitorSimulator {
+  readonly pty: Pty;
+  /** Settles once --messages have been sent, or at stop(). */
+  readonly finished: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts the monitor on a new pty; messages follow the period once the agent opens the port. */
+export async function startMonitorSimulator(config: MonitorSimConfig, deps: MonitorSimDeps): Promise<MonitorSimulator> {
+  const device = new Hl7MonitorDevice({
+    scenario: config.scenario,
+    seed: config.seed,
+    patientId: config.patientId,
+    equipmentId: config.equipmentId,
+    status: config.status,
+    nibpEvery: config.nibpEvery,
+    tempEvery: config.tempEvery,
+    injections: config.injections,
+  });
+  const pty = await openPty({ ...deps.pty, ...(config.link === null ? {} : { link: config.link }) });
+  const wallNowMs = deps.wallNowMs ?? Date.now;
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  let settle: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  pty.onData((bytes) => {
+    for (const ack of device.receive(bytes)) deps.emit({ event: 'ack', device: DEVICE_NAME, ...ack });
+  });
+  pty.onAgentClosed(() => deps.emit({ event: 'port-closed', device: DEVICE_NAME }));
+  const halt = (): void => {
+    stopped = true;
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    settle();
+  };
+  pty.onExit(() => halt());
+  pty.onOpened(() => {
+    if (stopped) return;
+    deps.emit({ event: 'port-opened', device: DEVICE_NAME });
+    const startMs = performance.now();
+    let sent = 0;
+    const tick = (): void => {
+      timer = null;
+      if (stopped) return;
+      const m = device.nextMessage(wallNowMs());
+      const written = m.bytes.length === 0 ? true : pty.write(m.bytes);
+      deps.emit({
+        event: 'frame',
+        device: DEVICE_NAME,
+        index: m.index,
+        controlId: m.controlId,
+        sentWallMs: wallNowMs(),
+        deviceTime: new Date(m.deviceTimeMs).toISOString(),
+        injected: m.injected,
+        ...m.truth,
+        dropped: !written,
+      });
+      sent++;
+      if (config.messages !== null && sent >= config.messages) {
+        halt();
+        return;
+      }
+      // Armed from the schedule, not from the previous timer: lateness does not accumulate.
+      timer = setTimeout(tick, Math.max(0, startMs + sent * config.periodMs - performance.now()));
+    };
+    if (config.messages === 0) halt();
+    else timer = setTimeout(tick, 0);
+  });
+  return {
+    pty,
+    finished,
+    async stop() {
+      halt();
+      await pty.close({ quietMs: config.unplugQuietMs });
+    },
+  };
+}
+
+/** The `hw-sim hl7-monitor ...` command; returns the exit code. */
+export function runHl7Monitor(argv: readonly string[]): Promise<number> {
+  const parsed = parseMonitorArgs(argv);
+  if (!parsed.ok) {
+    if (parsed.help) {
+      process.stdout.write(MONITOR_USAGE);
+      return Promise.resolve(0);
+    }
+    process.stderr.write(`${parsed.message}\n(hw-sim hl7-monitor --help for usage)\n`);
+    return Promise.resolve(2);
+  }
+  const config = parsed.config;
+  const emit = (event: Record<string, unknown>): void => {
+    process.stderr.write(`${JSON.stringify(event)}\n`);
+  };
+  return new Promise<number>((resolve) => {
+    let sim: MonitorSimulator | null = null;
+    let ending = false;
+    const end = (code: number): void => {
+      if (ending) return;
+      ending = true;
+      const closing = sim === null ? Promise.resolve() : sim.stop();
+      void closing.then(() => resolve(code));
+    };
+    process.once('SIGINT', () => end(0));
+    process.once('SIGTERM', () => end(0));
+    // A reader that stops reading stdout (e.g. `| head -1`) must not kill the simulator.
+    process.stdout.on('error', () => undefined);
+    startMonitorSimulator(config, { emit }).then(
+      (started) => {
+        sim = started;
+        if (ending) {
+          void started.stop();
+          return;
+        }
+        process.stdout.write(`${started.pty.path}\n`);
+        if (started.pty.link !== null) process.stdout.write(`link ${started.pty.link}\n`);
+        emit({
+          event: 'start',
+          device: DEVICE_NAME,
+          path: started.pty.path,
+          link: started.pty.link,
+          scenario: config.scenario,
+          seed: config.seed,
+          periodMs: config.periodMs,
+          messages: config.messages,
+          patientId: config.patientId,
+          equipmentId: config.equipmentId,
+        });
+        started.pty.onExit((detail) => {
+          if (ending) return;
+          emit({ event: 'pty-exit', device: DEVICE_NAME, detail });
+          end(1);
+        });
+        void started.finished.then(() => {
+          if (ending) return;
+          emit({ event: 'frames-done', device: DEVICE_NAME });
+          if (config.exitAfter) end(0);
+        });
+      },
+      (err: unknown) => {
+        process.stderr.write(`${err instanceof PtyError ? err.message : `hw-sim: ${err instanceof Error ? err.message : String(err)}`}\n`);
+        ending = true;
+        resolve(1);
+      },
+    );
+  });
+}
