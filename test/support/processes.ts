@@ -16,6 +16,8 @@ export interface HwSim {
   path: string;
   /** Ground-truth frame events hw-sim printed on stderr. */
   frames: Array<Record<string, unknown>>;
+  /** Every JSON event hw-sim printed on stderr (frames, ACKs read back, port events...). */
+  events: Array<Record<string, unknown>>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -28,9 +30,11 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
 export function startHwSim(args: string[], timeoutMs = 10_000): Promise<HwSim> {
   const child = spawn(process.execPath, [HWSIM_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const frames: Array<Record<string, unknown>> = [];
+  const events: Array<Record<string, unknown>> = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
     try {
       const event = JSON.parse(line) as Record<string, unknown>;
+      events.push(event);
       if (event.event === 'frame') frames.push(event);
     } catch {
       /* a human-readable log line */
@@ -48,6 +52,7 @@ export function startHwSim(args: string[], timeoutMs = 10_000): Promise<HwSim> {
         process: child,
         path: path.trim(),
         frames,
+        events,
         async stop(signal: NodeJS.Signals = 'SIGTERM') {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
           await exitOf(child);

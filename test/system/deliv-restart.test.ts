@@ -70,6 +70,7 @@ function streamComplete(t: Test, got: Received[], bootId: string, label: string)
 }
 
 t.test('REQ-DELIV-002 REQ-SEC-001 SIGKILL mid-stream and restart: nothing accepted is lost (mutual TLS, ACL)', async (t) => {
+  const t0 = Date.now();
   const { sub, config, queueDir } = await secureSystem(t);
   const first = startAgentProcess(config);
   t.teardown(() => first.stop('SIGKILL'));
@@ -80,13 +81,15 @@ t.test('REQ-DELIV-002 REQ-SEC-001 SIGKILL mid-stream and restart: nothing accept
     if (topic.endsWith('/obs/spo2') && ++spo2Seen === 24) first.process.kill('SIGKILL');
   });
   await exitOf(first.process);
+  const killedAt = Date.now();
   const onDisk = await queuedOnDisk(queueDir);
-  t.comment(`${onDisk.length} message(s) accepted but not yet acknowledged at the kill`);
+  t.comment(`${onDisk.length} message(s) accepted but not yet acknowledged at the kill (${killedAt - t0} ms after the start)`);
   const boot1 = bootsOf(sub.got)[0]!;
 
   const second = startAgentProcess(config);
   t.teardown(() => second.stop('SIGKILL'));
   await until('the restarted agent streaming', () => bootsOf(sub.got).length === 2 && obsOf(sub.got, bootsOf(sub.got)[1]!).length >= 4);
+  t.comment(`the restarted agent streamed ${Date.now() - killedAt} ms after the kill`);
   const ids = new Set(sub.got.map((r) => r.env.messageId));
   t.ok(onDisk.every((m) => ids.has(m.messageId)), 'every message left on disk at the kill was delivered after the restart');
   const n = streamComplete(t, sub.got, boot1, 'the killed run');

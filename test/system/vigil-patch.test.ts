@@ -168,6 +168,9 @@ t.test('HAZ-008 REQ-PATCH-003 bit errors are caught by the CRC, counted, and ala
   t.equal(alarm?.kind, 'ALARM_KIND_TECHNICAL', 'the reject rate raises a technical alarm');
   const flagged = observations(sub.got, 'heartRate').concat(observations(sub.got, 'spo2')).filter((o) => o.quality.includes('QUALITY_FLAG_LOW_SIGNAL_QUALITY'));
   t.ok(flagged.length > 0, 'values of the seconds with lost frames are flagged (kept out of the score)');
+  const endOfErrors = sim.frames.find((f) => Number(f.index) === BIT_ERRORS.fromS + BIT_ERRORS.durationS + 1);
+  const after = observations(sub.got, 'heartRate').filter((o) => o.hasValue && o.quality.length === 0 && Number(o.receiveWallMs) > Number(endOfErrors?.sentWallMs));
+  t.ok(after.length >= 10, 'clean heart rates go on after the bit errors');
   t.ok(agent.logs.some((l) => /"event":"frame-rejected".*"reason":"checksum"/.test(l)), 'logged with its reason');
 });
 
@@ -187,7 +190,7 @@ t.test('HAZ-009 REQ-PATCH-002 leads off: heartRate unavailable with its reason, 
   // NEWS2 pulse falls back to the PPG pulse rate (the configured priority: ECG first, then pulse).
   const score = await until(
     'a score without the ECG heart rate',
-    () => sub.got.find((r) => r.atMs > off.receiveWallMs && r.env.score && (r.env.score.inputs ?? []).some((i) => i.field === 'pulseBpm'))?.env.score,
+    () => sub.got.find((r) => r.atMs > Number(off.receiveWallMs) && r.env.score && (r.env.score.inputs ?? []).some((i) => i.field === 'pulseBpm'))?.env.score,
     5000,
   );
   const pulseInput = score.inputs?.find((i) => i.field === 'pulseBpm');

@@ -221,7 +221,9 @@ export class Hl7MonitorDevice {
   }
 
   private encode(controlId: string, nowMs: number, v: Hl7Truth, injected: Hl7InjectKind | null): string {
-    const ts = formatDtm(nowMs);
+    // DTM with milliseconds (HL7 allows up to 4 fraction digits): each message's time is unique.
+    const ms = String(Math.floor(nowMs) % 1000).padStart(3, '0');
+    const ts = formatDtm(nowMs).replace('+0000', `.${ms}+0000`);
     const status = injected === 'preliminary' ? 'P' : this.opts.status;
     const flags = injected === 'demo' ? 'DEMO' : '';
     const patient = injected === 'other-patient' ? OTHER_PATIENT_ID : this.opts.patientId;
