@@ -20,6 +20,8 @@ export interface SimConfig {
   /** null: the host's local time at start. */
   startTime: MasimoDeviceTime | null;
   includeSerial: boolean;
+  /** The serial number sent (SN=); null: the simulator's default. A different one is "a different device". */
+  serialNumber: string | null;
   includePvi: boolean;
   /** Quiet time on the line before the hang-up at shutdown (see Pty.close). */
   unplugQuietMs: number;
@@ -43,6 +45,7 @@ options:
   --inject <kind>@<index>[,...]  fault at frame <index> (0-based); kinds: ${INJECT_KINDS.join(', ')}
   --start-time <YYYY-MM-DDTHH:MM:SS>  device clock at frame 0 (default: local time now)
   --no-serial              omit SN= (models without it)
+  --serial <digits>        the serial number sent as SN= (another value: a different device)
   --pvi                    add PVI= (models with it)
   --unplug-quiet-ms <int>  at shutdown, hang up only after this long without a write
                            (default ${QUIET_BEFORE_HANGUP_MS}; 0 = at once, even mid-line)
@@ -53,7 +56,7 @@ const INTEGER = /^-?\d+$/;
 const START_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/;
 const MAX_PERIOD_MS = 3_600_000;
 const VALUE_OPTIONS = new Set([
-  '--scenario', '--seed', '--period-ms', '--link', '--frames', '--inject', '--start-time', '--unplug-quiet-ms',
+  '--scenario', '--seed', '--period-ms', '--link', '--frames', '--inject', '--start-time', '--unplug-quiet-ms', '--serial',
 ]);
 const MAX_UNPLUG_QUIET_MS = 10_000;
 const FLAG_OPTIONS = new Set(['--exit-after-frames', '--no-serial', '--pvi']);
@@ -170,6 +173,8 @@ export function parseArgs(argv: readonly string[]): ParseResult {
   const link = values.get('--link') ?? null;
   if (link !== null && link.length === 0) return fail('--link must be a path');
 
+  const serial = values.get('--serial');
+  if (serial !== undefined && !/^[0-9]{1,10}$/.test(serial)) return fail('--serial must be 1 to 10 digits');
   return {
     ok: true,
     config: {
@@ -183,6 +188,7 @@ export function parseArgs(argv: readonly string[]): ParseResult {
       injections,
       startTime,
       includeSerial: !flags.has('--no-serial'),
+      serialNumber: values.get('--serial') ?? null,
       includePvi: flags.has('--pvi'),
       unplugQuietMs,
     },

@@ -58,7 +58,7 @@ export function createDevice(config: SimConfig, startTime: MasimoDeviceTime): Ma
     scenario: createScenario(config.scenario, config.seed),
     seed: config.seed,
     startTime,
-    serialNumber: config.includeSerial ? SIMULATED_SERIAL_NUMBER : null,
+    serialNumber: config.includeSerial ? (config.serialNumber ?? SIMULATED_SERIAL_NUMBER) : null,
     includePvi: config.includePvi,
     injections: config.injections,
   });

@@ -275,3 +275,18 @@ t.test('REQ-DELIV-029 messages dropped by the bounds, or a failing disk, are con
   await publisher.observation(obs(clock, 91), 5000);
   t.match(delivery.conditions().diskFailing, /cannot write to disk/);
 });
+
+t.test('REQ-DELIV-035 a message accepted live but sent more than 2 s later (behind a backlog) is flagged backfill too', async (t) => {
+  const { link, publisher, clock } = await setup(new MemoryQueueStore(), { maxInFlight: 1 });
+  link.autoAck = false;
+  await publisher.observation(obs(clock, 70), 5000);
+  await publisher.observation(obs(clock, 71), 5000);
+  await settle();
+  t.equal(link.sent.length, 1, 'one in flight, one waiting');
+  clock.advanceMs(2001);
+  link.sent[0]!.ack();
+  await settle();
+  t.equal(link.sent[0]!.env.backfill, false, 'the first went out at once: live');
+  t.equal(link.sent[1]!.env.backfill, true, 'the second left 2.001 s after it was accepted: flagged, never late without saying so');
+  t.ok(link.sent[1]!.env.observation?.quality.includes('QUALITY_FLAG_BACKFILL'));
+});

@@ -111,7 +111,8 @@ const fromMessage = (got: Received[], sim: HwSim, index: number) => observations
 
 t.test('REQ-SYS-HL7-001 monitor -> MLLP on a pty -> agent -> Mosquitto: values as sent, every message answered AA, score inputs', async (t) => {
   const { sub, sim, agent } = await system(t, ['--scenario', 'stable']);
-  await until('6 SpO2 observations', () => withValue(sub.got, 'spo2').length >= 6);
+  // Two messages more than checked: every observation of the checked ones has arrived.
+  await until('8 SpO2 observations', () => withValue(sub.got, 'spo2').length >= 8);
   for (const o of withValue(sub.got, 'spo2').slice(0, 6)) {
     const f = sim.frames.find((x) => Date.parse(String(x.deviceTime)) === Number(o.deviceTimeMs));
     t.ok(f, 'matched to the message hw-sim sent by its OBX-14 time');
@@ -237,7 +238,10 @@ t.test('HAZ-011 through the pty: another patient, then another monitor: held bac
     t.same(fromMessage(sub.got, sim, i), [], `nothing of message ${i} published`);
     t.match(ackFor(sim, i), [{ code: 'AE', errors: [{ code: '204' }] }], `message ${i} answered AE`);
   }
-  const c = counters(sub.got);
+  const c = await until('the status counting them', () => {
+    const x = counters(sub.got);
+    return x['frames-rejected.device-changed'] === 3 ? x : undefined;
+  });
   t.equal(c['frames-rejected.patient-mismatch'], 1);
   t.equal(c['frames-rejected.device-changed'], 3);
   t.notOk(withValue(sub.got, 'spo2').some((o) => o.value === 88), "the other patient's SpO2 never published");

@@ -186,3 +186,49 @@ t.test('REQ-SAFE-035 HAZ-012 agent killed with SIGKILL: the station sees offline
     passed: true,
   });
 });
+
+t.test('REQ-SAFE-036 HAZ-009 device sends the same frozen value: flagged, kept out of the score, alarm after the window', async (t) => {
+  // The window is 30 s by default, timed on the agent's monotonic clock: ~35 s of real time.
+  const { sub, sim } = await system(t, ['--scenario', 'stable', '--period-ms', '1000', '--inject', 'frozen@2']);
+  const frozenAt = await until('the frozen frames start', () => sim.frames.find((f) => f.injected === 'frozen'), 15_000);
+  const alarm = await until('frozen-values alarm', () => alarmAt(sub.got, 'spo2.frozen-values'), 60_000);
+  const detectionMs = alarm.atMs - Number(frozenAt.sentWallMs);
+  const flagged = await until('a frozen-flagged value', () =>
+    valueObs(sub.got, 'spo2').find((r) => r.env.observation?.quality.includes('QUALITY_FLAG_FROZEN')),
+  );
+  t.ok(flagged, 'values flagged frozen');
+  const score = await until('a score after the alarm', () => sub.got.find((r) => r.env.score && r.atMs > alarm.atMs)?.env.score);
+  t.ok(score.missing.includes('spo2Percent') && score.missing.includes('pulseBpm'), 'frozen values leave the score');
+  t.ok(detectionMs >= 29_000 && detectionMs <= 35_000, `alarm after the 30 s window (${detectionMs} ms)`);
+  recordFault({
+    test: 'REQ-SAFE-036',
+    fault: 'device repeats the same frozen values',
+    expected: 'flagged frozen, kept out of the score, technical alarm after the 30 s window',
+    quietTimeMs: QUIET_MS,
+    detectionMs,
+    alarm: 'spo2.frozen-values (medium)',
+    passed: detectionMs >= 29_000 && detectionMs <= 35_000,
+  });
+});
+
+t.test('HAZ-011 REQ-SAFE-037 a different device appears after a re-plug: held back with a high-priority alarm', async (t) => {
+  const { sub, sim, link } = await system(t, ['--scenario', 'stable', '--period-ms', '500'], { link: 'vigil-spo2' });
+  await until('values', () => valueObs(sub.got, 'spo2').length >= 2);
+  await sim.stop('SIGTERM');
+  const swappedAt = Date.now();
+  const other = await startHwSim(['masimo-ascii', '--seed', '13', '--link', link!, '--serial', '99999', '--period-ms', '500']);
+  t.teardown(() => other.stop('SIGKILL'));
+  const alarm = await until('device-identity alarm', () => alarmAt(sub.got, 'spo2.device-identity', 'ALARM_STATE_ACTIVE', swappedAt), 30_000);
+  t.equal(alarm.env.alarm?.priority, 'ALARM_PRIORITY_HIGH');
+  await new Promise((r) => setTimeout(r, 1500));
+  t.notOk(valueObs(sub.got, 'spo2').some((r) => r.atMs > swappedAt), "no value from the other device is published");
+  recordFault({
+    test: 'REQ-SAFE-037',
+    fault: 'a different device plugged into the port',
+    expected: 'its data held back, high-priority technical alarm until the change is confirmed',
+    quietTimeMs: QUIET_MS,
+    detectionMs: alarm.atMs - swappedAt,
+    alarm: 'spo2.device-identity (high)',
+    passed: true,
+  });
+});

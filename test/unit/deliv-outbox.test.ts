@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from '../../agent/src/clock';
+import { parseConfig } from '../../agent/src/config';
+import { ConfigError } from '../../agent/src/errors';
 import { LevelQueueStore, MemoryQueueStore, QueueError } from '../../agent/src/io/durable-queue';
 import type { QueueStore } from '../../agent/src/io/durable-queue';
 import { memoryLogger } from '../../agent/src/log';
@@ -216,4 +218,29 @@ t.test('REQ-DELIV-018 eviction keeps memory bounded over many messages (index co
   const order = drainOrder(outbox).map((e) => Number(e.key));
   t.same(order, Array.from({ length: 100 }, (_, i) => 4901 + i), 'the newest, in order');
   t.equal(outbox.counters()['queue-evicted.observation.size'], 4900);
+});
+
+t.test('REQ-DELIV-019 the queue and command settings: defaults, and every problem reported as path: message', async (t) => {
+  const base = {
+    gateway: { gatewayId: 'gw-1', siteId: 's', wardId: 'w', bedId: 'b' },
+    mqtt: { url: 'mqtts://broker:8883' },
+    interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/ttyUSB0' }],
+  };
+  const c = parseConfig(base);
+  t.same(c.queue, { dir: '/var/lib/vigil/queue', maxBytes: 67_108_864, maxAgeMs: 86_400_000 }, 'queue defaults');
+  t.same(c.commands, {
+    maxAgeMs: 60_000,
+    maxClockSkewMs: 5_000,
+    manualMaxAgeMs: { consciousness: 14_400_000, onOxygen: 14_400_000, spo2Scale: 86_400_000 },
+  }, 'command defaults');
+  let issues: readonly string[] = [];
+  try {
+    parseConfig({ ...base, queue: { dir: 'queue', maxBytes: 10, maxAge: 1 }, commands: { maxAgeMs: 1 } });
+  } catch (err) {
+    issues = err instanceof ConfigError ? err.issues : [];
+  }
+  t.ok(issues.some((i) => i.startsWith('queue.dir: must be an absolute directory path')), 'relative directory');
+  t.ok(issues.some((i) => i.startsWith('queue.maxBytes: ')), 'bound too small');
+  t.ok(issues.some((i) => i.startsWith('queue: ') && i.includes('maxAge')), 'a misspelt key is an error, not ignored');
+  t.ok(issues.some((i) => i.startsWith('commands.maxAgeMs: ')), 'command window too small');
 });

@@ -8,9 +8,11 @@
  *   counts as accepted. The forwarder then sends queued messages in order, at QoS 1, with
  *   up to `maxInFlight` unacknowledged, and deletes each one when the broker's PUBACK
  *   arrives. After a restart, what is left on disk is sent first.
- * - A message accepted while the broker was unreachable, or left by an earlier run, is
+ * - A message accepted while the broker was unreachable, left by an earlier run, or sent
+ *   more than `lateAfterMs` after it was accepted (queued behind a draining backlog) is
  *   sent flagged as backfill (Envelope.backfill, QUALITY_FLAG_BACKFILL) and not retained:
- *   the retained copy of a topic is always a live message.
+ *   nothing is delivered late without saying so, and the retained copy of a topic is
+ *   always a live message.
  * - State (status, alarm re-announcements, command results: no `deliveryClass`) is not
  *   queued: it is sent at once when the link is up and refused when it is not (the next
  *   heartbeat replaces it).
@@ -46,6 +48,8 @@ export interface DeliveryOptions {
   maxInFlight?: number;
   /** On a clean stop, how long to wait for the queue to drain before closing. */
   drainGraceMs?: number;
+  /** A message sent later than this after it was accepted is flagged backfill. */
+  lateAfterMs?: number;
 }
 
 export class Delivery {
@@ -57,6 +61,7 @@ export class Delivery {
   private readonly counts: Record<string, number> = {};
   private readonly maxInFlight: number;
   private readonly drainGraceMs: number;
+  private readonly lateAfterMs: number;
   private idleWaiters: Array<() => void> = [];
   private readonly lastIncrease = new Map<string, { total: number; atMonoNs: bigint }>();
 
@@ -69,6 +74,7 @@ export class Delivery {
   ) {
     this.maxInFlight = options.maxInFlight ?? 32;
     this.drainGraceMs = options.drainGraceMs ?? 2000;
+    this.lateAfterMs = options.lateAfterMs ?? 2000;
     outbox.onDurable(() => void this.pump());
     // MQTT.js re-sends what was in flight when the link dropped before it reports the
     // new connection; the forwarder then carries on from where it was.
@@ -201,7 +207,8 @@ export class Delivery {
             this.cursor = entry.key - 1n; // went down while we read: send it after reconnect
             break;
           }
-          const backfill = rec.backfill || entry.fromPreviousRun;
+          const late = entry.acceptedMonoNs !== null && elapsedMs(entry.acceptedMonoNs, this.clock.monoNs()) > this.lateAfterMs;
+          const backfill = rec.backfill || entry.fromPreviousRun || late;
           this.inFlight.add(entry.key);
           this.link
             .publish(rec.topic, backfill ? markBackfill(rec.payload) : rec.payload, {

@@ -15,7 +15,12 @@ import type { Scenario } from '../scenarios';
 
 export const DEVICE_NAME = 'masimo-ascii';
 
-export const INJECT_KINDS = ['malformed', 'unknown-field', 'garbage', 'overlong'] as const;
+/**
+ * Faults at a frame index. `frozen` is a state, not one bad frame: from that frame on the
+ * device repeats that frame's values (a stuck device), while its clock keeps running.
+ * `bit-error` flips one bit of one byte of the line (line noise).
+ */
+export const INJECT_KINDS = ['malformed', 'unknown-field', 'garbage', 'overlong', 'frozen', 'bit-error'] as const;
 export type InjectKind = (typeof INJECT_KINDS)[number];
 
 export function isInjectKind(kind: string): kind is InjectKind {
@@ -80,6 +85,7 @@ const FAULT_SEED_OFFSET = 0x5eed;
 
 export class MasimoAsciiDevice {
   private readonly injections: ReadonlyMap<number, InjectKind>;
+  private frozenSample: ReturnType<Scenario['sampleAt']> | null = null;
   private readonly faultRng: Rng;
   private index = 0;
 
@@ -93,7 +99,10 @@ export class MasimoAsciiDevice {
   /** Builds the next frame (frames must be taken in order: the scenario noise is sequential). */
   nextFrame(): EmittedFrame {
     const index = this.index++;
-    const sample = this.opts.scenario.sampleAt(index);
+    const frozenFrom = [...this.injections].find(([at, kind]) => kind === 'frozen' && at <= index)?.[0];
+    if (frozenFrom !== undefined && this.frozenSample === null) this.frozenSample = this.opts.scenario.sampleAt(frozenFrom);
+    const live = this.opts.scenario.sampleAt(index);
+    const sample = frozenFrom !== undefined && this.frozenSample !== null ? this.frozenSample : live;
     const deviceTime = addSeconds(this.opts.startTime, index);
     const frame: MasimoFrame = {
       deviceTime,
@@ -116,10 +125,11 @@ export class MasimoAsciiDevice {
       includeSerial: this.opts.serialNumber !== null,
       includePvi: this.opts.includePvi,
     });
-    const injected = this.injections.get(index) ?? null;
+    const injectedAt = this.injections.get(index) ?? null;
+    const injected = injectedAt ?? (frozenFrom !== undefined ? 'frozen' : null);
     return {
       index,
-      bytes: injected === null ? line : this.inject(injected, line),
+      bytes: injected === null || injected === 'frozen' ? line : this.inject(injected, line),
       deviceTime,
       spo2Percent: sample.spo2Percent,
       pulseBpm: sample.pulseBpm,
@@ -146,6 +156,16 @@ export class MasimoAsciiDevice {
         const noise = Buffer.alloc(length);
         for (let i = 0; i < length; i++) noise[i] = this.faultRng.int(0x80, 0xff);
         return Buffer.concat([noise, CRLF]);
+      }
+      case 'frozen':
+        return line;
+      case 'bit-error': {
+        // One flipped bit in the text before CR LF; the decoder must reject the line
+        // (framing or malformed), whichever byte it hits.
+        const out = Buffer.from(line);
+        const at = this.faultRng.int(0, out.length - 3);
+        out[at] = (out[at] ?? 0) ^ (1 << this.faultRng.int(0, 6));
+        return out;
       }
       case 'overlong': {
         // A run of printable bytes with no delimiter (lost CR LFs), then a normal line. On the

@@ -381,7 +381,7 @@ export class VigilPatchDevice {
     this.lastHostMs = nowMs;
     const p = frame.payload;
     let result: AckResult = 'ok';
-    const replies: Buffer[] = [];
+    let identify = false;
     switch (p.type) {
       case 'start':
         this.streaming = true;
@@ -393,9 +393,7 @@ export class VigilPatchDevice {
       case 'keep-alive':
         break;
       case 'identify':
-        replies.push(
-          this.wire(this.frame({ type: 'identity', firmware: { ...FIRMWARE }, hardwareRevision: HARDWARE_REVISION, model: MODEL }, this.tickAt(nowMs), serial)),
-        );
+        identify = true;
         break;
       case 'set-rate':
         // Takes effect from the next block (the decoder already refused a rate not allowed).
@@ -405,8 +403,12 @@ export class VigilPatchDevice {
         result = 'unknown-command';
     }
     this.commandEvents.push({ type: p.type, sequence: frame.sequence, result });
-    const ack = this.wire(this.frame({ type: 'ack', ackedSequence: frame.sequence, ackedType: FRAME_TYPES[p.type], result }, this.tickAt(nowMs), serial));
-    return [ack, ...replies];
+    // The ACK first, then the answer: frames leave in the order of their sequence numbers.
+    const replies = [this.wire(this.frame({ type: 'ack', ackedSequence: frame.sequence, ackedType: FRAME_TYPES[p.type], result }, this.tickAt(nowMs), serial))];
+    if (identify) {
+      replies.push(this.wire(this.frame({ type: 'identity', firmware: { ...FIRMWARE }, hardwareRevision: HARDWARE_REVISION, model: MODEL }, this.tickAt(nowMs), serial)));
+    }
+    return replies;
   }
 
   private wire(bytes: Uint8Array): Buffer {
