@@ -5,12 +5,12 @@
  * Needs socat (`make deps`); without it these tests fail, they are not skipped.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, read as fsReadCb, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { SerialPort } from 'serialport';
+import { EOF_AWARE_BINDING } from '../../agent/src/io/serial';
 import { DelimiterParser } from '@serialport/parser-delimiter';
 import { decodeMasimoAscii, type DecodeResult } from '../../agent/src/drivers/masimo-ascii/protocol';
 import { openPty, PtyError } from '../../hw-sim/src/pty';
@@ -24,7 +24,6 @@ interface Teardown {
 
 const CLI = resolve(__dirname, '../../hw-sim/src/cli.js');
 const START = ['--start-time', '2026-01-01T10:00:00'];
-const fsRead = promisify(fsReadCb);
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((ok, fail) => {
@@ -91,42 +90,12 @@ function spawnSim(t: Teardown, args: string[], stdoutLineCount = 1): Sim {
 }
 
 type BindingInterface = typeof SerialPort.binding;
-interface UnixPortBinding {
-  fd: number | null;
-  isOpen: boolean;
-  poller: { once(event: 'readable', cb: (err: Error | null) => void): unknown };
-  read(buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }>;
-}
-
 /**
- * The stock Linux binding with one change: a 0-byte read is a disconnect. In serialport 13 a
- * 0-byte read is retried at once, forever (serialport/bindings-cpp issue #162, PR #164), and a
- * tty that has been hung up (pty master closed, USB adapter unplugged) reads 0 bytes: when the
- * hang-up lands during a read, no 'close' ever comes and the CPU spins. With this binding the
- * 'close' check below tests hw-sim's unplug, not that race.
+ * The agent's own EOF-aware binding (agent/src/io/serial.ts): a 0-byte read is a disconnect
+ * (serialport/bindings-cpp issue #162), so the 'close' checks below test hw-sim's unplug, not
+ * the stock binding's race.
  */
-const eofAwareBinding: BindingInterface = {
-  ...SerialPort.binding,
-  async open(options: Parameters<BindingInterface['open']>[0]) {
-    const port = await SerialPort.binding.open(options as never);
-    const unix = port as unknown as UnixPortBinding;
-    unix.read = async (buffer, offset, length) => {
-      for (;;) {
-        if (!unix.isOpen || unix.fd === null) throw Object.assign(new Error('Port is not open'), { canceled: true });
-        try {
-          const { bytesRead } = await fsRead(unix.fd, buffer, offset, length, null);
-          if (bytesRead === 0) throw Object.assign(new Error('end of file: the device hung up'), { disconnect: true });
-          return { bytesRead, buffer };
-        } catch (err) {
-          const code = (err as { code?: string }).code;
-          if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err;
-          await new Promise<void>((ok, fail) => unix.poller.once('readable', (e) => (e ? fail(e) : ok())));
-        }
-      }
-    };
-    return port;
-  },
-} as BindingInterface;
+const eofAwareBinding: BindingInterface = EOF_AWARE_BINDING;
 
 interface OpenedPort {
   port: SerialPort;
