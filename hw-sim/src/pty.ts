@@ -77,6 +77,13 @@ export interface OpenPtyOptions {
   socatPath?: string;
   /** How long to wait for socat to report the pty; default 5000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Keep relaying in both directions after the agent closes and reopens the port, as a real
+   * serial device does (socat `ignoreeof`). Without it socat takes the close for the end of
+   * the agent's side and no longer passes on what the agent writes after a reopen (the
+   * pulse oximeter never listens, the sensor patch needs its START and keep-alives).
+   */
+  survivesReopen?: boolean;
 }
 
 /**
@@ -125,6 +132,7 @@ export function openPty(opts: OpenPtyOptions = {}): Promise<Pty> {
     'echo=0',
     'wait-slave',
     `pty-interval=${SLAVE_POLL_INTERVAL_S}`,
+    ...(opts.survivesReopen === true ? ['ignoreeof'] : []),
     ...(opts.link === undefined ? [] : [`link=${opts.link}`]),
   ].join(',');
 

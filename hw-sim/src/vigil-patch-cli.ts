@@ -187,7 +187,7 @@ export async function startPatchSimulator(config: PatchSimConfig, deps: PatchSim
     autoStart: config.autoStart,
     ...(source ? { source } : {}),
   });
-  const pty = await openPty({ ...deps.pty, ...(config.link === null ? {} : { link: config.link }) });
+  const pty = await openPty({ ...deps.pty, survivesReopen: true, ...(config.link === null ? {} : { link: config.link }) });
   const wallNowMs = deps.wallNowMs ?? Date.now;
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;

@@ -154,7 +154,7 @@ t.test('HAZ-005 an unknown code is rejected and counted without an alarm; HAZ-00
   t.equal(sent.find((s) => s.topic.endsWith('/alarm/monitor.frames-rejected'))?.env.alarm?.state, 'ALARM_STATE_ACTIVE', 'three rejects within the window');
 });
 
-t.test('REQ-HL7-031 HAZ-003 no message for the quiet time: the link is stale and the monitor\'s values are withdrawn', async (t) => {
+t.test("REQ-HL7-031 HAZ-003 no message for the quiet time: the link is stale and the monitor's values are withdrawn", async (t) => {
   const { sent, agent, feed, clock, driver } = setup();
   t.teardown(() => agent.stop('test'));
   feed(monitorMessage());

@@ -385,7 +385,7 @@ function ackOf(text: string | null) {
   return d;
 }
 
-t.test('REQ-HL7-014 the ACK: MSA AA with the control id, in the sender\'s delimiters, parseable by the same decoder', async (t) => {
+t.test("REQ-HL7-014 the ACK: MSA AA with the control id, in the sender's delimiters, parseable by the same decoder", async (t) => {
   const ack = buildAck({ code: 'AA', controlId: 'MSG|1', ackControlId: 'VIGIL1', nowWallMs: NOW });
   t.ok(ack.endsWith('\r'));
   const d = ackOf(ack);
@@ -437,7 +437,7 @@ t.test('REQ-HL7-015 HAZ-007 a duplicate control id is answered AA but dropped; o
   t.equal(rx.receive(monitorMessage({ controlId: 'A' }), NOW).kind, 'accepted', 'forgotten after 3 newer ids (bounded memory)');
 });
 
-t.test('REQ-HL7-016 HAZ-011 PID-3 must be the bed\'s patient: another patient, no PID, the wrong authority are rejected AE', async (t) => {
+t.test("REQ-HL7-016 HAZ-011 PID-3 must be the bed's patient: another patient, no PID, the wrong authority are rejected AE", async (t) => {
   const rx = new Pcd01Receiver(settings({ patientIdAuthority: 'HOSP' }));
   const other = rx.receive(monitorMessage({ controlId: '1', patient: 'PID|||MRN0043^^^HOSP^MR' }), NOW);
   t.match(other, { kind: 'rejected', reason: 'patient-mismatch' });

@@ -1,0 +1,166 @@
+/**
+ * The benchmarks' station: a process of its own (so that its CPU is measured apart) that
+ * subscribes to every bed as the nurses' station does (`vigil/v1/#`, QoS 1, through the
+ * agent's io/mqtt.ts), applies every message to the real station model
+ * (agent/src/station/station.ts: decoding, de-duplication, sequence tracking), and records
+ * what the benchmark needs as one JSON line per message on stdout.
+ *
+ *   node dist/test/support/bench/station.js --url mqtt://127.0.0.1:1883 [--record all|alarm|none]
+ *
+ * stdout: `{"ready":true}` once subscribed; then one record per message recorded:
+ *   {"r": received wall ms, "k": kind, "g": gateway, "s": sequence, "boot": boot id,
+ *    "bf": backfill, "sw": envelope sent wall ms, ...kind fields}
+ * and at SIGTERM one `{"summary": {...}}` line (messages, duplicates, sequence numbers
+ * missing per gateway run), then it exits.
+ *
+ * Received time is Date.now() when MQTT.js hands the message over, before decoding: the
+ * latency figures include the decode (the "decoded message at the subscriber").
+ * `--record alarm`: only alarm messages are decoded a second time and written (the ward: the
+ * station's CPU is then mostly the station model's own work).
+ */
+import { parseArgs } from 'node:util';
+import { MqttLink } from '../../../agent/src/io/mqtt';
+import { createLogger } from '../../../agent/src/log';
+import type { EnvelopeMsg } from '../../../agent/src/proto/codec';
+import { decodeEnvelope } from '../../../agent/src/proto/codec';
+import { StationModel } from '../../../agent/src/station/station';
+
+export type StationRecordKind = 'observation' | 'score' | 'alarm' | 'status' | 'other';
+
+export interface StationRecord {
+  r: number;
+  k: StationRecordKind;
+  topic: string;
+  g: string;
+  s: number;
+  boot: string;
+  bf: boolean;
+  sw: number;
+  /** observation */
+  i?: string;
+  p?: string;
+  dt?: number;
+  dtt?: string;
+  hv?: boolean;
+  /** alarm */
+  a?: string;
+  cond?: string;
+  state?: string;
+  /** status: gateway counters, and per-interface counters */
+  c?: Record<string, number>;
+  ic?: Record<string, Record<string, number>>;
+  online?: boolean;
+}
+
+export interface StationSummary {
+  messages: number;
+  recorded: number;
+  duplicates: number;
+  undecodable: number;
+  /** Per gateway run (boot id): highest sequence number, and numbers missing below it (lost). */
+  runs: Array<{ gateway: string; boot: string; highest: number; missing: number }>;
+}
+
+function record(topic: string, env: EnvelopeMsg, receivedMs: number): StationRecord {
+  const base = {
+    r: receivedMs,
+    topic,
+    g: env.gatewayId,
+    s: Number(env.sequence),
+    boot: env.bootId,
+    bf: env.backfill === true,
+    sw: Number(env.sentWallMs),
+  };
+  if (env.observation) {
+    const o = env.observation;
+    return { ...base, k: 'observation', i: o.source?.interfaceId ?? '', p: o.parameter, dt: Number(o.deviceTimeMs), dtt: o.deviceTimeText, hv: o.hasValue };
+  }
+  if (env.alarm) return { ...base, k: 'alarm', a: env.alarm.alarmId, cond: env.alarm.condition, state: String(env.alarm.state) };
+  if (env.score) return { ...base, k: 'score' };
+  if (env.status) {
+    const s = env.status;
+    const counters = (list: Array<{ name: string; value: unknown }> | undefined): Record<string, number> =>
+      Object.fromEntries((list ?? []).map((c) => [c.name, Number(c.value)]));
+    return {
+      ...base,
+      k: 'status',
+      online: s.online,
+      c: counters(s.counters),
+      ic: Object.fromEntries((s.interfaces ?? []).map((i) => [i.interfaceId, counters(i.counters)])),
+    };
+  }
+  return { ...base, k: 'other' };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { url: { type: 'string' }, record: { type: 'string', default: 'all' } },
+  });
+  if (!values.url) throw new Error('--url is required');
+  const mode = values.record ?? 'all';
+  const model = new StationModel();
+  let messages = 0;
+  let recorded = 0;
+  const out: string[] = [];
+  const flush = (): void => {
+    if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
+    out.length = 0;
+  };
+  const flushTimer = setInterval(flush, 100);
+  const link = new MqttLink(
+    {
+      url: values.url,
+      protocolVersion: 5,
+      clientId: `bench-station-${process.pid}`,
+      keepaliveSec: 30,
+      reconnectPeriodMs: 500,
+      insecure: true,
+    },
+    createLogger('warn'),
+  );
+  link.on('message', (topic, payload) => {
+    const receivedMs = Date.now();
+    messages += 1;
+    if (!model.apply(topic, payload, receivedMs)) return;
+    if (mode === 'all' || (mode === 'alarm' && topic.includes('/alarm/'))) {
+      recorded += 1;
+      out.push(JSON.stringify(record(topic, decodeEnvelope(payload), receivedMs)));
+      if (out.length >= 512) flush();
+    }
+  });
+  link.on('error', () => undefined);
+  await new Promise<void>((resolve) => link.once('connect', () => resolve()));
+  await link.subscribe('vigil/v1/#', 1);
+  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+  const stop = (): void => {
+    clearInterval(flushTimer);
+    flush();
+    // Sequence gaps as the station model tracks them (per bed and gateway run).
+    const summary: StationSummary = {
+      messages,
+      recorded,
+      duplicates: model.duplicates,
+      undecodable: model.undecodable,
+      runs: [...model.beds.values()].flatMap((bed) =>
+        [...bed.boots].map(([boot, b]) => ({
+          gateway: bed.gatewayId,
+          boot,
+          highest: b.last,
+          missing: b.missing.reduce((n, [from, to]) => n + to - from + 1, 0),
+        })),
+      ),
+    };
+    process.stdout.write(`${JSON.stringify({ summary })}\n`, () => {
+      void link.end(true).then(() => process.exit(0));
+    });
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench station: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
