@@ -14,7 +14,7 @@ NAPI_BUILD := npx napi build --platform --no-js --release \
 	--package-json-path native/binding/package.json \
 	--output-dir native/binding
 
-.PHONY: all deps deps-system deps-rust build native ts test test-ts test-rust bench run clean help
+.PHONY: all deps deps-system deps-rust deps-evidence build native ts test test-ts test-rust bench evidence run clean help
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make run    build everything, start broker + hw-sim + agent + station view (Ctrl-C stops)"
 	@echo "make test   build everything and run every test (tap + cargo test)"
 	@echo "make build  install what is missing and build the addon and the TypeScript"
+	@echo "make evidence  traceability, SBOM, SOUP list, verification records (docs/evidence/)"
 
 ## ---- installing what is missing -----------------------------------------------------
 deps: deps-system deps-rust node_modules/.vigil-installed
@@ -61,12 +62,18 @@ ts: node_modules/.vigil-installed
 
 ## ---- testing ------------------------------------------------------------------------
 # Both runners always run; the last line is the plain `N passed, N failed` summary.
+# For `make evidence`, the same run also leaves machine-readable results in build/test/:
+# tap's JSON reporter (replayed from this run's saved TAP), cargo's result lines, and the
+# run's record (date, commit, environment: run.json).
 test: build
-	@rm -rf build/single-fault; mkdir -p build/test
-	@tap_files=$$(find dist/test -name '*.test.js' | sort); \
+	@rm -rf build/single-fault; mkdir -p build/test; rm -f build/test/run.json build/test/tap-results.json
+	@node dist/test/support/evidence/records.js start --out build/test/run.json || true; \
+	tap_files=$$(find dist/test -name '*.test.js' | sort); \
 	npx tap --reporter=tap $$tap_files 2>&1 | tee build/test/tap.txt || true; \
-	(cd native && cargo test --workspace 2>&1) | tee build/test/cargo.txt || true; \
+	npx tap replay --reporter=json --reporter-file=build/test/tap-results.json $$tap_files >/dev/null 2>&1 || true; \
+	(cd native && cargo test --workspace --no-fail-fast 2>&1) | tee build/test/cargo.txt || true; \
 	node dist/test/support/single-fault.js; \
+	node dist/test/support/evidence/records.js finish --out build/test/run.json || true; \
 	node dist/test/support/summarize.js --tap build/test/tap.txt --cargo build/test/cargo.txt
 
 test-ts: build
@@ -78,6 +85,25 @@ test-rust: deps-rust
 ## ---- benchmarks (never in tests) -----------------------------------------------------
 bench: build
 	node dist/test/support/bench/native-bench.js --runs 9
+
+## ---- regulatory evidence (docs/evidence/README.md) ----------------------------------------
+# Traceability matrix, SBOM, SOUP list and verification records into docs/evidence/, and
+# docs/requirements.md, docs/interfaces/README.md, from the data files and the results of the
+# last `make test` (run first when there are none). Fails when the evidence has a gap.
+CARGO_CYCLONEDX_VERSION := 0.5.9
+
+evidence: node_modules/.vigil-installed deps-evidence
+	@[ -f build/test/run.json ] || $(MAKE) --no-print-directory test || true
+	@$(MAKE) --no-print-directory dist/test/support/evidence/cli.js
+	node dist/test/support/evidence/cli.js
+
+dist/test/support/evidence/cli.js: $(wildcard test/support/evidence/*.ts test/support/summarize.ts)
+	$(MAKE) --no-print-directory ts
+
+deps-evidence: deps-rust
+	@command -v cargo-cyclonedx >/dev/null 2>&1 || { \
+	  echo "make: installing cargo-cyclonedx $(CARGO_CYCLONEDX_VERSION) from crates.io (a few minutes, once)"; \
+	  cargo install cargo-cyclonedx --locked --version $(CARGO_CYCLONEDX_VERSION); }
 
 ## ---- running ------------------------------------------------------------------------
 run: build

@@ -7,7 +7,7 @@
  *   vigil station --url mqtt://host:port    console view of the nurses' station [--json] [--refresh-ms N]
  *   vigil station ack|silence|observe|confirm-device ...   send a command to a bed's gateway
  *   vigil score news2                       JSON Lines in (stdin), one NEWS2 result per line out
- *   vigil decode pcd01|masimo-ascii [file]  a device capture through the agent's decoding and controls
+ *   vigil decode pcd01|masimo-ascii|vigil-patch [file]  a device capture through the agent's decoding and controls
  *   vigil detect qrs <record>               beat sample indexes of a WFDB record (docs/signal-processing.md)
  *   vigil eval qrs|ppg [dir] [--json]       evaluation on MIT-BIH / BIDMC (docs/benchmarks.md)
  *
@@ -26,7 +26,7 @@ const USAGE = `usage:
                 [--alarm ID] [--duration-sec N] [--consciousness A|C|V|P|U] [--on-oxygen true|false]
                 [--spo2-scale 1|2] [--interface ID] [--gateway ID] [--json] [--ca F --cert F --key F]
   vigil score news2   (JSON Lines on stdin)
-  vigil decode pcd01|masimo-ascii [file] [--utc-offset +HH:MM] [--patient-id ID]
+  vigil decode pcd01|masimo-ascii|vigil-patch [file] [--utc-offset +HH:MM] [--patient-id ID]
                                          decode a device capture (file or stdin) to JSON Lines
   vigil detect qrs <record>              beat sample indexes of a WFDB record's first signal
   vigil eval qrs|ppg [dir] [--json]      evaluate on MIT-BIH (qrs) or BIDMC (ppg); dir defaults to ../shared/data/...

@@ -32,6 +32,7 @@ import { Publisher } from './publish/publisher';
 import { topics } from './publish/topics';
 import type { CommandResultMsg, CounterMsg, GatewayStatusMsg } from './proto/codec';
 import { AlarmBook, RateWindow } from './safety/alarms';
+import { LoopDelayWindow } from './safety/loop-delay';
 import { LoopMonitor, ProgressGate } from './safety/watchdog';
 import type { Supervisor } from './io/systemd';
 import type { AlarmPriority } from './safety/alarms';
@@ -168,6 +169,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
         'state-skipped-offline': publisher.counters.stateSkippedOffline,
         ...(delivery?.counters() ?? {}),
         ...commands.counters(),
+        ...loopDelay.counters(),
       }),
       startedWallMs,
       heartbeatIntervalMs: config.mqtt.heartbeatIntervalMs,
@@ -371,6 +373,8 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   }
   let lastPublished = 0;
   let lastStallMono: bigint | null = null;
+  // Event-loop delay percentiles per heartbeat window, in the status counters (docs/benchmarks.md).
+  const loopDelay = new LoopDelayWindow();
   const loopMonitor = new LoopMonitor(clock, 100, config.safety.eventLoopStallMs, (lagMs) => {
     count('event-loop-stalls');
     lastStallMono = clock.monoNs();
@@ -463,6 +467,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
 
   const tickTimer = setInterval(tick, deps.tickMs ?? 250);
   loopMonitor.start();
+  loopDelay.start();
   // The systemd watchdog is petted at half its period, and only while the gate passes;
   // otherwise the station is told first, then systemd restarts the agent.
   const supervisor = deps.supervisor;
@@ -483,6 +488,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       : null;
   const heartbeatTimer = setInterval(() => {
     void publisher.status(statusMessage(true, 'heartbeat'));
+    loopDelay.reset(); // each heartbeat reports the event-loop delay of its own window
     for (const a of alarms.list()) void publisher.alarmReminder(a);
   }, config.mqtt.heartbeatIntervalMs);
 
@@ -496,6 +502,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       supervisor?.stopping();
       if (watchdogTimer) clearInterval(watchdogTimer);
       loopMonitor.stop();
+      loopDelay.stop();
       clearInterval(tickTimer);
       clearInterval(heartbeatTimer);
       await Promise.all(drivers.map((d) => d.stop()));

@@ -361,7 +361,9 @@ export class PhysiologyModel {
       } else {
         this.motionX = this.motionY = this.motionZ = 0;
       }
-      const tilt = BED_ANGLE_RAD + BREATH_TILT_RAD * Math.sin(phaseAt(ts));
+      // Off the body (electrodes and probe both off) the patch lies still: no breathing.
+      const offBody = state.leadOff === true && state.probeOff === true;
+      const tilt = BED_ANGLE_RAD + (offBody ? 0 : BREATH_TILT_RAD * Math.sin(phaseAt(ts)));
       x[i] = 1000 * this.motionX + 0.5 * normal(this.random);
       y[i] = 1000 * Math.sin(tilt) + 1000 * this.motionY + 0.5 * normal(this.random);
       z[i] = 1000 * Math.cos(tilt) + 1000 * this.motionZ + 0.5 * normal(this.random);

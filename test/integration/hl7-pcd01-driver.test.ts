@@ -244,5 +244,18 @@ t.test('REQ-HL7-033 a plain TCP listener only when asked for ("insecure"), and i
   socket.write(b.subarray(50));
   await until(() => acks.length >= 2, 'two ACKs');
   t.same(acks.map((x) => { const d = decodePcd01(x, { defaultUtcOffsetMinutes: 0 }); return d.ok && d.kind === 'ack' ? d.ack.controlId : ''; }), ['T1', 'T2']);
+  // Bounded: four monitors at most; a fifth connection is closed at once and counted.
+  const more = [1, 2, 3, 4].map(() => netConnect(port, '127.0.0.1'));
+  for (const m of more) m.on('error', () => undefined);
+  await until(() => driver.snapshot().counters['connections-refused'], 'the fifth connection refused');
+  t.equal(driver.snapshot().counters['connections'], 4, 'four connections accepted');
+  for (const m of more) m.destroy();
   socket.destroy();
+  // A second listener on the same port cannot listen: the link is lost and retried, nothing crashes.
+  const clash = new Hl7Pcd01Driver(config.interfaces[0] as Hl7Pcd01InterfaceConfig, config.patient, systemClock, memoryLogger());
+  clash.start();
+  t.teardown(() => clash.stop());
+  await until(() => clash.snapshot().counters['listener-failed'], 'the failed listen');
+  t.equal(clash.snapshot().state, 'lost');
+  t.match(clash.snapshot().reason, /cannot listen/);
 });

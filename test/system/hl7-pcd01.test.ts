@@ -261,3 +261,19 @@ t.test('HAZ-007 through the pty: a duplicate control id is dropped (answered AA)
   t.type(checked, 'number', 'every score used a published SpO2');
   t.ok(Number(checked) > 0, 'scores go on');
 });
+
+t.test('REQ-SYS-HL7-002 HAZ-003 a monitor that falls silent: link stale, values withdrawn, technical alarm; recovery clears it', async (t) => {
+  // 250 ms period: messages 4-31 silent = 7 s without a message, beyond the 5 s quiet time.
+  const { sub, sim } = await system(t, ['--inject', 'silence@4-31']);
+  const raised = await until('the link-stale alarm', () => alarm(sub.got, 'link-stale'));
+  t.match(raised, { kind: 'ALARM_KIND_TECHNICAL', state: 'ALARM_STATE_ACTIVE', priority: 'ALARM_PRIORITY_MEDIUM' });
+  const withdrawn = observations(sub.got, 'spo2').find((o) => !o.hasValue && o.unavailableReason === 'link-stale');
+  t.ok(withdrawn, 'SpO2 withdrawn with the reason');
+  const from = seqOf(sub.got, withdrawn!);
+  await until('values again after the silence', () => fromMessage(sub.got, sim, 33).length > 0);
+  const back = withValue(sub.got, 'spo2').find((o) => seqOf(sub.got, o) > from)!;
+  t.equal(Number(back.deviceTimeMs), frameTimeMs(sim, 32), 'the first value after the silence is that of message 32');
+  t.ok(scores(sub.got).filter((s) => s.seq > from && s.seq < seqOf(sub.got, back)).every((s) => !(s.score.inputs ?? []).some((i) => i.parameter === 'spo2')), 'no SpO2 in the score while silent');
+  const cleared = await until('the alarm cleared', () => (alarm(sub.got, 'link-stale')?.state === 'ALARM_STATE_CLEARED' ? true : undefined));
+  t.ok(cleared);
+});

@@ -8,8 +8,10 @@
  *
  * and, for an HL7 acknowledgment found in a capture, {"kind":"ack","code":"AA","controlId":"..","detail":".."}.
  *
- * Drivers: `pcd01` (HL7 v2 PCD-01, with or without MLLP framing, any segment terminator) and
- * `masimo-ascii` (one ASCII 1 line per reading, CR LF or LF). Values are in the parameter's
+ * Drivers: `pcd01` (HL7 v2 PCD-01, with or without MLLP framing, any segment terminator),
+ * `masimo-ascii` (one ASCII 1 line per reading, CR LF or LF) and `vigil-patch` (the patch's
+ * COBS frames; its waveforms become one set of readings per device second, through the
+ * agent's driver and native signal processing). Values are in the parameter's
  * canonical UCUM unit after the controls (98.6 [degF] -> 37 Cel, flagged unit-converted);
  * statuses are final, corrected, preliminary, unverified, unavailable or deleted.
  *
@@ -21,6 +23,10 @@
 import { readFile } from 'node:fs/promises';
 import { frameToObservations } from '../drivers/masimo-ascii/driver';
 import { decodeMasimoAscii } from '../drivers/masimo-ascii/protocol';
+import { tickDelta, VigilPatchDriver } from '../drivers/vigil-patch/driver';
+import { decodePatchFrame } from '../drivers/vigil-patch/protocol';
+import { FakeClock } from '../clock';
+import { createLogger } from '../log';
 import {
   MLLP_START,
   MllpSplitter,
@@ -34,7 +40,7 @@ import type { Observation, ResultStatus } from '../model/observation';
 import { newSourceMemory, runControls } from '../validation/controls';
 import type { ControlSettings, SourceMemory } from '../validation/controls';
 
-export const DECODE_DRIVERS = ['pcd01', 'masimo-ascii'] as const;
+export const DECODE_DRIVERS = ['pcd01', 'masimo-ascii', 'vigil-patch'] as const;
 export type DecodeDriver = (typeof DECODE_DRIVERS)[number];
 
 export function isDecodeDriver(name: string): name is DecodeDriver {
@@ -222,8 +228,69 @@ export function decodeMasimoCapture(bytes: Uint8Array, opts: DecodeOptions = {})
   return lines;
 }
 
+/** The patch's channel behind each derived parameter (it has no codes of its own for them). */
+const PATCH_CHANNEL: Readonly<Record<string, string>> = {
+  heartRate: 'ECG',
+  pulseRate: 'PPG',
+  spo2: 'PPG',
+  perfusionIndex: 'PPG',
+  respRate: 'ACC+PPG',
+  skinTemperature: 'TEMP',
+};
+
+/**
+ * Decodes a Vigil patch capture: the device's byte stream, COBS frames delimited by 0x00
+ * (docs/interfaces/vigil-patch.md). The frames go through the agent's own driver: sequence
+ * and identity checks, one-second batches through the native signal processing, so each
+ * device second gives the readings the agent would publish (heartRate, pulseRate, spo2,
+ * perfusionIndex, respRate, skinTemperature). The patch has no wall clock: the first frame
+ * is taken as received at `nowWallMs` and later ones by their device tick.
+ */
+export function decodeVigilPatchCapture(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeLine[] {
+  const lines: DecodeLine[] = [];
+  const nowWallMs = opts.nowWallMs ?? Date.now();
+  const clock = new FakeClock(nowWallMs);
+  const memory = newSourceMemory();
+  const driver = new VigilPatchDriver(
+    { id: 'capture', driver: 'vigil-patch', path: 'capture', baudRate: 921600, quietTimeMs: 1000, reopenDelayMs: 1000, keepAliveIntervalMs: 1000, scoreUnverified: false },
+    clock,
+    createLogger('error', () => undefined),
+  );
+  driver.on('rejected', (r) => lines.push({ kind: 'rejection', reason: r.reason, detail: r.detail }));
+  driver.on('observations', (observations) => {
+    for (const obs of observations) lines.push(verify(obs, memory, clock.wallMs(), `vigil-patch:${PATCH_CHANNEL[obs.parameter] ?? obs.parameter}`));
+  });
+  let firstTick: number | null = null;
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0) continue;
+    const frame = bytes.subarray(start, i);
+    start = i + 1;
+    if (frame.length === 0) continue;
+    if (i === bytes.length) {
+      lines.push({ kind: 'rejection', reason: 'truncated', detail: 'partial frame at end of input' });
+      break;
+    }
+    const decoded = decodePatchFrame(frame);
+    if (decoded.ok) {
+      firstTick ??= decoded.frame.tickMs;
+      const atMs = nowWallMs + Math.max(0, tickDelta(firstTick, decoded.frame.tickMs));
+      if (atMs > clock.wallMs()) clock.advanceMs(atMs - clock.wallMs());
+    }
+    driver.handleFrame(frame, { wallMs: clock.wallMs(), monoNs: clock.monoNs() });
+  }
+  return lines;
+}
+
 export function decodeCapture(driver: DecodeDriver, bytes: Uint8Array, opts: DecodeOptions = {}): DecodeLine[] {
-  return driver === 'pcd01' ? decodePcd01Capture(bytes, opts) : decodeMasimoCapture(bytes, opts);
+  switch (driver) {
+    case 'pcd01':
+      return decodePcd01Capture(bytes, opts);
+    case 'masimo-ascii':
+      return decodeMasimoCapture(bytes, opts);
+    case 'vigil-patch':
+      return decodeVigilPatchCapture(bytes, opts);
+  }
 }
 
 async function readAll(input: NodeJS.ReadableStream): Promise<Buffer> {

@@ -385,6 +385,7 @@ const LABEL: Record<string, string> = {
   nibpMean: 'NIBP map',
   temperature: 'Temp',
   perfusionIndex: 'PI',
+  skinTemperature: 'Skin T',
   consciousness: 'ACVPU',
   onOxygen: 'O2',
   spo2Scale: 'SpO2 sc',

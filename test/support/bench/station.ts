@@ -42,6 +42,8 @@ export interface StationRecord {
   dt?: number;
   dtt?: string;
   hv?: boolean;
+  /** observation: the gateway's receive time of the frame (wall ms) */
+  rw?: number;
   /** alarm */
   a?: string;
   cond?: string;
@@ -50,6 +52,8 @@ export interface StationRecord {
   c?: Record<string, number>;
   ic?: Record<string, Record<string, number>>;
   online?: boolean;
+  /** status: why it was sent (heartbeat, connected, link-...) */
+  why?: string;
 }
 
 export interface StationSummary {
@@ -73,7 +77,16 @@ function record(topic: string, env: EnvelopeMsg, receivedMs: number): StationRec
   };
   if (env.observation) {
     const o = env.observation;
-    return { ...base, k: 'observation', i: o.source?.interfaceId ?? '', p: o.parameter, dt: Number(o.deviceTimeMs), dtt: o.deviceTimeText, hv: o.hasValue };
+    return {
+      ...base,
+      k: 'observation',
+      i: o.source?.interfaceId ?? '',
+      p: o.parameter,
+      dt: Number(o.deviceTimeMs),
+      dtt: o.deviceTimeText,
+      hv: o.hasValue,
+      rw: Number(o.receiveWallMs),
+    };
   }
   if (env.alarm) return { ...base, k: 'alarm', a: env.alarm.alarmId, cond: env.alarm.condition, state: String(env.alarm.state) };
   if (env.score) return { ...base, k: 'score' };
@@ -85,6 +98,7 @@ function record(topic: string, env: EnvelopeMsg, receivedMs: number): StationRec
       ...base,
       k: 'status',
       online: s.online,
+      why: s.reason,
       c: counters(s.counters),
       ic: Object.fromEntries((s.interfaces ?? []).map((i) => [i.interfaceId, counters(i.counters)])),
     };
@@ -116,7 +130,7 @@ async function main(): Promise<void> {
       reconnectPeriodMs: 500,
       insecure: true,
     },
-    createLogger('warn'),
+    createLogger('error'),
   );
   link.on('message', (topic, payload) => {
     const receivedMs = Date.now();

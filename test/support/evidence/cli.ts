@@ -174,12 +174,34 @@ if (require.main === module) {
       root: { type: 'string' },
       out: { type: 'string' },
       docs: { type: 'string' },
+      // Other inputs than the repository's own (the generator's tests use copies):
+      hazards: { type: 'string' },
+      requirements: { type: 'string' },
+      catalogue: { type: 'string' },
+      soup: { type: 'string' },
+      'package-json': { type: 'string' },
+      'cargo-workspace': { type: 'string' },
+      'results-dir': { type: 'string' },
       'no-sbom': { type: 'boolean', default: false },
       'no-commit-check': { type: 'boolean', default: false },
     },
   });
   const root = values.root ?? join(__dirname, '..', '..', '..', '..');
-  const result = runEvidence(defaultInputs(root), {
+  const inputs = defaultInputs(root);
+  if (values.hazards) inputs.hazards = values.hazards;
+  if (values.requirements) inputs.requirements = values.requirements;
+  if (values.catalogue) inputs.catalogue = values.catalogue;
+  if (values.soup) inputs.soup = values.soup;
+  if (values['package-json']) inputs.packageJson = values['package-json'];
+  if (values['cargo-workspace']) inputs.cargoWorkspace = values['cargo-workspace'];
+  const results = values['results-dir'];
+  if (results) {
+    inputs.tapResults = join(results, 'tap-results.json');
+    inputs.tapText = join(results, 'tap.txt');
+    inputs.cargoText = join(results, 'cargo.txt');
+    inputs.runRecord = join(results, 'run.json');
+  }
+  const result = runEvidence(inputs, {
     outDir: values.out ?? join(root, 'docs', 'evidence'),
     docsDir: values.docs ?? join(root, 'docs'),
     sbom: !values['no-sbom'],

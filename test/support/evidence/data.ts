@@ -80,8 +80,8 @@ const source = z.string().regex(/^(CTRL|UN)-\d{3}$/, 'must be a control (CTRL-NN
 const requirement = z.strictObject({
   id: reqId,
   title: z.string().min(1),
-  /** Added to the group's interface list when given (a requirement may concern two). */
-  interface: z.string().optional(),
+  /** Added to the group's interfaces when given (a requirement may concern several). */
+  interface: z.union([z.string(), z.array(z.string())]).optional(),
   /** Added to the group's sources. */
   derivedFrom: z.array(source).optional(),
   /** Tests that verify it without naming it: exact titles or `*` patterns (tap titles, Rust test paths). */
@@ -89,7 +89,7 @@ const requirement = z.strictObject({
 });
 const group = z.strictObject({
   name: z.string().min(1),
-  interface: z.string().min(1),
+  interface: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   derivedFrom: z.array(source).default([]),
   requirements: z.array(requirement).min(1),
 });
@@ -198,7 +198,7 @@ export function loadRequirements(file: string, gaps: Gap[]): { userNeeds: UserNe
         id: r.id,
         title: r.title.trim(),
         group: g.name,
-        interfaces: [...new Set([g.interface, ...(r.interface ? [r.interface] : [])])],
+        interfaces: [...new Set([g.interface, r.interface ?? []].flat())],
         derivedFrom: [...new Set([...g.derivedFrom, ...(r.derivedFrom ?? [])])],
         tests: r.tests ?? [],
       });

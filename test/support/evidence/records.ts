@@ -26,9 +26,10 @@ export interface RunRecord {
   env: Record<string, string>;
 }
 
-function run(cmd: string, args: string[], cwd?: string): string | null {
+function run(cmd: string, args: string[], cwd?: string, trim = true): string | null {
   try {
-    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 }).trim();
+    const out = execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    return trim ? out.trim() : out;
   } catch (err) {
     // Some tools print their version on stderr or exit non-zero after printing it (mosquitto -h).
     const e = err as { stdout?: string; stderr?: string };
@@ -44,7 +45,7 @@ export function gitFacts(root: string): { commit: string; commitTime: string; br
     commit: ok ? commit : 'unknown',
     commitTime: ok ? (run('git', ['log', '-1', '--format=%cI'], root) ?? '') : '',
     branch: ok ? (run('git', ['rev-parse', '--abbrev-ref', 'HEAD'], root) ?? '') : '',
-    changes: ok ? (run('git', ['status', '--porcelain', '--untracked-files=normal'], root) ?? '').split('\n').filter((l) => l.trim() !== '') : [],
+    changes: ok ? (run('git', ['status', '--porcelain', '--untracked-files=normal'], root, false) ?? '').split('\n').filter((l) => l.trim() !== '') : [],
   };
 }
 
@@ -84,7 +85,7 @@ export function environment(root: string): Record<string, string> {
   set('openssl', firstLine(run('openssl', ['version'])));
   set('systemd', /systemd (\d+)/.exec(run('systemctl', ['--version']) ?? '')?.[1] ?? null);
   set('socat', /socat version (\S+)/.exec(run('socat', ['-V']) ?? '')?.[1] ?? null);
-  set('cargo-cyclonedx', firstLine(run('cargo', ['cyclonedx', '--version']))?.replace(/^cargo-cyclonedx /, '') ?? null);
+  set('cargo-cyclonedx', /(\d+\.\d+\.\d+\S*)/.exec(run('cargo', ['cyclonedx', '--version']) ?? '')?.[1] ?? null);
   return env;
 }
 

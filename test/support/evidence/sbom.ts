@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Gap } from './gaps';
 import { gap } from './gaps';
 import type { CrateManifest } from './soup';
@@ -191,7 +191,13 @@ export function mergeBoms(npm: Bom, cargo: Bom[], ctx: MergeContext): Bom {
   }
   addDeps(rootRef, addonRefs);
 
+  if (!rootComponent.supplier) rootComponent.supplier = { name: 'the Vigil project' };
   for (const c of components.values()) {
+    if (!c.supplier && c['bom-ref'].startsWith('path+file:')) {
+      // Vigil's own crates (native/core, sys, binding) come from this repository.
+      c.supplier = rootComponent.supplier;
+      addProperty(c, 'vigil:supplier-from', 'this repository');
+    }
     if (!c.supplier) {
       const s = deriveSupplier(c);
       if (s) {
@@ -200,7 +206,6 @@ export function mergeBoms(npm: Bom, cargo: Bom[], ctx: MergeContext): Bom {
       }
     }
   }
-  if (!rootComponent.supplier) rootComponent.supplier = { name: 'the Vigil project' };
 
   const list = [...components.values()].sort((a, b) => a['bom-ref'].localeCompare(b['bom-ref']));
   const dependencies = [rootRef, ...list.map((c) => c['bom-ref'])].map((ref) => ({ ref, dependsOn: [...(deps.get(ref) ?? [])].sort() }));
@@ -252,6 +257,7 @@ export function checkBom(bom: Bom): Gap[] {
 // ---- running the generators -------------------------------------------------------------------
 
 export function generateNpmBom(root: string, outFile: string): Bom {
+  mkdirSync(dirname(outFile), { recursive: true });
   const bin = join(root, 'node_modules', '.bin', 'cyclonedx-npm');
   execFileSync(
     bin,

@@ -735,6 +735,24 @@ function readHeader(message: Hl7Message, msh: Hl7Segment, defaultOffsetMinutes: 
   };
 }
 
+/**
+ * What the ACK needs of MSH (control id, processing id, sender) when the message as a whole did
+ * not parse but its MSH-1/MSH-2 did: read from the first line only.
+ */
+function partialHeader(input: Uint8Array | string, d: Hl7Delimiters): Partial<Pcd01Header> {
+  const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
+  const firstLine = text.split(/\r\n|\r|\n/, 1)[0] ?? '';
+  // split(field): [MSH, MSH-2, MSH-3, ...]: MSH-n is at index n - 1.
+  const fields = firstLine.split(d.field);
+  const leaf = (n: number): string => unescapeHl7(nth(nth(fields[n - 1] ?? '', d.repetition, 0), d.component, 0), d);
+  return {
+    controlId: leaf(10).slice(0, MAX_CONTROL_ID_CHARS),
+    processingId: leaf(11),
+    rawSendingApplication: fields[2] ?? '',
+    rawSendingFacility: fields[3] ?? '',
+  };
+}
+
 export interface DecodeOptions {
   /** Offset applied to times sent without a zone (the interface's deviceUtcOffset), in minutes. */
   defaultUtcOffsetMinutes: number;
@@ -756,7 +774,7 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
       detail: parsed.detail,
       hl7Error: parsed.hl7Error,
       location: parsed.location,
-      header: null,
+      header: parsed.delimiters === null ? null : partialHeader(input, parsed.delimiters),
       delimiters: parsed.delimiters,
     };
   }

@@ -565,8 +565,12 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
             (fs) => this.processing.createPpgProcessor(fs, { inverted: true, ...(cal ? { calibration: cal } : {}) }),
             (d) => d.process(Float32Array.from(this.ppg.ir), Float32Array.from(this.ppg.red)),
           );
+    // Electrodes and optical probe both off: the patch is off the body, and its accelerometer
+    // measures the bed, not breathing. Not processed; the channel starts afresh when it is back.
+    const patchOff = probeOff && (conditions?.has('lead-off') ?? false);
+    if (patchOff) this.accel.processor = null;
     const accelOut: BatchOutcome<RespEstimate> =
-      this.accel.y.length === 0
+      this.accel.y.length === 0 || patchOff
         ? { kind: 'empty' }
         : this.runBatch(this.accel, (fs) => this.processing.createRespProcessor(fs), (d) => d.process(Float32Array.from(this.accel.y)));
     for (const ch of [this.ecg, this.ppg, this.accel] as Channel<unknown>[]) ch.filled = 0;
@@ -668,7 +672,9 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
       this.nativeFailures.add();
       this.logger.error('native-failure', { interfaceId: this.interfaceId, channel: 'resp-fusion', error: err instanceof Error ? err.message : String(err) });
     }
-    if (fused === null) {
+    if (conditions.has('lead-off') && conditions.has('probe-off')) {
+      obs.push(make('respRate', null, ['sensor-off'], 'patch-off'));
+    } else if (fused === null) {
       obs.push(make('respRate', null, [], 'signal-processing-failed'));
     } else {
       const flags: QualityFlag[] = [];
