@@ -53,10 +53,12 @@ function resample(x: Float32Array | Float64Array, fs: number, t0S: number, durat
   return Float64Array.from({ length: n }, (_, i) => at(x, fs, t0S + i / rateHz));
 }
 
-/** Heart rate from beat times (s) in the 10 s before `tS`, or null. */
+/** Heart rate from the record's beat times (s) in the 10 s before `tS` (looping), or null. */
 function rateFromBeats(beatsS: readonly number[], tS: number, periodS: number): number | null {
   const local = ((tS % periodS) + periodS) % periodS;
-  const recent = beatsS.filter((b) => b > local - 10 && b <= local);
+  // The 10 s before t; in the first 10 s of the record, its first 10 s.
+  const to = Math.max(local, Math.min(10, periodS));
+  const recent = beatsS.filter((b) => b > to - 10 && b <= to);
   if (recent.length < 3) return null;
   const first = recent[0] ?? 0;
   const last = recent[recent.length - 1] ?? 0;

@@ -78,8 +78,10 @@ export interface AgentConfigOptions {
   protocolVersion?: 4 | 5;
   /** The durable queue's directory; default `<dir>/queue` (one per agent: LevelDB locks it). */
   queueDir?: string;
-  /** The one interface, written as given (default: a masimo-ascii interface `spo2` on devicePath). */
+  /** The first interface, written as given (default: a masimo-ascii interface `spo2` on devicePath). */
   interface?: Record<string, unknown>;
+  /** Further interfaces of the same bed, written as given (`make run`: the sensor patch). */
+  moreInterfaces?: Record<string, unknown>[];
 }
 
 export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
@@ -94,7 +96,7 @@ export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
       keepaliveSec: 5,
       reconnectPeriodMs: 500,
     },
-    interfaces: [o.interface ?? { id: 'spo2', driver: 'masimo-ascii', path: o.devicePath, quietTimeMs: o.quietTimeMs ?? 3000 }],
+    interfaces: [o.interface ?? { id: 'spo2', driver: 'masimo-ascii', path: o.devicePath, quietTimeMs: o.quietTimeMs ?? 3000 }, ...(o.moreInterfaces ?? [])],
     queue: { dir: o.queueDir ?? join(dir, 'queue') },
     log: { level: 'info' },
   };

@@ -1,7 +1,7 @@
 /**
  * `make run`: the whole system on one machine. Starts a private Mosquitto on a free
- * local port, hw-sim's pulse oximeter on a real pseudo-terminal, the agent reading
- * it, and the station view in this terminal. Ctrl-C stops them all.
+ * local port, hw-sim's pulse oximeter and sensor patch on real pseudo-terminals, the
+ * agent reading them, and the station view in this terminal. Ctrl-C stops them all.
  *
  *   node dist/test/support/run-local.js [--scenario stable|desaturation|sensor-off] [--seed N]
  */
@@ -22,11 +22,20 @@ async function main(): Promise<void> {
   const broker = await startBroker({ log: (l) => log.write(`[mosquitto] ${l}`) });
   const sim = await startHwSim(['masimo-ascii', '--scenario', values.scenario ?? 'desaturation', '--seed', values.seed ?? '1']);
   sim.process.stderr?.on('data', (d: Buffer) => log.write(d));
-  const configFile = writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, gatewayId: 'gw-local' });
+  // The Vigil sensor patch on the same bed: its ECG gives the heart rate, its accelerometer the
+  // respiration rate (docs/interfaces/vigil-patch.md).
+  const patch = await startHwSim(['vigil-patch', '--scenario', values.scenario ?? 'desaturation', '--seed', values.seed ?? '1']);
+  patch.process.stderr?.on('data', (d: Buffer) => log.write(d));
+  const configFile = writeAgentConfig(dir, {
+    brokerUrl: broker.url,
+    devicePath: sim.path,
+    gatewayId: 'gw-local',
+    moreInterfaces: [{ id: 'patch', driver: 'vigil-patch', path: patch.path }],
+  });
   const agent = startAgentProcess(configFile);
   agent.process.stderr?.on('data', (d: Buffer) => log.write(d));
   process.stderr.write(
-    `vigil: broker ${broker.url}, pulse oximeter on ${sim.path}, config ${configFile}, logs ${join(dir, 'system.log')}\n`,
+    `vigil: broker ${broker.url}, pulse oximeter on ${sim.path}, sensor patch on ${patch.path}, config ${configFile}, logs ${join(dir, 'system.log')}\n`,
   );
   const station = spawn(process.execPath, [VIGIL_CLI, 'station', '--url', broker.url], { stdio: 'inherit' });
   let stopping = false;
@@ -36,6 +45,7 @@ async function main(): Promise<void> {
     if (station.exitCode === null) station.kill('SIGTERM');
     await agent.stop('SIGTERM');
     await sim.stop('SIGTERM');
+    await patch.stop('SIGTERM');
     await broker.stop();
     await exitOf(station);
     log.end();

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startBroker, type Broker } from '../broker';
 import { exitOf, HWSIM_CLI, ROOT, startAgentProcess, startHwSim, type AgentProcess, type HwSim } from '../processes';
+import { agentNodeOptions } from './agent-flags';
 import type { StationRecord, StationSummary } from './station';
 
 export const BENCH_DIR = join(ROOT, 'dist', 'test', 'support', 'bench');
@@ -145,7 +146,7 @@ export async function startBed(devices: readonly BedDevice[], extras: AgentConfi
     devices.map((d) => interfaceConfig(d, (sims.get(d) as HwSim).path)),
     extras,
   );
-  const agent = startAgentProcess(config, process.env.AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.AGENT_NODE_OPTIONS } : {});
+  const agent = startAgentProcess(config, agentNodeOptions());
   return {
     broker,
     station,

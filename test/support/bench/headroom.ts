@@ -1,0 +1,321 @@
+/**
+ * Headroom: the sensor patch's data rate at N times real time, as N patches at real time
+ * (patch-fleet.ts: hw-sim's patch, each on its own pseudo-terminal) read by ONE agent process
+ * (N vigil-patch interfaces), a private Mosquitto and the bench station. For each N: the
+ * agent's CPU, what the station received, and whether anything was lost:
+ *
+ * - every device second each patch streamed in the window must reach the station as its six
+ *   observations (joined by interface and STATUS tick), none missing;
+ * - no hw-sim write dropped (pty backlog full), no frame lost or rejected by the agent, no
+ *   sequence number missing at the station, nothing evicted from the durable queue or shed;
+ * - every alarm change: each patch has its electrodes off for 2 s every 20 s, and each episode
+ *   must reach the station as a `sensor-off` raise;
+ * - sustained: observation latency p99 within 1 s (a growing backlog is not sustained).
+ *
+ * Levels 1, 10, 100 patches, then doubling while sustained (up to --max). The highest level
+ * sustained with nothing lost is the figure; the first level that is not shows what gives
+ * first (the counters that moved, the agent's CPU, the latency).
+ *
+ *   node dist/test/support/bench/headroom.js [--levels 1,10,100] [--max 400] [--seconds 30]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { startBroker } from '../broker';
+import { until } from '../observer';
+import { exitOf, startAgentProcess } from '../processes';
+import { agentNodeOptions } from './agent-flags';
+import { BENCH_DIR, startStation, writeBedConfig } from './bed';
+import { CpuWindow, LoadSampler, machine, median, peakRssMb, percentile, round, sleep, type LoadSummary } from './measure';
+import type { FleetSecond } from './patch-fleet';
+import { figure, fmt, loadText, printFigures, table, writeResult, type BenchResult } from './result';
+import type { StationRecord } from './station';
+
+export const TARGET_MULTIPLE = 100;
+const LEADS_OFF_EVERY_S = 20;
+const SUSTAINED_LATENCY_P99_MS = 1000;
+const OBS_PER_SECOND = 6;
+
+export interface HeadroomLevel {
+  patches: number;
+  windowS: number;
+  load: LoadSummary;
+  cpuShare: Record<string, number>;
+  agentPeakRssMb: number;
+  loopDelayP99Ms: number;
+  messagesPerSecond: number;
+  latency: { n: number; p50Ms: number; p99Ms: number; maxMs: number };
+  seconds: { streamed: number; incomplete: number };
+  alarms: { episodes: number; raised: number };
+  lost: {
+    hwSimDropped: number;
+    agentFramesLost: number;
+    agentFramesRejected: number;
+    queueEvicted: number;
+    shed: number;
+    publishFailed: number;
+    stationMissing: number;
+  };
+  /** Counters that show where load was shed, by name. */
+  shedCounters: Record<string, number>;
+  sustained: boolean;
+  /** What moved first when not sustained. */
+  gave: string[];
+}
+
+const iface = (p: number): string => `patch${p}`;
+
+export async function runHeadroomLevel(patches: number, windowS: number, log: (s: string) => void): Promise<HeadroomLevel> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-headroom-'));
+  const broker = await startBroker();
+  const station = await startStation(broker.url, 'all');
+  const fleet = spawn(process.execPath, [join(BENCH_DIR, 'patch-fleet.js'), '--patches', String(patches), '--leads-off-every', String(LEADS_OFF_EVERY_S)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const seconds: FleetSecond[] = [];
+  const paths = await new Promise<string[]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('patch-fleet did not open its ptys within 120 s')), 120_000);
+    createInterface({ input: fleet.stdout! }).on('line', (line) => {
+      const msg = JSON.parse(line) as { paths?: string[] } & FleetSecond;
+      if (msg.paths) {
+        clearTimeout(timer);
+        resolve(msg.paths);
+      } else {
+        seconds.push(msg);
+      }
+    });
+    fleet.once('exit', (code) => reject(new Error(`patch-fleet exited (${code})`)));
+  });
+  const config = writeBedConfig(
+    dir,
+    broker.url,
+    paths.map((path, p) => ({ id: iface(p), driver: 'vigil-patch', path })),
+  );
+  const agent = startAgentProcess(config, agentNodeOptions());
+  const stopAll = async (): Promise<void> => {
+    await agent.stop('SIGTERM');
+    if (fleet.exitCode === null) fleet.kill('SIGTERM');
+    await exitOf(fleet);
+  };
+  try {
+    const records = station.records;
+    const withValue = new Set<string>();
+    let scanned = 0;
+    await until(
+      `a value from each of the ${patches} patches`,
+      () => {
+        for (; scanned < records.length; scanned += 1) {
+          const r = records[scanned] as StationRecord;
+          if (r.k === 'observation' && r.hv && r.i) withValue.add(r.i);
+        }
+        return withValue.size >= patches;
+      },
+      60_000 + patches * 500,
+    );
+    await sleep(5000);
+    const pids = {
+      agent: agent.process.pid as number,
+      mosquitto: broker.process.pid as number,
+      station: station.process.pid as number,
+      'patch-fleet': fleet.pid as number,
+    };
+    const load = new LoadSampler();
+    const t0 = Date.now();
+    const cpu = new CpuWindow(pids);
+    log(`  ${patches} patch(es): measuring ${windowS} s`);
+    await sleep(windowS * 1000);
+    const shares = cpu.shares();
+    const measuredS = cpu.seconds;
+    const t1 = Date.now();
+    const loadSummary = load.stop();
+    const peak = peakRssMb(pids.agent) ?? NaN;
+    // The window's last seconds must have time to arrive (a backlog shows as latency, not loss).
+    await sleep(Math.min(30_000, 3000 + patches * 50));
+    const summary = await (async () => {
+      await stopAll();
+      const s = await station.stop();
+      await broker.stop();
+      return s;
+    })();
+
+    // Device seconds streamed in the window, and what reached the station for each.
+    const inWindow = seconds.filter((s) => s.streaming && s.sent >= t0 && s.sent <= t1);
+    const got = new Map<string, { n: number; firstMs: number }>();
+    for (const r of records) {
+      if (r.k !== 'observation' || !r.dtt || r.bf) continue;
+      const key = `${r.i}|${r.dtt}`;
+      const g = got.get(key);
+      if (g) g.n += 1;
+      else got.set(key, { n: 1, firstMs: r.r });
+    }
+    const latencies: number[] = [];
+    let incomplete = 0;
+    for (const s of inWindow) {
+      const g = got.get(`${iface(s.p)}|tick=${s.tick}`);
+      if (!g || g.n < OBS_PER_SECOND) incomplete += 1;
+      if (g) latencies.push(g.firstMs - s.sent);
+    }
+    // Alarm episodes: electrodes off from one second to the next, started in the window.
+    let episodes = 0;
+    let raised = 0;
+    for (let p = 0; p < patches; p += 1) {
+      const mine = seconds.filter((s) => s.p === p && s.streaming);
+      const starts: number[] = [];
+      for (let k = 1; k < mine.length; k += 1) {
+        const prev = mine[k - 1] as FleetSecond;
+        const cur = mine[k] as FleetSecond;
+        if (cur.leadOff && !prev.leadOff && cur.sent >= t0 && cur.sent <= t1) starts.push(cur.sent);
+      }
+      episodes += starts.length;
+      const raises = records.filter((r) => r.k === 'alarm' && r.s > 0 && r.a === `${iface(p)}.sensor-off` && r.state === 'ALARM_STATE_ACTIVE');
+      raised += starts.filter((t) => raises.some((r) => r.r >= t - 1500 && r.r <= t + 60_000)).length;
+    }
+    const last = [...records].reverse().find((r) => r.k === 'status' && r.online);
+    const gw = last?.c ?? {};
+    const sumIf = (prefix: string): number =>
+      Object.values(last?.ic ?? {}).reduce((n, c) => n + Object.entries(c).reduce((m, [k, v]) => (k.startsWith(prefix) ? m + v : m), 0), 0);
+    const sumGw = (prefix: string): number => Object.entries(gw).reduce((n, [k, v]) => (k.startsWith(prefix) ? n + v : n), 0);
+    const shedCounters = Object.fromEntries(
+      [...Object.entries(gw), ...Object.values(last?.ic ?? {}).flatMap((c) => Object.entries(c))].filter(([k, v]) => k.startsWith('shed') && v > 0),
+    );
+    const heartbeats = records.filter((r) => r.k === 'status' && r.why === 'heartbeat' && r.r - 5000 >= t0 - 50 && r.r <= t1 + 50);
+    const p99s = heartbeats.map((r) => (r.c?.['event-loop-delay-p99-us'] ?? NaN) / 1000).filter(Number.isFinite);
+    const lost: HeadroomLevel['lost'] = {
+      hwSimDropped: inWindow.filter((s) => s.dropped).length + seconds.filter((s) => s.dropped && s.sent >= t0 && s.sent <= t1 && !s.streaming).length,
+      agentFramesLost: sumIf('frames-lost'),
+      agentFramesRejected: sumIf('frames-rejected'),
+      queueEvicted: sumGw('queue-evicted') + sumGw('queue-refused'),
+      shed: Object.values(shedCounters).reduce((a, b) => a + b, 0),
+      publishFailed: gw['publish-failed'] ?? 0,
+      stationMissing: summary.runs.reduce((n, r) => n + r.missing, 0),
+    };
+    const latency = { n: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.length ? Math.max(...latencies) : NaN };
+    const gave: string[] = [];
+    if (incomplete > 0) gave.push(`${incomplete} device seconds incomplete at the station`);
+    for (const [k, v] of Object.entries(lost)) if (v > 0) gave.push(`${k} ${v}`);
+    if (raised < episodes) gave.push(`alarms: ${episodes - raised} of ${episodes} episodes not raised`);
+    if (!(latency.p99Ms <= SUSTAINED_LATENCY_P99_MS)) gave.push(`latency p99 ${fmt(latency.p99Ms, 0)} ms > ${SUSTAINED_LATENCY_P99_MS} ms (backlog)`);
+    if ((shares.agent ?? 0) > 0.9) gave.push(`agent CPU ${fmt((shares.agent ?? 0) * 100, 0)} % of a core`);
+    const sustained = incomplete === 0 && raised === episodes && Object.values(lost).every((v) => v === 0) && latency.p99Ms <= SUSTAINED_LATENCY_P99_MS && inWindow.length > 0;
+    return {
+      patches,
+      windowS: round(measuredS, 1),
+      load: loadSummary,
+      cpuShare: Object.fromEntries(Object.entries(shares).map(([k, v]) => [k, round(v, 4)])),
+      agentPeakRssMb: round(peak, 1),
+      loopDelayP99Ms: round(median(p99s), 2),
+      messagesPerSecond: round(records.filter((r) => r.r >= t0 && r.r <= t1).length / ((t1 - t0) / 1000), 1),
+      latency,
+      seconds: { streamed: inWindow.length, incomplete },
+      alarms: { episodes, raised },
+      lost,
+      shedCounters,
+      sustained,
+      gave,
+    };
+  } catch (err) {
+    await stopAll().catch(() => undefined);
+    await station.stop().catch(() => undefined);
+    await broker.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function runHeadroom(o: { levels: number[]; max: number; seconds: number; log?: (s: string) => void }): Promise<BenchResult> {
+  const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const started = Date.now();
+  const levels: HeadroomLevel[] = [];
+  const queue = [...o.levels];
+  while (queue.length > 0) {
+    const n = queue.shift() as number;
+    log(`headroom: ${n} patch(es)`);
+    const level = await runHeadroomLevel(n, o.seconds, log);
+    levels.push(level);
+    log(`  ${level.sustained ? 'sustained' : `NOT sustained: ${level.gave.join('; ')}`} (agent CPU ${fmt((level.cpuShare.agent ?? 0) * 100, 1)} %)`);
+    if (queue.length === 0 && level.sustained && n * 2 <= o.max) queue.push(n * 2);
+  }
+  const sustained = levels.filter((l) => l.sustained).map((l) => l.patches);
+  const best = sustained.length ? Math.max(...sustained) : 0;
+  const firstFailure = levels.filter((l) => !l.sustained).sort((a, b) => a.patches - b.patches)[0];
+  const loads = levels.map((l) => l.load);
+  const load: LoadSummary = { min: Math.min(...loads.map((l) => l.min)), max: Math.max(...loads.map((l) => l.max)), median: median(loads.map((l) => l.median)) };
+  const at100 = levels.find((l) => l.patches === 100);
+  const figures = [
+    figure('Headroom: highest patch data rate sustained, nothing lost', best, 'x real time', load, { op: '>=', value: TARGET_MULTIPLE }, 0),
+    ...(at100 ? [figure('Headroom: agent CPU at 100 x (share of one core)', (at100.cpuShare.agent ?? NaN) * 100, '%', at100.load, undefined, 1)] : []),
+  ];
+  const rows = levels.map((l) => [
+    `${l.patches}`,
+    loadText(l.load),
+    fmt((l.cpuShare.agent ?? NaN) * 100, 1),
+    fmt((l.cpuShare.mosquitto ?? NaN) * 100, 1),
+    fmt((l.cpuShare['patch-fleet'] ?? NaN) * 100, 1),
+    fmt(l.agentPeakRssMb, 0),
+    fmt(l.loopDelayP99Ms, 1),
+    fmt(l.messagesPerSecond, 0),
+    `${fmt(l.latency.p50Ms, 0)} / ${fmt(l.latency.p99Ms, 0)}`,
+    `${l.seconds.streamed - l.seconds.incomplete} / ${l.seconds.streamed}`,
+    `${l.alarms.raised} / ${l.alarms.episodes}`,
+    l.sustained ? 'yes' : `no: ${l.gave.join('; ')}`,
+  ]);
+  const markdown = [
+    'The patch\'s data rate at N times real time, as N patches at real time read by one agent',
+    '(`test/support/bench/patch-fleet.ts` runs hw-sim\'s patch N times in one process, each on its own',
+    'pseudo-terminal; one patch sped up would also speed up its device clock and host timeout). One patch',
+    'is ECG 250 Hz, PPG red/IR 100 Hz and accelerometer 25 Hz: 16 frames and 6 observations per second.',
+    `Each patch has its electrodes off for 2 s every ${LEADS_OFF_EVERY_S} s (a \`sensor-off\` alarm raised and cleared),`,
+    `so that alarms are part of the load. ${o.seconds} s measured per level after every patch published a value.`,
+    'Nothing lost means: every device second streamed in the window reached the station as its six',
+    'observations; no hw-sim write dropped, no frame lost or rejected by the agent, nothing evicted or',
+    'shed, no sequence number missing at the station, every electrode-off episode raised its alarm;',
+    `and sustained: latency p99 (STATUS frame sent -> first observation of that second at the station) <= ${SUSTAINED_LATENCY_P99_MS} ms.`,
+    '',
+    table(
+      ['patches (x real time)', 'load avg', 'agent CPU %', 'mosquitto CPU %', 'hw-sim fleet CPU %', 'agent peak MB', 'loop delay p99 ms', 'msgs/s at station', 'latency p50 / p99 ms', 'seconds complete', 'alarms raised', 'sustained, nothing lost'],
+      rows,
+      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ),
+    '',
+    `Highest level sustained with nothing lost: **${best} x** real time. ${
+      firstFailure ? `What gave first (at ${firstFailure.patches} x): ${firstFailure.gave.join('; ')}.` : `No level tested failed (up to ${Math.max(...levels.map((l) => l.patches))} x).`
+    }`,
+  ].join('\n');
+  return {
+    name: 'headroom',
+    title: 'Headroom: the patch at N x real time',
+    measuredAt: new Date(started).toISOString(),
+    machine: machine(),
+    command: `node dist/test/support/bench/headroom.js --levels ${o.levels.join(',')} --max ${o.max} --seconds ${o.seconds}`,
+    seconds: round((Date.now() - started) / 1000, 0),
+    figures,
+    markdown,
+    details: { levels },
+  };
+}
+
+if (require.main === module) {
+  const { values } = parseArgs({
+    options: { levels: { type: 'string', default: '1,10,100' }, max: { type: 'string', default: '400' }, seconds: { type: 'string', default: '30' } },
+  });
+  const levels = (values.levels ?? '').split(',').map(Number);
+  const max = Number(values.max);
+  const seconds = Number(values.seconds);
+  if (levels.some((l) => !Number.isInteger(l) || l < 1) || !(max >= 1) || !(seconds >= 10)) {
+    process.stderr.write('usage: headroom [--levels 1,10,100] [--max N] [--seconds S>=10]\n');
+    process.exit(2);
+  }
+  runHeadroom({ levels, max, seconds }).then(
+    (result) => {
+      writeResult(result);
+      printFigures(result);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`headroom: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
