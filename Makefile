@@ -94,7 +94,7 @@ CARGO_CYCLONEDX_VERSION := 0.5.9
 
 evidence: node_modules/.vigil-installed deps-evidence
 	@[ -f build/test/run.json ] || $(MAKE) --no-print-directory test || true
-	@$(MAKE) --no-print-directory dist/test/support/evidence/cli.js
+	@$(MAKE) -s --no-print-directory dist/test/support/evidence/cli.js
 	node dist/test/support/evidence/cli.js
 
 dist/test/support/evidence/cli.js: $(wildcard test/support/evidence/*.ts test/support/summarize.ts)

@@ -29,6 +29,7 @@ import { Delivery } from './publish/delivery';
 import type { Outbox } from './publish/outbox';
 import type { MessageSink } from './publish/publisher';
 import { Publisher } from './publish/publisher';
+import { LoadShedder } from './publish/shedding';
 import { topics } from './publish/topics';
 import type { CommandResultMsg, CounterMsg, GatewayStatusMsg } from './proto/codec';
 import { AlarmBook, RateWindow } from './safety/alarms';
@@ -141,7 +142,9 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       return sink?.connected;
     },
   };
-  const publisher = new Publisher(deferredSink, identity, clock, logger);
+  // Under overload the least important messages are not produced: extras, then vitals and scores, never alarms.
+  const shedder = new LoadShedder(clock);
+  const publisher = new Publisher(deferredSink, identity, clock, logger, shedder);
 
   const statusMessage = (online: boolean, reason: string): GatewayStatusMsg => {
     const snapshots: InterfaceSnapshot[] = drivers.map((d) => d.snapshot());
@@ -170,6 +173,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
         ...(delivery?.counters() ?? {}),
         ...commands.counters(),
         ...loopDelay.counters(),
+        ...shedder.counters(),
       }),
       startedWallMs,
       heartbeatIntervalMs: config.mqtt.heartbeatIntervalMs,
@@ -414,6 +418,13 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     else clear('queue-evicting', 'gateway');
     if (queue?.diskFailing) raise('queue-disk-failing', 'gateway', 'medium', queue.diskFailing);
     else clear('queue-disk-failing', 'gateway');
+    // Load shedding (publish/shedding.ts): judged on the delivery backlog; alarmed while it lasts.
+    const shedLevel = shedder.update({ backlog: deps.outbox?.depth ?? 0, connected: deferredSink.connected !== false });
+    if (shedLevel > 0) {
+      raise('load-shedding', 'gateway', 'low', shedLevel === 1 ? 'overload: extras are not published' : 'overload: only alarms are published');
+    } else {
+      clear('load-shedding', 'gateway');
+    }
     const expired = store.expire();
     const manualExpired = manual.expire();
     for (const p of manualExpired) void publisher.observationMsg(manual.withdrawnMsg(p));

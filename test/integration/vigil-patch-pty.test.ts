@@ -70,3 +70,30 @@ t.test('REQ-PATCH-030 HAZ-003 quiet time: stale, START sent again, then the port
   t.ok((c['commands-acknowledged.keep-alive'] ?? 0) >= 2, 'keep-alives acknowledged');
   await until('values after the recovery', () => seconds.length > 0 && seconds[seconds.length - 1]!.some((o) => o.parameter === 'spo2'), 5000);
 });
+
+t.test('REQ-PATCH-031 HAZ-003 the patch unplugged (its pty gone): the link is lost, and the port is retried with backoff', async (t) => {
+  const events: Array<Record<string, unknown>> = [];
+  const sim = await startPatchSimulator(simConfig({ injections: [{ kind: 'unplug', atS: 2, durationS: null }] }), { emit: (e) => events.push(e) });
+  t.teardown(() => sim.stop());
+  const config = parseConfig({
+    gateway: { gatewayId: 'gw', siteId: 's', wardId: 'w', bedId: 'b' },
+    mqtt: { url: 'mqtt://127.0.0.1:1883', insecure: true },
+    interfaces: [{ id: 'patch', driver: 'vigil-patch', path: sim.pty.path, reopenDelayMs: 200 }],
+  }).interfaces[0];
+  if (config?.driver !== 'vigil-patch') throw new Error('config');
+  const driver = new VigilPatchDriver(config, systemClock, memoryLogger());
+  const links: LinkChange[] = [];
+  driver.on('link', (c) => links.push(c));
+  const ticker = setInterval(() => driver.tick(), 100);
+  t.teardown(async () => {
+    clearInterval(ticker);
+    await driver.stop();
+  });
+  driver.start();
+  await until('streaming', () => links.some((l) => l.to === 'streaming'), 5000);
+  const lost = await until('lost', () => links.find((l) => l.to === 'lost'), 6000);
+  t.ok(events.some((e) => e.event === 'unplugged'), 'hw-sim unplugged the patch');
+  t.match(lost.reason, /port (disconnected|closed)|cannot open/, `reason: ${lost.reason}`);
+  await until('two reopen attempts', () => (driver.snapshot().counters['port-open-failed'] ?? 0) >= 2, 6000);
+  t.equal(driver.snapshot().state, 'lost', 'still lost while the patch is away, retrying');
+});

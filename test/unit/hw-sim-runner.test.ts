@@ -145,7 +145,7 @@ t.test('REQ-HWSIM-001 command line: defaults, both option forms, and clear error
   const ok = parseArgs(['masimo-ascii']);
   t.same(ok.ok ? ok.config : null, {
     device: 'masimo-ascii', scenario: 'stable', seed: 1, periodMs: 1000, link: null, frames: null, exitAfterFrames: false,
-    injections: [], startTime: null, includeSerial: true, includePvi: false, unplugQuietMs: 100,
+    injections: [], startTime: null, includeSerial: true, serialNumber: null, includePvi: false, unplugQuietMs: 100,
   });
   const full = parseArgs([
     'masimo-ascii', '--scenario', 'desaturation', '--seed=-3', '--period-ms', '50', '--link', '/tmp/x', '--frames', '5',
@@ -155,7 +155,7 @@ t.test('REQ-HWSIM-001 command line: defaults, both option forms, and clear error
   t.same(full.ok ? full.config : null, {
     device: 'masimo-ascii', scenario: 'desaturation', seed: -3, periodMs: 50, link: '/tmp/x', frames: 5, exitAfterFrames: true,
     injections: [{ kind: 'malformed', frameIndex: 2 }, { kind: 'overlong', frameIndex: 0 }],
-    startTime: { year: 2026, month: 1, day: 1, hour: 10, minute: 0, second: 0 }, includeSerial: false, includePvi: true, unplugQuietMs: 0,
+    startTime: { year: 2026, month: 1, day: 1, hour: 10, minute: 0, second: 0 }, includeSerial: false, serialNumber: null, includePvi: true, unplugQuietMs: 0,
   });
   t.same(parseArgs(['masimo-ascii', '--help']), { ok: false, help: true });
   const errors: Array<[string[], string]> = [
@@ -167,8 +167,8 @@ t.test('REQ-HWSIM-001 command line: defaults, both option forms, and clear error
     [['masimo-ascii', '--period-ms', '0'], 'hw-sim: --period-ms must be an integer from 1 to 3600000'],
     [['masimo-ascii', '--frames', '-1'], 'hw-sim: --frames must be a non-negative integer'],
     [['masimo-ascii', '--scenario', 'apnoea'], 'hw-sim: --scenario must be one of stable, desaturation, sensor-off'],
-    [['masimo-ascii', '--inject', 'noise@1'], 'hw-sim: --inject kind must be one of malformed, unknown-field, garbage, overlong (as <kind>@<index>)'],
-    [['masimo-ascii', '--inject', 'malformed'], 'hw-sim: --inject kind must be one of malformed, unknown-field, garbage, overlong (as <kind>@<index>)'],
+    [['masimo-ascii', '--inject', 'noise@1'], 'hw-sim: --inject kind must be one of malformed, unknown-field, garbage, overlong, frozen, bit-error (as <kind>@<index>)'],
+    [['masimo-ascii', '--inject', 'malformed'], 'hw-sim: --inject kind must be one of malformed, unknown-field, garbage, overlong, frozen, bit-error (as <kind>@<index>)'],
     [['masimo-ascii', '--inject', 'malformed@x'], 'hw-sim: --inject index must be a non-negative integer'],
     [['masimo-ascii', '--inject', 'malformed@1,garbage@1'], 'hw-sim: --inject gives the same frame index twice'],
     [['masimo-ascii', '--start-time', '2026-02-30T10:00:00'], 'hw-sim: --start-time must be a valid YYYY-MM-DDTHH:MM:SS in years 2000..2099'],
@@ -176,6 +176,7 @@ t.test('REQ-HWSIM-001 command line: defaults, both option forms, and clear error
     [['masimo-ascii', '--pvi=yes'], 'hw-sim: --pvi takes no value'],
     [['masimo-ascii', '--baud', '9600'], 'hw-sim: unknown option --baud'],
     [['masimo-ascii', '--unplug-quiet-ms', '-5'], 'hw-sim: --unplug-quiet-ms must be an integer from 0 to 10000'],
+    [['masimo-ascii', '--serial', '12ab'], 'hw-sim: --serial must be 1 to 10 digits'],
   ];
   for (const [argv, message] of errors) {
     const r = parseArgs(argv);

@@ -7,7 +7,8 @@
  *   durable queue first; `publish` resolves once the message is on disk, which is when it
  *   counts as accepted. The forwarder then sends queued messages in order, at QoS 1, with
  *   up to `maxInFlight` unacknowledged, and deletes each one when the broker's PUBACK
- *   arrives. After a restart, what is left on disk is sent first.
+ *   arrives. After a restart, what is left on disk is sent first. Alarm changes go ahead
+ *   of the other classes (in order among themselves): a backlog never delays an alarm.
  * - A message accepted while the broker was unreachable, left by an earlier run, or sent
  *   more than `lateAfterMs` after it was accepted (queued behind a draining backlog) is
  *   sent flagged as backfill (Envelope.backfill, QUALITY_FLAG_BACKFILL) and not retained:
@@ -189,9 +190,14 @@ export class Delivery {
         this.again = false;
         this.outbox.enforceAge();
         while (!this.closed && this.link.connected && this.inFlight.size < this.maxInFlight) {
-          const entry = this.outbox.next(this.cursor);
+          // Alarm changes first: a queued alarm is sent ahead of a backlog of other messages
+          // (REQ-PERF-003). It keeps its place in the key order: the in-order pass below skips
+          // it once it is in flight or acknowledged, and sends it if its send failed.
+          const alarm = this.outbox.nextOfClass('alarm', this.cursor, this.inFlight);
+          const entry = alarm ?? this.outbox.next(this.cursor);
           if (!entry) break;
-          this.cursor = entry.key;
+          const inOrder = alarm === undefined;
+          if (inOrder) this.cursor = entry.key;
           if (this.inFlight.has(entry.key)) continue; // re-sent by MQTT.js itself
           let rec;
           try {
@@ -199,12 +205,12 @@ export class Delivery {
           } catch (err) {
             this.add('queue-read-failed');
             this.logger.error('queue-read-failed', { error: (err as Error).message });
-            this.cursor = entry.key - 1n;
+            if (inOrder) this.cursor = entry.key - 1n;
             break;
           }
           if (!rec) continue; // evicted while we read it
           if (!this.link.connected || this.closed) {
-            this.cursor = entry.key - 1n; // went down while we read: send it after reconnect
+            if (inOrder) this.cursor = entry.key - 1n; // went down while we read: send it after reconnect
             break;
           }
           const late = entry.acceptedMonoNs !== null && elapsedMs(entry.acceptedMonoNs, this.clock.monoNs()) > this.lateAfterMs;

@@ -309,6 +309,17 @@ export class Outbox {
     return e && e.durable ? e : undefined;
   }
 
+  /**
+   * The first durable entry of one class after `after` that is not in `skip` (the forwarder's
+   * in-flight set): the forwarder sends alarms ahead of the backlog (publish/shedding.ts).
+   */
+  nextOfClass(cls: DeliveryClass, after: bigint, skip: ReadonlySet<bigint>): QueueEntry | undefined {
+    const list = this.byClass.get(cls) as OrderedEntries;
+    let e = list.after(after);
+    while (e && skip.has(e.key)) e = list.after(e.key);
+    return e && e.durable ? e : undefined;
+  }
+
   /** Reads an entry's record back; undefined when it was removed meanwhile (or cannot be read). */
   async read(entry: QueueEntry): Promise<QueueRecord | undefined> {
     if (entry.removed) return undefined;

@@ -19,6 +19,8 @@ import { PARAMETERS } from '../model/parameters';
 import type { AlarmMsg, CommandResultMsg, EarlyWarningScoreMsg, EnvelopeMsg, GatewayStatusMsg, ObservationMsg } from '../proto/codec';
 import { encodeEnvelope, SCHEMA_VERSION } from '../proto/codec';
 import type { SendOptions } from './delivery';
+import type { ShedClass } from './shedding';
+import { observationClass } from './shedding';
 import type { BedAddress } from './topics';
 import { CONTENT_TYPE, topics } from './topics';
 
@@ -87,6 +89,8 @@ export class Publisher {
     private readonly identity: GatewayIdentity,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Load shedding (publish/shedding.ts): asked before a device observation or a score is built. */
+    private readonly shedder: { admit(cls: ShedClass): boolean } | null = null,
   ) {}
 
   get counters(): Readonly<{ published: number; publishFailed: number; stateSkippedOffline: number }> {
@@ -124,7 +128,9 @@ export class Publisher {
     return { topic: topics.status(this.identity), payload: this.envelope({ status }, 'state') };
   }
 
+  /** A device observation (or its withdrawal); shed under overload, extras first (publish/shedding.ts). */
   observation(obs: Observation, maxAgeMs: number): Promise<void> {
+    if (this.shedder && !this.shedder.admit(observationClass(obs.parameter))) return Promise.resolve();
     return this.observationMsg(observationToMsg(obs, maxAgeMs));
   }
 
@@ -140,6 +146,7 @@ export class Publisher {
   }
 
   score(score: EarlyWarningScoreMsg): Promise<void> {
+    if (this.shedder && !this.shedder.admit('score')) return Promise.resolve();
     return this.send(topics.score(this.identity), this.envelope({ score }), {
       qos: 1,
       retain: true,
@@ -148,7 +155,7 @@ export class Publisher {
     });
   }
 
-  /** An alarm change (raised, re-prioritised, acknowledged, cleared): part of the delivered stream. */
+  /** An alarm change (raised, re-prioritised, acknowledged, cleared): part of the delivered stream, never shed. */
   alarm(alarm: AlarmMsg): Promise<void> {
     return this.send(topics.alarm(this.identity, alarm.alarmId), this.envelope({ alarm }), {
       qos: 1,

@@ -18,7 +18,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tallyTap } from '../summarize';
+import { tallyCargo, tallyTap } from '../summarize';
 import { checkCatalogue, renderCatalogue } from './catalogue';
 import type { EvidenceInputs } from './data';
 import { defaultInputs, loadCatalogue, loadHazards, loadRequirements, loadSoup } from './data';
@@ -139,9 +139,17 @@ export function runEvidence(inputs: EvidenceInputs, options: EvidenceOptions): E
   // ---- documents -------------------------------------------------------------------------------
   const when = run ? `${run.started}` : '(no run)';
   const runSummary = { when, commit: run?.commit ?? 'unknown', record: '`verification-record.md`' };
+  // The line `make test` printed, counted by summarize.ts from the same raw outputs.
   const summaryLine = (() => {
-    const t = tally(results);
-    return `${t.pass} passed, ${t.fail} failed${t.skip > 0 ? `, ${t.skip} skipped` : ''}`;
+    const cargoText = readText(inputs.cargoText);
+    if (tapText === null || cargoText === null) {
+      const t = tally(results);
+      return `${t.pass} passed, ${t.fail} failed${t.skip > 0 ? `, ${t.skip} skipped` : ''}`;
+    }
+    const a = tallyTap(tapText);
+    const b = tallyCargo(cargoText);
+    const skipped = a.skipped + b.skipped;
+    return `${a.passed + b.passed} passed, ${a.failed + b.failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
   })();
   write(join(options.docsDir, 'requirements.md'), renderRequirements(userNeeds, groups, requirements, hazards, catalogue, trace.requirements), written);
   if (catalogue) write(join(options.docsDir, 'interfaces', 'README.md'), renderCatalogue(inputs.root, catalogue, hazards, requirements), written);

@@ -142,7 +142,7 @@ export function renderRecord(run: RunRecord, results: TestResult[], summaryLine:
   out.push(`| changes not in that commit | ${run.changes.length === 0 ? 'none (clean tree)' : `${run.changes.length} file(s), listed below`} |`);
   out.push(`| command | ${code(run.command)} |`);
   out.push(`| performed by | ${cell(run.performedBy)} |`);
-  out.push(`| result | ${all.fail === 0 && all.pass > 0 ? '**pass**' : '**FAIL**'}: ${all.pass} passed, ${all.fail} failed, ${all.skip} skipped (summary line of \`make test\`: \`${summaryLine}\`) |`);
+  out.push(`| result | ${all.fail === 0 && all.pass > 0 ? '**pass**' : '**FAIL**'}: ${all.pass} passed, ${all.fail} failed, ${all.skip} skipped (\`make test\` printed \`${summaryLine}\`) |`);
   out.push('');
   out.push('## Environment');
   out.push('');

@@ -300,7 +300,7 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
       return;
     }
     if (!this.checkIdentity(frame.serial)) return;
-    if (!this.checkTime(frame)) return;
+    this.checkRestart(frame.tickMs);
     const verdict = this.sequence.check(frame.sequence);
     switch (verdict.kind) {
       case 'duplicate':
@@ -418,14 +418,13 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
   }
 
   /** A tick far behind the last one: the patch restarted (sequence and channels start over). */
-  private checkTime(frame: PatchFrame): boolean {
-    if (this.lastTickMs !== null && tickDelta(this.lastTickMs, frame.tickMs) < -RESTART_TICK_BACKSTEP_MS) {
+  private checkRestart(tickMs: number): void {
+    if (this.lastTickMs !== null && tickDelta(this.lastTickMs, tickMs) < -RESTART_TICK_BACKSTEP_MS) {
       this.count('device-restarted');
       this.logger.warn('device-restarted', { interfaceId: this.interfaceId });
       this.resync('the patch restarted');
     }
-    if (this.lastTickMs === null || tickDelta(this.lastTickMs, frame.tickMs) > 0) this.lastTickMs = frame.tickMs;
-    return true;
+    if (this.lastTickMs === null || tickDelta(this.lastTickMs, tickMs) > 0) this.lastTickMs = tickMs;
   }
 
   /** Starts over: sequence, clock anchor, channels (their processors relearn). */
