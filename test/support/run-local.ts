@@ -1,6 +1,6 @@
 /**
  * `make run`: the whole system on one machine. Starts a private Mosquitto on a free
- * local port, hw-sim's pulse oximeter and sensor patch on real pseudo-terminals, the
+ * local port, hw-sim's pulse oximeter, sensor patch and bedside monitor on real pseudo-terminals, the
  * agent reading them, and the station view in this terminal. Ctrl-C stops them all.
  *
  *   node dist/test/support/run-local.js [--scenario stable|desaturation|sensor-off] [--seed N]
@@ -26,16 +26,27 @@ async function main(): Promise<void> {
   // respiration rate (docs/interfaces/vigil-patch.md).
   const patch = await startHwSim(['vigil-patch', '--scenario', values.scenario ?? 'desaturation', '--seed', values.seed ?? '1']);
   patch.process.stderr?.on('data', (d: Buffer) => log.write(d));
+  // The bedside monitor over HL7 (IHE PCD-01, MLLP on a serial line): NIBP, temperature and
+  // its own numerics (docs/interfaces/hl7-pcd01.md). NIBP and temperature come every 30 and
+  // 60 messages on a real monitor; here every 5 and 10 so that the score fills up quickly.
+  const monitor = await startHwSim([
+    'hl7-monitor', '--scenario', values.scenario ?? 'desaturation', '--seed', values.seed ?? '1',
+    '--period-ms', '2000', '--nibp-every', '5', '--temp-every', '10',
+  ]);
+  monitor.process.stderr?.on('data', (d: Buffer) => log.write(d));
   const configFile = writeAgentConfig(dir, {
     brokerUrl: broker.url,
     devicePath: sim.path,
     gatewayId: 'gw-local',
-    moreInterfaces: [{ id: 'patch', driver: 'vigil-patch', path: patch.path }],
+    moreInterfaces: [
+      { id: 'patch', driver: 'vigil-patch', path: patch.path },
+      { id: 'monitor', driver: 'hl7-pcd01', transport: 'serial', path: monitor.path, scoreUnverified: true },
+    ],
   });
   const agent = startAgentProcess(configFile);
   agent.process.stderr?.on('data', (d: Buffer) => log.write(d));
   process.stderr.write(
-    `vigil: broker ${broker.url}, pulse oximeter on ${sim.path}, sensor patch on ${patch.path}, config ${configFile}, logs ${join(dir, 'system.log')}\n`,
+    `vigil: broker ${broker.url}, pulse oximeter on ${sim.path}, sensor patch on ${patch.path}, monitor on ${monitor.path}, config ${configFile}, logs ${join(dir, 'system.log')}\n`,
   );
   const station = spawn(process.execPath, [VIGIL_CLI, 'station', '--url', broker.url], { stdio: 'inherit' });
   let stopping = false;
@@ -46,6 +57,7 @@ async function main(): Promise<void> {
     await agent.stop('SIGTERM');
     await sim.stop('SIGTERM');
     await patch.stop('SIGTERM');
+    await monitor.stop('SIGTERM');
     await broker.stop();
     await exitOf(station);
     log.end();

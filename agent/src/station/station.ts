@@ -68,8 +68,18 @@ export interface BedState {
 
 export type GatewayLiveness = 'online' | 'offline' | 'lost' | 'unknown';
 
+/** Result statuses whose value the station shows (marked when not final). */
+const SHOWN_STATUSES = new Set([
+  'RESULT_STATUS_FINAL',
+  'RESULT_STATUS_CORRECTED',
+  'RESULT_STATUS_UNVERIFIED',
+  'RESULT_STATUS_PRELIMINARY',
+]);
+
 export interface ValueView {
   parameter: string;
+  /** The interface it came from, when the bed has this parameter from more than one source. */
+  source: string;
   value: number | null;
   unit: string;
   ageMs: number;
@@ -196,10 +206,13 @@ export class StationModel {
       case 'observation':
         if (envelope.observation) {
           const o = envelope.observation;
-          const shown = bed.observations.get(o.parameter);
+          // One line per parameter and source: the monitor's heart rate and the patch's are
+          // two readings, and neither may hide the other's state.
+          const key = `${o.parameter}@${o.source?.interfaceId ?? ''}`;
+          const shown = bed.observations.get(key);
           // Live messages arrive in order; a late one only replaces an older one.
           if (!backfill || !shown || int(shown.msg.receiveWallMs) <= int(o.receiveWallMs)) {
-            bed.observations.set(o.parameter, { msg: o, ...stamp });
+            bed.observations.set(key, { msg: o, ...stamp });
           }
         }
         break;
@@ -256,15 +269,21 @@ export class StationModel {
       } else gateway = 'online';
     }
     const gatewayUp = gateway === 'online';
+    const sources = new Map<string, number>();
+    for (const { msg } of bed.observations.values()) sources.set(msg.parameter, (sources.get(msg.parameter) ?? 0) + 1);
     const values: ValueView[] = [...bed.observations.values()]
-      .sort((a, b) => a.msg.parameter.localeCompare(b.msg.parameter))
+      .sort((a, b) => a.msg.parameter.localeCompare(b.msg.parameter) || (a.msg.source?.interfaceId ?? '').localeCompare(b.msg.source?.interfaceId ?? ''))
       .map(({ msg, envelope, stationReceivedMs }) => {
         const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
-        const usable = msg.hasValue && (msg.status === 'RESULT_STATUS_FINAL' || msg.status === 'RESULT_STATUS_CORRECTED');
+        // Shown as a value: final and corrected, and the device's own unverified or
+        // preliminary values marked as such (a monitor's live values arrive unverified).
+        // Cannot-obtain, deleted and withdrawn values are never shown as a number.
+        const usable = msg.hasValue && SHOWN_STATUSES.has(msg.status);
         const maxAgeMs = msg.maxAgeMs || 5000;
         const backfill = envelope.backfill === true;
         return {
           parameter: msg.parameter,
+          source: (sources.get(msg.parameter) ?? 0) > 1 ? (msg.source?.interfaceId ?? '') : '',
           value: msg.hasValue ? msg.value : null,
           unit: msg.unitUcum,
           ageMs,
@@ -404,10 +423,11 @@ export function renderStation(views: BedView[], nowMs: number): string {
     const gw = v.gateway.toUpperCase() + (v.gateway === 'online' ? '' : `: ${v.gatewayReason}`);
     lines.push('', `${v.bed}  gateway ${v.gatewayId}  ${gw}${hb}`);
     for (const val of v.values) {
-      const label = (LABEL[val.parameter] ?? val.parameter).padEnd(8);
+      const label = `${LABEL[val.parameter] ?? val.parameter}${val.source ? `/${val.source}` : ''}`.padEnd(13);
       const by = val.enteredBy ? `  entered by ${val.enteredBy}` : '';
       if (val.current && val.value !== null) {
-        const flags = val.quality.length > 0 ? `  [${val.quality.join(', ')}]` : '';
+        const marks = [...(val.status === 'final' ? [] : [val.status]), ...val.quality];
+        const flags = marks.length > 0 ? `  [${marks.join(', ')}]` : '';
         const shown = val.valueCode || String(val.value);
         lines.push(`  ${label}${shown.padStart(6)} ${val.unit.padEnd(5)} age ${seconds(val.ageMs)}${flags}${by}`);
       } else if (val.stopped) {
@@ -427,7 +447,7 @@ export function renderStation(views: BedView[], nowMs: number): string {
       const inc = s.complete ? '' : `  INCOMPLETE, missing: ${s.missing.join(', ')}`;
       const manual = s.manualInputs.length > 0 ? `  manual: ${s.manualInputs.map((m) => `${m.field}=${m.valueCode} (${m.enteredBy})`).join(', ')}` : '';
       const scale = s.spo2Scale === 2 ? '  SpO2 scale 2' : '';
-      lines.push(`  NEWS2   ${head.padStart(6)}       ${risk}${inc}${scale}${manual}${s.backfill ? '  (last score was backfill)' : ''}`);
+      lines.push(`  NEWS2        ${head.padStart(6)}       ${risk}${inc}${scale}${manual}${s.backfill ? '  (last score was backfill)' : ''}`);
     }
     if (v.alarms.length === 0) lines.push('  Alarms  none');
     for (const a of v.alarms) {
