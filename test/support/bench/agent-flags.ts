@@ -22,8 +22,13 @@ export function unitNodeFlags(unitText: string = readFileSync(UNIT_FILE, 'utf8')
   return flags;
 }
 
-/** The environment that gives the agent process the unit's flags. */
+/**
+ * The environment that gives the agent process the unit's flags. BENCH_AGENT_NODE_OPTIONS, when
+ * set (even empty), replaces them: for comparing flags, never for the published figures.
+ */
 export function agentNodeOptions(): NodeJS.ProcessEnv {
+  const override = process.env.BENCH_AGENT_NODE_OPTIONS;
+  if (override !== undefined) return { NODE_OPTIONS: override };
   const flags = unitNodeFlags();
   return flags.length > 0 ? { NODE_OPTIONS: flags.join(' ') } : {};
 }
