@@ -12,7 +12,6 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../../clock';
-import { elapsedMs } from '../../clock';
 import type { Hl7Pcd01InterfaceConfig } from '../../config';
 import type { MllpConnection } from '../../io/mllp-tcp';
 import { MllpTcpServer } from '../../io/mllp-tcp';
@@ -21,7 +20,7 @@ import { SerialLinePort } from '../../io/serial';
 import type { Logger } from '../../log';
 import type { SourceDevice } from '../../model/observation';
 import type { DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
-import { backoffMs, LinkStateMachine } from '../link-state';
+import { InterfaceLink } from '../interface-link';
 import type { ObxRejectReason } from './protocol';
 import {
   frameMllp,
@@ -35,7 +34,6 @@ import {
 
 export const DRIVER_NAME = 'hl7-pcd01';
 /** Cap of the reopen backoff: a lost port or listener is retried at least this often. */
-export const MAX_REOPEN_DELAY_MS = 30_000;
 /** Monitors connected at once to one TCP interface; more are refused and counted. */
 export const MAX_TCP_CONNECTIONS = 4;
 
@@ -58,16 +56,10 @@ type Reply = (bytes: Buffer) => Promise<void>;
 export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements DeviceDriver {
   readonly driverName = DRIVER_NAME;
   readonly interfaceId: string;
-  private readonly link: LinkStateMachine;
+  private readonly link: InterfaceLink;
   private readonly receiver: Pcd01Receiver;
   private port: SerialLinePort | null = null;
   private listener: MllpTcpServer | null = null;
-  private failures = 0;
-  private stopped = true;
-  private reopenTimer: NodeJS.Timeout | null = null;
-  private lastValidMonoNs: bigint;
-  private lastValidWallMs = 0;
-  private readonly counters = new Map<string, number>();
   private readonly source: Omit<SourceDevice, 'serialNumber'>;
 
   constructor(
@@ -75,27 +67,26 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
     patient: PatientBinding,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly random: () => number = Math.random,
+    random: () => number = Math.random,
   ) {
     super();
     this.interfaceId = config.id;
-    this.link = new LinkStateMachine(
-      (from, to, reason) => {
-        this.logger.info('link-state', { interfaceId: this.interfaceId, from, to, reason });
-        this.emit('link', { interfaceId: this.interfaceId, from, to, reason });
-      },
-      (from, to) => {
-        this.count('link-illegal-transition');
-        this.logger.error('link-illegal-transition', { interfaceId: this.interfaceId, from, to });
-      },
-    );
+    this.link = new InterfaceLink({
+      interfaceId: config.id,
+      driverName: DRIVER_NAME,
+      clock,
+      logger,
+      emitter: this,
+      reopenDelayMs: config.reopenDelayMs,
+      reopen: () => this.open(),
+      random,
+    });
     this.receiver = new Pcd01Receiver({
       patientId: patient.patientId ?? null,
       patientIdAuthority: patient.patientIdAuthority ?? null,
       equipmentId: config.equipmentId ?? null,
       defaultUtcOffsetMinutes: utcOffsetMinutes(config.deviceUtcOffset),
     });
-    this.lastValidMonoNs = clock.monoNs();
     this.source = {
       driver: DRIVER_NAME,
       interfaceId: config.id,
@@ -114,8 +105,7 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
+    if (!this.link.start()) return;
     if (this.config.transport === 'tcp' && this.config.insecure) {
       this.logger.warn('mllp-listener-insecure', { interfaceId: this.interfaceId, detail: 'HL7 listener without TLS ("insecure": true)' });
     }
@@ -123,9 +113,7 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reopenTimer) clearTimeout(this.reopenTimer);
-    this.reopenTimer = null;
+    this.link.stop();
     const port = this.port;
     const listener = this.listener;
     this.port = null;
@@ -141,29 +129,18 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
    * reconnects by itself: the listener is left as it is.
    */
   tick(): void {
-    const quietMs = elapsedMs(this.lastValidMonoNs, this.clock.monoNs());
-    const state = this.link.state;
-    if ((state === 'streaming' || state === 'negotiating') && quietMs > this.config.quietTimeMs) {
-      this.link.to('stale', `no valid message for ${this.config.quietTimeMs} ms`);
-    } else if (state === 'stale' && quietMs > 2 * this.config.quietTimeMs && this.port !== null && !this.reopenTimer) {
-      this.count('escalation-reopen');
+    if (this.link.staleIfQuiet(this.config.quietTimeMs, 'message')) return;
+    const quietMs = this.link.quietMs;
+    if (this.link.state === 'stale' && quietMs > 2 * this.config.quietTimeMs && this.port !== null && !this.link.reopenPending) {
       const port = this.port;
       this.port = null;
-      this.link.to('connecting', `escalation: no valid message for ${Math.round(quietMs)} ms, reopening the port`);
-      this.failures += 1;
-      void port.close().then(() => this.scheduleReopen());
+      this.link.escalate(`escalation: no valid message for ${Math.round(quietMs)} ms, reopening the port`);
+      void port.close().then(() => this.link.scheduleReopen());
     }
   }
 
   snapshot(): InterfaceSnapshot {
-    return {
-      interfaceId: this.interfaceId,
-      driver: this.driverName,
-      state: this.link.state,
-      reason: this.link.reason,
-      lastValidFrameWallMs: this.lastValidWallMs,
-      counters: Object.fromEntries(this.counters),
-    };
+    return this.link.snapshot();
   }
 
   /**
@@ -209,10 +186,7 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
   }
 
   private alive(stamp: FrameStamp): void {
-    this.lastValidMonoNs = stamp.monoNs;
-    this.lastValidWallMs = stamp.wallMs;
-    this.failures = 0;
-    if (this.link.state !== 'streaming') this.link.to('streaming', 'valid message received');
+    this.link.valid(stamp, 'valid message received');
   }
 
   private send(reply: Reply, ack: string): void {
@@ -224,12 +198,11 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
   }
 
   private reject(reason: string, detail: string): void {
-    this.count(`frames-rejected.${reason}`);
-    this.emit('rejected', { interfaceId: this.interfaceId, reason, detail });
+    this.link.reject(reason, detail);
   }
 
   private count(name: string, n = 1): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + n);
+    this.link.count(name, n);
   }
 
   private open(): Promise<void> {
@@ -237,7 +210,7 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
   }
 
   private async openPort(path: string, baudRate: number): Promise<void> {
-    if (this.stopped) return;
+    if (this.link.stopped) return;
     this.link.to('connecting', `opening ${path}`);
     const port = new SerialLinePort({
       path,
@@ -255,30 +228,25 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
     port.on('close', (why) => {
       if (this.port !== port) return;
       this.port = null;
-      this.failures += 1;
-      this.link.to('lost', `port ${why}`);
-      this.scheduleReopen();
+      this.link.failed(`port ${why}`);
     });
     try {
       await port.open();
-      if (this.stopped) {
+      if (this.link.stopped) {
         await port.close();
         return;
       }
       this.port = port;
       this.count('port-opened');
-      this.lastValidMonoNs = this.clock.monoNs();
+      this.link.restartQuietTime();
       this.link.to('negotiating', `port ${path} open, waiting for a valid message`);
     } catch (err) {
-      this.count('port-open-failed');
-      this.failures += 1;
-      this.link.to('lost', (err as Error).message);
-      this.scheduleReopen();
+      this.link.failed((err as Error).message, 'port-open-failed');
     }
   }
 
   private async openListener(): Promise<void> {
-    if (this.stopped || this.config.transport !== 'tcp') return;
+    if (this.link.stopped || this.config.transport !== 'tcp') return;
     const { host, port } = this.config;
     this.link.to('connecting', `listening on ${host}:${port}`);
     const listener = new MllpTcpServer({
@@ -295,12 +263,12 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
     listener.on('connected', (c, open) => {
       this.count('connections');
       this.logger.info('mllp-connected', { interfaceId: this.interfaceId, remote: c.remote, open });
-      this.lastValidMonoNs = this.clock.monoNs();
+      this.link.restartQuietTime();
       if (this.link.state === 'connecting') this.link.to('negotiating', 'monitor connected, waiting for a valid message');
     });
     listener.on('disconnected', (c, open) => {
       this.logger.info('mllp-disconnected', { interfaceId: this.interfaceId, remote: c.remote, open });
-      if (open > 0 || this.stopped) return;
+      if (open > 0 || this.link.stopped) return;
       this.link.to('lost', 'monitor disconnected');
       this.link.to('connecting', `listening on ${host}:${port}, waiting for the monitor to reconnect`);
     });
@@ -315,13 +283,11 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
     listener.on('failed', (detail) => {
       if (this.listener !== listener) return;
       this.listener = null;
-      this.failures += 1;
-      this.link.to('lost', `listener failed: ${detail}`);
-      this.scheduleReopen();
+      this.link.failed(`listener failed: ${detail}`);
     });
     try {
       const bound = await listener.listen();
-      if (this.stopped) {
+      if (this.link.stopped) {
         await listener.close();
         return;
       }
@@ -329,19 +295,7 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
       this.count('listener-opened');
       this.logger.info('mllp-listening', { interfaceId: this.interfaceId, host: bound.host, port: bound.port, tls: this.config.tls !== undefined });
     } catch (err) {
-      this.count('listener-failed');
-      this.failures += 1;
-      this.link.to('lost', (err as Error).message);
-      this.scheduleReopen();
+      this.link.failed((err as Error).message, 'listener-failed');
     }
-  }
-
-  private scheduleReopen(): void {
-    if (this.stopped || this.reopenTimer) return;
-    const delayMs = backoffMs(this.failures - 1, this.config.reopenDelayMs, MAX_REOPEN_DELAY_MS, this.random);
-    this.reopenTimer = setTimeout(() => {
-      this.reopenTimer = null;
-      void this.open();
-    }, delayMs);
   }
 }

@@ -9,7 +9,6 @@
 import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 import type { Clock } from '../../clock';
-import { elapsedMs } from '../../clock';
 import type { MasimoInterfaceConfig } from '../../config';
 import { SerialLinePort } from '../../io/serial';
 import type { FrameStamp } from '../../io/serial';
@@ -18,13 +17,11 @@ import type { Observation, QualityFlag, ResultStatus, SourceDevice } from '../..
 import { PARAMETERS } from '../../model/parameters';
 import type { ParameterCode } from '../../model/parameters';
 import type { DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
-import { backoffMs, LinkStateMachine } from '../link-state';
+import { DeviceIdentity, InterfaceLink } from '../interface-link';
 import { decodeMasimoAscii, MASIMO_MAX_LINE_BYTES } from './protocol';
 import type { MasimoException, MasimoFrame } from './protocol';
 
 export const DRIVER_NAME = 'masimo-ascii';
-/** Cap of the reopen backoff: a lost device is retried at least this often, for as long as it takes. */
-export const MAX_REOPEN_DELAY_MS = 30_000;
 
 /** The device node a stable path resolves to now (re-enumeration after a re-plug). */
 function describePath(path: string): string {
@@ -125,39 +122,30 @@ export function frameToObservations(
 export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements DeviceDriver {
   readonly driverName = DRIVER_NAME;
   readonly interfaceId: string;
-  private readonly link: LinkStateMachine;
+  private readonly link: InterfaceLink;
   private port: SerialLinePort | null = null;
-  /** Consecutive failed opens or escalations, for the reopen backoff; reset by a valid frame. */
-  private failures = 0;
-  private stopped = true;
-  private reopenTimer: NodeJS.Timeout | null = null;
-  private lastValidMonoNs: bigint;
-  private lastValidWallMs = 0;
-  private readonly counters = new Map<string, number>();
-  /** The device's serial: configured, or learned from the first frame (HAZ-IDENTITY). */
-  private expectedSerial: string | null;
-  private pendingSerial: string | null = null;
+  /** The device's serial: configured, or learned from the first frame (HAZ-011). */
+  private readonly identity: DeviceIdentity;
 
   constructor(
     private readonly config: MasimoInterfaceConfig,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly random: () => number = Math.random,
+    random: () => number = Math.random,
   ) {
     super();
     this.interfaceId = config.id;
-    this.link = new LinkStateMachine(
-      (from, to, reason) => {
-        this.logger.info('link-state', { interfaceId: this.interfaceId, from, to, reason });
-        this.emit('link', { interfaceId: this.interfaceId, from, to, reason });
-      },
-      (from, to) => {
-        this.count('link-illegal-transition');
-        this.logger.error('link-illegal-transition', { interfaceId: this.interfaceId, from, to });
-      },
-    );
-    this.lastValidMonoNs = clock.monoNs();
-    this.expectedSerial = config.serialNumber ?? null;
+    this.link = new InterfaceLink({
+      interfaceId: config.id,
+      driverName: DRIVER_NAME,
+      clock,
+      logger,
+      emitter: this,
+      reopenDelayMs: config.reopenDelayMs,
+      reopen: () => this.openPort(),
+      random,
+    });
+    this.identity = new DeviceIdentity(config.serialNumber);
   }
 
   /**
@@ -165,23 +153,17 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
    * device was changed). Returns false when there is no pending change.
    */
   confirmDeviceChange(): boolean {
-    if (this.pendingSerial === null || this.config.serialNumber !== undefined) return false;
-    this.expectedSerial = this.pendingSerial;
-    this.pendingSerial = null;
-    this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
-    return true;
+    const ok = this.identity.confirm();
+    if (ok) this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
+    return ok;
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    void this.openPort();
+    if (this.link.start()) void this.openPort();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reopenTimer) clearTimeout(this.reopenTimer);
-    this.reopenTimer = null;
+    this.link.stop();
     const port = this.port;
     this.port = null;
     if (port) await port.close();
@@ -195,75 +177,48 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
    * re-send, so that first escalation step does not apply to this device.
    */
   tick(): void {
-    const quietMs = elapsedMs(this.lastValidMonoNs, this.clock.monoNs());
-    const state = this.link.state;
-    if ((state === 'streaming' || state === 'negotiating') && quietMs > this.config.quietTimeMs) {
-      this.link.to('stale', `no valid frame for ${this.config.quietTimeMs} ms`);
-    } else if (state === 'stale' && quietMs > 2 * this.config.quietTimeMs && this.port !== null && !this.reopenTimer) {
-      this.count('escalation-reopen');
+    if (this.link.staleIfQuiet(this.config.quietTimeMs, 'frame')) return;
+    const quietMs = this.link.quietMs;
+    if (this.link.state === 'stale' && quietMs > 2 * this.config.quietTimeMs && this.port !== null && !this.link.reopenPending) {
       const port = this.port;
       this.port = null;
-      this.link.to('connecting', `escalation: no valid frame for ${Math.round(quietMs)} ms, reopening the port`);
-      this.failures += 1;
-      void port.close().then(() => this.scheduleReopen());
+      this.link.escalate(`escalation: no valid frame for ${Math.round(quietMs)} ms, reopening the port`);
+      void port.close().then(() => this.link.scheduleReopen());
     }
   }
 
   snapshot(): InterfaceSnapshot {
-    return {
-      interfaceId: this.interfaceId,
-      driver: this.driverName,
-      state: this.link.state,
-      reason: this.link.reason,
-      lastValidFrameWallMs: this.lastValidWallMs,
-      counters: Object.fromEntries(this.counters),
-    };
+    return this.link.snapshot();
   }
 
   /** Decodes and handles one frame; public so integration tests can drive it without a port. */
   handleFrame(bytes: Uint8Array, stamp: FrameStamp): void {
     const result = decodeMasimoAscii(bytes);
     if (!result.ok) {
-      this.reject(result.reason, result.detail);
+      this.link.reject(result.reason, result.detail);
       return;
     }
     const serial = result.frame.serialNumber;
-    if (serial !== null) {
-      if (this.expectedSerial === null) {
-        this.expectedSerial = serial;
-      } else if (serial !== this.expectedSerial) {
-        // Another device on this port: its values are not attributed to this bed until
-        // confirmed (a configured serial can only be changed in the config).
-        this.pendingSerial = this.config.serialNumber === undefined ? serial : null;
-        this.reject(
-          this.config.serialNumber === undefined ? 'device-changed' : 'device-identity',
-          this.config.serialNumber === undefined
-            ? 'device serial number changed: values withheld until the change is confirmed'
-            : 'device serial number differs from the configured serialNumber',
-        );
-        return;
-      }
+    const identity = serial === null ? 'ok' : this.identity.check(serial);
+    if (identity !== 'ok') {
+      // Another device on this port: its values are not attributed to this bed until
+      // confirmed (a configured serial can only be changed in the config).
+      this.link.reject(
+        identity === 'changed' ? 'device-changed' : 'device-identity',
+        identity === 'changed'
+          ? 'device serial number changed: values withheld until the change is confirmed'
+          : 'device serial number differs from the configured serialNumber',
+      );
+      return;
     }
-    this.count('frames-valid');
-    this.lastValidMonoNs = stamp.monoNs;
-    this.lastValidWallMs = stamp.wallMs;
-    this.failures = 0;
-    if (this.link.state !== 'streaming') this.link.to('streaming', 'valid frame received');
+    this.link.count('frames-valid');
+    this.link.valid(stamp, 'valid frame received');
     const source = { driver: DRIVER_NAME, interfaceId: this.interfaceId, port: this.config.path };
     this.emit('observations', frameToObservations(result.frame, stamp, source, this.config.deviceUtcOffset));
   }
 
-  private reject(reason: string, detail: string): void {
-    this.count(`frames-rejected.${reason}`);
-    this.emit('rejected', { interfaceId: this.interfaceId, reason, detail });
-  }
-
-  private count(name: string): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + 1);
-  }
-
   private async openPort(): Promise<void> {
-    if (this.stopped) return;
+    if (this.link.stopped) return;
     this.link.to('connecting', `opening ${this.config.path}`);
     const port = new SerialLinePort({
       path: this.config.path,
@@ -273,39 +228,25 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
       clock: this.clock,
     });
     port.on('frame', (bytes, stamp) => this.handleFrame(bytes, stamp));
-    port.on('overflow', () => this.reject('overflow', `line longer than ${MASIMO_MAX_LINE_BYTES} bytes without CR LF`));
-    port.on('truncated', () => this.reject('truncated', 'partial line at end of stream'));
+    port.on('overflow', () => this.link.reject('overflow', `line longer than ${MASIMO_MAX_LINE_BYTES} bytes without CR LF`));
+    port.on('truncated', () => this.link.reject('truncated', 'partial line at end of stream'));
     port.on('close', (why) => {
       if (this.port !== port) return;
       this.port = null;
-      this.failures += 1;
-      this.link.to('lost', `port ${why}`);
-      this.scheduleReopen();
+      this.link.failed(`port ${why}`);
     });
     try {
       await port.open();
-      if (this.stopped) {
+      if (this.link.stopped) {
         await port.close();
         return;
       }
       this.port = port;
-      this.count('port-opened');
-      this.lastValidMonoNs = this.clock.monoNs();
+      this.link.count('port-opened');
+      this.link.restartQuietTime();
       this.link.to('negotiating', `port open (${describePath(this.config.path)}), waiting for a valid frame`);
     } catch (err) {
-      this.count('port-open-failed');
-      this.failures += 1;
-      this.link.to('lost', (err as Error).message);
-      this.scheduleReopen();
+      this.link.failed((err as Error).message, 'port-open-failed');
     }
-  }
-
-  private scheduleReopen(): void {
-    if (this.stopped || this.reopenTimer) return;
-    const delayMs = backoffMs(this.failures - 1, this.config.reopenDelayMs, MAX_REOPEN_DELAY_MS, this.random);
-    this.reopenTimer = setTimeout(() => {
-      this.reopenTimer = null;
-      void this.openPort();
-    }, delayMs);
   }
 }

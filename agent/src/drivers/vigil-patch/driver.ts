@@ -29,7 +29,7 @@ import * as addon from '../../native/addon';
 import type { FusedResp, PpgBatch, PpgProcessor, QrsBatch, QrsDetector, RespEstimate, RespProcessor, SignalRejected } from '../../native/addon';
 import { RateWindow } from '../../safety/alarms';
 import type { DeviceDriver, DriverCondition, DriverEvents, InterfaceSnapshot } from '../driver';
-import { backoffMs, LinkStateMachine } from '../link-state';
+import { DeviceIdentity, InterfaceLink } from '../interface-link';
 import {
   ACCEL_MILLI_G_PER_LSB,
   decodePatchFrame,
@@ -42,8 +42,6 @@ import {
 import type { CommandTypeName, PatchCondition, PatchFrame, PatchPayload, StreamName } from './protocol';
 
 export const DRIVER_NAME = 'vigil-patch';
-/** Cap of the reopen backoff: a lost patch is retried at least this often, for as long as it takes. */
-export const MAX_REOPEN_DELAY_MS = 30_000;
 /** A host command not acknowledged within this time is counted as unacknowledged. */
 export const COMMAND_TIMEOUT_MS = 1000;
 /** A gap in a waveform up to this long is bridged by holding the last sample; longer restarts the channel. */
@@ -124,20 +122,16 @@ function round(value: number, decimals: number): number {
 export class VigilPatchDriver extends EventEmitter<DriverEvents> implements DeviceDriver {
   readonly driverName = DRIVER_NAME;
   readonly interfaceId: string;
-  private readonly link: LinkStateMachine;
+  /** Link state, health counters, quiet time and reopening (shared by every driver). */
+  private readonly link: InterfaceLink;
   private port: SerialLinePort | null = null;
-  private failures = 0;
-  private stopped = true;
-  private reopenTimer: NodeJS.Timeout | null = null;
   private keepAliveTimer: NodeJS.Timeout | null = null;
-  private lastDataMonoNs: bigint;
-  private lastValidWallMs = 0;
   /** In this stale episode START was already sent again (first escalation step). */
   private restartSent = false;
   private lastRestartMonoNs: bigint | null = null;
-  private readonly counters = new Map<string, number>();
-  private expectedSerial: string | null;
-  private pendingSerial: string | null = null;
+  /** The patch's serial: configured, or learned from the first frame (HAZ-011). */
+  private readonly serial: DeviceIdentity;
+  private boundSerial = '';
   private readonly sequence = new SequenceTracker();
   private hostSequence = 0;
   private readonly pending = new Map<number, { type: CommandTypeName; sentMonoNs: bigint }>();
@@ -160,22 +154,21 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly processing: SignalProcessing = nativeSignalProcessing,
-    private readonly random: () => number = Math.random,
+    random: () => number = Math.random,
   ) {
     super();
     this.interfaceId = config.id;
-    this.link = new LinkStateMachine(
-      (from, to, reason) => {
-        this.logger.info('link-state', { interfaceId: this.interfaceId, from, to, reason });
-        this.emit('link', { interfaceId: this.interfaceId, from, to, reason });
-      },
-      (from, to) => {
-        this.count('link-illegal-transition');
-        this.logger.error('link-illegal-transition', { interfaceId: this.interfaceId, from, to });
-      },
-    );
-    this.lastDataMonoNs = clock.monoNs();
-    this.expectedSerial = config.serialNumber ?? null;
+    this.link = new InterfaceLink({
+      interfaceId: config.id,
+      driverName: DRIVER_NAME,
+      clock,
+      logger,
+      emitter: this,
+      reopenDelayMs: config.reopenDelayMs,
+      reopen: () => this.openPort(),
+      random,
+    });
+    this.serial = new DeviceIdentity(config.serialNumber);
     this.nativeFailures = new RateWindow(clock, NATIVE_FAILURE_WINDOW_MS);
     this.lostFrames = new RateWindow(clock, LOST_FRAMES_WINDOW_MS, 1000);
   }
@@ -195,24 +188,18 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
    * was changed). Returns false when there is no pending change.
    */
   confirmDeviceChange(): boolean {
-    if (this.pendingSerial === null || this.config.serialNumber !== undefined) return false;
-    this.expectedSerial = this.pendingSerial;
-    this.pendingSerial = null;
+    if (!this.serial.confirm()) return false;
     this.resync('device change confirmed');
     this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
     return true;
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    void this.openPort();
+    if (this.link.start()) void this.openPort();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reopenTimer) clearTimeout(this.reopenTimer);
-    this.reopenTimer = null;
+    this.link.stop();
     this.stopKeepAlive();
     const port = this.port;
     this.port = null;
@@ -237,24 +224,19 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
         this.count(`commands-unacknowledged.${p.type}`);
       }
     }
-    const quietMs = elapsedMs(this.lastDataMonoNs, now);
-    const state = this.link.state;
-    if ((state === 'streaming' || state === 'negotiating') && quietMs > this.config.quietTimeMs) {
-      this.link.to('stale', `no valid waveform frame for ${this.config.quietTimeMs} ms`);
-    }
-    if (this.link.state === 'stale' && this.port !== null && !this.reopenTimer) {
+    this.link.staleIfQuiet(this.config.quietTimeMs, 'waveform frame');
+    const quietMs = this.link.quietMs;
+    if (this.link.state === 'stale' && this.port !== null && !this.link.reopenPending) {
       if (!this.restartSent) {
         this.restartSent = true;
         this.count('escalation-restart');
         this.sendStart('escalation: START sent again');
       } else if (quietMs > 2 * this.config.quietTimeMs) {
-        this.count('escalation-reopen');
         const port = this.port;
         this.port = null;
         this.stopKeepAlive();
-        this.link.to('connecting', `escalation: no valid waveform frame for ${Math.round(quietMs)} ms, reopening the port`);
-        this.failures += 1;
-        void port.close().then(() => this.scheduleReopen());
+        this.link.escalate(`escalation: no valid waveform frame for ${Math.round(quietMs)} ms, reopening the port`);
+        void port.close().then(() => this.link.scheduleReopen());
       }
     }
     this.setCondition(
@@ -272,14 +254,7 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
   }
 
   snapshot(): InterfaceSnapshot {
-    return {
-      interfaceId: this.interfaceId,
-      driver: this.driverName,
-      state: this.link.state,
-      reason: this.link.reason,
-      lastValidFrameWallMs: this.lastValidWallMs,
-      counters: Object.fromEntries(this.counters),
-    };
+    return this.link.snapshot();
   }
 
   /** The patch's identity answer (firmware, model), once received. */
@@ -311,7 +286,7 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
         return;
       case 'gap':
         this.count('sequence-gaps');
-        this.counters.set('frames-lost', (this.counters.get('frames-lost') ?? 0) + verdict.missing);
+        this.link.count('frames-lost', verdict.missing);
         for (let i = 0; i < Math.min(verdict.missing, LOST_FRAMES_ALARM_COUNT); i++) this.lostFrames.add();
         break;
       default:
@@ -319,7 +294,6 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
     }
     this.count('frames-valid');
     this.count(`frames-valid.${frame.payload.type}`);
-    this.lastValidWallMs = stamp.wallMs;
     this.anchor ??= { tickMs: frame.tickMs, wallMs: stamp.wallMs };
     this.dispatch(frame, stamp);
   }
@@ -365,10 +339,8 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
   }
 
   private onData(stamp: FrameStamp): void {
-    this.lastDataMonoNs = stamp.monoNs;
-    this.failures = 0;
     this.restartSent = false;
-    if (this.link.state !== 'streaming') this.link.to('streaming', 'valid waveform frame received');
+    this.link.valid(stamp, 'valid waveform frame received');
   }
 
   private onStatus(p: Extract<PatchPayload, { type: 'status' }>): void {
@@ -401,13 +373,12 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
 
   /** HAZ-011: a frame from another patch is held back until the change is confirmed. */
   private checkIdentity(serial: string): boolean {
-    if (this.expectedSerial === null) {
-      this.expectedSerial = serial;
+    const verdict = this.serial.check(serial);
+    if (verdict === 'ok') {
+      this.boundSerial = serial;
       return true;
     }
-    if (serial === this.expectedSerial) return true;
-    const configured = this.config.serialNumber !== undefined;
-    this.pendingSerial = configured ? null : serial;
+    const configured = verdict === 'mismatch';
     this.reject(
       configured ? 'device-identity' : 'device-changed',
       configured
@@ -463,7 +434,7 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
     c.nextTickMs = (tickMs + Math.round(n * periodMs)) % U32;
     if (fill > 0) {
       c.filled += fill;
-      this.counters.set(`samples-filled.${p.type}`, (this.counters.get(`samples-filled.${p.type}`) ?? 0) + fill);
+      this.link.count(`samples-filled.${p.type}`, fill);
     }
     switch (p.type) {
       case 'ecg': {
@@ -600,7 +571,7 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
     if (conditions.has('sensor-fault')) deviceFlags.push('device-fault');
     const anchor = this.anchor;
     const deviceTimeMs = anchor ? anchor.wallMs + tickDelta(anchor.tickMs, tickMs) : null;
-    const source: SourceDevice = { driver: DRIVER_NAME, interfaceId: this.interfaceId, serialNumber: this.expectedSerial ?? '', port: this.config.path };
+    const source: SourceDevice = { driver: DRIVER_NAME, interfaceId: this.interfaceId, serialNumber: this.boundSerial, port: this.config.path };
     const make = (parameter: ParameterCode, value: number | null, quality: QualityFlag[], unavailableReason: string): Observation => ({
       parameter,
       value,
@@ -700,12 +671,11 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
   }
 
   private reject(reason: string, detail: string): void {
-    this.count(`frames-rejected.${reason}`);
-    this.emit('rejected', { interfaceId: this.interfaceId, reason, detail });
+    this.link.reject(reason, detail);
   }
 
   private count(name: string): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + 1);
+    this.link.count(name);
   }
 
   // ---- port and commands ------------------------------------------------------------
@@ -746,7 +716,7 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
   }
 
   private async openPort(): Promise<void> {
-    if (this.stopped) return;
+    if (this.link.stopped) return;
     this.link.to('connecting', `opening ${this.config.path}`);
     const port = new SerialLinePort({
       path: this.config.path,
@@ -762,19 +732,17 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
       if (this.port !== port) return;
       this.port = null;
       this.stopKeepAlive();
-      this.failures += 1;
-      this.link.to('lost', `port ${why}`);
-      this.scheduleReopen();
+      this.link.failed(`port ${why}`);
     });
     try {
       await port.open();
-      if (this.stopped) {
+      if (this.link.stopped) {
         await port.close();
         return;
       }
       this.port = port;
       this.count('port-opened');
-      this.lastDataMonoNs = this.clock.monoNs();
+      this.link.restartQuietTime();
       this.restartSent = false;
       // A new connection: the sequence and the clock anchor start over; the channels too
       // (samples from before the reconnection must not be joined to the new ones).
@@ -787,19 +755,7 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
       this.sendStart('port opened');
       this.startKeepAlive();
     } catch (err) {
-      this.count('port-open-failed');
-      this.failures += 1;
-      this.link.to('lost', (err as Error).message);
-      this.scheduleReopen();
+      this.link.failed((err as Error).message, 'port-open-failed');
     }
-  }
-
-  private scheduleReopen(): void {
-    if (this.stopped || this.reopenTimer) return;
-    const delayMs = backoffMs(this.failures - 1, this.config.reopenDelayMs, MAX_REOPEN_DELAY_MS, this.random);
-    this.reopenTimer = setTimeout(() => {
-      this.reopenTimer = null;
-      void this.openPort();
-    }, delayMs);
   }
 }
