@@ -3,6 +3,7 @@
  * problem as a message instead of exiting, so that it is unit-tested.
  */
 import type { MasimoDeviceTime } from '../../agent/src/drivers/masimo-ascii/protocol';
+import { splitOptions } from './options';
 import { DEVICE_NAME, INJECT_KINDS, isInjectKind, type Injection } from './devices/masimo-ascii';
 import { QUIET_BEFORE_HANGUP_MS } from './pty';
 import { SCENARIO_NAMES, isScenarioName, type ScenarioName } from './scenarios';
@@ -102,30 +103,9 @@ function parseInjections(text: string): Injection[] | string {
 }
 
 export function parseArgs(argv: readonly string[]): ParseResult {
-  const values = new Map<string, string>();
-  const flags = new Set<string>();
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '-h' || arg === '--help') return { ok: false, help: true };
-    if (!arg.startsWith('-')) {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg : arg.slice(0, eq);
-    if (FLAG_OPTIONS.has(name)) {
-      if (eq >= 0) return fail(`${name} takes no value`);
-      flags.add(name);
-    } else if (VALUE_OPTIONS.has(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) return fail(`${name} needs a value`);
-      if (values.has(name)) return fail(`${name} given twice`);
-      values.set(name, value);
-    } else {
-      return fail(`unknown option ${name}`);
-    }
-  }
+  const split = splitOptions(argv, FLAG_OPTIONS, VALUE_OPTIONS);
+  if (!split.ok) return split.help ? { ok: false, help: true } : fail(split.message);
+  const { values, flags, positionals } = split;
 
   if (positionals.length === 0) return fail(`missing device (expected: ${DEVICE_NAME})`);
   if (positionals.length > 1 || positionals[0] !== DEVICE_NAME) return fail(`unknown device (expected: ${DEVICE_NAME})`);

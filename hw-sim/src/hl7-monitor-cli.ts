@@ -15,6 +15,7 @@
  *         back: control id, code, errors), `frames-done`, `pty-exit`.
  * exit:   0 after SIGINT/SIGTERM or --exit-after; 1 when socat fails; 2 for bad arguments.
  */
+import { splitOptions } from './options';
 import {
   DEVICE_NAME,
   HL7_INJECT_KINDS,
@@ -110,26 +111,10 @@ export function parseMonitorInjections(text: string): Hl7Injection[] | string {
 }
 
 export function parseMonitorArgs(argv: readonly string[]): MonitorParseResult {
-  const values = new Map<string, string>();
-  const flags = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '-h' || arg === '--help') return { ok: false, help: true };
-    if (!arg.startsWith('-')) return fail(`unexpected argument ${arg}`);
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg : arg.slice(0, eq);
-    if (FLAG_OPTIONS.has(name)) {
-      if (eq >= 0) return fail(`${name} takes no value`);
-      flags.add(name);
-    } else if (VALUE_OPTIONS.has(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) return fail(`${name} needs a value`);
-      if (values.has(name)) return fail(`${name} given twice`);
-      values.set(name, value);
-    } else {
-      return fail(`unknown option ${name}`);
-    }
-  }
+  const split = splitOptions(argv, FLAG_OPTIONS, VALUE_OPTIONS);
+  if (!split.ok) return split.help ? { ok: false, help: true } : fail(split.message);
+  const { values, flags, positionals } = split;
+  if (positionals.length > 0) return fail(`unexpected argument ${positionals[0]}`);
   const scenario = values.get('--scenario') ?? 'stable';
   if (!isScenarioName(scenario)) return fail(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}`);
   const seed = parseInteger(values.get('--seed'), 1);
