@@ -51,6 +51,8 @@ export interface StationRecord {
   /** status: gateway counters, and per-interface counters */
   c?: Record<string, number>;
   ic?: Record<string, Record<string, number>>;
+  /** status: link state per interface (LINK_STATE_...) */
+  st?: Record<string, string>;
   online?: boolean;
   /** status: why it was sent (heartbeat, connected, link-...) */
   why?: string;
@@ -101,6 +103,7 @@ function record(topic: string, env: EnvelopeMsg, receivedMs: number): StationRec
       why: s.reason,
       c: counters(s.counters),
       ic: Object.fromEntries((s.interfaces ?? []).map((i) => [i.interfaceId, counters(i.counters)])),
+      st: Object.fromEntries((s.interfaces ?? []).map((i) => [i.interfaceId, String(i.state)])),
     };
   }
   return { ...base, k: 'other' };
