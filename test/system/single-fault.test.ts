@@ -4,7 +4,8 @@
  * detection time (fault -> technical alarm at a subscriber) for docs/single-fault.md.
  */
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker } from '../support/broker';
@@ -229,6 +230,48 @@ t.test('HAZ-011 REQ-SAFE-037 a different device appears after a re-plug: held ba
     quietTimeMs: QUIET_MS,
     detectionMs: alarm.atMs - swappedAt,
     alarm: 'spo2.device-identity (high)',
+    passed: true,
+  });
+});
+
+t.test('REQ-SAFE-038 HAZ-013 state directory full: clear error, technical alarm, live data keeps flowing', async (t) => {
+  // A real full filesystem: the durable queue on a 256 KiB tmpfs that fills up.
+  const mnt = mkdtempSync(join(tmpdir(), 'vigil-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+  t.teardown(() => {
+    execFileSync('umount', ['-l', mnt]);
+  });
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  const sub = await observe(broker.url);
+  t.teardown(() => sub.end());
+  const sim = await startHwSim(['masimo-ascii', '--seed', '21', '--scenario', 'stable', '--period-ms', '100']);
+  t.teardown(() => sim.stop('SIGKILL'));
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-fault-'));
+  const agent = startAgentProcess(
+    writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, quietTimeMs: QUIET_MS, queueDir: join(mnt, 'queue') }),
+  );
+  t.teardown(() => agent.stop('SIGKILL'));
+  await until('values', () => valueObs(sub.got, 'spo2').length >= 2);
+  // Fill what is left of the filesystem.
+  const filledAt = Date.now();
+  try {
+    writeFileSync(join(mnt, 'filler'), Buffer.alloc(1024 * 1024));
+  } catch {
+    /* ENOSPC: the filesystem is full, which is the point */
+  }
+  const alarm = await until('queue-disk-failing alarm', () => alarmAt(sub.got, 'gateway.queue-disk-failing', 'ALARM_STATE_ACTIVE', filledAt), 30_000);
+  t.ok(agent.logs.some((l) => /ENOSPC|no space|disk/i.test(l)), 'a clear error in the log');
+  const after = await until('live values after the disk filled', () => valueObs(sub.got, 'spo2').find((r) => r.atMs > alarm.atMs));
+  t.notOk(after.env.backfill, 'live data still published live');
+  t.equal(agent.process.exitCode, null, 'no crash');
+  recordFault({
+    test: 'REQ-SAFE-038',
+    fault: 'state directory (durable queue) full',
+    expected: 'clear error, technical alarm, keeps publishing live data',
+    quietTimeMs: null,
+    detectionMs: alarm.atMs - filledAt,
+    alarm: 'gateway.queue-disk-failing (medium)',
     passed: true,
   });
 });
