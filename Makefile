@@ -23,6 +23,7 @@ help:
 	@echo "make test   build everything and run every test (tap + cargo test)"
 	@echo "make build  install what is missing and build the addon and the TypeScript"
 	@echo "make evidence  traceability, SBOM, SOUP list, verification records (docs/evidence/)"
+	@echo "make bench  benchmarks (about 12 min): prints the table and writes docs/benchmarks.md"
 
 ## ---- installing what is missing -----------------------------------------------------
 deps: deps-system deps-rust node_modules/.vigil-installed
@@ -83,8 +84,10 @@ test-rust: deps-rust
 	cd native && cargo test --workspace
 
 ## ---- benchmarks (never in tests) -----------------------------------------------------
+# The whole suite (native speed, start-up, one full bed, headroom, a ward on one broker) in about
+# 12 minutes; prints the table and writes docs/benchmarks.md. Each part reruns alone: see that file.
 bench: build
-	node dist/test/support/bench/native-bench.js --runs 9
+	node dist/test/support/bench/run-all.js
 
 ## ---- regulatory evidence (docs/evidence/README.md) ----------------------------------------
 # Traceability matrix, SBOM, SOUP list and verification records into docs/evidence/, and

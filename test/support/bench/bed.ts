@@ -86,6 +86,8 @@ export function writeBedConfig(dir: string, brokerUrl: string, interfaces: Array
 export interface StationProcess {
   process: ChildProcess;
   records: StationRecord[];
+  /** Messages received so far, once a second. */
+  counts: Array<{ t: number; messages: number }>;
   /** Stops it and returns its summary. */
   stop(): Promise<StationSummary>;
 }
@@ -93,16 +95,18 @@ export interface StationProcess {
 export function startStation(url: string, record: 'all' | 'alarm' | 'none' = 'all'): Promise<StationProcess> {
   const child = spawn(process.execPath, [join(BENCH_DIR, 'station.js'), '--url', url, '--record', record], { stdio: ['ignore', 'pipe', 'inherit'] });
   const records: StationRecord[] = [];
+  const counts: Array<{ t: number; messages: number }> = [];
   let summary: StationSummary | null = null;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the bench station did not subscribe within 20 s')), 20_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const msg = JSON.parse(line) as { ready?: boolean; summary?: StationSummary } & StationRecord;
+      const msg = JSON.parse(line) as { ready?: boolean; summary?: StationSummary; count?: { t: number; messages: number } } & StationRecord;
       if (msg.ready) {
         clearTimeout(timer);
         resolve({
           process: child,
           records,
+          counts,
           async stop() {
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
             await exitOf(child);
@@ -111,6 +115,8 @@ export function startStation(url: string, record: 'all' | 'alarm' | 'none' = 'al
         });
       } else if (msg.summary) {
         summary = msg.summary;
+      } else if (msg.count) {
+        counts.push(msg.count);
       } else {
         records.push(msg);
       }
@@ -129,11 +135,13 @@ export interface Bed {
   station: StationProcess;
   sims: Map<BedDevice, HwSim>;
   agent: AgentProcess;
+  /** Date.now() just before the agent process was spawned. */
+  agentSpawnWallMs: number;
   dir: string;
   stop(): Promise<StationSummary>;
 }
 
-export async function startBed(devices: readonly BedDevice[], extras: AgentConfigExtras = {}): Promise<Bed> {
+export async function startBed(devices: readonly BedDevice[], extras: AgentConfigExtras = {}, agentEnv: NodeJS.ProcessEnv = {}): Promise<Bed> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-bed-'));
   const broker = await startBroker();
   const station = await startStation(broker.url, 'all');
@@ -146,12 +154,14 @@ export async function startBed(devices: readonly BedDevice[], extras: AgentConfi
     devices.map((d) => interfaceConfig(d, (sims.get(d) as HwSim).path)),
     extras,
   );
-  const agent = startAgentProcess(config, agentNodeOptions());
+  const agentSpawnWallMs = Date.now();
+  const agent = startAgentProcess(config, { ...agentNodeOptions(), ...agentEnv });
   return {
     broker,
     station,
     sims,
     agent,
+    agentSpawnWallMs,
     dir,
     async stop() {
       await agent.stop('SIGTERM');

@@ -194,7 +194,7 @@ export async function runFullBed(o: { runs: number; seconds: number; log?: (s: s
     `Devices: ${devices.map((d) => `\`${d}\``).join(', ')} (every bed device whose hw-sim command exists in this build), each on its own`,
     `pseudo-terminal at real time with the \`stable\` scenario, the real agent process (interfaces`,
     `${devices.map((d) => `\`${INTERFACE_OF[d]}\``).join(', ')}, durable queue on, 5 s heartbeat), a private Mosquitto and the bench station`,
-    `(\`test/support/bench/station.ts\`: the station model, its own process). ${o.runs} runs; in each, ${o.seconds} s measured after every`,
+    `(\`test/support/bench/station.ts\`: the station model, its own process). ${o.runs} run${o.runs === 1 ? '' : 's'}; in each, ${o.seconds} s measured after every`,
     'interface published a value and 5 s of warm-up. Figures are medians of the runs.',
     '',
     '- CPU: utime + stime deltas of `/proc/<pid>/stat` over the window, as a share of one core.',

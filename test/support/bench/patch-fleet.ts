@@ -54,6 +54,8 @@ async function main(): Promise<void> {
     process.stderr.write('usage: patch-fleet --patches N(1-1000) [--seed S] [--leads-off-every S]\n');
     process.exit(2);
   }
+  // Each pty registers an exit handler on the process (hw-sim/src/pty.ts): N of them here.
+  process.setMaxListeners(0);
   const out: string[] = [];
   const flush = (): void => {
     if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);

@@ -10,7 +10,8 @@
  * stdout: `{"ready":true}` once subscribed; then one record per message recorded:
  *   {"r": received wall ms, "k": kind, "g": gateway, "s": sequence, "boot": boot id,
  *    "bf": backfill, "sw": envelope sent wall ms, ...kind fields}
- * and at SIGTERM one `{"summary": {...}}` line (messages, duplicates, sequence numbers
+ * once a second `{"count": {"t": wall ms, "messages": received so far}}`, and at SIGTERM one
+ * `{"summary": {...}}` line (messages, duplicates, sequence numbers
  * missing per gateway run), then it exits.
  *
  * Received time is Date.now() when MQTT.js hands the message over, before decoding: the
@@ -123,7 +124,13 @@ async function main(): Promise<void> {
     if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
     out.length = 0;
   };
-  const flushTimer = setInterval(flush, 100);
+  let ticks = 0;
+  const flushTimer = setInterval(() => {
+    // Once a second, the count so far: throughput over any window without recording every message.
+    ticks += 1;
+    if (ticks % 10 === 0) out.push(JSON.stringify({ count: { t: Date.now(), messages } }));
+    flush();
+  }, 100);
   const link = new MqttLink(
     {
       url: values.url,
