@@ -275,3 +275,39 @@ t.test('REQ-SAFE-038 HAZ-013 state directory full: clear error, technical alarm,
     passed: true,
   });
 });
+
+t.test('REQ-SAFE-039 the native addon panics (every second NEWS2 call): contained, counted, alarmed on repetition, no crash', async (t) => {
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  const sub = await observe(broker.url);
+  t.teardown(() => sub.end());
+  const sim = await startHwSim(['masimo-ascii', '--seed', '23', '--scenario', 'stable', '--period-ms', '250']);
+  t.teardown(() => sim.stop('SIGKILL'));
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-fault-'));
+  const startedAt = Date.now();
+  const agent = startAgentProcess(writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, quietTimeMs: QUIET_MS }), {
+    VIGIL_FAULT_INJECT: 'native-panic',
+  });
+  t.teardown(() => agent.stop('SIGKILL'));
+  const alarm = await until('native-failure alarm', () => alarmAt(sub.got, 'gateway.native-failure'));
+  t.equal(alarm.env.alarm?.priority, 'ALARM_PRIORITY_MEDIUM');
+  await until('scores still published between failures', () => sub.got.filter((r) => r.env.score && r.atMs > alarm.atMs).length >= 2);
+  await until('observations keep flowing', () => valueObs(sub.got, 'spo2').filter((r) => r.atMs > alarm.atMs).length >= 2);
+  const counters = await until('the failures counted in the status', () => {
+    const s = [...sub.got].reverse().find((r) => r.env.status?.online)?.env.status;
+    const c = Object.fromEntries((s?.counters ?? []).map((x) => [x.name, Number(x.value)]));
+    return (c['native-failures'] ?? 0) >= 3 ? c : undefined;
+  });
+  t.ok(counters['native-failures']! >= 3, `${counters['native-failures']} native failures counted`);
+  t.equal(agent.process.exitCode, null, 'the agent process survives every panic');
+  t.ok(agent.logs.some((l) => /"event":"fault-injection-active"/.test(l)), 'the injection is announced in the log');
+  recordFault({
+    test: 'REQ-SAFE-039',
+    fault: 'native addon panics (every second NEWS2 call)',
+    expected: 'each failure contained and counted; technical alarm after 3 within 60 s; no crash',
+    quietTimeMs: null,
+    detectionMs: alarm.atMs - startedAt,
+    alarm: 'gateway.native-failure (medium); detection column: from agent start',
+    passed: true,
+  });
+});

@@ -5,7 +5,9 @@ import { createLogger } from '../log';
 import { LevelQueueStore } from '../io/durable-queue';
 import { startAgent } from '../main';
 import { Outbox } from '../publish/outbox';
-import { coreVersion, scoreNews2 } from '../native/addon';
+import { coreVersion, panicForTest, scoreNews2 } from '../native/addon';
+import type { News2Scorer } from '../scoring/news2-stage';
+import type { Logger } from '../log';
 import { systemdSupervisor } from '../io/systemd';
 
 export async function runAgent(configFile: string): Promise<number> {
@@ -22,7 +24,7 @@ export async function runAgent(configFile: string): Promise<number> {
   // The native addon must load before anything is accepted (throws NativeError NATIVE_LOAD).
   const nativeVersion = coreVersion();
   const supervisor = systemdSupervisor(logger);
-  const agent = startAgent({ config, clock: systemClock, logger, scorer: scoreNews2, outbox, supervisor });
+  const agent = startAgent({ config, clock: systemClock, logger, scorer: faultInjectedScorer(logger), outbox, supervisor });
   // Ready: config valid, addon loaded, durable queue open, drivers started. The broker need
   // not be reachable: accepted data waits in the queue.
   supervisor.ready(`streaming ${config.interfaces.length} interface(s)`);
@@ -36,4 +38,22 @@ export async function runAgent(configFile: string): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   return 0;
+}
+
+/**
+ * The NEWS2 scorer, normally the native addon's. For the single-fault tests only, the
+ * environment variable VIGIL_FAULT_INJECT=native-panic makes every second call panic inside
+ * the real addon (through its panicForTest export), so that the containment of a native
+ * failure is shown on the real agent process. It is announced loudly at start-up and
+ * inert when unset.
+ */
+function faultInjectedScorer(logger: Logger, env: NodeJS.ProcessEnv = process.env): News2Scorer {
+  if (env.VIGIL_FAULT_INJECT !== 'native-panic') return scoreNews2;
+  logger.error('fault-injection-active', { fault: 'native-panic', detail: 'test harness only: every second NEWS2 call panics' });
+  let calls = 0;
+  return (input) => {
+    calls += 1;
+    if (calls % 2 === 0) panicForTest('injected by VIGIL_FAULT_INJECT=native-panic');
+    return scoreNews2(input);
+  };
 }
