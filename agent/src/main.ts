@@ -33,7 +33,7 @@ import { LoadShedder } from './publish/shedding';
 import { topics } from './publish/topics';
 import type { CommandResultMsg, CounterMsg, GatewayStatusMsg } from './proto/codec';
 import { AlarmBook, RateWindow } from './safety/alarms';
-import { LoopDelayWindow } from './safety/loop-delay';
+import { LoopDelayWindow, LoopUtilization } from './safety/loop-delay';
 import { LoopMonitor, ProgressGate } from './safety/watchdog';
 import type { Supervisor } from './io/systemd';
 import type { AlarmPriority } from './safety/alarms';
@@ -379,6 +379,7 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   let lastStallMono: bigint | null = null;
   // Event-loop delay percentiles per heartbeat window, in the status counters (docs/benchmarks.md).
   const loopDelay = new LoopDelayWindow();
+  const loopUtilization = new LoopUtilization();
   const loopMonitor = new LoopMonitor(clock, 100, config.safety.eventLoopStallMs, (lagMs) => {
     count('event-loop-stalls');
     lastStallMono = clock.monoNs();
@@ -418,8 +419,12 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     else clear('queue-evicting', 'gateway');
     if (queue?.diskFailing) raise('queue-disk-failing', 'gateway', 'medium', queue.diskFailing);
     else clear('queue-disk-failing', 'gateway');
-    // Load shedding (publish/shedding.ts): judged on the delivery backlog; alarmed while it lasts.
-    const shedLevel = shedder.update({ backlog: deps.outbox?.depth ?? 0, connected: deferredSink.connected !== false });
+    // Load shedding (publish/shedding.ts): on the delivery backlog and the event loop's load; alarmed while it lasts.
+    const shedLevel = shedder.update({
+      backlog: deps.outbox?.depth ?? 0,
+      connected: deferredSink.connected !== false,
+      loopUtilization: loopUtilization.sinceLast(),
+    });
     if (shedLevel > 0) {
       raise('load-shedding', 'gateway', 'low', shedLevel === 1 ? 'overload: extras are not published' : 'overload: only alarms are published');
     } else {

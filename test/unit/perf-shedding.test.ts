@@ -22,7 +22,7 @@ import { Publisher } from '../../agent/src/publish/publisher';
 import { LoadShedder, observationClass } from '../../agent/src/publish/shedding';
 
 const identity = { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
-const POLICY = { extrasAboveBacklog: 100, vitalsAboveBacklog: 400, trendMs: 2000 };
+const POLICY = { extrasAboveBacklog: 100, vitalsAboveBacklog: 400, saturatedUtilization: 0.9, calmUtilization: 0.7, trendMs: 2000 };
 
 function obs(clock: FakeClock, parameter: ParameterCode, value: number): Observation {
   return {
@@ -54,15 +54,19 @@ function alarm(clock: FakeClock, n: number): AlarmMsg {
   };
 }
 
-/** Feeds backlog readings every 250 ms (the agent's tick) and returns the level after the last. */
-function drive(shedder: LoadShedder, clock: FakeClock, readings: Array<{ backlog: number; connected?: boolean }>): number {
+/** Feeds readings every 250 ms (the agent's tick) and returns the level after the last; the loop is 10 % busy unless told. */
+function drive(shedder: LoadShedder, clock: FakeClock, readings: Array<{ backlog: number; connected?: boolean; utilization?: number }>): number {
   let level = 0;
   for (const r of readings) {
     clock.advanceMs(250);
-    level = shedder.update({ backlog: r.backlog, connected: r.connected ?? true });
+    level = shedder.update({ backlog: r.backlog, connected: r.connected ?? true, loopUtilization: r.utilization ?? 0.1 });
   }
   return level;
 }
+
+/** `seconds` of readings every 250 ms at this utilization and backlog. */
+const busy = (seconds: number, utilization: number, backlog = 0, connected = true): Array<{ backlog: number; utilization: number; connected: boolean }> =>
+  Array.from({ length: seconds * 4 }, () => ({ backlog, utilization, connected }));
 
 const ramp = (from: number, to: number, steps: number): Array<{ backlog: number }> =>
   Array.from({ length: steps }, (_, i) => ({ backlog: Math.round(from + ((to - from) * (i + 1)) / steps) }));
@@ -195,4 +199,23 @@ t.test('REQ-PERF-003 a queued alarm is sent ahead of a backlog of observations, 
   t.same(values, Array.from({ length: 40 }, (_, v) => 60 + v), 'the observations still go in order, none lost or repeated');
   t.equal(delivery.counters()['queue-depth'], 0, 'the queue is empty');
   t.equal(delivery.counters()['queue-delivered'], 42);
+});
+
+t.test('REQ-PERF-005 a saturated event loop sheds in the same order, a level per 2 s, and never alarms', async (t) => {
+  const clock = new FakeClock();
+  const shedder = new LoadShedder(clock, POLICY);
+  t.equal(drive(shedder, clock, [...busy(1, 1.0), ...busy(1, 0.3)]), 0, 'a one-second burst (mean under 90 % over 2 s): nothing shed');
+  t.equal(drive(shedder, clock, busy(2, 0.95)), 1, 'saturated for 2 s with no backlog at all: extras shed');
+  t.ok(shedder.admit('vital') && shedder.admit('alarm'), 'vitals and alarms still admitted');
+  t.notOk(shedder.admit('extra'), 'extras shed');
+  t.equal(drive(shedder, clock, busy(1, 0.95)), 1, 'one level per 2 s, not faster');
+  t.equal(drive(shedder, clock, busy(1, 0.95)), 2, 'still saturated 2 s later: vitals and scores shed too');
+  t.notOk(shedder.admit('vital') || shedder.admit('score'), 'vitals and scores shed');
+  t.ok(shedder.admit('alarm'), 'alarms admitted');
+  t.equal(drive(shedder, clock, busy(4, 0.95)), 2, 'saturated for longer: still level 2 (alarms are never shed)');
+  t.equal(drive(shedder, clock, busy(2, 0.8)), 2, 'between calm (70 %) and saturated: the level holds');
+  t.equal(drive(shedder, clock, busy(2, 0.4)), 1, 'calm for 2 s: one level down');
+  t.equal(drive(shedder, clock, busy(2, 0.4)), 0, 'and then none');
+  t.equal(drive(shedder, clock, busy(3, 0.95, 50_000, false)), 1, 'short of CPU while the broker is away: shed as well (the CPU, not the queue, is short)');
+  t.equal(drive(shedder, clock, busy(1, 0.2, 50_000, false)), 0, 'offline and calm again: nothing shed, the queue stores everything');
 });

@@ -7,19 +7,21 @@
  *   2. vitals and scores: observations of NEWS2 inputs, and the score computed from them;
  *   never: alarm changes (raised, re-prioritised, acknowledged, cleared).
  *
- * The signal is the delivery backlog (messages accepted by the durable queue and not yet
- * acknowledged by the broker), read on every safety tick. A level is entered when the backlog is
- * above its threshold AND has grown over the last `trendMs` while the broker is connected: the
- * stream is produced faster than it is delivered. Not while the broker is unreachable (the
- * durable queue stores everything, and its own bound evicts in class order), and not while a
- * backlog left by an outage drains (it shrinks). A level is left when the backlog falls below
- * half its threshold. A shed message is never built (it takes no sequence number): it is counted
+ * Two signals, read on every safety tick (update() says how they combine):
+ * - the delivery backlog (messages accepted by the durable queue and not yet acknowledged by the
+ *   broker) above a threshold AND grown over the last `trendMs` while the broker is connected:
+ *   the stream is produced faster than it is delivered. Not while the broker is unreachable (the
+ *   durable queue stores everything, and its own bound evicts in class order), and not while a
+ *   backlog left by an outage drains (it shrinks);
+ * - the event loop saturated (utilization >= 90 % over `trendMs`): the agent is short of CPU,
+ *   and what it has not read yet (alarm conditions included) waits in the kernel behind the rest.
+ * A shed message is never built (it takes no sequence number): it is counted
  * (`shed.extra`, `shed.vital`, `shed.score`), and the agent raises a low-priority technical alarm
  * while shedding, so nothing is dropped in silence. The delivery forwarder sends queued alarms
  * ahead of the backlog (publish/delivery.ts), so an alarm waits neither for it nor for shedding.
  *
  * Pure: the clock is injected; the agent calls update() on its tick and admit() per message.
- * Requirements REQ-PERF-001..003 (docs/requirements.yaml); figures in docs/benchmarks.md.
+ * Requirements REQ-PERF-001..003 and 005 (docs/requirements.yaml); figures in docs/benchmarks.md.
  */
 import type { Clock } from '../clock';
 import { elapsedMs } from '../clock';
@@ -45,66 +47,99 @@ export interface ShedPolicy {
   extrasAboveBacklog: number;
   /** Backlog above which vitals and scores are shed too, when it is still growing. */
   vitalsAboveBacklog: number;
-  /** Growth is judged against the backlog this long ago. */
+  /** Event-loop utilization (0..1, mean over `trendMs`) at or above which the agent is saturated. */
+  saturatedUtilization: number;
+  /** Below this utilization (and a small backlog) a level is left. */
+  calmUtilization: number;
+  /** Growth and utilization are judged over this long; a level changes at most once per this period on utilization. */
   trendMs: number;
 }
 
 /**
- * Defaults: at the ~650 messages/s the forwarder delivers on the development machine
- * (docs/benchmarks.md), 1000 messages are about 1.5 s of backlog and 4000 about 6 s; a full bed
- * produces about 16 messages/s, so a bed never comes near them in normal operation.
+ * Defaults: a full bed produces about 16 messages/s with its event loop about 3 % busy
+ * (docs/benchmarks.md), far from both signals; 1000 and 4000 queued messages are about a minute
+ * and four of a full bed's stream, and well under a second of what the forwarder can deliver.
  */
-export const DEFAULT_SHED_POLICY: ShedPolicy = { extrasAboveBacklog: 1000, vitalsAboveBacklog: 4000, trendMs: 2000 };
+export const DEFAULT_SHED_POLICY: ShedPolicy = {
+  extrasAboveBacklog: 1000,
+  vitalsAboveBacklog: 4000,
+  saturatedUtilization: 0.9,
+  calmUtilization: 0.7,
+  trendMs: 2000,
+};
 
-export interface BacklogReading {
+export interface LoadReading {
   /** Messages waiting in the durable queue or in flight. */
   backlog: number;
   /** The broker is connected. */
   connected: boolean;
+  /** Event-loop utilization since the previous reading (perf_hooks eventLoopUtilization), 0..1. */
+  loopUtilization: number;
+}
+
+interface Sample {
+  atMonoNs: bigint;
+  backlog: number;
+  loopUtilization: number;
 }
 
 export class LoadShedder {
   private level: ShedLevel = 0;
-  /** Recent backlog readings (newest last), as long as `trendMs`. */
-  private readonly history: Array<{ atMonoNs: bigint; backlog: number }> = [];
+  private lastChangeMonoNs: bigint;
+  /** Recent readings (newest last), the oldest at least `trendMs` old once there are enough. */
+  private readonly history: Sample[] = [];
   private readonly counts: Record<string, number> = {};
 
   constructor(
     private readonly clock: Clock,
     private readonly policy: ShedPolicy = DEFAULT_SHED_POLICY,
-  ) {}
+  ) {
+    this.lastChangeMonoNs = clock.monoNs();
+  }
 
   get currentLevel(): ShedLevel {
     return this.level;
   }
 
-  /** Takes a backlog reading (on each safety tick) and returns the level now in force. */
-  update(reading: BacklogReading): ShedLevel {
+  /**
+   * Takes a reading (on each safety tick) and returns the level now in force. Two signals:
+   * - the delivery backlog growing while the broker is connected: the level its size calls for
+   *   at once (a growing backlog during an outage, or one that drains, is not overload);
+   * - the event loop saturated (mean utilization over `trendMs` at or above
+   *   `saturatedUtilization`): one level more per `trendMs`, since the input then backs up before
+   *   the agent even reads it, alarms included.
+   * A level is left, one at a time, once the loop is calm and the backlog under half its threshold.
+   */
+  update(reading: LoadReading): ShedLevel {
     const now = this.clock.monoNs();
-    if (!reading.connected) {
-      // Store and forward: the queue keeps everything within its bounds. The trend is judged
-      // afresh after reconnection (the growth during the outage is not overload).
-      this.history.length = 0;
-      this.history.push({ atMonoNs: now, backlog: reading.backlog });
-      this.level = 0;
-      return this.level;
-    }
-    this.history.push({ atMonoNs: now, backlog: reading.backlog });
-    // Keep the oldest reading that is at least trendMs old, and everything after it.
-    while (this.history.length > 2 && elapsedMs((this.history[1] as { atMonoNs: bigint }).atMonoNs, now) >= this.policy.trendMs) this.history.shift();
-    const oldest = this.history[0] as { atMonoNs: bigint; backlog: number };
-    const judged = elapsedMs(oldest.atMonoNs, now) >= this.policy.trendMs;
-    const growing = judged && reading.backlog > oldest.backlog;
-    const b = reading.backlog;
     const p = this.policy;
-    if (growing && b > p.vitalsAboveBacklog && this.level < 2) {
-      this.level = 2;
-    } else if (growing && b > p.extrasAboveBacklog && this.level < 1) {
-      this.level = 1;
-    } else if (this.level === 2 && b < p.vitalsAboveBacklog / 2) {
-      this.level = b < p.extrasAboveBacklog / 2 ? 0 : 1;
-    } else if (this.level === 1 && b < p.extrasAboveBacklog / 2) {
-      this.level = 0;
+    if (!reading.connected) {
+      // The trend of the backlog is judged afresh after reconnection (growth during an outage
+      // is store and forward, not overload); the utilization keeps counting.
+      for (const h of this.history) h.backlog = reading.backlog;
+    }
+    this.history.push({ atMonoNs: now, backlog: reading.backlog, loopUtilization: reading.loopUtilization });
+    // Keep the newest reading that is at least trendMs old, and everything after it.
+    while (this.history.length > 2 && elapsedMs((this.history[1] as Sample).atMonoNs, now) >= p.trendMs) this.history.shift();
+    const oldest = this.history[0] as Sample;
+    const judged = elapsedMs(oldest.atMonoNs, now) >= p.trendMs;
+    const recent = this.history.slice(1);
+    const utilization = recent.length === 0 ? 0 : recent.reduce((n, h) => n + h.loopUtilization, 0) / recent.length;
+    const b = reading.backlog;
+    const growing = reading.connected && judged && b > oldest.backlog;
+    const forBacklog: ShedLevel = growing && b > p.vitalsAboveBacklog ? 2 : growing && b > p.extrasAboveBacklog ? 1 : 0;
+    const settled = elapsedMs(this.lastChangeMonoNs, now) >= p.trendMs;
+    const calm = utilization < p.calmUtilization;
+    // Offline, the backlog is the queue's business: only the event loop can keep a level.
+    const backlogSmall = !reading.connected || b < (this.level === 2 ? p.vitalsAboveBacklog : p.extrasAboveBacklog) / 2;
+    let next: ShedLevel = this.level;
+    if (!reading.connected && calm) next = 0;
+    else if (forBacklog > this.level) next = forBacklog;
+    else if (judged && settled && utilization >= p.saturatedUtilization && this.level < 2) next = (this.level + 1) as ShedLevel;
+    else if (this.level > 0 && settled && calm && backlogSmall) next = (this.level - 1) as ShedLevel;
+    if (next !== this.level) {
+      this.level = next;
+      this.lastChangeMonoNs = now;
     }
     return this.level;
   }

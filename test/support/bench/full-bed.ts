@@ -39,6 +39,8 @@ export interface FullBedRun {
   agentPeakRssMb: number;
   loopDelayP99Ms: { median: number; worst: number; windows: number };
   loopDelayMaxMs: number;
+  /** The agent's event loop, busy share (median of the heartbeat windows). */
+  loopUtilizationPct: number;
   latency: {
     n: number;
     unmatched: number;
@@ -52,7 +54,7 @@ export interface FullBedRun {
   /** Agent VmRSS every 5 s of the window, MB. */
   agentRssMb: number[];
   messagesPerSecond: number;
-  lost: { hwSimDropped: number; agentFramesLost: number; agentFramesRejected: number; stationMissing: number; duplicates: number };
+  lost: { hwSimDropped: number; agentFramesLost: number; agentFramesRejected: number; stationMissing: number; duplicates: number; shed: number };
 }
 
 function lastStatus(records: readonly StationRecord[]): StationRecord | undefined {
@@ -101,6 +103,7 @@ export async function runFullBedOnce(devices: BedDevice[], windowS: number, log:
     const windows = heartbeats.filter((r) => r.r - hbMs >= t0 - 50 && r.r <= t1 + 50);
     const p99s = windows.map((r) => (r.c?.['event-loop-delay-p99-us'] ?? NaN) / 1000).filter(Number.isFinite);
     const maxes = windows.map((r) => (r.c?.['event-loop-delay-max-us'] ?? NaN) / 1000).filter(Number.isFinite);
+    const elus = windows.map((r) => r.c?.['event-loop-utilization-pct'] ?? NaN).filter(Number.isFinite);
     const { samples, unmatched } = matchLatencies(bed.sims, records);
     const windowSamples = samples.filter((s) => inWindow(s.receivedMs));
     const lat = windowSamples.map((s) => s.latencyMs);
@@ -126,6 +129,7 @@ export async function runFullBedOnce(devices: BedDevice[], windowS: number, log:
       agentPeakRssMb: round(peak, 1),
       loopDelayP99Ms: { median: round(median(p99s), 2), worst: round(Math.max(...p99s), 2), windows: p99s.length },
       loopDelayMaxMs: round(Math.max(...maxes), 1),
+      loopUtilizationPct: median(elus),
       latency: {
         n: lat.length,
         unmatched,
@@ -143,6 +147,7 @@ export async function runFullBedOnce(devices: BedDevice[], windowS: number, log:
         agentFramesRejected: sumCounters('frames-rejected'),
         stationMissing: summary.runs.reduce((n, r) => n + r.missing, 0),
         duplicates: summary.duplicates,
+        shed: Object.entries(status?.c ?? {}).reduce((n, [k, v]) => (k.startsWith('shed.') ? n + v : n), 0),
       },
     };
   } catch (err) {
@@ -175,7 +180,7 @@ export async function runFullBed(o: { runs: number; seconds: number; log?: (s: s
     figure('Full bed: latency hw-sim -> station p50', med((r) => r.latency.p50Ms), 'ms', load, undefined, 0),
     figure('Full bed: latency hw-sim -> station p99', med((r) => r.latency.p99Ms), 'ms', load, { op: '<=', value: TARGETS.latencyP99Ms }, 0),
   ];
-  const lostTotal = runs.reduce((n, r) => n + r.lost.hwSimDropped + r.lost.agentFramesLost + r.lost.stationMissing, 0);
+  const lostTotal = runs.reduce((n, r) => n + r.lost.hwSimDropped + r.lost.agentFramesLost + r.lost.stationMissing + r.lost.shed, 0);
   const rows = runs.map((r, i) => [
     String(i + 1),
     loadText(r.load),
@@ -183,11 +188,12 @@ export async function runFullBed(o: { runs: number; seconds: number; log?: (s: s
     fmt((r.cpuShare.agent ?? NaN) * 100, 2),
     fmt(r.agentPeakRssMb, 1),
     `${fmt(r.loopDelayP99Ms.median, 2)} (${fmt(r.loopDelayP99Ms.worst, 2)})`,
+    fmt(r.loopUtilizationPct, 0),
     `${fmt(r.latency.p50Ms, 0)} / ${fmt(r.latency.p99Ms, 0)} / ${fmt(r.latency.maxMs, 0)}`,
     String(r.latency.n),
     fmt((r.cpuShare.mosquitto ?? NaN) * 100, 2),
     fmt(r.messagesPerSecond, 1),
-    `${r.lost.hwSimDropped} / ${r.lost.agentFramesLost} / ${r.lost.stationMissing}`,
+    `${r.lost.hwSimDropped} / ${r.lost.agentFramesLost} / ${r.lost.stationMissing} / ${r.lost.shed}`,
   ]);
   const perDevice = runs[runs.length - 1]?.latency.byDevice ?? {};
   const markdown = [
@@ -208,12 +214,12 @@ export async function runFullBed(o: { runs: number; seconds: number; log?: (s: s
     '  the station\'s receipt (before decoding), both `Date.now()` on this machine (1 ms resolution). A patch',
     '  second\'s values leave with its STATUS frame, so their latency includes no batching wait.',
     '- Lost: hw-sim frames dropped (pty backlog full) / frames lost by the agent (sequence gaps) /',
-    '  sequence numbers missing at the station.',
+    '  sequence numbers missing at the station / messages shed by the agent (load shedding).',
     '',
     table(
-      ['run', 'load avg', 'window s', 'agent CPU %', 'agent peak MB', 'loop delay p99 ms (worst)', 'latency p50 / p99 / max ms', 'latency samples', 'mosquitto CPU %', 'msgs/s at station', 'lost'],
+      ['run', 'load avg', 'window s', 'agent CPU %', 'agent peak MB', 'loop delay p99 ms (worst)', 'loop busy %', 'latency p50 / p99 / max ms', 'latency samples', 'mosquitto CPU %', 'msgs/s at station', 'lost'],
       rows,
-      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
     `Latency by device (last run): ${Object.entries(perDevice)

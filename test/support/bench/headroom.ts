@@ -47,6 +47,8 @@ export interface HeadroomLevel {
   cpuShare: Record<string, number>;
   agentPeakRssMb: number;
   loopDelayP99Ms: number;
+  /** The agent's event loop, busy share (median of the heartbeat windows in the measurement). */
+  loopUtilizationPct: number;
   messagesPerSecond: number;
   latency: { n: number; p50Ms: number; p99Ms: number; maxMs: number };
   seconds: { streamed: number; incomplete: number };
@@ -214,6 +216,7 @@ export async function runHeadroomLevel(patches: number, windowS: number, log: (s
     );
     const heartbeats = records.filter((r) => r.k === 'status' && r.why === 'heartbeat' && r.r - 5000 >= t0 - 50 && r.r <= t1 + 50);
     const p99s = heartbeats.map((r) => (r.c?.['event-loop-delay-p99-us'] ?? NaN) / 1000).filter(Number.isFinite);
+    const elus = heartbeats.map((r) => r.c?.['event-loop-utilization-pct'] ?? NaN).filter(Number.isFinite);
     const lost: HeadroomLevel['lost'] = {
       hwSimDropped: inWindow.filter((s) => s.dropped).length + seconds.filter((s) => s.dropped && s.sent >= t0 && s.sent <= t1 && !s.streaming).length,
       agentFramesLost: moved('interface:frames-lost'),
@@ -233,7 +236,7 @@ export async function runHeadroomLevel(patches: number, windowS: number, log: (s
     }
     if (raised < episodes) gave.push(`alarms: ${episodes - raised} of ${episodes} episodes not raised`);
     if (!(latency.p99Ms <= SUSTAINED_LATENCY_P99_MS)) gave.push(`latency p99 ${fmt(latency.p99Ms, 0)} ms > ${SUSTAINED_LATENCY_P99_MS} ms (backlog)`);
-    if ((shares.agent ?? 0) > 0.9) gave.push(`agent CPU ${fmt((shares.agent ?? 0) * 100, 0)} % of a core`);
+    if (median(elus) >= 85) gave.push(`the agent's event loop ${fmt(median(elus), 0)} % busy`);
     const sustained = incomplete === 0 && raised === episodes && Object.values(lost).every((v) => v === 0) && latency.p99Ms <= SUSTAINED_LATENCY_P99_MS && inWindow.length > 0;
     return {
       patches,
@@ -242,6 +245,7 @@ export async function runHeadroomLevel(patches: number, windowS: number, log: (s
       cpuShare: Object.fromEntries(Object.entries(shares).map(([k, v]) => [k, round(v, 4)])),
       agentPeakRssMb: round(peak, 1),
       loopDelayP99Ms: round(median(p99s), 2),
+      loopUtilizationPct: median(elus),
       messagesPerSecond: round(records.filter((r) => r.r >= t0 && r.r <= t1).length / ((t1 - t0) / 1000), 1),
       latency,
       seconds: { streamed: inWindow.length, incomplete },
@@ -258,6 +262,23 @@ export async function runHeadroomLevel(patches: number, windowS: number, log: (s
     await broker.stop().catch(() => undefined);
     throw err;
   }
+}
+
+/** The first level that was not sustained, in words: how the agent shed, and whether alarms and data got through. */
+export function shedNarrative(l: HeadroomLevel): string {
+  const shed = (cls: string): number => l.shedCounters[`shed.${cls}`] ?? 0;
+  const transit = l.lost.stationMissing + l.lost.agentFramesLost + l.lost.hwSimDropped + l.lost.queueEvicted;
+  const order =
+    shed('extra') + shed('vital') + shed('score') === 0
+      ? 'it shed nothing'
+      : `it shed ${fmt(shed('extra'), 0)} extras, ${fmt(shed('vital'), 0)} vitals and ${fmt(shed('score'), 0)} scores (load shedding, in the stated order: ` +
+        'extras first, then vitals and scores)';
+  return [
+    `At ${l.patches} x the agent's event loop was ${fmt(l.loopUtilizationPct, 0)} % busy (whole process ${fmt((l.cpuShare.agent ?? NaN) * 100, 0)} % of a core, loop delay p99`,
+    `${fmt(l.loopDelayP99Ms, 0)} ms): ${order}; alarms: ${l.alarms.raised} of ${l.alarms.episodes} electrode-off episodes raised at the station`,
+    `(latency p99 ${fmt(l.alarms.p99Ms, 0)} ms), ${shed('alarm') === 0 ? 'none shed' : `${shed('alarm')} SHED`}; in transit (frames, queue, sequence numbers at the station):`,
+    `${transit === 0 ? 'nothing lost' : `${transit} lost`}${l.drained ? '' : ' (the queue had not drained when counted)'}; observation latency p50 / p99 ${fmt(l.latency.p50Ms, 0)} / ${fmt(l.latency.p99Ms, 0)} ms.`,
+  ].join('\n');
 }
 
 export async function runHeadroom(o: { levels: number[]; max: number; seconds: number; log?: (s: string) => void }): Promise<BenchResult> {
@@ -293,6 +314,7 @@ export async function runHeadroom(o: { levels: number[]; max: number; seconds: n
     fmt((l.cpuShare['patch-fleet'] ?? NaN) * 100, 1),
     fmt(l.agentPeakRssMb, 0),
     fmt(l.loopDelayP99Ms, 1),
+    fmt(l.loopUtilizationPct, 0),
     fmt(l.messagesPerSecond, 0),
     `${fmt(l.latency.p50Ms, 0)} / ${fmt(l.latency.p99Ms, 0)}`,
     `${l.seconds.streamed - l.seconds.incomplete} / ${l.seconds.streamed}`,
@@ -314,14 +336,15 @@ export async function runHeadroom(o: { levels: number[]; max: number; seconds: n
     'the agent\'s own bound for a live message (later ones are sent flagged backfill, and count as incomplete here).',
     '',
     table(
-      ['patches (x real time)', 'load avg', 'agent CPU %', 'mosquitto CPU %', 'hw-sim fleet CPU %', 'agent peak MB', 'loop delay p99 ms', 'msgs/s at station', 'latency p50 / p99 ms', 'seconds complete', 'alarms raised (p99 ms)', 'sustained, nothing lost'],
+      ['patches (x real time)', 'load avg', 'agent CPU %', 'mosquitto CPU %', 'hw-sim fleet CPU %', 'agent peak MB', 'loop delay p99 ms', 'loop busy %', 'msgs/s at station', 'latency p50 / p99 ms', 'seconds complete', 'alarms raised (p99 ms)', 'sustained, nothing lost'],
       rows,
-      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
     ),
     '',
     `Highest level sustained with nothing lost: **${best} x** real time. ${
       firstFailure ? `What gave first (at ${firstFailure.patches} x): ${firstFailure.gave.join('; ')}.` : `No level tested failed (up to ${Math.max(...levels.map((l) => l.patches))} x).`
     }`,
+    ...(firstFailure ? ['', shedNarrative(firstFailure)] : []),
   ].join('\n');
   return {
     name: 'headroom',
