@@ -9,49 +9,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { MqttLink } from '../../agent/src/io/mqtt';
-import { memoryLogger } from '../../agent/src/log';
-import { decodeEnvelope } from '../../agent/src/proto/codec';
-import type { EnvelopeMsg } from '../../agent/src/proto/codec';
+import { observe, until } from '../support/observer';
+import type { Received } from '../support/observer';
 import { startBroker } from '../support/broker';
-import type { Broker } from '../support/broker';
 import { exitOf, startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig } from '../support/processes';
-
-interface Received {
-  topic: string;
-  env: EnvelopeMsg;
-  atMs: number;
-}
-
-async function subscriber(broker: Broker): Promise<{ link: MqttLink; got: Received[] }> {
-  const link = new MqttLink(
-    { url: broker.url, protocolVersion: 5, clientId: `test-sub-${process.pid}-${Math.random()}`, keepaliveSec: 10, reconnectPeriodMs: 200, insecure: true },
-    memoryLogger(),
-  );
-  const got: Received[] = [];
-  link.on('message', (topic, payload) => {
-    if (payload.length > 0) got.push({ topic, env: decodeEnvelope(payload), atMs: Date.now() });
-  });
-  await new Promise<void>((resolve) => link.once('connect', () => resolve()));
-  await link.subscribe('vigil/v1/#', 1);
-  return { link, got };
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function system(t: { teardown(fn: () => unknown): void }, simArgs: string[]) {
   const broker = await startBroker();
   t.teardown(() => broker.stop());
-  const sub = await subscriber(broker);
-  t.teardown(() => sub.link.end(true));
+  const sub = await observe(broker.url);
+  t.teardown(() => sub.end());
   const sim = await startHwSim(['masimo-ascii', '--seed', '7', ...simArgs]);
   t.teardown(() => sim.stop('SIGKILL'));
   const dir = mkdtempSync(join(tmpdir(), 'vigil-sys-'));

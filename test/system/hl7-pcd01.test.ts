@@ -10,54 +10,26 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MqttLink } from '../../agent/src/io/mqtt';
-import { memoryLogger } from '../../agent/src/log';
-import { decodeEnvelope } from '../../agent/src/proto/codec';
-import type { EnvelopeMsg, ObservationMsg } from '../../agent/src/proto/codec';
+import type { ObservationMsg } from '../../agent/src/proto/codec';
+import { observe, until as waitUntil } from '../support/observer';
+import type { Received } from '../support/observer';
 import { startBroker } from '../support/broker';
-import type { Broker } from '../support/broker';
 import { startAgentProcess, startHwSim, writeAgentConfig } from '../support/processes';
 import type { HwSim } from '../support/processes';
-
-interface Received {
-  topic: string;
-  env: EnvelopeMsg;
-}
 
 const PATIENT = 'HWSIM0001';
 const IFACE = 'monitor';
 const KNOWN_PARAMETERS = new Set(['spo2', 'pulseRate', 'heartRate', 'respRate', 'nibpSystolic', 'nibpDiastolic', 'nibpMean', 'temperature']);
 
-async function subscriber(broker: Broker): Promise<{ link: MqttLink; got: Received[] }> {
-  const link = new MqttLink(
-    { url: broker.url, protocolVersion: 5, clientId: `test-hl7-${process.pid}-${Date.now()}`, keepaliveSec: 10, reconnectPeriodMs: 200, insecure: true },
-    memoryLogger(),
-  );
-  const got: Received[] = [];
-  link.on('message', (topic, payload) => {
-    if (payload.length > 0) got.push({ topic, env: decodeEnvelope(payload) });
-  });
-  await new Promise<void>((resolve) => link.once('connect', () => resolve()));
-  await link.subscribe('vigil/v1/#', 1);
-  return { link, got };
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 30000): Promise<T> =>
+  waitUntil(what, probe, timeoutMs);
 
 /** Broker, subscriber, hw-sim's monitor, and the agent reading it as interface "monitor". */
 async function system(t: { teardown(fn: () => unknown): void }, simArgs: string[]) {
   const broker = await startBroker();
   t.teardown(() => broker.stop());
-  const sub = await subscriber(broker);
-  t.teardown(() => sub.link.end(true));
+  const sub = await observe(broker.url);
+  t.teardown(() => sub.end());
   const sim = await startHwSim(['hl7-monitor', '--seed', '7', '--period-ms', '250', '--patient-id', PATIENT, ...simArgs]);
   t.teardown(() => sim.stop('SIGKILL'));
   const dir = mkdtempSync(join(tmpdir(), 'vigil-hl7-sys-'));
