@@ -6,6 +6,9 @@
  *
  * Needs socat (`make deps`); without it these tests fail, they are not skipped.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { systemClock } from '../../agent/src/clock';
 import { parseConfig } from '../../agent/src/config';
@@ -26,8 +29,13 @@ async function until<T>(what: string, probe: () => T | undefined | false, timeou
   }
 }
 
+/**
+ * The driver opens a symbolic link socat makes in a private directory, never the bare
+ * /dev/pts/N: the kernel reuses that number for the next pty anyone opens, so a retry after
+ * the unplug could open another test's device. socat removes the link when it ends.
+ */
 function simConfig(over: Partial<PatchSimConfig>): PatchSimConfig {
-  return { scenario: 'stable', seed: 5, link: null, serial: '00C0FFEE', injections: [], seconds: null, exitAfter: false, replay: null, autoStart: false, unplugQuietMs: 100, ...over };
+  return { scenario: 'stable', seed: 5, link: join(mkdtempSync(join(tmpdir(), 'vigil-patch-pty-')), 'tty'), serial: '00C0FFEE', injections: [], seconds: null, exitAfter: false, replay: null, autoStart: false, unplugQuietMs: 100, ...over };
 }
 
 t.test('REQ-PATCH-030 HAZ-003 quiet time: stale, START sent again, then the port is reopened; streaming resumes', async (t) => {
@@ -37,7 +45,7 @@ t.test('REQ-PATCH-030 HAZ-003 quiet time: stale, START sent again, then the port
   const config = parseConfig({
     gateway: { gatewayId: 'gw', siteId: 's', wardId: 'w', bedId: 'b' },
     mqtt: { url: 'mqtt://127.0.0.1:1883', insecure: true },
-    interfaces: [{ id: 'patch', driver: 'vigil-patch', path: sim.pty.path, quietTimeMs: 600, reopenDelayMs: 200, keepAliveIntervalMs: 500 }],
+    interfaces: [{ id: 'patch', driver: 'vigil-patch', path: sim.pty.link!, quietTimeMs: 600, reopenDelayMs: 200, keepAliveIntervalMs: 500 }],
   }).interfaces[0];
   if (config?.driver !== 'vigil-patch') throw new Error('config');
   const driver = new VigilPatchDriver(config, systemClock, memoryLogger());
@@ -78,7 +86,7 @@ t.test('REQ-PATCH-031 HAZ-003 the patch unplugged (its pty gone): the link is lo
   const config = parseConfig({
     gateway: { gatewayId: 'gw', siteId: 's', wardId: 'w', bedId: 'b' },
     mqtt: { url: 'mqtt://127.0.0.1:1883', insecure: true },
-    interfaces: [{ id: 'patch', driver: 'vigil-patch', path: sim.pty.path, reopenDelayMs: 200 }],
+    interfaces: [{ id: 'patch', driver: 'vigil-patch', path: sim.pty.link!, reopenDelayMs: 200 }],
   }).interfaces[0];
   if (config?.driver !== 'vigil-patch') throw new Error('config');
   const driver = new VigilPatchDriver(config, systemClock, memoryLogger());

@@ -3,7 +3,8 @@
  * commands, for the system tests and for `make run`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -26,9 +27,23 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-/** Starts `hw-sim <device> ...` and resolves once it printed the device path. */
+/** hw-sim devices that take `--link`. */
+const LINKABLE_DEVICES = new Set(['masimo-ascii', 'hl7-monitor', 'vigil-patch']);
+
+/**
+ * Starts `hw-sim <device> ...` and resolves once it printed the device path.
+ *
+ * Unless the arguments name a `--link`, the device is reached through a symbolic link in a
+ * private temporary directory, and `path` is that link. A bare /dev/pts/N is reused by the
+ * kernel for the next pty anyone opens: an agent still retrying an unplugged device's
+ * /dev/pts/N would open another test's device (tests run in parallel). socat removes the
+ * link when it ends, so a retry after the unplug fails as it would for an unplugged cable.
+ */
 export function startHwSim(args: string[], timeoutMs = 10_000): Promise<HwSim> {
-  const child = spawn(process.execPath, [HWSIM_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ownLinkDir = LINKABLE_DEVICES.has(args[0] ?? '') && !args.some((a) => a === '--link' || a.startsWith('--link=')) ? mkdtempSync(join(tmpdir(), 'vigil-hwsim-')) : null;
+  const ownLink = ownLinkDir === null ? null : join(ownLinkDir, 'tty');
+  const child = spawn(process.execPath, [HWSIM_CLI, ...args, ...(ownLink === null ? [] : ['--link', ownLink])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (ownLinkDir !== null) child.once('exit', () => rmSync(ownLinkDir, { recursive: true, force: true }));
   const frames: Array<Record<string, unknown>> = [];
   const events: Array<Record<string, unknown>> = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -50,7 +65,7 @@ export function startHwSim(args: string[], timeoutMs = 10_000): Promise<HwSim> {
       clearTimeout(timer);
       resolve({
         process: child,
-        path: path.trim(),
+        path: ownLink ?? path.trim(),
         frames,
         events,
         async stop(signal: NodeJS.Signals = 'SIGTERM') {
