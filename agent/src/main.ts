@@ -19,7 +19,9 @@ import { MasimoAsciiDriver } from './drivers/masimo-ascii/driver';
 import { VigilPatchDriver } from './drivers/vigil-patch/driver';
 import { agentEffects } from './commands-in/effects';
 import { ManualObservations } from './commands-in/manual';
+import { CommandStateKeeper } from './commands-in/persistence';
 import { CommandStage } from './commands-in/stage';
+import type { StateStore } from './io/durable-queue';
 import { MqttLink } from './io/mqtt';
 import type { Logger } from './log';
 import type { Observation } from './model/observation';
@@ -69,6 +71,12 @@ export interface AgentDeps {
    * must fail the start-up). Required unless `connect` is given.
    */
   outbox?: Outbox;
+  /**
+   * Where the station's accepted commands are kept across a restart (commands-in/persistence.ts):
+   * the durable queue's store, this boot's id, and the record an earlier run saved. Without
+   * it (unit tests), they live in memory only.
+   */
+  commandState?: { store: StateStore; bootId: string; saved: Uint8Array | undefined };
 }
 
 export interface RunningAgent {
@@ -268,9 +276,42 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       logger,
     }),
   );
+  // What accepted commands leave (manual inputs, remembered ids) is on disk before the
+  // command is answered accepted; a failed save is retried by the tick and alarmed meanwhile.
+  const keeper = deps.commandState ? new CommandStateKeeper(deps.commandState.store, deps.commandState.bootId, clock, commands, manual) : null;
+  let commandStateProblem: string | null = null;
+  const saveCommandState = async (): Promise<string | null> => {
+    if (!keeper) return null;
+    const error = await keeper.save();
+    if (error === null) {
+      commandStateProblem = null;
+      return null;
+    }
+    count('command-state-save-failed');
+    if (commandStateProblem === null) logger.error('command-state-save-failed', { error, retry: 'every safety tick until saved' });
+    commandStateProblem = `accepted station commands are not saved (${error}): manual inputs would be lost on a restart`;
+    return error;
+  };
+  const restored = keeper?.restore(deps.commandState?.saved);
+  if (restored && restored.outcome !== 'none') {
+    const { observations, ...report } = restored;
+    if (report.outcome === 'unreadable') {
+      count('command-state-unreadable');
+      logger.error('command-state-unreadable', report);
+    } else {
+      logger.info('command-state-restored', report);
+    }
+  }
   const handleCommand = (payload: Uint8Array): CommandResultMsg => {
     const result = commands.handle(payload);
-    void publisher.commandResult(result);
+    if (!keeper?.changed) {
+      void publisher.commandResult(result);
+      return result;
+    }
+    void saveCommandState().then((error) => {
+      if (error !== null && result.outcome === 'COMMAND_OUTCOME_ACCEPTED') result.detail = `${result.detail ? `${result.detail}; ` : ''}not saved: lost on a restart`;
+      return publisher.commandResult(result);
+    });
     return result;
   };
 
@@ -430,6 +471,9 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     } else {
       clear('load-shedding', 'gateway');
     }
+    if (commandStateProblem !== null) raise('command-state-not-saved', 'gateway', 'medium', commandStateProblem);
+    else clear('command-state-not-saved', 'gateway');
+    if (keeper?.changed) void saveCommandState();
     const expired = store.expire();
     const manualExpired = manual.expire();
     for (const p of manualExpired) void publisher.observationMsg(manual.withdrawnMsg(p));
@@ -479,6 +523,11 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       return delivery;
     });
   sink = connect(will);
+  // Manual inputs taken back from before a restart are published again, with their true age.
+  if (restored && restored.observations.length > 0) {
+    for (const obs of restored.observations) void publisher.observationMsg(obs);
+    publishScore();
+  }
   for (const d of drivers) d.start();
 
   const tickTimer = setInterval(tick, deps.tickMs ?? 250);

@@ -9,6 +9,8 @@ import { parseConfig } from '../../agent/src/config';
 import type { MasimoInterfaceConfig } from '../../agent/src/config';
 import { MasimoAsciiDriver } from '../../agent/src/drivers/masimo-ascii/driver';
 import type { PublishOptions } from '../../agent/src/io/mqtt';
+import { COMMAND_STATE_RECORD } from '../../agent/src/commands-in/persistence';
+import { MemoryQueueStore } from '../../agent/src/io/durable-queue';
 import { memoryLogger } from '../../agent/src/log';
 import { startAgent } from '../../agent/src/main';
 import { scoreNews2 } from '../../agent/src/native/addon';
@@ -28,8 +30,9 @@ const config = parseConfig({
 const LINE = (spo2: string, bpm: string, sn = '0000056661') =>
   Buffer.from(`01/01/26 10:00:00 SN=${sn} SPO2=${spo2}% BPM=${bpm} PI=03.60% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- ALARM=0000 EXC=000000`);
 
-function setup() {
-  const clock = new FakeClock();
+/** A running agent; with `store`, its command state is kept there (as `vigil run` keeps it in the queue's LevelDB). */
+function setup(o: { clock?: FakeClock; store?: MemoryQueueStore; bootId?: string } = {}) {
+  const clock = o.clock ?? new FakeClock();
   const logger = memoryLogger();
   const driver = new MasimoAsciiDriver(config.interfaces[0] as MasimoInterfaceConfig, clock, logger);
   const sent: Array<{ topic: string; env: EnvelopeMsg; options: PublishOptions }> = [];
@@ -40,6 +43,7 @@ function setup() {
     scorer: scoreNews2,
     drivers: [driver],
     tickMs: 3_600_000,
+    ...(o.store ? { commandState: { store: o.store, bootId: o.bootId ?? 'boot-a', saved: o.store.states.get(COMMAND_STATE_RECORD) } } : {}),
     connect: () => ({
       publish: async (topic, payload, options) => {
         sent.push({ topic, env: decodeEnvelope(payload), options });
@@ -51,7 +55,8 @@ function setup() {
   const command = (action: StationAction, over: Partial<CommandMsg> = {}) =>
     agent.handleCommand(encodeCommand({ ...buildCommand(action, BED, 'nurse-a', 'station-1', clock.wallMs()), ...over }));
   const lastScore = () => [...sent].reverse().find((s) => s.env.score)?.env.score;
-  return { clock, logger, driver, sent, agent, feed, command, lastScore };
+  const counters = () => Object.fromEntries(agent.statusMessage(true, 't').counters.map((c) => [c.name, Number(c.value)]));
+  return { clock, logger, driver, sent, agent, feed, command, lastScore, counters };
 }
 
 t.test('REQ-CMD-010 manual consciousness and oxygen become NEWS2 inputs with their provenance, at once', async (t) => {
@@ -158,4 +163,101 @@ t.test('REQ-CMD-015 rejected commands change nothing and are counted in the gate
   t.equal(counters['commands-rejected.wrong-bed'], 1);
   t.equal(counters['commands-rejected.invalid'], 1);
   t.equal(counters['commands-rejected.undecodable'], 1);
+});
+
+/** Lets the store's writes and the publications chained on them run. */
+const settle = () => new Promise((r) => setImmediate(r));
+
+t.test('REQ-CMD-030 an accepted command is on disk before it is answered accepted', async (t) => {
+  const store = new MemoryQueueStore();
+  const order: string[] = [];
+  const saveState = store.saveState.bind(store);
+  store.saveState = async (name, value) => {
+    await saveState(name, value);
+    order.push('saved');
+  };
+  const { agent, command, sent } = setup({ store });
+  t.teardown(() => agent.stop('test'));
+  const r = command({ kind: 'observe', consciousness: 'V' });
+  t.equal(r.outcome, 'COMMAND_OUTCOME_ACCEPTED');
+  t.notOk(sent.some((s) => s.env.commandResult), 'not answered before the write completed');
+  await settle();
+  const answered = sent.findIndex((s) => s.env.commandResult);
+  t.ok(answered >= 0, 'answered');
+  t.same(order, ['saved'], 'written once');
+  t.equal(sent[answered]?.env.commandResult?.detail, 'entered: consciousness', 'a plain acceptance');
+  const rejected = command({ kind: 'observe', consciousness: 'V' }, { bedId: 'bed13' });
+  t.equal(rejected.reason, 'wrong-bed');
+  await settle();
+  t.same(order, ['saved'], 'a rejected command changes nothing on disk');
+});
+
+t.test('REQ-CMD-031 after a restart on the same boot the manual input is a score input again, and the command a replay', async (t) => {
+  const clock = new FakeClock();
+  const store = new MemoryQueueStore();
+  const first = setup({ clock, store });
+  const cmd = encodeCommand(buildCommand({ kind: 'observe', consciousness: 'V', onOxygen: true }, BED, 'nurse-a', 'station-1', clock.wallMs()));
+  t.equal(first.agent.handleCommand(cmd).outcome, 'COMMAND_OUTCOME_ACCEPTED');
+  await settle();
+  await first.agent.stop('killed');
+  clock.advanceMs(5_000);
+  const second = setup({ clock, store });
+  t.teardown(() => second.agent.stop('test'));
+  const again = second.sent.find((s) => s.topic.endsWith('/obs/consciousness'))?.env.observation;
+  t.equal(again?.valueCode, 'V', 'published again at start-up');
+  t.equal(again?.manual?.enteredBy, 'nurse-a', 'with its provenance');
+  second.feed(LINE('095', '080'));
+  const score = second.lastScore()!;
+  t.notOk(score.missing.includes('consciousness'), 'consciousness is a score input');
+  t.notOk(score.missing.includes('onOxygen'), 'oxygen is a score input');
+  t.equal(score.points.find((p) => p.parameter === 'consciousness')?.points, 3);
+  t.equal(second.agent.handleCommand(cmd).reason, 'replayed', 'the same command again: refused as a replay');
+  t.ok(second.logger.records.some((r) => r.event === 'command-state-restored'), 'the restore is logged');
+});
+
+t.test('REQ-CMD-031 after a reboot the manual inputs are not taken back: the score lists them missing', async (t) => {
+  const store = new MemoryQueueStore();
+  const first = setup({ store });
+  first.command({ kind: 'observe', consciousness: 'V' });
+  await settle();
+  await first.agent.stop('power cut');
+  const second = setup({ store, bootId: 'boot-b' });
+  t.teardown(() => second.agent.stop('test'));
+  second.feed(LINE('095', '080'));
+  t.ok(second.lastScore()?.missing.includes('consciousness'), 'missing until entered again');
+  t.notOk(second.sent.some((s) => s.topic.endsWith('/obs/consciousness')), 'nothing old published as current');
+});
+
+t.test('REQ-CMD-032 a save that fails is said in the answer, alarmed, retried, and the alarm clears once saved', async (t) => {
+  const store = new MemoryQueueStore();
+  const { agent, command, sent, counters, logger } = setup({ store });
+  t.teardown(() => agent.stop('test'));
+  store.failWrites = true;
+  t.equal(command({ kind: 'observe', consciousness: 'A' }).outcome, 'COMMAND_OUTCOME_ACCEPTED', 'in effect: the nurse entered it');
+  await settle();
+  t.match(sent.find((s) => s.env.commandResult)?.env.commandResult?.detail, /not saved: lost on a restart/);
+  agent.tick();
+  await settle();
+  const alarm = () => [...sent].reverse().find((s) => s.env.alarm?.alarmId === 'gateway.command-state-not-saved')?.env.alarm;
+  t.equal(alarm()?.state, 'ALARM_STATE_ACTIVE', 'a technical alarm');
+  t.equal(alarm()?.kind, 'ALARM_KIND_TECHNICAL');
+  t.equal(logger.records.filter((r) => r.event === 'command-state-save-failed').length, 1, 'logged once, not at every retry');
+  t.ok(counters()['command-state-save-failed']! >= 2, 'every failed attempt counted');
+  store.failWrites = false;
+  agent.tick(); // retries: saved
+  await settle();
+  agent.tick();
+  t.equal(alarm()?.state, 'ALARM_STATE_CLEARED', 'cleared once saved');
+  t.ok(store.states.has(COMMAND_STATE_RECORD));
+});
+
+t.test('REQ-CMD-032 a saved state that cannot be read is counted and logged; the agent starts without it', async (t) => {
+  const store = new MemoryQueueStore();
+  store.states.set(COMMAND_STATE_RECORD, Buffer.from('{"version":1,'));
+  const { agent, feed, lastScore, counters, logger } = setup({ store });
+  t.teardown(() => agent.stop('test'));
+  t.equal(counters()['command-state-unreadable'], 1);
+  t.match(logger.records.find((r) => r.event === 'command-state-unreadable'), { reason: /not JSON/ });
+  feed(LINE('095', '080'));
+  t.ok(lastScore()?.missing.includes('consciousness'));
 });

@@ -33,6 +33,8 @@ interface System {
   sub: Observer;
   sim: Awaited<ReturnType<typeof startHwSim>>;
   agent: ReturnType<typeof startAgentProcess>;
+  /** The agent's configuration file (to start it again). */
+  config: string;
 }
 
 async function system(t: Test): Promise<System> {
@@ -45,10 +47,11 @@ async function system(t: Test): Promise<System> {
   const sim = await startHwSim(['masimo-ascii', '--seed', '3', '--scenario', 'stable', '--period-ms', '250']);
   t.teardown(() => sim.stop('SIGKILL'));
   const dir = mkdtempSync(join(tmpdir(), 'vigil-cmd-'));
-  const agent = startAgentProcess(writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, tls: pki.clientTls(BED.gatewayId) }));
+  const config = writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, tls: pki.clientTls(BED.gatewayId) });
+  const agent = startAgentProcess(config);
   t.teardown(() => agent.stop('SIGKILL'));
   await until('the agent streaming', () => sub.got.some((r) => r.env.score) && sub.got.some((r) => r.env.status?.online));
-  return { pki, broker, sub, sim, agent };
+  return { pki, broker, sub, sim, agent, config };
 }
 
 /** Runs `vigil station <sub> ...` with the station's certificate; resolves with exit code and JSON answer. */
@@ -207,4 +210,36 @@ t.test('REQ-CMD-003 REQ-SEC-004 forged, malformed, invalid, wrong-bed, stale and
   t.equal(counters['commands-accepted'], 1);
   t.ok(s.agent.logs.some((l) => /"event":"command-rejected".*"reason":"wrong-bed"/.test(l)), 'logged with the reason');
   t.notOk(s.agent.logs.some((l) => l.includes('mallory') && l.includes('"level":"error"')), 'a bad command is not an agent error');
+});
+
+t.test('REQ-CMD-004 after a SIGKILL and a restart the manual inputs are still score inputs and the command is refused as a replay', async (t) => {
+  const s = await system(t);
+  const station = await connectLink(s.broker.url, { tls: s.pki.clientTls('station') });
+  t.teardown(() => station.end(true));
+  const entered = buildCommand({ kind: 'observe', consciousness: 'V', onOxygen: true }, BED, 'nurse-d', 'station-1', Date.now());
+  const bytes = encodeCommand(entered);
+  await station.publish(topics.command(BED), bytes, { qos: 1, retain: false });
+  t.equal((await until('accepted', () => resultFor(s, entered.commandId))).outcome, 'COMMAND_OUTCOME_ACCEPTED');
+
+  await s.agent.stop('SIGKILL');
+  const killedAt = s.sub.got.length;
+  const again = startAgentProcess(s.config);
+  t.teardown(() => again.stop('SIGKILL'));
+  const score = await until('the first score after the restart', () => s.sub.got.slice(killedAt).find((r) => r.env.score && !r.env.backfill)?.env.score, 20_000);
+  t.notOk(score.missing.includes('consciousness'), 'consciousness is still a score input');
+  t.notOk(score.missing.includes('onOxygen'), 'oxygen is still a score input');
+  t.same(
+    (score.inputs ?? []).filter((i) => i.interfaceId === 'manual').map((i) => [i.field, i.valueCode, i.enteredBy]),
+    [
+      ['onOxygen', 'supplemental', 'nurse-d'],
+      ['consciousness', 'V', 'nurse-d'],
+    ],
+    'with who entered them',
+  );
+  t.ok(again.logs.some((l) => /"event":"command-state-restored".*"outcome":"same-boot"/.test(l)), 'the agent says what it took back');
+
+  const replayAt = s.sub.got.length;
+  await station.publish(topics.command(BED), bytes, { qos: 1, retain: false });
+  const replay = await until('the replay answered', () => s.sub.got.slice(replayAt).find((r) => r.env.commandResult?.commandId === entered.commandId)?.env.commandResult);
+  t.equal(replay.reason, 'replayed', 'the same command after the restart is refused as a replay');
 });

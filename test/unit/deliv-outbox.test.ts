@@ -159,6 +159,28 @@ t.test('REQ-DELIV-014 acknowledged messages are deleted from the store; the rest
   t.equal(next.ok && Number(next.entry.key), 6, 'new keys continue after the recovered ones');
 });
 
+t.test('REQ-CMD-033 the command state is a record beside the queue in its LevelDB, never among its entries, and survives a restart', async (t) => {
+  const dir = tempDir(t);
+  const clock = new FakeClock();
+  const store = await LevelQueueStore.open(dir);
+  t.equal(await store.loadState('commands'), undefined, 'no record before the first save');
+  const outbox = await Outbox.open(store, LIMITS, clock, memoryLogger());
+  await outbox.append(rec('observation', 1, clock));
+  await store.saveState('commands', Buffer.from('first'));
+  await store.saveState('commands', Buffer.from('second'));
+  await outbox.append(rec('alarm', 2, clock));
+  await outbox.close();
+  const reopened = await LevelQueueStore.open(dir);
+  t.same(Buffer.from((await reopened.loadState('commands'))!), Buffer.from('second'), 'replaced whole, the last one kept');
+  const keys: bigint[] = [];
+  for await (const [k] of reopened.scan()) keys.push(k);
+  t.same(keys, [1n, 2n], 'the queue sees only its own entries');
+  const again = await Outbox.open(reopened, LIMITS, clock, memoryLogger());
+  t.teardown(() => again.close());
+  t.equal(again.counters()['queue-corrupt'] ?? 0, 0, 'nothing taken for a corrupt entry');
+  await t.rejects(reopened.put(1n << 56n, Buffer.from('x')), { name: 'QueueError', message: /outside 0\.\.2\^56-1/ }, 'a queue key that would reach the state records is refused');
+});
+
 t.test('REQ-DELIV-014 entries recovered from disk age on the wall clock', async (t) => {
   const dir = tempDir(t);
   const clock = new FakeClock();

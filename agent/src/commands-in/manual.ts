@@ -21,11 +21,19 @@ export interface Provenance {
   enteredWallMs: number;
 }
 
-interface Entry<T> {
+export interface Entry<T> {
   value: T;
   provenance: Provenance;
   receiveWallMs: number;
+  /** Gateway monotonic clock at receipt (commands-in/persistence.ts keeps it across a restart within one boot). */
   receiveMonoNs: bigint;
+}
+
+/** The inputs held, for commands-in/persistence.ts. */
+export interface ManualSnapshot {
+  consciousness?: Entry<Acvpu>;
+  onOxygen?: Entry<boolean>;
+  spo2Scale?: Entry<1 | 2>;
 }
 
 export interface ManualMaxAgeMs {
@@ -47,18 +55,65 @@ export class ManualObservations {
   /** Records what a command gave; returns the observations to publish. */
   enter(values: { consciousness?: Acvpu; onOxygen?: boolean; spo2Scale?: 1 | 2 }, provenance: Provenance): ObservationMsg[] {
     const stamp = { provenance, receiveWallMs: this.clock.wallMs(), receiveMonoNs: this.clock.monoNs() };
-    const out: ObservationMsg[] = [];
+    const entered: ManualParameter[] = [];
     if (values.consciousness !== undefined) {
       this.consciousness = { value: values.consciousness, ...stamp };
-      out.push(this.toMsg('consciousness', this.consciousness, 0, values.consciousness, this.maxAgeMs.consciousness));
+      entered.push('consciousness');
     }
     if (values.onOxygen !== undefined) {
       this.onOxygen = { value: values.onOxygen, ...stamp };
-      out.push(this.toMsg('onOxygen', this.onOxygen, values.onOxygen ? 1 : 0, values.onOxygen ? 'supplemental' : 'air', this.maxAgeMs.onOxygen));
+      entered.push('onOxygen');
     }
     if (values.spo2Scale !== undefined) {
       this.scale = { value: values.spo2Scale, ...stamp };
-      out.push(this.toMsg('spo2Scale', this.scale, values.spo2Scale, String(values.spo2Scale), this.maxAgeMs.spo2Scale));
+      entered.push('spo2Scale');
+    }
+    return this.messages(entered);
+  }
+
+  /** What is held now (to be saved after an accepted command). */
+  snapshot(): ManualSnapshot {
+    return {
+      ...(this.consciousness ? { consciousness: this.consciousness } : {}),
+      ...(this.onOxygen ? { onOxygen: this.onOxygen } : {}),
+      ...(this.scale ? { spo2Scale: this.scale } : {}),
+    };
+  }
+
+  /**
+   * Takes back what an earlier run of the agent held, at start-up. The receive times must be
+   * on this clock (the same boot's monotonic clock): an input is taken only while within its
+   * maximum age, and keeps its age. Returns the observations to publish again.
+   */
+  restore(saved: ManualSnapshot): ObservationMsg[] {
+    const now = this.clock.monoNs();
+    const fits = <T>(e: Entry<T> | undefined, maxAgeMs: number): e is Entry<T> => e !== undefined && e.receiveMonoNs <= now && this.current(e, maxAgeMs) !== null;
+    const restored: ManualParameter[] = [];
+    if (fits(saved.consciousness, this.maxAgeMs.consciousness)) {
+      this.consciousness = saved.consciousness;
+      restored.push('consciousness');
+    }
+    if (fits(saved.onOxygen, this.maxAgeMs.onOxygen)) {
+      this.onOxygen = saved.onOxygen;
+      restored.push('onOxygen');
+    }
+    if (fits(saved.spo2Scale, this.maxAgeMs.spo2Scale)) {
+      this.scale = saved.spo2Scale;
+      restored.push('spo2Scale');
+    }
+    return this.messages(restored);
+  }
+
+  /** The observations of the given inputs as held now. */
+  private messages(parameters: readonly ManualParameter[]): ObservationMsg[] {
+    const out: ObservationMsg[] = [];
+    for (const p of parameters) {
+      if (p === 'consciousness' && this.consciousness) out.push(this.toMsg(p, this.consciousness, 0, this.consciousness.value, this.maxAgeMs.consciousness));
+      if (p === 'onOxygen' && this.onOxygen) {
+        const on = this.onOxygen.value;
+        out.push(this.toMsg(p, this.onOxygen, on ? 1 : 0, on ? 'supplemental' : 'air', this.maxAgeMs.onOxygen));
+      }
+      if (p === 'spo2Scale' && this.scale) out.push(this.toMsg(p, this.scale, this.scale.value, String(this.scale.value), this.maxAgeMs.spo2Scale));
     }
     return out;
   }

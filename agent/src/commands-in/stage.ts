@@ -42,6 +42,7 @@ export const MAX_REMEMBERED_IDS = 10_000;
 export class CommandStage {
   private readonly seen = new Map<string, bigint>();
   private readonly counts: Record<string, number> = {};
+  private rememberedRevision = 0;
 
   constructor(
     private readonly identity: GatewayIdentity,
@@ -53,6 +54,28 @@ export class CommandStage {
 
   counters(): Record<string, number> {
     return { ...this.counts };
+  }
+
+  /** Grows each time an id is remembered: the caller saves the ids when it changed (commands-in/persistence.ts). */
+  get revision(): number {
+    return this.rememberedRevision;
+  }
+
+  /** The ids remembered for replay refusal, in arrival order, with their monotonic arrival time. */
+  remembered(): Array<[commandId: string, monoNs: bigint]> {
+    this.forgetOld();
+    return [...this.seen];
+  }
+
+  /**
+   * Takes back ids an earlier run remembered (at start-up, before any command). Times later
+   * than now are taken as now; the ids are then forgotten as usual.
+   */
+  restoreRemembered(ids: ReadonlyArray<readonly [string, bigint]>): void {
+    const now = this.clock.monoNs();
+    const sorted = [...ids].map(([id, at]): [string, bigint] => [id, at > now ? now : at]).sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    for (const [id, at] of sorted.slice(-MAX_REMEMBERED_IDS)) this.seen.set(id, at);
+    this.forgetOld();
   }
 
   /** Handles one command payload; always returns the result to publish. */
@@ -81,6 +104,7 @@ export class CommandStage {
     if (this.seen.has(c.commandId)) return this.reject(c.commandId, 'replayed', 'commandId', 'this command id was already received');
     if (this.seen.size >= MAX_REMEMBERED_IDS) return this.reject(c.commandId, 'too-many-commands', '', 'too many commands within the window');
     this.seen.set(c.commandId, this.clock.monoNs());
+    this.rememberedRevision += 1;
     const effect = this.effects.apply(c);
     if (!effect.ok) return this.reject(c.commandId, effect.reason, effect.field ?? '', effect.detail, c);
     this.add('commands-accepted');

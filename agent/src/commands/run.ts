@@ -1,4 +1,5 @@
 /** `vigil run --config <file>`: the agent process. */
+import { readFileSync } from 'node:fs';
 import { systemClock } from '../clock';
 import { loadConfig } from '../config';
 import { createLogger } from '../log';
@@ -9,6 +10,16 @@ import { coreVersion, panicForTest, scoreNews2 } from '../native/addon';
 import type { News2Scorer } from '../scoring/news2-stage';
 import type { Logger } from '../log';
 import { systemdSupervisor } from '../io/systemd';
+import { COMMAND_STATE_RECORD } from '../commands-in/persistence';
+
+/** The kernel's id of this boot, or '' when it cannot be read (then nothing is taken as the same boot). */
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
 
 export async function runAgent(configFile: string): Promise<number> {
   const config = loadConfig(configFile); // throws ConfigError listing every problem
@@ -20,11 +31,14 @@ export async function runAgent(configFile: string): Promise<number> {
   });
   // The durable queue is opened before anything can be accepted; a queue that cannot be
   // opened (disk, permissions, another agent holding its lock) stops the start-up.
-  const outbox = await Outbox.open(await LevelQueueStore.open(config.queue.dir), config.queue, systemClock, logger);
+  const queueStore = await LevelQueueStore.open(config.queue.dir);
+  const outbox = await Outbox.open(queueStore, config.queue, systemClock, logger);
+  // What the station's accepted commands left (manual inputs, replay ids) is in the same store.
+  const commandState = { store: queueStore, bootId: bootId(), saved: await queueStore.loadState(COMMAND_STATE_RECORD) };
   // The native addon must load before anything is accepted (throws NativeError NATIVE_LOAD).
   const nativeVersion = coreVersion();
   const supervisor = systemdSupervisor(logger);
-  const agent = startAgent({ config, clock: systemClock, logger, scorer: faultInjectedScorer(logger), outbox, supervisor });
+  const agent = startAgent({ config, clock: systemClock, logger, scorer: faultInjectedScorer(logger), outbox, supervisor, commandState });
   // Ready: config valid, addon loaded, durable queue open, drivers started. The broker need
   // not be reachable: accepted data waits in the queue.
   supervisor.ready(`streaming ${config.interfaces.length} interface(s)`);

@@ -2,7 +2,14 @@
  * The durable queue's storage boundary: the ONLY file that imports `classic-level`
  * (LevelDB, see docs/soup.md). It stores opaque values under 64-bit keys, kept in key
  * order, and knows nothing of MQTT or protobuf; ordering, bounds and eviction are in
- * publish/outbox.ts.
+ * publish/outbox.ts. Beside the queue, the same LevelDB keeps a few named state records
+ * (what a restart must not lose besides messages: the station's accepted commands),
+ * each replaced whole by a synchronous write.
+ *
+ * Key space (one LevelDB, one lock, one directory to back up):
+ *   0x00 + 7 bytes   queue entries: 64-bit big-endian keys below 2^56 (at one message a
+ *                    microsecond, two thousand years), so their first byte is 0
+ *   0x01 + name      state records (UTF-8 name)
  *
  * Writes are synchronous on disk (`sync: true`, LevelDB fsyncs its write-ahead log)
  * so that a message counts as accepted only once it would survive a power cut, not
@@ -34,14 +41,32 @@ export interface QueueStore {
   close(): Promise<void>;
 }
 
+/** Named records replaced whole, durably (the commands' state: commands-in/persistence.ts). */
+export interface StateStore {
+  /** The record's bytes, or undefined when it was never written. */
+  loadState(name: string): Promise<Uint8Array | undefined>;
+  /** Replaces the record; resolves once it is on disk (fsync). */
+  saveState(name: string, value: Uint8Array): Promise<void>;
+}
+
+/** Queue keys stay below 2^56, so their first byte is 0 and they never meet a state record. */
+export const MAX_QUEUE_KEY = (1n << 56n) - 1n;
+const QUEUE_KEYS = { gte: Buffer.alloc(8), lt: Buffer.from([0x01]) };
+const STATE_PREFIX = 0x01;
+
 /** Keys are 8-byte big-endian integers, so LevelDB's byte order is numeric order. */
 function keyBytes(key: bigint): Buffer {
+  if (key < 0n || key > MAX_QUEUE_KEY) throw new QueueError('QUEUE_IO', `queue key ${key} is outside 0..2^56-1`);
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(key);
   return b;
 }
 
-export class LevelQueueStore implements QueueStore {
+function stateKey(name: string): Buffer {
+  return Buffer.concat([Buffer.from([STATE_PREFIX]), Buffer.from(name, 'utf8')]);
+}
+
+export class LevelQueueStore implements QueueStore, StateStore {
   private constructor(private readonly db: ClassicLevel<Buffer, Buffer>) {}
 
   /** Opens (creating if needed) the LevelDB directory; throws QueueError `QUEUE_OPEN`. */
@@ -59,7 +84,23 @@ export class LevelQueueStore implements QueueStore {
   }
 
   async *scan(): AsyncIterable<[bigint, Uint8Array]> {
-    for await (const [k, v] of this.db.iterator()) yield [k.readBigUInt64BE(0), v];
+    for await (const [k, v] of this.db.iterator(QUEUE_KEYS)) yield [k.readBigUInt64BE(0), v];
+  }
+
+  async loadState(name: string): Promise<Uint8Array | undefined> {
+    try {
+      return await this.db.get(stateKey(name));
+    } catch (cause) {
+      throw new QueueError('QUEUE_IO', `state record ${name} read failed: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async saveState(name: string, value: Uint8Array): Promise<void> {
+    try {
+      await this.db.put(stateKey(name), Buffer.from(value.buffer, value.byteOffset, value.byteLength), { sync: true });
+    } catch (cause) {
+      throw new QueueError('QUEUE_IO', `state record ${name} write failed: ${(cause as Error).message}`, { cause });
+    }
   }
 
   async put(key: bigint, value: Uint8Array): Promise<void> {
@@ -93,8 +134,9 @@ export class LevelQueueStore implements QueueStore {
 }
 
 /** A store in memory, with the same contract except durability: for unit tests only. */
-export class MemoryQueueStore implements QueueStore {
+export class MemoryQueueStore implements QueueStore, StateStore {
   readonly entries = new Map<bigint, Uint8Array>();
+  readonly states = new Map<string, Uint8Array>();
   /** Set to make the next writes fail (tests of a failing disk). */
   failWrites = false;
 
@@ -116,6 +158,15 @@ export class MemoryQueueStore implements QueueStore {
 
   async del(keys: readonly bigint[]): Promise<void> {
     for (const k of keys) this.entries.delete(k);
+  }
+
+  async loadState(name: string): Promise<Uint8Array | undefined> {
+    return this.states.get(name);
+  }
+
+  async saveState(name: string, value: Uint8Array): Promise<void> {
+    if (this.failWrites) throw new QueueError('QUEUE_IO', `state record ${name} write failed: test`);
+    this.states.set(name, value);
   }
 
   async close(): Promise<void> {}
