@@ -57,9 +57,15 @@ native: deps-rust node_modules/.vigil-installed
 	$(NAPI_BUILD)
 
 # dist/ is rebuilt from scratch so that no compiled file outlives its source.
+# The package's two commands, `npx vigil` and `npx hw-sim`, run from the project root: npm does not
+# link a project's own bins, so they are linked here (executable, as npm would make them).
 ts: node_modules/.vigil-installed
 	rm -rf dist
 	npx tsc -p tsconfig.json
+	chmod +x dist/agent/src/cli.js dist/hw-sim/src/cli.js
+	mkdir -p node_modules/.bin
+	ln -sfn ../../dist/agent/src/cli.js node_modules/.bin/vigil
+	ln -sfn ../../dist/hw-sim/src/cli.js node_modules/.bin/hw-sim
 
 ## ---- testing ------------------------------------------------------------------------
 # Both runners always run; the last line is the plain `N passed, N failed` summary.

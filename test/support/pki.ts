@@ -4,7 +4,7 @@
  * host name against it), and a client certificate per gateway and per station whose
  * common name is the MQTT identity (Mosquitto `use_identity_as_username`). Keys are EC
  * P-256 (fast to make), certificates valid for two days. Nothing here is ever used
- * outside tests.
+ * outside the tests and `make run`'s one-machine demo (test/support/run-local.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

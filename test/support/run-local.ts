@@ -3,6 +3,10 @@
  * local port, hw-sim's pulse oximeter, sensor patch and bedside monitor on real pseudo-terminals, the
  * agent reading them, and the station view in this terminal. Ctrl-C stops them all.
  *
+ * Secure as a ward would run it (docs/interfaces/mqtt.md): a throw-away CA made for this run,
+ * Mosquitto with TLS, `require_certificate` and the ACL, the agent and the station each with
+ * their own client certificate. The certificates are in the run's directory, printed at start.
+ *
  *   node dist/test/support/run-local.js [--scenario stable|desaturation|sensor-off] [--seed N]
  */
 import { spawn } from 'node:child_process';
@@ -11,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBroker } from './broker';
+import { createPki, vigilAcl } from './pki';
 import { startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig, exitOf } from './processes';
 
 async function main(): Promise<void> {
@@ -19,7 +24,12 @@ async function main(): Promise<void> {
   });
   const dir = mkdtempSync(join(tmpdir(), 'vigil-run-'));
   const log = createWriteStream(join(dir, 'system.log'));
-  const broker = await startBroker({ log: (l) => log.write(`[mosquitto] ${l}`) });
+  const bed = { gatewayId: 'gw-local', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
+  const pki = createPki([bed.gatewayId, 'station']);
+  const broker = await startBroker({
+    log: (l) => log.write(`[mosquitto] ${l}`),
+    tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([bed], ['station']) },
+  });
   const sim = await startHwSim(['masimo-ascii', '--scenario', values.scenario ?? 'desaturation', '--seed', values.seed ?? '1']);
   sim.process.stderr?.on('data', (d: Buffer) => log.write(d));
   // The Vigil sensor patch on the same bed: its ECG gives the heart rate, its accelerometer the
@@ -37,7 +47,9 @@ async function main(): Promise<void> {
   const configFile = writeAgentConfig(dir, {
     brokerUrl: broker.url,
     devicePath: sim.path,
-    gatewayId: 'gw-local',
+    gatewayId: bed.gatewayId,
+    bedId: bed.bedId,
+    tls: pki.clientTls(bed.gatewayId),
     moreInterfaces: [
       { id: 'patch', driver: 'vigil-patch', path: patch.path },
       { id: 'monitor', driver: 'hl7-pcd01', transport: 'serial', path: monitor.path, scoreUnverified: true },
@@ -46,22 +58,33 @@ async function main(): Promise<void> {
   const agent = startAgentProcess(configFile);
   agent.process.stderr?.on('data', (d: Buffer) => log.write(d));
   process.stderr.write(
-    `vigil: broker ${broker.url}, pulse oximeter on ${sim.path}, sensor patch on ${patch.path}, monitor on ${monitor.path}, config ${configFile}, logs ${join(dir, 'system.log')}\n`,
+    `vigil: broker ${broker.url} (mutual TLS; CA and certificates in ${pki.dir}), pulse oximeter on ${sim.path}, sensor patch on ${patch.path}, monitor on ${monitor.path}, config ${configFile}, logs ${join(dir, 'system.log')}\n`,
   );
-  const station = spawn(process.execPath, [VIGIL_CLI, 'station', '--url', broker.url], { stdio: 'inherit' });
-  let stopping = false;
-  const stopAll = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    if (station.exitCode === null) station.kill('SIGTERM');
-    await agent.stop('SIGTERM');
-    await sim.stop('SIGTERM');
-    await patch.stop('SIGTERM');
-    await monitor.stop('SIGTERM');
-    await broker.stop();
-    await exitOf(station);
-    log.end();
-    process.stderr.write(`vigil: stopped; logs kept in ${join(dir, 'system.log')}\n`);
+  const stationTls = pki.clientTls('station');
+  process.stderr.write(
+    `vigil: manual inputs from another terminal: npx vigil station observe --url ${broker.url} --bed ${bed.siteId}/${bed.wardId}/${bed.bedId} --consciousness A --user nurse --ca ${stationTls.caFile} --cert ${stationTls.certFile} --key ${stationTls.keyFile}\n`,
+  );
+  const station = spawn(
+    process.execPath,
+    [VIGIL_CLI, 'station', '--url', broker.url, '--ca', stationTls.caFile, '--cert', stationTls.certFile, '--key', stationTls.keyFile],
+    { stdio: 'inherit' },
+  );
+  let stopping: Promise<void> | null = null;
+  // One stop, however many signals and exits ask for it; the process exits once it is done.
+  const stopAll = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (station.exitCode === null) station.kill('SIGTERM');
+      await agent.stop('SIGTERM');
+      await sim.stop('SIGTERM');
+      await patch.stop('SIGTERM');
+      await monitor.stop('SIGTERM');
+      await broker.stop();
+      await exitOf(station);
+      pki.remove();
+      log.end();
+      process.stderr.write(`vigil: stopped; logs kept in ${join(dir, 'system.log')}\n`);
+    })();
+    return stopping;
   };
   // Ctrl-C reaches every process of the terminal's group; a signal to this process
   // alone (make killed, terminal closed) must stop the others too.
@@ -70,7 +93,7 @@ async function main(): Promise<void> {
   }
   station.once('exit', () => void stopAll().then(() => process.exit(0)));
   agent.process.once('exit', (code) => {
-    if (!stopping) process.stderr.write(`vigil: the agent exited (${code}); see ${join(dir, 'system.log')}\n`);
+    if (stopping === null) process.stderr.write(`vigil: the agent exited (${code}); see ${join(dir, 'system.log')}\n`);
   });
 }
 
