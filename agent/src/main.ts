@@ -19,7 +19,8 @@ import { MasimoAsciiDriver } from './drivers/masimo-ascii/driver';
 import { VigilPatchDriver } from './drivers/vigil-patch/driver';
 import { agentEffects } from './commands-in/effects';
 import { ManualObservations } from './commands-in/manual';
-import { CommandStateKeeper } from './commands-in/persistence';
+import { COMMAND_STATE_RECORD, CommandStateKeeper } from './commands-in/persistence';
+import { IDENTITY_STATE_RECORD, IdentityKeeper } from './drivers/bound-identities';
 import { CommandStage } from './commands-in/stage';
 import type { StateStore } from './io/durable-queue';
 import { MqttLink } from './io/mqtt';
@@ -72,11 +73,12 @@ export interface AgentDeps {
    */
   outbox?: Outbox;
   /**
-   * Where the station's accepted commands are kept across a restart (commands-in/persistence.ts):
-   * the durable queue's store, this boot's id, and the record an earlier run saved. Without
-   * it (unit tests), they live in memory only.
+   * What is kept across a restart besides messages, as state records in the durable queue's
+   * store: the station's accepted commands (commands-in/persistence.ts) and the learned device
+   * identities (drivers/bound-identities.ts). `saved`: the records an earlier run left, by
+   * name; `bootId`: the kernel's id of this boot. Without it (unit tests), memory only.
    */
-  commandState?: { store: StateStore; bootId: string; saved: Uint8Array | undefined };
+  durableState?: { store: StateStore; bootId: string; saved: ReadonlyMap<string, Uint8Array> };
 }
 
 export interface RunningAgent {
@@ -276,32 +278,42 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       logger,
     }),
   );
-  // What accepted commands leave (manual inputs, remembered ids) is on disk before the
-  // command is answered accepted; a failed save is retried by the tick and alarmed meanwhile.
-  const keeper = deps.commandState ? new CommandStateKeeper(deps.commandState.store, deps.commandState.bootId, clock, commands, manual) : null;
-  let commandStateProblem: string | null = null;
-  const saveCommandState = async (): Promise<string | null> => {
-    if (!keeper) return null;
-    const error = await keeper.save();
+  // State kept across a restart: what accepted commands leave (manual inputs, remembered
+  // ids), on disk before the command is answered accepted, and the learned device
+  // identities. A failed write is alarmed and retried every safety tick until it succeeds.
+  const durable = deps.durableState;
+  const keeper = durable ? new CommandStateKeeper(durable.store, durable.bootId, clock, commands, manual) : null;
+  const identities = durable ? new IdentityKeeper(durable.store, drivers) : null;
+  const stateProblems = new Map<string, string>();
+  const saveRecord = async (record: string, save: () => Promise<string | null>, loss: string): Promise<string | null> => {
+    const error = await save();
     if (error === null) {
-      commandStateProblem = null;
+      stateProblems.delete(record);
       return null;
     }
-    count('command-state-save-failed');
-    if (commandStateProblem === null) logger.error('command-state-save-failed', { error, retry: 'every safety tick until saved' });
-    commandStateProblem = `accepted station commands are not saved (${error}): manual inputs would be lost on a restart`;
+    count(`state-save-failed.${record}`);
+    if (!stateProblems.has(record)) logger.error('state-save-failed', { record, error, retry: 'every safety tick until saved' });
+    stateProblems.set(record, `${record} not saved (${error}): ${loss}`);
     return error;
   };
-  const restored = keeper?.restore(deps.commandState?.saved);
-  if (restored && restored.outcome !== 'none') {
-    const { observations, ...report } = restored;
+  const saveCommandState = () => saveRecord(COMMAND_STATE_RECORD, () => keeper!.save(), 'accepted manual inputs would be lost on a restart');
+  const saveIdentities = () => saveRecord(IDENTITY_STATE_RECORD, () => identities!.save(), 'a device swapped during a restart would not be held back');
+  const stateRestored = (record: string, report: { outcome: string; reason?: string }, detail: Record<string, unknown>): void => {
+    if (report.outcome === 'none') return;
     if (report.outcome === 'unreadable') {
-      count('command-state-unreadable');
-      logger.error('command-state-unreadable', report);
+      count(`state-unreadable.${record}`);
+      logger.error('state-unreadable', { record, reason: report.reason });
     } else {
-      logger.info('command-state-restored', report);
+      logger.info('state-restored', { record, outcome: report.outcome, ...detail });
     }
+  };
+  const restored = keeper?.restore(durable?.saved.get(COMMAND_STATE_RECORD));
+  if (restored) {
+    const { observations: _published, ...report } = restored;
+    stateRestored(COMMAND_STATE_RECORD, restored, report);
   }
+  const restoredIdentities = identities?.restore(durable?.saved.get(IDENTITY_STATE_RECORD));
+  if (restoredIdentities) stateRestored(IDENTITY_STATE_RECORD, restoredIdentities, { restored: restoredIdentities.restored, ignored: restoredIdentities.ignored });
   const handleCommand = (payload: Uint8Array): CommandResultMsg => {
     const result = commands.handle(payload);
     if (!keeper?.changed) {
@@ -471,9 +483,10 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     } else {
       clear('load-shedding', 'gateway');
     }
-    if (commandStateProblem !== null) raise('command-state-not-saved', 'gateway', 'medium', commandStateProblem);
-    else clear('command-state-not-saved', 'gateway');
+    if (stateProblems.size > 0) raise('state-not-saved', 'gateway', 'medium', [...stateProblems.values()].join('; '));
+    else clear('state-not-saved', 'gateway');
     if (keeper?.changed) void saveCommandState();
+    if (identities?.changed) void saveIdentities();
     const expired = store.expire();
     const manualExpired = manual.expire();
     for (const p of manualExpired) void publisher.observationMsg(manual.withdrawnMsg(p));

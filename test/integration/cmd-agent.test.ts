@@ -10,6 +10,7 @@ import type { MasimoInterfaceConfig } from '../../agent/src/config';
 import { MasimoAsciiDriver } from '../../agent/src/drivers/masimo-ascii/driver';
 import type { PublishOptions } from '../../agent/src/io/mqtt';
 import { COMMAND_STATE_RECORD } from '../../agent/src/commands-in/persistence';
+import { IDENTITY_STATE_RECORD } from '../../agent/src/drivers/bound-identities';
 import { MemoryQueueStore } from '../../agent/src/io/durable-queue';
 import { memoryLogger } from '../../agent/src/log';
 import { startAgent } from '../../agent/src/main';
@@ -43,7 +44,7 @@ function setup(o: { clock?: FakeClock; store?: MemoryQueueStore; bootId?: string
     scorer: scoreNews2,
     drivers: [driver],
     tickMs: 3_600_000,
-    ...(o.store ? { commandState: { store: o.store, bootId: o.bootId ?? 'boot-a', saved: o.store.states.get(COMMAND_STATE_RECORD) } } : {}),
+    ...(o.store ? { durableState: { store: o.store, bootId: o.bootId ?? 'boot-a', saved: new Map(o.store.states) } } : {}),
     connect: () => ({
       publish: async (topic, payload, options) => {
         sent.push({ topic, env: decodeEnvelope(payload), options });
@@ -212,7 +213,7 @@ t.test('REQ-CMD-031 after a restart on the same boot the manual input is a score
   t.notOk(score.missing.includes('onOxygen'), 'oxygen is a score input');
   t.equal(score.points.find((p) => p.parameter === 'consciousness')?.points, 3);
   t.equal(second.agent.handleCommand(cmd).reason, 'replayed', 'the same command again: refused as a replay');
-  t.ok(second.logger.records.some((r) => r.event === 'command-state-restored'), 'the restore is logged');
+  t.ok(second.logger.records.some((r) => r.event === 'state-restored' && r.record === 'commands'), 'the restore is logged');
 });
 
 t.test('REQ-CMD-031 after a reboot the manual inputs are not taken back: the score lists them missing', async (t) => {
@@ -238,11 +239,11 @@ t.test('REQ-CMD-032 a save that fails is said in the answer, alarmed, retried, a
   t.match(sent.find((s) => s.env.commandResult)?.env.commandResult?.detail, /not saved: lost on a restart/);
   agent.tick();
   await settle();
-  const alarm = () => [...sent].reverse().find((s) => s.env.alarm?.alarmId === 'gateway.command-state-not-saved')?.env.alarm;
+  const alarm = () => [...sent].reverse().find((s) => s.env.alarm?.alarmId === 'gateway.state-not-saved')?.env.alarm;
   t.equal(alarm()?.state, 'ALARM_STATE_ACTIVE', 'a technical alarm');
   t.equal(alarm()?.kind, 'ALARM_KIND_TECHNICAL');
-  t.equal(logger.records.filter((r) => r.event === 'command-state-save-failed').length, 1, 'logged once, not at every retry');
-  t.ok(counters()['command-state-save-failed']! >= 2, 'every failed attempt counted');
+  t.equal(logger.records.filter((r) => r.event === 'state-save-failed').length, 1, 'logged once, not at every retry');
+  t.ok(counters()['state-save-failed.commands']! >= 2, 'every failed attempt counted');
   store.failWrites = false;
   agent.tick(); // retries: saved
   await settle();
@@ -256,8 +257,29 @@ t.test('REQ-CMD-032 a saved state that cannot be read is counted and logged; the
   store.states.set(COMMAND_STATE_RECORD, Buffer.from('{"version":1,'));
   const { agent, feed, lastScore, counters, logger } = setup({ store });
   t.teardown(() => agent.stop('test'));
-  t.equal(counters()['command-state-unreadable'], 1);
-  t.match(logger.records.find((r) => r.event === 'command-state-unreadable'), { reason: /not JSON/ });
+  t.equal(counters()['state-unreadable.commands'], 1);
+  t.match(logger.records.find((r) => r.event === 'state-unreadable'), { reason: /not JSON/ });
   feed(LINE('095', '080'));
   t.ok(lastScore()?.missing.includes('consciousness'));
+});
+
+t.test('REQ-VAL-013 HAZ-011 a device swapped while the agent was down is held back after the restart until confirmed', async (t) => {
+  const store = new MemoryQueueStore();
+  const first = setup({ store });
+  first.feed(LINE('095', '080'));
+  first.agent.tick(); // the learned serial number is saved
+  await settle();
+  await first.agent.stop('power cut');
+  const second = setup({ store, bootId: 'boot-b' }); // identities do not age: kept across a reboot too
+  t.teardown(() => second.agent.stop('test'));
+  second.feed(LINE('090', '110', '0000099999'));
+  t.notOk(second.sent.some((s) => s.topic.endsWith('/obs/spo2') && s.env.observation?.hasValue), 'the other oximeter is not attributed to the bed');
+  t.equal([...second.sent].reverse().find((s) => s.env.alarm?.alarmId === 'spo2.device-identity')?.env.alarm?.state, 'ALARM_STATE_ACTIVE', 'alarmed');
+  t.equal(second.command({ kind: 'confirm-device', interfaceId: 'spo2', serialNumber: '0000099999' }).outcome, 'COMMAND_OUTCOME_ACCEPTED');
+  second.feed(LINE('090', '110', '0000099999'));
+  t.ok(second.sent.some((s) => s.topic.endsWith('/obs/spo2') && s.env.observation?.value === 90), 'its values once confirmed');
+  second.agent.tick();
+  await settle();
+  const saved = new TextDecoder().decode(store.states.get(IDENTITY_STATE_RECORD));
+  t.match(saved, /"spo2":"0000099999"/, 'the confirmed device is the one kept now');
 });

@@ -236,7 +236,7 @@ t.test('REQ-CMD-004 after a SIGKILL and a restart the manual inputs are still sc
     ],
     'with who entered them',
   );
-  t.ok(again.logs.some((l) => /"event":"command-state-restored".*"outcome":"same-boot"/.test(l)), 'the agent says what it took back');
+  t.ok(again.logs.some((l) => /"event":"state-restored".*"record":"commands".*"outcome":"same-boot"/.test(l)), 'the agent says what it took back');
 
   const replayAt = s.sub.got.length;
   await station.publish(topics.command(BED), bytes, { qos: 1, retain: false });

@@ -2,7 +2,8 @@ import t from 'tap';
 import { EventEmitter } from 'node:events';
 import { FakeClock } from '../../agent/src/clock';
 import type { DriverEvents, LinkChange, FrameRejection } from '../../agent/src/drivers/driver';
-import { DeviceIdentity, InterfaceLink } from '../../agent/src/drivers/interface-link';
+import { DeviceIdentity } from '../../agent/src/drivers/device-identity';
+import { InterfaceLink } from '../../agent/src/drivers/interface-link';
 import { memoryLogger } from '../../agent/src/log';
 
 function link(reopen: () => Promise<void> = async () => undefined) {

@@ -23,6 +23,7 @@
 import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { StateStore } from '../io/durable-queue';
+import { StateRecordWriter } from '../io/durable-queue';
 import type { ObservationMsg } from '../proto/codec';
 import type { Entry, ManualObservations, ManualParameter, ManualSnapshot } from './manual';
 import { CONSCIOUSNESS_CODE } from './schema';
@@ -117,17 +118,18 @@ export interface RestoreReport {
 
 /** Keeps the commands' state in the store: restores it once at start-up, saves it after changes. */
 export class CommandStateKeeper {
-  private saving: Promise<unknown> = Promise.resolve();
+  private readonly writer: StateRecordWriter;
   private savedRevision: number;
 
   constructor(
-    private readonly store: StateStore,
+    store: StateStore,
     private readonly bootId: string,
     private readonly clock: Clock,
     private readonly stage: CommandStage,
     private readonly manual: ManualObservations,
   ) {
     this.savedRevision = stage.revision;
+    this.writer = new StateRecordWriter(store, COMMAND_STATE_RECORD);
   }
 
   /** At start-up, before any command: takes back what the record holds. */
@@ -167,16 +169,9 @@ export class CommandStateKeeper {
     const revision = this.stage.revision;
     this.savedRevision = revision;
     const bytes = encodeCommandState({ bootId: this.bootId, savedWallMs: this.clock.wallMs(), remembered: this.stage.remembered(), manual: this.manual.snapshot() });
-    const done = this.saving.then(() =>
-      this.store.saveState(COMMAND_STATE_RECORD, bytes).then(
-        () => null,
-        (err: Error) => {
-          if (this.savedRevision === revision) this.savedRevision = -1;
-          return err.message;
-        },
-      ),
-    );
-    this.saving = done;
-    return done;
+    return this.writer.write(bytes).then((error) => {
+      if (error !== null && this.savedRevision === revision) this.savedRevision = -1; // still to save: retried
+      return error;
+    });
   }
 }

@@ -11,6 +11,7 @@ import type { News2Scorer } from '../scoring/news2-stage';
 import type { Logger } from '../log';
 import { systemdSupervisor } from '../io/systemd';
 import { COMMAND_STATE_RECORD } from '../commands-in/persistence';
+import { IDENTITY_STATE_RECORD } from '../drivers/bound-identities';
 
 /** The kernel's id of this boot, or '' when it cannot be read (then nothing is taken as the same boot). */
 function bootId(): string {
@@ -33,12 +34,18 @@ export async function runAgent(configFile: string): Promise<number> {
   // opened (disk, permissions, another agent holding its lock) stops the start-up.
   const queueStore = await LevelQueueStore.open(config.queue.dir);
   const outbox = await Outbox.open(queueStore, config.queue, systemClock, logger);
-  // What the station's accepted commands left (manual inputs, replay ids) is in the same store.
-  const commandState = { store: queueStore, bootId: bootId(), saved: await queueStore.loadState(COMMAND_STATE_RECORD) };
+  // What else a restart must not lose is in the same store: the station's accepted commands
+  // (manual inputs, replay ids) and the learned device identities.
+  const saved = new Map<string, Uint8Array>();
+  for (const record of [COMMAND_STATE_RECORD, IDENTITY_STATE_RECORD]) {
+    const bytes = await queueStore.loadState(record);
+    if (bytes !== undefined) saved.set(record, bytes);
+  }
+  const durableState = { store: queueStore, bootId: bootId(), saved };
   // The native addon must load before anything is accepted (throws NativeError NATIVE_LOAD).
   const nativeVersion = coreVersion();
   const supervisor = systemdSupervisor(logger);
-  const agent = startAgent({ config, clock: systemClock, logger, scorer: faultInjectedScorer(logger), outbox, supervisor, commandState });
+  const agent = startAgent({ config, clock: systemClock, logger, scorer: faultInjectedScorer(logger), outbox, supervisor, durableState });
   // Ready: config valid, addon loaded, durable queue open, drivers started. The broker need
   // not be reachable: accepted data waits in the queue.
   supervisor.ready(`streaming ${config.interfaces.length} interface(s)`);

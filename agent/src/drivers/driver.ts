@@ -62,4 +62,11 @@ export interface DeviceDriver extends EventEmitter<DriverEvents> {
   /** Checks the quiet time against the monotonic clock; called by the agent's tick. */
   tick(): void;
   snapshot(): InterfaceSnapshot;
+  /**
+   * The device identity bound to the bed by learning it (serial number), for keeping across
+   * a restart (drivers/bound-identities.ts); absent for drivers without one.
+   */
+  learnedIdentity?(): string | null;
+  /** Binds an identity an earlier run learned; before start(). */
+  restoreIdentity?(identity: string): boolean;
 }

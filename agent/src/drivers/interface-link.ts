@@ -154,37 +154,3 @@ export class InterfaceLink {
     };
   }
 }
-
-/**
- * A device's identity bound to the bed (serial number, equipment id): configured, or
- * learned from the first frame; a different one is held back until a person confirms the
- * change (HAZ-011). A configured identity can only be changed in the config.
- */
-export class DeviceIdentity {
-  private expected: string | null;
-  private pending: string | null = null;
-
-  constructor(private readonly configured: string | undefined) {
-    this.expected = configured ?? null;
-  }
-
-  /** 'ok' (matches or first seen), 'changed' (a learned identity changed), 'mismatch' (configured one differs). */
-  check(seen: string): 'ok' | 'changed' | 'mismatch' {
-    if (this.expected === null) {
-      this.expected = seen;
-      return 'ok';
-    }
-    if (seen === this.expected) return 'ok';
-    if (this.configured !== undefined) return 'mismatch';
-    this.pending = seen;
-    return 'changed';
-  }
-
-  /** Accepts the pending identity; false when there is none (or the identity is configured). */
-  confirm(): boolean {
-    if (this.pending === null || this.configured !== undefined) return false;
-    this.expected = this.pending;
-    this.pending = null;
-    return true;
-  }
-}

@@ -49,6 +49,31 @@ export interface StateStore {
   saveState(name: string, value: Uint8Array): Promise<void>;
 }
 
+/**
+ * Writes one state record, one write at a time in call order, so that the last call's bytes
+ * are what ends on disk. Resolves with null once written, or with the error's message; never
+ * rejects.
+ */
+export class StateRecordWriter {
+  private last: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: StateStore,
+    readonly name: string,
+  ) {}
+
+  write(bytes: Uint8Array): Promise<string | null> {
+    const done = this.last.then(() =>
+      this.store.saveState(this.name, bytes).then(
+        () => null,
+        (err: Error) => err.message,
+      ),
+    );
+    this.last = done;
+    return done;
+  }
+}
+
 /** Queue keys stay below 2^56, so their first byte is 0 and they never meet a state record. */
 export const MAX_QUEUE_KEY = (1n << 56n) - 1n;
 const QUEUE_KEYS = { gte: Buffer.alloc(8), lt: Buffer.from([0x01]) };

@@ -104,6 +104,14 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
     return ok;
   }
 
+  learnedIdentity(): string | null {
+    return this.receiver.equipment.learned();
+  }
+
+  restoreIdentity(identity: string): boolean {
+    return this.receiver.equipment.restore(identity);
+  }
+
   start(): void {
     if (!this.link.start()) return;
     if (this.config.transport === 'tcp' && this.config.insecure) {

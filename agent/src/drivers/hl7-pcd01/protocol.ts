@@ -21,6 +21,7 @@
  * patient identifiers are patient data. (Device vocabulary such as an MDC code is named.)
  */
 import type { Observation, QualityFlag, ResultStatus, SourceDevice } from '../../model/observation';
+import { DeviceIdentity } from '../device-identity';
 import type { ParameterCode } from '../../model/parameters';
 import { PARAMETERS, PARAMETER_TABLE_VERSION, parameterForMdc } from '../../model/parameters';
 import { MDC_UNITS } from '../../model/units';
@@ -1250,27 +1251,24 @@ const OBX_ERROR: Readonly<Record<ObxRejectReason, number>> = {
  * against the bed (HAZ-011). Pure: the time is passed in, the caller sends the ACK.
  */
 export class Pcd01Receiver {
-  private expectedEquipmentId: string | null;
-  private pendingEquipmentId: string | null = null;
+  /** The monitor's OBX-18 equipment id: configured, or learned from the first accepted message. */
+  readonly equipment: DeviceIdentity;
   private readonly seen = new Set<string>();
   private readonly seenOrder: string[] = [];
   private ackCounter = 0;
 
   constructor(private readonly settings: ReceiverSettings) {
-    this.expectedEquipmentId = settings.equipmentId;
+    this.equipment = new DeviceIdentity(settings.equipmentId ?? undefined);
   }
 
   /** The equipment id this link is bound to (configured or learned), or null. */
   get equipmentId(): string | null {
-    return this.expectedEquipmentId;
+    return this.equipment.bound;
   }
 
   /** Accepts the device now reporting another OBX-18 (a nurse confirmed the change). */
   confirmDeviceChange(): boolean {
-    if (this.pendingEquipmentId === null || this.settings.equipmentId !== null) return false;
-    this.expectedEquipmentId = this.pendingEquipmentId;
-    this.pendingEquipmentId = null;
-    return true;
+    return this.equipment.confirm();
   }
 
   receive(payload: Uint8Array | string, nowWallMs: number): ReceiveOutcome {
@@ -1305,11 +1303,9 @@ export class Pcd01Receiver {
     }
     const device = decoded.equipmentId;
     if (device !== null) {
-      if (this.expectedEquipmentId === null) {
-        this.expectedEquipmentId = device;
-      } else if (device !== this.expectedEquipmentId) {
-        const configured = this.settings.equipmentId !== null;
-        this.pendingEquipmentId = configured ? null : device;
+      const verdict = this.equipment.check(device);
+      if (verdict !== 'ok') {
+        const configured = verdict === 'mismatch';
         const detail = configured
           ? 'OBX-18 equipment id differs from the configured equipmentId'
           : 'OBX-18 equipment id changed: values withheld until the change is confirmed';

@@ -17,7 +17,8 @@ import type { Observation, QualityFlag, ResultStatus, SourceDevice } from '../..
 import { PARAMETERS } from '../../model/parameters';
 import type { ParameterCode } from '../../model/parameters';
 import type { DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
-import { DeviceIdentity, InterfaceLink } from '../interface-link';
+import { DeviceIdentity } from '../device-identity';
+import { InterfaceLink } from '../interface-link';
 import { decodeMasimoAscii, MASIMO_MAX_LINE_BYTES } from './protocol';
 import type { MasimoException, MasimoFrame } from './protocol';
 
@@ -156,6 +157,14 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     const ok = this.identity.confirm();
     if (ok) this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
     return ok;
+  }
+
+  learnedIdentity(): string | null {
+    return this.identity.learned();
+  }
+
+  restoreIdentity(identity: string): boolean {
+    return this.identity.restore(identity);
   }
 
   start(): void {

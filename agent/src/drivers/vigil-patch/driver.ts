@@ -29,7 +29,8 @@ import * as addon from '../../native/addon';
 import type { FusedResp, PpgBatch, PpgProcessor, QrsBatch, QrsDetector, RespEstimate, RespProcessor, SignalRejected } from '../../native/addon';
 import { RateWindow } from '../../safety/alarms';
 import type { DeviceDriver, DriverCondition, DriverEvents, InterfaceSnapshot } from '../driver';
-import { DeviceIdentity, InterfaceLink } from '../interface-link';
+import { DeviceIdentity } from '../device-identity';
+import { InterfaceLink } from '../interface-link';
 import {
   ACCEL_MILLI_G_PER_LSB,
   decodePatchFrame,
@@ -192,6 +193,14 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
     this.resync('device change confirmed');
     this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
     return true;
+  }
+
+  learnedIdentity(): string | null {
+    return this.serial.learned();
+  }
+
+  restoreIdentity(identity: string): boolean {
+    return this.serial.restore(identity);
   }
 
   start(): void {
