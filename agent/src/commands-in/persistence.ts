@@ -24,6 +24,7 @@ import { z } from 'zod';
 import type { Clock } from '../clock';
 import type { StateStore } from '../io/durable-queue';
 import { StateRecordWriter } from '../io/durable-queue';
+import { decodeJsonRecord, encodeJsonRecord } from '../model/json-record';
 import type { ObservationMsg } from '../proto/codec';
 import type { Entry, ManualObservations, ManualParameter, ManualSnapshot } from './manual';
 import { CONSCIOUSNESS_CODE } from './schema';
@@ -81,25 +82,16 @@ export function encodeCommandState(state: CommandState): Uint8Array {
       spo2Scale: jsonEntry(state.manual.spo2Scale),
     },
   };
-  return new TextEncoder().encode(JSON.stringify(record));
+  return encodeJsonRecord(record);
 }
 
 export type DecodedCommandState = { ok: true; state: CommandState } | { ok: false; reason: string };
 
 /** Reads a saved record; a record that is not one (bytes, JSON, any rule) is refused with the reason. */
 export function decodeCommandState(bytes: Uint8Array): DecodedCommandState {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (err) {
-    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
-  }
-  const parsed = recordSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, reason: `${issue?.path.join('.') || 'record'}: ${issue?.message ?? 'invalid'}` };
-  }
-  const { bootId, savedWallMs, remembered, manual } = parsed.data;
+  const decoded = decodeJsonRecord(bytes, recordSchema);
+  if (!decoded.ok) return decoded;
+  const { bootId, savedWallMs, remembered, manual } = decoded.value;
   return { ok: true, state: { bootId, savedWallMs, remembered, manual: manual as ManualSnapshot } };
 }
 

@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import type { StateStore } from '../io/durable-queue';
+import { decodeJsonRecord, encodeJsonRecord } from '../model/json-record';
 import { StateRecordWriter } from '../io/durable-queue';
 import type { DeviceDriver } from './driver';
 
@@ -27,24 +28,14 @@ const recordSchema = z.strictObject({
 });
 
 export function encodeIdentities(identities: Readonly<Record<string, string>>): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({ version: FORMAT_VERSION, identities }));
+  return encodeJsonRecord({ version: FORMAT_VERSION, identities });
 }
 
 export type DecodedIdentities = { ok: true; identities: Record<string, string> } | { ok: false; reason: string };
 
 export function decodeIdentities(bytes: Uint8Array): DecodedIdentities {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (err) {
-    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
-  }
-  const parsed = recordSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, reason: `${issue?.path.join('.') || 'record'}: ${issue?.message ?? 'invalid'}` };
-  }
-  return { ok: true, identities: parsed.data.identities };
+  const decoded = decodeJsonRecord(bytes, recordSchema);
+  return decoded.ok ? { ok: true, identities: decoded.value.identities } : decoded;
 }
 
 export interface IdentityRestoreReport {
