@@ -25,7 +25,8 @@ import {
   SIMULATED_PATIENT_ID,
   type Hl7Injection,
 } from './devices/hl7-monitor';
-import { openPty, PtyError, QUIET_BEFORE_HANGUP_MS, type OpenPtyOptions, type Pty } from './pty';
+import { runDeviceCommand } from './command';
+import { openPty, QUIET_BEFORE_HANGUP_MS, type OpenPtyOptions, type Pty } from './pty';
 import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from './scenarios';
 
 export interface MonitorSimConfig {
@@ -243,69 +244,14 @@ export async function startMonitorSimulator(config: MonitorSimConfig, deps: Moni
 
 /** The `hw-sim hl7-monitor ...` command; returns the exit code. */
 export function runHl7Monitor(argv: readonly string[]): Promise<number> {
-  const parsed = parseMonitorArgs(argv);
-  if (!parsed.ok) {
-    if (parsed.help) {
-      process.stdout.write(MONITOR_USAGE);
-      return Promise.resolve(0);
-    }
-    process.stderr.write(`${parsed.message}\n(hw-sim hl7-monitor --help for usage)\n`);
-    return Promise.resolve(2);
-  }
-  const config = parsed.config;
-  const emit = (event: Record<string, unknown>): void => {
-    process.stderr.write(`${JSON.stringify(event)}\n`);
-  };
-  return new Promise<number>((resolve) => {
-    let sim: MonitorSimulator | null = null;
-    let ending = false;
-    const end = (code: number): void => {
-      if (ending) return;
-      ending = true;
-      const closing = sim === null ? Promise.resolve() : sim.stop();
-      void closing.then(() => resolve(code));
-    };
-    process.once('SIGINT', () => end(0));
-    process.once('SIGTERM', () => end(0));
-    // A reader that stops reading stdout (e.g. `| head -1`) must not kill the simulator.
-    process.stdout.on('error', () => undefined);
-    startMonitorSimulator(config, { emit }).then(
-      (started) => {
-        sim = started;
-        if (ending) {
-          void started.stop();
-          return;
-        }
-        process.stdout.write(`${started.pty.path}\n`);
-        if (started.pty.link !== null) process.stdout.write(`link ${started.pty.link}\n`);
-        emit({
-          event: 'start',
-          device: DEVICE_NAME,
-          path: started.pty.path,
-          link: started.pty.link,
-          scenario: config.scenario,
-          seed: config.seed,
-          periodMs: config.periodMs,
-          messages: config.messages,
-          patientId: config.patientId,
-          equipmentId: config.equipmentId,
-        });
-        started.pty.onExit((detail) => {
-          if (ending) return;
-          emit({ event: 'pty-exit', device: DEVICE_NAME, detail });
-          end(1);
-        });
-        void started.finished.then(() => {
-          if (ending) return;
-          emit({ event: 'frames-done', device: DEVICE_NAME });
-          if (config.exitAfter) end(0);
-        });
-      },
-      (err: unknown) => {
-        process.stderr.write(`${err instanceof PtyError ? err.message : `hw-sim: ${err instanceof Error ? err.message : String(err)}`}\n`);
-        ending = true;
-        resolve(1);
-      },
-    );
+  return runDeviceCommand(argv, {
+    device: DEVICE_NAME,
+    usage: MONITOR_USAGE,
+    helpHint: '(hw-sim hl7-monitor --help for usage)',
+    parse: parseMonitorArgs,
+    start: (config, emit) => startMonitorSimulator(config, { emit }),
+    startFields: (c) => ({ scenario: c.scenario, seed: c.seed, periodMs: c.periodMs, messages: c.messages, patientId: c.patientId, equipmentId: c.equipmentId }),
+    exitWhenFinished: (c) => c.exitAfter,
+    ptyExitIsFailure: true,
   });
 }

@@ -27,7 +27,8 @@ import {
   type PatchInjection,
   type SignalSource,
 } from './devices/vigil-patch';
-import { openPty, PtyError, QUIET_BEFORE_HANGUP_MS, type OpenPtyOptions, type Pty } from './pty';
+import { runDeviceCommand } from './command';
+import { openPty, QUIET_BEFORE_HANGUP_MS, type OpenPtyOptions, type Pty } from './pty';
 import { openReplay, type ReplaySpec } from './replay';
 import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from './scenarios';
 
@@ -267,65 +268,15 @@ export async function startPatchSimulator(config: PatchSimConfig, deps: PatchSim
 
 /** The `hw-sim vigil-patch ...` command; returns the exit code. */
 export function runVigilPatch(argv: readonly string[]): Promise<number> {
-  const parsed = parsePatchArgs(argv);
-  if (!parsed.ok) {
-    if (parsed.help) {
-      process.stdout.write(PATCH_USAGE);
-      return Promise.resolve(0);
-    }
-    process.stderr.write(`${parsed.message}\n(hw-sim vigil-patch --help for usage)\n`);
-    return Promise.resolve(2);
-  }
-  const config = parsed.config;
-  const emit = (event: Record<string, unknown>): void => {
-    process.stderr.write(`${JSON.stringify(event)}\n`);
-  };
-  return new Promise<number>((resolve) => {
-    let sim: PatchSimulator | null = null;
-    let ending = false;
-    const end = (code: number): void => {
-      if (ending) return;
-      ending = true;
-      const closing = sim === null ? Promise.resolve() : sim.stop();
-      void closing.then(() => resolve(code));
-    };
-    process.once('SIGINT', () => end(0));
-    process.once('SIGTERM', () => end(0));
-    process.stdout.on('error', () => undefined);
-    startPatchSimulator(config, { emit }).then(
-      (started) => {
-        sim = started;
-        if (ending) {
-          void started.stop();
-          return;
-        }
-        process.stdout.write(`${started.pty.path}\n`);
-        if (started.pty.link !== null) process.stdout.write(`link ${started.pty.link}\n`);
-        emit({
-          event: 'start',
-          device: DEVICE_NAME,
-          path: started.pty.path,
-          link: started.pty.link,
-          scenario: config.scenario,
-          seed: config.seed,
-          serial: config.serial,
-          replay: config.replay,
-        });
-        started.pty.onExit((detail) => {
-          if (ending) return;
-          emit({ event: 'pty-exit', device: DEVICE_NAME, detail });
-        });
-        void started.finished.then(() => {
-          if (ending) return;
-          emit({ event: 'frames-done', device: DEVICE_NAME });
-          if (config.exitAfter) end(0);
-        });
-      },
-      (err: unknown) => {
-        process.stderr.write(`${err instanceof PtyError ? err.message : `hw-sim: ${err instanceof Error ? err.message : String(err)}`}\n`);
-        ending = true;
-        resolve(1);
-      },
-    );
+  return runDeviceCommand(argv, {
+    device: DEVICE_NAME,
+    usage: PATCH_USAGE,
+    helpHint: '(hw-sim vigil-patch --help for usage)',
+    parse: parsePatchArgs,
+    start: (config, emit) => startPatchSimulator(config, { emit }),
+    startFields: (c) => ({ scenario: c.scenario, seed: c.seed, serial: c.serial, replay: c.replay }),
+    exitWhenFinished: (c) => c.exitAfter,
+    // The unplug injection closes the pty on purpose; the command stays until it is stopped.
+    ptyExitIsFailure: false,
   });
 }
