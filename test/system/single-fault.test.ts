@@ -234,6 +234,33 @@ t.test('HAZ-011 REQ-SAFE-037 a different device appears after a re-plug: held ba
   });
 });
 
+t.test('HAZ-011 REQ-SAFE-040 the device swapped while the agent was down (SIGKILL) is held back after the restart with a high-priority alarm', async (t) => {
+  const { sub, sim, agent, link, config } = await system(t, ['--scenario', 'stable', '--period-ms', '500'], { link: 'vigil-spo2' });
+  // The serial number learned from the first frame is saved at the next safety tick (250 ms).
+  await until('two seconds of values', () => valueObs(sub.got, 'spo2').length >= 4);
+  await agent.stop('SIGKILL'); // the agent dies (or the gateway loses power)...
+  await sim.stop('SIGTERM'); // ...and meanwhile another oximeter takes the place of this one
+  const other = await startHwSim(['masimo-ascii', '--seed', '14', '--link', link!, '--serial', '99999', '--period-ms', '500']);
+  t.teardown(() => other.stop('SIGKILL'));
+  const restartedAt = Date.now();
+  const again = startAgentProcess(config);
+  t.teardown(() => again.stop('SIGKILL'));
+  const alarm = await until('device-identity alarm', () => alarmAt(sub.got, 'spo2.device-identity', 'ALARM_STATE_ACTIVE', restartedAt), 30_000);
+  t.equal(alarm.env.alarm?.priority, 'ALARM_PRIORITY_HIGH');
+  await new Promise((r) => setTimeout(r, 1500));
+  t.notOk(valueObs(sub.got, 'spo2').some((r) => r.atMs > restartedAt), 'no value from the other device is published');
+  t.ok(again.logs.some((l) => /"event":"state-restored".*"record":"identities"/.test(l)), 'the learned serial number was taken back from disk');
+  recordFault({
+    test: 'REQ-SAFE-040',
+    fault: 'a different device plugged in while the agent was down',
+    expected: 'after the restart its data held back, high-priority technical alarm until the change is confirmed',
+    quietTimeMs: QUIET_MS,
+    detectionMs: alarm.atMs - restartedAt,
+    alarm: 'spo2.device-identity (high); detection column: from the restart',
+    passed: true,
+  });
+});
+
 t.test('REQ-SAFE-038 HAZ-013 state directory full: clear error, technical alarm, live data keeps flowing', async (t) => {
   // A real full filesystem: the durable queue on a 256 KiB tmpfs that fills up.
   const mnt = mkdtempSync(join(tmpdir(), 'vigil-full-'));
