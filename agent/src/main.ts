@@ -19,6 +19,7 @@ import { MasimoAsciiDriver } from './drivers/masimo-ascii/driver';
 import { VigilPatchDriver } from './drivers/vigil-patch/driver';
 import { agentEffects } from './commands-in/effects';
 import { ManualObservations } from './commands-in/manual';
+import type { ManualParameter } from './commands-in/manual';
 import { COMMAND_STATE_RECORD, CommandStateKeeper } from './commands-in/persistence';
 import { IDENTITY_STATE_RECORD, IdentityKeeper } from './drivers/bound-identities';
 import { CommandStage } from './commands-in/stage';
@@ -536,10 +537,14 @@ export function startAgent(deps: AgentDeps): RunningAgent {
       return delivery;
     });
   sink = connect(will);
-  // Manual inputs taken back from before a restart are published again, with their true age.
-  if (restored && restored.observations.length > 0) {
+  // Manual inputs taken back from before a restart are published again, with their true age;
+  // those not taken back are withdrawn, so that the station no longer shows them as current.
+  if (restored && restored.outcome !== 'none') {
+    const reason = restored.outcome === 'other-boot' ? 'gateway-rebooted' : restored.outcome === 'unreadable' ? 'state-unreadable' : 'max-age-exceeded';
+    const dropped: ManualParameter[] = restored.outcome === 'unreadable' ? ['consciousness', 'onOxygen', 'spo2Scale'] : restored.notRestored;
+    for (const p of dropped) void publisher.observationMsg(manual.withdrawnMsg(p, reason));
     for (const obs of restored.observations) void publisher.observationMsg(obs);
-    publishScore();
+    if (restored.observations.length > 0) publishScore();
   }
   for (const d of drivers) d.start();
 

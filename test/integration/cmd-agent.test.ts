@@ -226,7 +226,11 @@ t.test('REQ-CMD-031 after a reboot the manual inputs are not taken back: the sco
   t.teardown(() => second.agent.stop('test'));
   second.feed(LINE('095', '080'));
   t.ok(second.lastScore()?.missing.includes('consciousness'), 'missing until entered again');
-  t.notOk(second.sent.some((s) => s.topic.endsWith('/obs/consciousness')), 'nothing old published as current');
+  const withdrawn = second.sent.filter((s) => s.topic.endsWith('/obs/consciousness')).map((s) => s.env.observation);
+  t.equal(withdrawn.length, 1, 'one message for it');
+  t.equal(withdrawn[0]?.hasValue, false, 'withdrawn: the station stops showing the old input as current');
+  t.equal(withdrawn[0]?.unavailableReason, 'gateway-rebooted');
+  t.notOk(second.sent.some((s) => s.topic.endsWith('/obs/onOxygen')), 'nothing for an input that was never entered');
 });
 
 t.test('REQ-CMD-032 a save that fails is said in the answer, alarmed, retried, and the alarm clears once saved', async (t) => {
@@ -255,10 +259,20 @@ t.test('REQ-CMD-032 a save that fails is said in the answer, alarmed, retried, a
 t.test('REQ-CMD-032 a saved state that cannot be read is counted and logged; the agent starts without it', async (t) => {
   const store = new MemoryQueueStore();
   store.states.set(COMMAND_STATE_RECORD, Buffer.from('{"version":1,'));
-  const { agent, feed, lastScore, counters, logger } = setup({ store });
+  const { agent, feed, lastScore, counters, logger, sent } = setup({ store });
   t.teardown(() => agent.stop('test'));
   t.equal(counters()['state-unreadable.commands'], 1);
   t.match(logger.records.find((r) => r.event === 'state-unreadable'), { reason: /not JSON/ });
+  const withdrawn = sent.filter((s) => s.env.observation?.source.driver === 'manual').map((s) => [s.env.observation?.parameter, s.env.observation?.hasValue, s.env.observation?.unavailableReason]);
+  t.same(
+    withdrawn,
+    [
+      ['consciousness', false, 'state-unreadable'],
+      ['onOxygen', false, 'state-unreadable'],
+      ['spo2Scale', false, 'state-unreadable'],
+    ],
+    'whatever the station holds from before is withdrawn',
+  );
   feed(LINE('095', '080'));
   t.ok(lastScore()?.missing.includes('consciousness'));
 });

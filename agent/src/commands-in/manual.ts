@@ -151,8 +151,11 @@ export class ManualObservations {
     return out;
   }
 
-  /** The "withdrawn" observation published when a manual input expires. */
-  withdrawnMsg(parameter: ManualParameter): ObservationMsg {
+  /**
+   * The "withdrawn" observation published when a manual input expires, or when one an
+   * earlier run held is not taken back at start-up (the station must stop showing it).
+   */
+  withdrawnMsg(parameter: ManualParameter, reason: 'max-age-exceeded' | 'gateway-rebooted' | 'state-unreadable' = 'max-age-exceeded'): ObservationMsg {
     const maxAgeMs = parameter === 'consciousness' ? this.maxAgeMs.consciousness : parameter === 'onOxygen' ? this.maxAgeMs.onOxygen : this.maxAgeMs.spo2Scale;
     return {
       ...this.base(parameter, maxAgeMs),
@@ -160,7 +163,7 @@ export class ManualObservations {
       hasValue: false,
       status: 'RESULT_STATUS_UNAVAILABLE',
       quality: ['QUALITY_FLAG_STALE'],
-      unavailableReason: 'max-age-exceeded',
+      unavailableReason: reason,
       deviceTimeMs: 0,
       receiveWallMs: this.clock.wallMs(),
       receiveMonoNs: this.clock.monoNs().toString(),
