@@ -111,6 +111,9 @@ function counterList(counts: Record<string, number>): CounterMsg[] {
     .map(([name, value]) => ({ name, value }));
 }
 
+/** Longest one step of a stop may take (drivers, offline status, MQTT close); systemd allows 15 s in all. */
+export const STOP_STEP_MS = 3000;
+
 export function startAgent(deps: AgentDeps): RunningAgent {
   const { config, clock, logger, scorer } = deps;
   const identity = { ...config.gateway };
@@ -575,22 +578,42 @@ export function startAgent(deps: AgentDeps): RunningAgent {
     for (const a of alarms.list()) void publisher.alarmReminder(a);
   }, config.mqtt.heartbeatIntervalMs);
 
+  let stopping: Promise<void> | null = null;
+  /** Waits for one stop step, at most STOP_STEP_MS; a failure or a timeout is logged, never thrown. */
+  const bounded = async (step: string, work: Promise<unknown>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), STOP_STEP_MS)));
+    try {
+      if ((await Promise.race([work, late])) === 'late') logger.warn('stop-step-timeout', { step, afterMs: STOP_STEP_MS });
+    } catch (err) {
+      logger.warn('stop-step-failed', { step, error: (err as Error).message });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   return {
     publisher,
     tick,
     statusMessage,
     handleCommand,
     gate,
-    async stop(reason: string): Promise<void> {
-      supervisor?.stopping();
-      if (watchdogTimer) clearInterval(watchdogTimer);
-      loopMonitor.stop();
-      loopDelay.stop();
-      clearInterval(tickTimer);
-      clearInterval(heartbeatTimer);
-      await Promise.all(drivers.map((d) => d.stop()));
-      await publisher.status(statusMessage(false, reason));
-      await sink?.end(false);
+    stop(reason: string): Promise<void> {
+      stopping ??= (async () => {
+        supervisor?.stopping();
+        if (watchdogTimer) clearInterval(watchdogTimer);
+        loopMonitor.stop();
+        loopDelay.stop();
+        clearInterval(tickTimer);
+        clearInterval(heartbeatTimer);
+        // Each step is bounded: a port that does not close, or a broker that vanished
+        // mid-stop (the offline status then waits for a PUBACK that never comes), must not
+        // keep the agent from stopping. What was not delivered stays in the durable queue.
+        await bounded('drivers', Promise.all(drivers.map((d) => d.stop())));
+        await bounded('offline-status', publisher.status(statusMessage(false, reason)));
+        await bounded('mqtt-close', sink?.end(false) ?? Promise.resolve());
+      })();
+      return stopping;
     },
   };
 }

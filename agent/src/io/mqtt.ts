@@ -66,6 +66,9 @@ function readSecret(file: string | undefined): Buffer | undefined {
   return file === undefined ? undefined : readFileSync(file);
 }
 
+/** Longest a graceful close waits for the broker (acknowledgements, DISCONNECT). */
+export const END_GRACE_MS = 2000;
+
 /** A connected (or reconnecting) MQTT client. Reconnects by itself. */
 export class MqttLink extends EventEmitter<MqttLinkEvents> {
   private readonly client: mqtt.MqttClient;
@@ -147,8 +150,28 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     });
   }
 
-  /** Closes the connection. `force` skips sending queued messages and the DISCONNECT. */
+  /**
+   * Closes the connection. `force` skips sending queued messages and the DISCONNECT.
+   * Bounded: MQTT.js's graceful close waits for every unacknowledged QoS 1 message and, if the
+   * connection is lost meanwhile, waits forever (it does not reconnect while closing). So the
+   * close completes when MQTT.js says so, when the connection closes, or after
+   * END_GRACE_MS, whichever comes first; then the socket is dropped. What was not
+   * acknowledged is still in the durable queue for the next run.
+   */
   end(force = false): Promise<void> {
-    return new Promise((resolve) => this.client.end(force, {}, () => resolve()));
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.client.removeListener('close', finish);
+        this.client.stream?.destroy();
+        resolve();
+      };
+      const timer = setTimeout(finish, END_GRACE_MS);
+      this.client.once('close', finish);
+      this.client.end(force, {}, finish);
+    });
   }
 }
