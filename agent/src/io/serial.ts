@@ -51,6 +51,10 @@ export const EOF_AWARE_BINDING: BindingInterface = {
         } catch (err) {
           const code = (err as { code?: string }).code;
           if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err;
+          // The port may have been closed while the read was in flight: its poller is then
+          // destroyed, and polling it crashes the process (SIGSEGV in bindings-cpp's
+          // Poller::poll). The stock binding checks this too.
+          if (!unix.isOpen || unix.fd === null) throw Object.assign(new Error('Port is not open'), { canceled: true });
           await new Promise<void>((ok, fail) => unix.poller.once('readable', (e) => (e ? fail(e) : ok())));
         }
       }
