@@ -209,13 +209,14 @@ export async function startMonitorSimulator(config: MonitorSimConfig, deps: Moni
       timer = null;
       if (stopped) return;
       const m = device.nextMessage(wallNowMs());
+      const sentWallMs = wallNowMs(); // before the write: a receiver never stamps earlier
       const written = m.bytes.length === 0 ? true : pty.write(m.bytes);
       deps.emit({
         event: 'frame',
         device: DEVICE_NAME,
         index: m.index,
         controlId: m.controlId,
-        sentWallMs: wallNowMs(),
+        sentWallMs,
         deviceTime: new Date(m.deviceTimeMs).toISOString(),
         injected: m.injected,
         ...m.truth,

@@ -26,7 +26,11 @@ export interface FrameEvent {
   event: 'frame';
   device: string;
   index: number;
-  /** Wall clock (Date.now()) just after the bytes were handed to the pty. */
+  /**
+   * Wall clock (Date.now()) just before the bytes were handed to the pty, so that a receiver
+   * on the same machine never stamps a frame earlier than this (taken after the write, a
+   * sender preempted between the two would record a time after the agent's receipt).
+   */
   sentWallMs: number;
   /**
    * How late the write was against the drift-free schedule (start + index * periodMs), on the
@@ -101,13 +105,14 @@ export function startRunner(o: RunnerOptions): Runner {
       return;
     }
     const frame = o.source.nextFrame();
-    const written = o.write(frame.bytes);
+    const sentWallMs = o.wallNowMs();
     const lateMs = Math.round((o.clock.nowMs() - dueMs) * 10) / 10;
+    const written = o.write(frame.bytes);
     o.onFrame({
       event: 'frame',
       device: o.device,
       index: frame.index,
-      sentWallMs: o.wallNowMs(),
+      sentWallMs,
       lateMs,
       spo2Percent: frame.spo2Percent,
       pulseBpm: frame.pulseBpm,

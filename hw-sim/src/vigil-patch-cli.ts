@@ -220,6 +220,8 @@ export async function startPatchSimulator(config: PatchSimConfig, deps: PatchSim
         return;
       }
       const block = device.nextBlock();
+      const sentWallMs = wallNowMs(); // before the write: a receiver never stamps earlier
+      const lateMs = Math.round((performance.now() - dueMs) * 10) / 10;
       const written = block.bytes.length === 0 ? true : pty.write(block.bytes);
       if (block.injected.length > 0) deps.emit({ event: 'inject', device: DEVICE_NAME, tS: block.tS, kinds: block.injected });
       if (block.closesSecond) {
@@ -230,8 +232,8 @@ export async function startPatchSimulator(config: PatchSimConfig, deps: PatchSim
           index: Math.floor(block.tS),
           tS: Math.round((block.tS + BLOCK_MS / 1000) * 10) / 10,
           tickMs: block.tickMs,
-          sentWallMs: wallNowMs(),
-          lateMs: Math.round((performance.now() - dueMs) * 10) / 10,
+          sentWallMs,
+          lateMs,
           streaming: block.streaming,
           serial: block.serial,
           heartRateBpm: Math.round(t.heartRateBpm * 10) / 10,
