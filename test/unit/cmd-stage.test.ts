@@ -14,6 +14,8 @@ import { memoryLogger } from '../../agent/src/log';
 import type { CommandMsg } from '../../agent/src/proto/codec';
 import { decodeCommand, encodeCommand } from '../../agent/src/proto/codec';
 import { AlarmBook } from '../../agent/src/safety/alarms';
+import type { AlarmPriority } from '../../agent/src/safety/alarms';
+import { ALARM_CONDITIONS } from '../../agent/src/safety/conditions';
 import { buildCommand, parseBed } from '../../agent/src/station/commands';
 
 const BED = { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
@@ -130,19 +132,22 @@ t.test('REQ-CMD-025 an effect that refuses is answered with its reason (e.g. unk
 
 t.test('REQ-CMD-026 the alarm book: acknowledge, silence that lapses, and a new priority that needs a new acknowledgement', async (t) => {
   const clock = new FakeClock();
-  const book = new AlarmBook(clock);
-  book.raise('technical', 'link-stale', 'spo2', 'medium', 'no frame');
+  // A copy of the catalogue whose priority for link-stale can change, as a new catalogue version would.
+  const catalogue = { ...ALARM_CONDITIONS, 'link-stale': { ...ALARM_CONDITIONS['link-stale'], priority: 'medium' as AlarmPriority } };
+  const book = new AlarmBook(clock, catalogue);
+  book.raise('link-stale', 'spo2', 'no frame');
   t.equal(book.acknowledge('spo2.none', 'nurse'), null, 'unknown: null');
   const acked = book.acknowledge('spo2.link-stale', 'nurse-a');
   t.equal(acked?.state, 'ALARM_STATE_ACKNOWLEDGED');
   t.equal(acked?.acknowledgedBy, 'nurse-a');
-  t.equal(book.raise('technical', 'link-stale', 'spo2', 'medium', 'no frame for 4 s')?.state, 'ALARM_STATE_ACKNOWLEDGED', 'a new detail keeps the acknowledgement');
+  t.equal(book.raise('link-stale', 'spo2', 'no frame for 4 s')?.state, 'ALARM_STATE_ACKNOWLEDGED', 'a new detail keeps the acknowledgement');
   const silenced = book.silence('spo2.link-stale', 60_000);
   t.equal(silenced?.state, 'ALARM_STATE_SILENCED');
   t.equal(Number(silenced?.silencedUntilWallMs), clock.wallMs() + 60_000);
   clock.advanceMs(60_000);
   t.equal(book.list()[0]?.state, 'ALARM_STATE_ACKNOWLEDGED', 'the silence lapsed on the monotonic clock: back to acknowledged');
-  t.equal(book.raise('technical', 'link-stale', 'spo2', 'high', 'escalated')?.state, 'ALARM_STATE_ACTIVE', 'a new priority is a new condition');
+  catalogue['link-stale'].priority = 'high';
+  t.equal(book.raise('link-stale', 'spo2', 'escalated')?.state, 'ALARM_STATE_ACTIVE', 'a new priority is a new condition');
   t.equal(book.clear('link-stale', 'spo2')?.state, 'ALARM_STATE_CLEARED');
 });
 

@@ -7,6 +7,7 @@ import type { DeviceDriver } from '../drivers/driver';
 import type { Logger } from '../log';
 import type { AlarmMsg, ObservationMsg } from '../proto/codec';
 import type { AlarmBook } from '../safety/alarms';
+import type { ConditionKey } from '../safety/conditions';
 import type { ManualObservations } from './manual';
 import type { Command } from './schema';
 import { CONSCIOUSNESS_CODE } from './schema';
@@ -20,7 +21,7 @@ export interface AgentPorts {
   publishAlarm(msg: AlarmMsg): void;
   /** Computes and publishes the score now, so a manual input shows at once. */
   rescore(): void;
-  clearAlarm(condition: string, source: string): void;
+  clearAlarm(key: ConditionKey, source: string): void;
   logger: Logger;
 }
 

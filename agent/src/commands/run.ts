@@ -6,6 +6,8 @@ import { createLogger } from '../log';
 import { LevelQueueStore } from '../io/durable-queue';
 import { startAgent } from '../main';
 import { Outbox } from '../publish/outbox';
+import type { SessionHooks, SessionWill } from '../publish/mqtt-session';
+import { connectMqttSession } from '../publish/mqtt-session';
 import { coreVersion, panicForTest, scoreNews2 } from '../native/addon';
 import type { News2Scorer } from '../scoring/news2-stage';
 import type { Logger } from '../log';
@@ -45,7 +47,8 @@ export async function runAgent(configFile: string): Promise<number> {
   // The native addon must load before anything is accepted (throws NativeError NATIVE_LOAD).
   const nativeVersion = coreVersion();
   const supervisor = systemdSupervisor(logger);
-  const agent = startAgent({ config, clock: systemClock, logger, scorer: faultInjectedScorer(logger), outbox, supervisor, durableState });
+  const connect = (will: SessionWill, hooks: SessionHooks) => connectMqttSession(config, outbox, systemClock, logger, will, hooks);
+  const agent = startAgent({ config, clock: systemClock, logger, scorer: faultInjectedScorer(logger), connect, supervisor, durableState });
   // Ready: config valid, addon loaded, durable queue open, drivers started. The broker need
   // not be reachable: accepted data waits in the queue.
   supervisor.ready(`streaming ${config.interfaces.length} interface(s)`);

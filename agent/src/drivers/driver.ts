@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Observation } from '../model/observation';
+import type { DriverConditionKey } from '../safety/conditions';
 
 export type LinkState = 'connecting' | 'negotiating' | 'streaming' | 'stale' | 'lost';
 
@@ -29,8 +30,8 @@ export interface LinkChange {
  */
 export interface DriverCondition {
   interfaceId: string;
-  /** Stable name, the alarm's condition (e.g. `low-battery`). */
-  condition: string;
+  /** The alarm's condition, a key of the catalogue (safety/conditions.ts), e.g. `low-battery`. */
+  condition: DriverConditionKey;
   active: boolean;
   priority: 'low' | 'medium' | 'high';
   /** Names the condition and what to do; never a measured value. */

@@ -86,6 +86,11 @@ export class Delivery {
     return this.link.connected;
   }
 
+  /** Messages waiting in the durable queue (load shedding reads its growth). */
+  get backlog(): number {
+    return this.outbox.depth;
+  }
+
   publish(topic: string, payload: Uint8Array, options: SendOptions): Promise<void> {
     const { deliveryClass, ...mqttOptions } = options;
     if (deliveryClass === undefined) return this.publishState(topic, payload, mqttOptions);

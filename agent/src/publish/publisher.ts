@@ -97,6 +97,11 @@ export class Publisher {
     return this.counts;
   }
 
+  /** The counters as the gateway status names them. */
+  statusCounters(): Record<string, number> {
+    return { published: this.counts.published, 'publish-failed': this.counts.publishFailed, 'state-skipped-offline': this.counts.stateSkippedOffline };
+  }
+
   /** The sequence number of the last message of the delivered stream. */
   get lastSequence(): number {
     return this.sequence;

@@ -3,9 +3,14 @@
  * Only a change of state produces a message (plus periodic re-announcement of active
  * alarms by the agent, so a late subscriber sees them). Priorities follow IEC
  * 60601-1-8 (high, medium, low; info is a signal, not an alarm).
+ *
+ * Conditions are the keys of the catalogue (safety/conditions.ts), which also gives each
+ * its kind and priority: no caller decides either.
  */
 import type { Clock } from '../clock';
 import type { AlarmMsg } from '../proto/codec';
+import type { ConditionKey, ConditionSpec } from './conditions';
+import { ALARM_CONDITIONS, conditionName } from './conditions';
 
 export type AlarmKind = 'physiological' | 'technical';
 export type AlarmPriority = 'info' | 'low' | 'medium' | 'high';
@@ -32,10 +37,23 @@ export function alarmId(condition: string, source: string): string {
 export class AlarmBook {
   private readonly active = new Map<string, ActiveAlarm>();
 
-  constructor(private readonly clock: Clock) {}
+  /**
+   * @param catalogue the condition catalogue (safety/conditions.ts); a test may pass a
+   *   changed copy to show what a new catalogue version does to active alarms.
+   */
+  constructor(
+    private readonly clock: Clock,
+    private readonly catalogue: Readonly<Record<ConditionKey, ConditionSpec>> = ALARM_CONDITIONS,
+  ) {}
 
-  /** Raises (or re-prioritises) an alarm; returns the message to publish, or null if unchanged. */
-  raise(kind: AlarmKind, condition: string, source: string, priority: AlarmPriority, detail: string): AlarmMsg | null {
+  /**
+   * Raises (or re-prioritises) the condition `key` of `source`, with its kind and priority
+   * from the catalogue; `qualifier` names the member of a family (`value-rejected.<rule>`).
+   * Returns the message to publish, or null if unchanged.
+   */
+  raise(key: ConditionKey, source: string, detail: string, qualifier?: string): AlarmMsg | null {
+    const { kind, priority } = this.catalogue[key];
+    const condition = conditionName(key, qualifier);
     const id = alarmId(condition, source);
     const now = this.clock.wallMs();
     const existing = this.active.get(id);
@@ -96,16 +114,16 @@ export class AlarmBook {
   }
 
   /** Clears an active alarm; returns the cleared message to publish, or null if it was not active. */
-  clear(condition: string, source: string): AlarmMsg | null {
-    const id = alarmId(condition, source);
+  clear(key: ConditionKey, source: string, qualifier?: string): AlarmMsg | null {
+    const id = alarmId(conditionName(key, qualifier), source);
     const existing = this.active.get(id);
     if (!existing) return null;
     this.active.delete(id);
     return { ...existing.msg, state: 'ALARM_STATE_CLEARED', changedWallMs: this.clock.wallMs() };
   }
 
-  isActive(condition: string, source: string): boolean {
-    return this.active.has(alarmId(condition, source));
+  isActive(key: ConditionKey, source: string, qualifier?: string): boolean {
+    return this.active.has(alarmId(conditionName(key, qualifier), source));
   }
 
   /** Active alarms; a silence that has lapsed returns the alarm to active (or acknowledged). */

@@ -10,7 +10,7 @@
  * patient data). Hazard ids refer to docs/risk/hazards.yaml.
  */
 import type { Observation, QualityFlag } from '../model/observation';
-import type { ParameterSpec } from '../model/parameters';
+import type { ParameterCode, ParameterSpec } from '../model/parameters';
 import { isParameterCode, PARAMETERS } from '../model/parameters';
 import { toCanonicalUnit } from '../model/units';
 
@@ -28,17 +28,23 @@ export type HazardId =
   | 'HAZ-010'
   | 'HAZ-011';
 
+export type NoticeCondition = 'device-clock-trusted' | 'device-clock-untrusted' | `unit-changed.${ParameterCode}`;
+
 /** Something a subscriber should hear about although the value was accepted. */
 export interface Notice {
   hazard: HazardId;
-  condition: string;
+  /** An alarm condition of the catalogue (safety/conditions.ts), or `device-clock-trusted` (it clears one). */
+  condition: NoticeCondition;
   detail: string;
 }
+
+/** Why a control rejected a value; the alarm is `value-rejected.<rule>` (safety/conditions.ts). */
+export type ValidationRule = 'unknown-parameter' | 'demo-data' | 'unknown-unit' | 'wrong-dimension' | 'not-finite' | 'implausible' | 'stale-on-arrival';
 
 export interface Rejection {
   ok: false;
   hazard: HazardId;
-  rule: string;
+  rule: ValidationRule;
   field: string;
   detail: string;
 }
@@ -66,7 +72,7 @@ export interface ControlSettings {
 
 export type Control = (obs: Observation, memory: SourceMemory, settings: ControlSettings) => Verdict;
 
-const reject = (hazard: HazardId, rule: string, field: string, detail: string): Rejection => ({
+const reject = (hazard: HazardId, rule: ValidationRule, field: string, detail: string): Rejection => ({
   ok: false,
   hazard,
   rule,

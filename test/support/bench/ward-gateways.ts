@@ -148,7 +148,7 @@ async function startGateway(index: number, url: string, seed: number, counts: Co
     for (let s = 0; s < SCORES_PER_SECOND; s += 1) send(publisher.score(score(now)));
     const phase = second % ALARM_EVERY_S;
     if (phase === alarmAt) {
-      const msg = alarms.raise('technical', 'sensor-off', 'patch', 'medium', 'device reports sensor off or no sensor');
+      const msg = alarms.raise('sensor-off', 'patch', 'device reports sensor off or no sensor');
       if (msg) {
         counts.alarmChanges += 1;
         send(publisher.alarm(msg));

@@ -29,6 +29,7 @@ import * as addon from '../../native/addon';
 import type { FusedResp, PpgBatch, PpgProcessor, QrsBatch, QrsDetector, RespEstimate, RespProcessor, SignalRejected } from '../../native/addon';
 import { RateWindow } from '../../safety/alarms';
 import type { DeviceDriver, DriverCondition, DriverEvents, InterfaceSnapshot } from '../driver';
+import type { DriverConditionKey } from '../../safety/conditions';
 import { DeviceIdentity } from '../device-identity';
 import { InterfaceLink } from '../interface-link';
 import {
@@ -672,7 +673,7 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
 
   // ---- conditions, counters, rejects ------------------------------------------------
 
-  private setCondition(condition: string, active: boolean, priority: DriverCondition['priority'], detail: string): void {
+  private setCondition(condition: DriverConditionKey, active: boolean, priority: DriverCondition['priority'], detail: string): void {
     if (active === this.activeConditions.has(condition)) return;
     if (active) this.activeConditions.add(condition);
     else this.activeConditions.delete(condition);

@@ -1,0 +1,254 @@
+/**
+ * The alarm-condition catalogue: every alarm the agent can raise, with its kind, its
+ * IEC 60601-1-8 priority, the hazard it controls (docs/risk/hazards.yaml), the requirement
+ * whose tests verify it (docs/requirements.yaml) and why it has that priority.
+ *
+ * `AlarmBook.raise` accepts only the keys of this table, and takes the kind and the
+ * priority from it: no call site decides a priority. `docs/alarms.md` is generated from it
+ * by `make evidence`; test/unit/alarm-conditions.test.ts proves that no condition is raised
+ * outside it and that every hazard and requirement it names exists.
+ *
+ * IEC 60601-1-8 (6.1.2, table 1): high priority when immediate response is required to
+ * prevent a potentially serious or irreversible harm; medium when a prompt response is
+ * required; low when awareness is required. A lost or withheld value of a monitored patient
+ * is at least medium: the nurse must go and look.
+ */
+import type { AlarmKind, AlarmPriority } from './alarms';
+
+/** What a family of conditions is qualified by (the alarm's condition is `<key>.<qualifier>`). */
+export type ConditionQualifier = 'validation-rule' | 'parameter';
+
+export interface ConditionSpec {
+  /** The alarm id the station sees: `<source>.<condition>`. */
+  idPattern: string;
+  kind: AlarmKind;
+  priority: AlarmPriority;
+  /** The hazards this condition is a risk control of. */
+  hazards: readonly string[];
+  /** The requirement whose tests verify that the condition is raised and cleared. */
+  requirement: string;
+  /** Why it exists and why it has this priority, in one line. */
+  rationale: string;
+  /** Present for a family: the condition's name carries this qualifier after a dot. */
+  qualifier?: ConditionQualifier;
+}
+
+const technical = 'technical' as const;
+
+export const ALARM_CONDITIONS = {
+  // --- device links (drivers/interface-link.ts, safety/link-policy.ts) -------------------
+  'link-stale': {
+    idPattern: '<interface>.link-stale',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-003'],
+    requirement: 'REQ-AGENT-002',
+    rationale: 'A connected device sent no valid data for its quiet time: its values are withdrawn; loss of a monitored parameter needs a prompt look.',
+  },
+  'link-lost': {
+    idPattern: '<interface>.link-lost',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-003'],
+    requirement: 'REQ-SAFE-030',
+    rationale: 'The port or listener is gone (unplugged cable, USB re-enumeration): values withdrawn, the port is reopened; a prompt look at the cable.',
+  },
+  'frames-rejected': {
+    idPattern: '<interface>.frames-rejected',
+    kind: technical,
+    priority: 'low',
+    hazards: ['HAZ-008'],
+    requirement: 'REQ-AGENT-003',
+    rationale: 'Rejected frames above the configured rate: the values still arriving are verified, so awareness (low) is enough; silence becomes link-stale.',
+  },
+  'frames-lost': {
+    idPattern: '<interface>.frames-lost',
+    kind: technical,
+    priority: 'low',
+    hazards: ['HAZ-007'],
+    requirement: 'REQ-PATCH-013',
+    rationale: 'Sequence gaps on the patch link: gaps are flagged on the derived values; awareness only.',
+  },
+  'device-identity': {
+    idPattern: '<interface>.device-identity',
+    kind: technical,
+    priority: 'high',
+    hazards: ['HAZ-011'],
+    requirement: 'REQ-SAFE-037',
+    rationale: 'Another device or another patient on the bed\'s link: its values are held back until a nurse confirms; values of the wrong patient need an immediate response.',
+  },
+  // --- validation (validation/controls.ts) --------------------------------------------------
+  'value-rejected': {
+    idPattern: '<interface>.value-rejected.<rule>',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-001', 'HAZ-003', 'HAZ-005', 'HAZ-006', 'HAZ-010'],
+    requirement: 'REQ-VAL-002',
+    rationale: 'A value failed an interface risk control (unit, plausibility, age, mapping, demo data): it is not shown and the earlier value is withdrawn; a monitored value is missing.',
+    qualifier: 'validation-rule',
+  },
+  'unit-changed': {
+    idPattern: '<interface>.unit-changed.<parameter>',
+    kind: technical,
+    priority: 'low',
+    hazards: ['HAZ-001'],
+    requirement: 'REQ-VAL-002',
+    rationale: 'A device changed the unit of a parameter mid-stream; the value was converted exactly or rejected, so awareness only.',
+    qualifier: 'parameter',
+  },
+  'device-clock-untrusted': {
+    idPattern: '<interface>.device-clock-untrusted',
+    kind: technical,
+    priority: 'low',
+    hazards: ['HAZ-004'],
+    requirement: 'REQ-SAFE-033',
+    rationale: 'The device clock is beyond the offset bound: ages come from the gateway clock instead, data still flows; awareness only.',
+  },
+  'frozen-values': {
+    idPattern: '<interface>.frozen-values',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-007', 'HAZ-009'],
+    requirement: 'REQ-SAFE-021',
+    rationale: 'Bit-identical values for the frozen window: a stuck device; its values leave the score, a prompt look is needed.',
+  },
+  'sensor-off': {
+    idPattern: '<interface>.sensor-off',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-009'],
+    requirement: 'REQ-AGENT-004',
+    rationale: 'The device reports the sensor off or absent: no measurement of the patient; a prompt look.',
+  },
+  // --- conditions a driver detects by itself (DriverCondition) ------------------------------
+  'low-battery': {
+    idPattern: '<interface>.low-battery',
+    kind: technical,
+    priority: 'low',
+    hazards: ['HAZ-012'],
+    requirement: 'REQ-PATCH-012',
+    rationale: 'The patch reports a low battery: data still flows; replace or charge it before it stops.',
+  },
+  'device-fault': {
+    idPattern: '<interface>.device-fault',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-009'],
+    requirement: 'REQ-PATCH-012',
+    rationale: 'The patch reports a sensor fault: its values are flagged and kept out of the score; a prompt look.',
+  },
+  'signal-processing-failed': {
+    idPattern: '<interface>.signal-processing-failed',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-017'],
+    requirement: 'REQ-SIG-005',
+    rationale: 'Native signal processing failed repeatedly: the patch\'s derived values are unavailable.',
+  },
+  // --- the score (scoring/news2-stage.ts, pipeline/observation-flow.ts) ---------------------
+  'news2-high': {
+    idPattern: 'gateway.news2-high',
+    kind: 'physiological',
+    priority: 'high',
+    hazards: ['HAZ-018'],
+    requirement: 'REQ-ALARM-002',
+    rationale: 'RCP NEWS2 (2017), chart 2: aggregate score 7 or more calls for an emergency response.',
+  },
+  'news2-medium': {
+    idPattern: 'gateway.news2-medium',
+    kind: 'physiological',
+    priority: 'medium',
+    hazards: ['HAZ-018'],
+    requirement: 'REQ-ALARM-002',
+    rationale: 'RCP NEWS2 (2017), chart 2: aggregate score 5-6 calls for an urgent response.',
+  },
+  'score-input-rejected': {
+    idPattern: 'gateway.score-input-rejected',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-006'],
+    requirement: 'REQ-ALARM-003',
+    rationale: 'The native score refused an input: no score is published while it lasts, so the station\'s score expires.',
+  },
+  'native-failure': {
+    idPattern: 'gateway.native-failure',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-017'],
+    requirement: 'REQ-SAFE-039',
+    rationale: 'The native NEWS2 computation failed three times within a minute: scores are missing.',
+  },
+  // --- the gateway itself (safety/supervision.ts, state/durable-state.ts) -------------------
+  'event-loop-stall': {
+    idPattern: 'gateway.event-loop-stall',
+    kind: technical,
+    priority: 'low',
+    hazards: ['HAZ-012'],
+    requirement: 'REQ-SAFE-034',
+    rationale: 'The event loop was blocked past its bound; data resumed (otherwise gateway-stalled); awareness only.',
+  },
+  'gateway-stalled': {
+    idPattern: 'gateway.gateway-stalled',
+    kind: technical,
+    priority: 'high',
+    hazards: ['HAZ-012'],
+    requirement: 'REQ-SAFE-011',
+    rationale: 'A mandatory stage makes no progress: the supervisor is about to restart the agent; nothing from this bed is current.',
+  },
+  'queue-evicting': {
+    idPattern: 'gateway.queue-evicting',
+    kind: technical,
+    priority: 'low',
+    hazards: ['HAZ-013'],
+    requirement: 'REQ-DELIV-029',
+    rationale: 'The durable queue reached a bound and drops its oldest observations: history is lost, live data flows.',
+  },
+  'queue-disk-failing': {
+    idPattern: 'gateway.queue-disk-failing',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-013'],
+    requirement: 'REQ-SAFE-038',
+    rationale: 'The state directory cannot be written: a broker outage now would lose data.',
+  },
+  'load-shedding': {
+    idPattern: 'gateway.load-shedding',
+    kind: technical,
+    priority: 'low',
+    hazards: ['HAZ-013'],
+    requirement: 'REQ-PERF-001',
+    rationale: 'Overload: the least important messages are not produced (never alarms); awareness only.',
+  },
+  'state-not-saved': {
+    idPattern: 'gateway.state-not-saved',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-013'],
+    requirement: 'REQ-CMD-032',
+    rationale: 'Accepted commands or learned identities could not be written: a restart now would lose them.',
+  },
+} as const satisfies Record<string, ConditionSpec>;
+
+export type ConditionKey = keyof typeof ALARM_CONDITIONS;
+
+/** Conditions a driver may report by itself (DriverCondition). */
+export type DriverConditionKey = 'low-battery' | 'device-fault' | 'signal-processing-failed' | 'frames-lost';
+
+export function isConditionKey(name: string): name is ConditionKey {
+  return Object.prototype.hasOwnProperty.call(ALARM_CONDITIONS, name);
+}
+
+/** The condition's name in the alarm: the key, or `<key>.<qualifier>` for a family. */
+export function conditionName(key: ConditionKey, qualifier?: string): string {
+  return qualifier === undefined ? key : `${key}.${qualifier}`;
+}
+
+/** The catalogue entry of an alarm's condition name (`value-rejected.implausible` -> value-rejected). */
+export function specOf(condition: string): { key: ConditionKey; spec: ConditionSpec } | null {
+  if (isConditionKey(condition)) return { key: condition, spec: ALARM_CONDITIONS[condition] };
+  const dot = condition.indexOf('.');
+  const key = dot > 0 ? condition.slice(0, dot) : '';
+  if (!isConditionKey(key)) return null;
+  const spec: ConditionSpec = ALARM_CONDITIONS[key];
+  return spec.qualifier ? { key, spec } : null;
+}
