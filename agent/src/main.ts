@@ -75,90 +75,94 @@ export interface RunningAgent {
   handleCommand(payload: Uint8Array): CommandResultMsg;
 }
 
-export function startAgent(deps: AgentDeps): RunningAgent {
+/** The stages of the data path, built in its order. */
+function buildDataPath(deps: AgentDeps, counters: Counters) {
   const { config, clock, logger } = deps;
-  const identity = { ...config.gateway };
-  const startedWallMs = clock.wallMs();
-  const counters = new Counters();
   const maxAgeMs = (p: ParameterCode): number => config.maxAgeMs[p] ?? PARAMETERS[p].defaultMaxAgeMs;
   const interfaceConfig = new Map(config.interfaces.map((i) => [i.id, i]));
-
-  // --- the data path, in order --------------------------------------------------------
   const drivers = deps.drivers ?? config.interfaces.map((itf) => createDriver(itf, config.patient, clock, logger));
   const interfaceIds = drivers.map((d) => d.interfaceId);
   const validation = new ValidationStage({ maxAgeMs: (spec) => maxAgeMs(spec.code), clockOffsetBoundMs: config.clockOffsetBoundMs, frozenWindowMs: config.safety.frozenWindowMs });
   const store = new VitalsStore(clock, maxAgeMs, (id) => interfaceConfig.get(id)?.scoreUnverified ?? false);
   const manual = new ManualObservations(clock, config.commands.manualMaxAgeMs);
   const news2 = new News2Stage(deps.scorer, store, clock, () => manual.spo2Scale() ?? config.patient.spo2Scale, interfaceIds, () => manual.inputs(), config.news2Priority);
-  let sink: AgentSink | null = null;
-  const lateSink: MessageSink = {
-    publish: (topic, payload, options) => (sink ? sink.publish(topic, payload, options) : Promise.reject(new Error('not connected'))),
-    get connected() {
-      return sink?.connected;
-    },
-  };
+  const sink = new LateSink();
   // Under overload the least important messages are not produced: extras, then vitals and scores, never alarms.
   const shedder = new LoadShedder(clock);
-  const publisher = new Publisher(lateSink, identity, clock, logger, shedder);
+  const publisher = new Publisher(sink, { ...config.gateway }, clock, logger, shedder);
   const alarms = new AlarmStage(new AlarmBook(clock), (m) => void publisher.alarm(m), logger);
   const flow = new ObservationFlow({ clock, logger, counters, validation, store, manual, news2, alarms, output: publisher, maxAgeMs });
-  const links = new LinkPolicy({
-    clock, logger, counters, alarms, flow, interfaceIds,
-    rejectAlarm: config.rejectAlarm,
-    countHealth: (id, name) => validation.count(id, name),
-    statusChanged: (reason) => void publisher.status(statusMessage(true, reason)),
-  });
+  return { drivers, interfaceIds, interfaceConfig, validation, manual, sink, shedder, publisher, alarms, flow };
+}
+type DataPath = ReturnType<typeof buildDataPath>;
 
-  // --- the station's commands and what a restart must keep ---------------------------
-  const commands = new CommandStage(identity, config.commands, clock, logger, agentEffects({
-    alarms: alarms.book, drivers, manual, logger,
-    publishObservation: (m) => void publisher.observationMsg(m),
-    publishAlarm: (m) => void publisher.alarm(m),
-    rescore: () => flow.rescore(),
-    clearAlarm: (key, source) => alarms.clear(key, source),
+/** The station's commands, and what a restart must keep of them and of the drivers. */
+function buildCommands(deps: AgentDeps, counters: Counters, p: DataPath) {
+  const { config, clock, logger } = deps;
+  const commands = new CommandStage({ ...config.gateway }, config.commands, clock, logger, agentEffects({
+    alarms: p.alarms.book, drivers: p.drivers, manual: p.manual, logger,
+    publishObservation: (m) => void p.publisher.observationMsg(m),
+    publishAlarm: (m) => void p.publisher.alarm(m),
+    rescore: () => p.flow.rescore(),
+    clearAlarm: (key, source) => p.alarms.clear(key, source),
   }));
-  const durable = new DurableState({ clock, logger, counters, alarms, commands, manual, drivers, state: deps.durableState });
-  const resumed = durable.restore();
+  const durable = new DurableState({ clock, logger, counters, alarms: p.alarms, commands, manual: p.manual, drivers: p.drivers, state: deps.durableState });
   const handleCommand = (payload: Uint8Array): CommandResultMsg => {
     const result = commands.handle(payload);
-    durable.answer(result, (r) => void publisher.commandResult(r));
+    durable.answer(result, (r) => void p.publisher.commandResult(r));
     return result;
   };
+  return { commands, durable, handleCommand };
+}
 
-  // --- supervision -----------------------------------------------------------------------
+/** Supervision of the gateway, and the status message every stage contributes to. */
+function buildSupervision(deps: AgentDeps, counters: Counters, p: DataPath, commands: CommandStage) {
+  const { config, clock, logger } = deps;
+  const snapshots = () => p.drivers.map((d) => d.snapshot());
   const supervision = new Supervision({
-    clock, logger, counters, alarms, shedder,
-    supervisor: deps.supervisor,
+    clock, logger, counters, alarms: p.alarms, shedder: p.shedder, supervisor: deps.supervisor,
     eventLoopStallMs: config.safety.eventLoopStallMs,
     heartbeatIntervalMs: config.mqtt.heartbeatIntervalMs,
-    quietTimeMs: (id) => interfaceConfig.get(id)?.quietTimeMs ?? 3000,
+    quietTimeMs: (id) => p.interfaceConfig.get(id)?.quietTimeMs ?? 3000,
     supervised: {
-      interfaces: () => drivers.map((d) => d.snapshot()),
-      published: () => publisher.counters.published,
-      connected: () => lateSink.connected,
-      backlog: () => sink?.backlog ?? 0,
-      queueConditions: () => sink?.conditions?.() ?? null,
+      interfaces: snapshots,
+      published: () => p.publisher.counters.published,
+      connected: () => p.sink.connected,
+      backlog: () => p.sink.target?.backlog ?? 0,
+      queueConditions: () => p.sink.target?.conditions?.() ?? null,
     },
   });
+  const startedWallMs = clock.wallMs();
   const statusMessage = (online: boolean, reason: string): GatewayStatusMsg =>
-    gatewayStatus(
-      {
-        interfaces: () => drivers.map((d) => d.snapshot()),
-        health: (id) => validation.health(id),
-        counters: () => [counters.snapshot(), publisher.statusCounters(), sink?.counters?.() ?? {}, commands.counters(), supervision.counters(), shedder.counters()],
-        startedWallMs,
-        heartbeatIntervalMs: config.mqtt.heartbeatIntervalMs,
-        softwareVersion: `${SOFTWARE_VERSION} (parameters v${PARAMETER_TABLE_VERSION})`,
-      },
-      online,
-      reason,
-    );
+    gatewayStatus({
+      interfaces: snapshots,
+      health: (id) => p.validation.health(id),
+      counters: () => [counters.snapshot(), p.publisher.statusCounters(), p.sink.target?.counters?.() ?? {}, commands.counters(), supervision.counters(), p.shedder.counters()],
+      startedWallMs,
+      heartbeatIntervalMs: config.mqtt.heartbeatIntervalMs,
+      softwareVersion: `${SOFTWARE_VERSION} (parameters v${PARAMETER_TABLE_VERSION})`,
+    }, online, reason);
+  return { supervision, statusMessage };
+}
 
-  // --- wiring ----------------------------------------------------------------------------
-  for (const driver of drivers) {
+export function startAgent(deps: AgentDeps): RunningAgent {
+  const { config, clock, logger } = deps;
+  const counters = new Counters();
+  const p = buildDataPath(deps, counters);
+  const { commands, durable, handleCommand } = buildCommands(deps, counters, p);
+  const { supervision, statusMessage } = buildSupervision(deps, counters, p, commands);
+  const links = new LinkPolicy({
+    clock, logger, counters, alarms: p.alarms, flow: p.flow, interfaceIds: p.interfaceIds, rejectAlarm: config.rejectAlarm,
+    countHealth: (id, name) => p.validation.count(id, name),
+    statusChanged: (reason) => void p.publisher.status(statusMessage(true, reason)),
+  });
+  const resumed = durable.restore(); // before the drivers start and before any command
+
+  // --- wiring: each driver's events to the stage that owns their policy --------------------
+  for (const driver of p.drivers) {
     driver.on('observations', (emitted) => {
       supervision.driverProgressed(driver.interfaceId);
-      flow.accept(driver.interfaceId, emitted);
+      p.flow.accept(driver.interfaceId, emitted);
     });
     driver.on('rejected', (r) => links.onRejected(r));
     driver.on('condition', (c) => links.onCondition(c));
@@ -166,44 +170,56 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   }
   const tick = (): void => {
     supervision.tick();
-    for (const d of drivers) d.tick();
+    for (const d of p.drivers) d.tick();
     links.tick();
     durable.tick();
-    flow.expire();
+    p.flow.expire();
   };
   const announce = (reason: string): void => {
-    void publisher.status(statusMessage(true, reason));
-    for (const a of alarms.list()) void publisher.alarmReminder(a);
+    void p.publisher.status(statusMessage(true, reason));
+    for (const a of p.alarms.list()) void p.publisher.alarmReminder(a);
   };
 
-  // --- start -------------------------------------------------------------------------------
-  sink = deps.connect(publisher.willMessage(statusMessage(false, 'last-will')), { connected: () => announce('connected'), command: handleCommand });
-  if (resumed) flow.resumeManual(resumed);
-  for (const d of drivers) d.start();
-  const tickTimer = setInterval(tick, deps.tickMs ?? 250);
+  // --- start ---------------------------------------------------------------------------------
+  p.sink.target = deps.connect(p.publisher.willMessage(statusMessage(false, 'last-will')), { connected: () => announce('connected'), command: handleCommand });
+  if (resumed) p.flow.resumeManual(resumed);
+  for (const d of p.drivers) d.start();
+  const timers = [
+    setInterval(tick, deps.tickMs ?? 250),
+    setInterval(() => {
+      announce('heartbeat');
+      supervision.heartbeat();
+    }, config.mqtt.heartbeatIntervalMs),
+  ];
   supervision.start();
-  const heartbeatTimer = setInterval(() => {
-    announce('heartbeat');
-    supervision.heartbeat();
-  }, config.mqtt.heartbeatIntervalMs);
 
   let stopping: Promise<void> | null = null;
-  return {
-    publisher, tick, statusMessage, handleCommand,
-    gate: supervision.gate,
-    stop(reason: string): Promise<void> {
-      stopping ??= (async () => {
-        deps.supervisor?.stopping();
-        supervision.stop();
-        clearInterval(tickTimer);
-        clearInterval(heartbeatTimer);
-        // Each step is bounded: a port that does not close, or a broker gone mid-stop, must
-        // not keep the agent from stopping. What was not delivered stays in the durable queue.
-        await bounded(logger, 'drivers', Promise.all(drivers.map((d) => d.stop())));
-        await bounded(logger, 'offline-status', publisher.status(statusMessage(false, reason)));
-        await bounded(logger, 'mqtt-close', sink?.end(false) ?? Promise.resolve());
-      })();
-      return stopping;
-    },
-  };
+  const stop = (reason: string): Promise<void> =>
+    (stopping ??= (async () => {
+      deps.supervisor?.stopping();
+      supervision.stop();
+      for (const t of timers) clearInterval(t);
+      // Each step is bounded: a port that does not close, or a broker gone mid-stop, must
+      // not keep the agent from stopping. What was not delivered stays in the durable queue.
+      await bounded(logger, 'drivers', Promise.all(p.drivers.map((d) => d.stop())));
+      await bounded(logger, 'offline-status', p.publisher.status(statusMessage(false, reason)));
+      await bounded(logger, 'mqtt-close', p.sink.target?.end(false) ?? Promise.resolve());
+    })());
+  return { publisher: p.publisher, tick, statusMessage, handleCommand, gate: supervision.gate, stop };
+}
+
+/**
+ * The publisher's sink, connected after the stages exist (the last will is the status the
+ * stages describe); until then a publish fails and is counted by the publisher.
+ */
+class LateSink implements MessageSink {
+  target: AgentSink | null = null;
+
+  publish(topic: string, payload: Uint8Array, options: Parameters<MessageSink['publish']>[2]): Promise<void> {
+    return this.target ? this.target.publish(topic, payload, options) : Promise.reject(new Error('not connected'));
+  }
+
+  get connected(): boolean | undefined {
+    return this.target?.connected;
+  }
 }
