@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { decodeCapture, decodeMasimoCapture, decodePcd01Capture, runDecode } from '../../agent/src/commands/decode';
-import { frameMllp } from '../../agent/src/drivers/hl7-pcd01/protocol';
+import { frameMllp } from '../../agent/src/framing/mllp';
 import { ackMessage, monitorMessage, monitorObx, thermometerFahrenheit, withTerminator } from '../support/hl7-pcd01-fixtures';
 
 const VIGIL_CLI = join(__dirname, '..', '..', 'agent', 'src', 'cli.js');

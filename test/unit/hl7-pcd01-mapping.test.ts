@@ -3,8 +3,9 @@
  * the unit table (model/units.ts), and the validation controls every driver's values pass.
  */
 import t from 'tap';
-import { decodePcd01, readingToObservation } from '../../agent/src/drivers/hl7-pcd01/protocol';
-import type { Pcd01Reading } from '../../agent/src/drivers/hl7-pcd01/protocol';
+import { readingToObservation } from '../../agent/src/drivers/hl7-pcd01/obx';
+import type { Pcd01Reading } from '../../agent/src/drivers/hl7-pcd01/obx';
+import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import { PARAMETER_CODES, PARAMETERS, parameterForMdc } from '../../agent/src/model/parameters';
 import { newSourceMemory, runControls } from '../../agent/src/validation/controls';
 import { EUI64, monitorMessage, thermometerFahrenheit } from '../support/hl7-pcd01-fixtures';

@@ -1,5 +1,6 @@
 /**
- * The HL7 v2 / IHE PCD-01 decoder (agent/src/drivers/hl7-pcd01/protocol.ts) from fixtures
+ * The HL7 v2 / IHE PCD-01 decoder (agent/src/drivers/hl7-pcd01/: hl7v2, dtm, obx, pcd01, ack,
+ * receiver; MLLP in agent/src/framing/mllp.ts) from fixtures
  * built in code: MLLP framing, delimiters declared in MSH, escapes, repetitions, segment
  * terminators, every OBX-11 status, NA arrays, time zones, the ACK, every reject reason, and
  * a seeded fuzz run. No file outside the repository is needed.
@@ -7,24 +8,15 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  buildAck,
-  decodePcd01,
-  DEFAULT_DELIMITERS,
-  escapeHl7,
-  frameMllp,
-  HL7_MAX_MESSAGE_BYTES,
-  MAX_ACK_ERRORS,
-  MllpSplitter,
-  parseDtm,
-  parseHl7,
-  Pcd01Receiver,
-  splitUnframed,
-  unescapeHl7,
-  unwrapMllp,
-  value,
-} from '../../agent/src/drivers/hl7-pcd01/protocol';
-import type { Hl7Delimiters, Pcd01Decoded, ReceiverSettings } from '../../agent/src/drivers/hl7-pcd01/protocol';
+import { buildAck, MAX_ACK_ERRORS } from '../../agent/src/drivers/hl7-pcd01/ack';
+import { parseDtm } from '../../agent/src/drivers/hl7-pcd01/dtm';
+import { DEFAULT_DELIMITERS, escapeHl7, parseHl7, splitUnframed, unescapeHl7, value } from '../../agent/src/drivers/hl7-pcd01/hl7v2';
+import type { Hl7Delimiters } from '../../agent/src/drivers/hl7-pcd01/hl7v2';
+import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
+import type { Pcd01Decoded } from '../../agent/src/drivers/hl7-pcd01/pcd01';
+import { Pcd01Receiver } from '../../agent/src/drivers/hl7-pcd01/receiver';
+import type { ReceiverSettings } from '../../agent/src/drivers/hl7-pcd01/receiver';
+import { frameMllp, HL7_MAX_MESSAGE_BYTES, MllpSplitter, unwrapMllp } from '../../agent/src/framing/mllp';
 import { createRng } from '../../hw-sim/src/rng';
 import { ackMessage, EUI64, monitorMessage, monitorObx, PATIENT_ID, withDelimiters, withTerminator } from '../support/hl7-pcd01-fixtures';
 import type { MonitorMessageSpec, ObxSpec } from '../support/hl7-pcd01-fixtures';

@@ -4,8 +4,10 @@
  * it says, the ACKs read back; and its command-line arguments.
  */
 import t from 'tap';
-import { buildAck, decodePcd01, frameMllp, unwrapMllp } from '../../agent/src/drivers/hl7-pcd01/protocol';
-import type { Pcd01Decoded } from '../../agent/src/drivers/hl7-pcd01/protocol';
+import { buildAck } from '../../agent/src/drivers/hl7-pcd01/ack';
+import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
+import type { Pcd01Decoded } from '../../agent/src/drivers/hl7-pcd01/pcd01';
+import { frameMllp, unwrapMllp } from '../../agent/src/framing/mllp';
 import { HL7_INJECT_KINDS, Hl7MonitorDevice, OTHER_EQUIPMENT_ID, OTHER_PATIENT_ID } from '../../hw-sim/src/devices/hl7-monitor';
 import type { Hl7InjectKind, Hl7MonitorOptions } from '../../hw-sim/src/devices/hl7-monitor';
 import { parseMonitorArgs } from '../../hw-sim/src/hl7-monitor-cli';

@@ -27,15 +27,11 @@ import { tickDelta, VigilPatchDriver } from '../drivers/vigil-patch/driver';
 import { decodePatchFrame } from '../drivers/vigil-patch/protocol';
 import { FakeClock } from '../clock';
 import { createLogger } from '../log';
-import {
-  MLLP_START,
-  MllpSplitter,
-  Pcd01Receiver,
-  readingToObservation,
-  splitUnframed,
-  unwrapMllp,
-  utcOffsetMinutes,
-} from '../drivers/hl7-pcd01/protocol';
+import { MLLP_START, MllpSplitter, unwrapMllp } from '../framing/mllp';
+import { utcOffsetMinutes } from '../drivers/hl7-pcd01/dtm';
+import { splitUnframed } from '../drivers/hl7-pcd01/hl7v2';
+import { readingToObservation } from '../drivers/hl7-pcd01/obx';
+import { Pcd01Receiver } from '../drivers/hl7-pcd01/receiver';
 import type { Observation, ResultStatus } from '../model/observation';
 import { newSourceMemory, runControls } from '../validation/controls';
 import type { ControlSettings, SourceMemory } from '../validation/controls';

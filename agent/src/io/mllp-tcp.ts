@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Clock } from '../clock';
-import { MllpSplitter } from '../drivers/hl7-pcd01/protocol';
+import { MllpSplitter } from '../framing/mllp';
 import { VigilError } from '../errors';
 import type { FrameStamp } from './serial';
 

@@ -9,13 +9,9 @@
  * pty carries the bytes). The message encoding is written here, independently of the agent's
  * decoder, as a monitor's firmware would be; the agent's MLLP helpers and ACK decoder are reused.
  */
-import {
-  decodePcd01,
-  formatDtm,
-  frameMllp,
-  MllpSplitter,
-  unwrapMllp,
-} from '../../../agent/src/drivers/hl7-pcd01/protocol';
+import { formatDtm } from '../../../agent/src/drivers/hl7-pcd01/dtm';
+import { decodePcd01 } from '../../../agent/src/drivers/hl7-pcd01/pcd01';
+import { frameMllp, MllpSplitter, unwrapMllp } from '../../../agent/src/framing/mllp';
 import { createRng, type Rng } from '../rng';
 import { createScenario, DESATURATION_TIMELINE, type Scenario, type ScenarioName } from '../scenarios';
 

@@ -1,8 +1,9 @@
 /**
  * Multi-parameter monitor over HL7 v2 (IHE PCD-01 ORU^R01), MLLP framed, on a serial line
  * (through io/serial.ts) or on a TCP/TLS listener the gateway opens (through io/mllp-tcp.ts).
- * Owns the port or listener, the link state and the timing; decoding, the ACK and the
- * receiver's checks are in protocol.ts. Interface specification: docs/interfaces/hl7-pcd01.md.
+ * Owns the port or listener, the link state and the timing; MLLP framing is in
+ * framing/mllp.ts, decoding in pcd01.ts (with hl7v2.ts, dtm.ts, obx.ts), the ACK in ack.ts and
+ * the receiver's checks in receiver.ts. Interface specification: docs/interfaces/hl7-pcd01.md.
  *
  * Every message is answered on the link it came on: AA (with ERR warnings for the OBX that
  * were not used), AE or AR with an ERR saying why. Link states: connecting -> negotiating
@@ -21,16 +22,12 @@ import type { Logger } from '../../log';
 import type { SourceDevice } from '../../model/observation';
 import type { DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
 import { InterfaceLink } from '../interface-link';
-import type { ObxRejectReason } from './protocol';
-import {
-  frameMllp,
-  MLLP_MAX_FRAME_BYTES,
-  MLLP_TRAILER,
-  Pcd01Receiver,
-  readingToObservation,
-  unwrapMllp,
-  utcOffsetMinutes,
-} from './protocol';
+import { frameMllp, MLLP_MAX_FRAME_BYTES, MLLP_TRAILER, unwrapMllp } from '../../framing/mllp';
+import { utcOffsetMinutes } from './dtm';
+import type { ObxRejectReason } from './obx';
+import { readingToObservation } from './obx';
+import type { Hl7RejectReason } from './receiver';
+import { Pcd01Receiver } from './receiver';
 
 export const DRIVER_NAME = 'hl7-pcd01';
 /** Cap of the reopen backoff: a lost port or listener is retried at least this often. */
@@ -205,7 +202,7 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
     });
   }
 
-  private reject(reason: string, detail: string): void {
+  private reject(reason: Hl7RejectReason, detail: string): void {
     this.link.reject(reason, detail);
   }
 

@@ -1,0 +1,329 @@
+/**
+ * HL7 v2 ORU^R01 as profiled by IHE PCD-01 (Communicate PCD Data): the decoder of one message
+ * into the view Vigil uses (MSH header, patient, OBR groups, OBX outcomes), and of the ACKs a
+ * sender may put on the link.
+ *
+ * Pure: no I/O, no clock (times are passed in), no Node I/O modules; nothing here throws on
+ * any input. The receiver (receiver.ts) adds the per-link checks; the driver (driver.ts) owns
+ * the serial port or the TCP listener, the link state and the timing; `vigil decode pcd01` runs
+ * captures through the same functions.
+ *
+ * Sources of truth, cited where a rule comes from them:
+ *  - HL7 v2.6 chapter 2 (Control): MSH/MSA/ERR segments (2.14-2.15), acknowledgment codes
+ *    (table 0008), processing id (table 0103), error codes (table 0357).
+ *  - IHE PCD Technical Framework Vol 2, transaction PCD-01: MSH-21 profile id, the ORU^R01
+ *    segment grammar. The OBX rules are in obx.ts, the tokenizer in hl7v2.ts, times in dtm.ts.
+ * Interface specification: docs/interfaces/hl7-pcd01.md.
+ *
+ * Rejects name the segment, the field and the rule in `detail`, never a value: readings and
+ * patient identifiers are patient data. (Device vocabulary such as an MDC code is named.)
+ */
+import type { Hl7Time } from './dtm';
+import { parseDtm } from './dtm';
+import type { Hl7Delimiters, Hl7Location, Hl7Message, Hl7Segment, Hl7SyntaxError } from './hl7v2';
+import { components, nth, parseHl7, rawField, repetitions, unescapeHl7, value } from './hl7v2';
+import type { ObxOutcome, ParsedObx, RawObx } from './obx';
+import { equipmentIdResolver, judgeObx, parseObx, resolveDuplicates } from './obx';
+
+/**
+ * Why a whole message is rejected (counted as frames-rejected.<reason>). framing and overflow
+ * come from the MLLP block (framing/mllp.ts) or the bytes (hl7v2.ts), truncated from a block
+ * cut short, malformed from any syntax error; the others from MSH (this file).
+ */
+export type Pcd01RejectReason =
+  | 'framing'
+  | 'overflow'
+  | 'truncated'
+  | 'malformed'
+  | 'unsupported-message'
+  | 'unsupported-version'
+  | 'missing-profile';
+
+export interface PatientId {
+  id: string;
+  /** CX-4 assigning authority, namespace id (first subcomponent). */
+  authority: string;
+  /** CX-5 identifier type code (MR, PI, ...). */
+  typeCode: string;
+}
+
+export interface Pcd01Header {
+  controlId: string;
+  /** MSH-9 as "TYPE^TRIGGER". */
+  messageType: string;
+  version: string;
+  /** MSH-21 entity identifiers (or universal ids) of each repetition. */
+  profiles: string[];
+  /** MSH-11: P production, D debugging, T training. */
+  processingId: string;
+  /** MSH-3 namespace id. */
+  sendingApplication: string;
+  /** MSH-3 and MSH-4 raw (already escaped in the message's delimiters), echoed in the ACK. */
+  rawSendingApplication: string;
+  rawSendingFacility: string;
+  messageTime: Hl7Time | null;
+}
+
+export interface AckReceived {
+  code: string;
+  controlId: string;
+  errors: Array<{ code: string; severity: string; text: string }>;
+}
+
+export type Pcd01Decoded =
+  | {
+      ok: true;
+      kind: 'oru';
+      header: Pcd01Header;
+      /** PID-3 repetitions; null when the message has no PID segment. */
+      patientIds: PatientId[] | null;
+      /** The device's identity: the first OBX-18 of the message (the MDS's, in PCD-01 order). */
+      equipmentId: string | null;
+      obx: ObxOutcome[];
+      /** OBX without a value and without a table code: device, VMD and channel descriptors. */
+      descriptors: number;
+      delimiters: Hl7Delimiters;
+    }
+  | { ok: true; kind: 'ack'; header: Pcd01Header; ack: AckReceived; delimiters: Hl7Delimiters }
+  | {
+      ok: false;
+      reason: Pcd01RejectReason;
+      detail: string;
+      /** HL7 table 0357 error code and location for the ERR segment of the answer. */
+      hl7Error: number;
+      location: Hl7Location | null;
+      /** What could be read of MSH, for the ACK (null when not even MSH-1/2 could be read). */
+      header: Partial<Pcd01Header> | null;
+      delimiters: Hl7Delimiters | null;
+    };
+
+/** MSH-12 versions read as PCD-01 (the profile is defined on HL7 v2.6). */
+export const SUPPORTED_VERSIONS: readonly string[] = ['2.6', '2.7', '2.7.1', '2.8', '2.8.1', '2.8.2', '2.9'];
+
+const MAX_CONTROL_ID_CHARS = 199;
+
+type HeaderResult = { ok: true; header: Pcd01Header } | Extract<Pcd01Decoded, { ok: false }>;
+
+function readHeader(message: Hl7Message, msh: Hl7Segment, defaultOffsetMinutes: number): HeaderResult {
+  const v = (n: number, rep = 1, comp = 1, sub = 1): string => value(message, msh, n, rep, comp, sub);
+  const partial: Partial<Pcd01Header> = {
+    controlId: v(10),
+    processingId: v(11),
+    rawSendingApplication: rawField(msh, 3),
+    rawSendingFacility: rawField(msh, 4),
+  };
+  const fail = (reason: Pcd01RejectReason, detail: string, hl7Error: number, field: number): HeaderResult => ({
+    ok: false,
+    reason,
+    detail,
+    hl7Error,
+    location: { segment: 'MSH', sequence: 1, field },
+    header: partial,
+    delimiters: message.delimiters,
+  });
+  const type = v(9, 1, 1);
+  const trigger = v(9, 1, 2);
+  if (type === '') return fail('malformed', 'MSH-9: message type is required', 101, 9);
+  const isOru = type === 'ORU' && trigger === 'R01';
+  if (!isOru && type !== 'ACK') return fail('unsupported-message', 'MSH-9: only ORU^R01 and ACK are read', 200, 9);
+  const controlId = v(10);
+  if (controlId === '') return fail('malformed', 'MSH-10: message control id is required', 101, 10);
+  if (controlId.length > MAX_CONTROL_ID_CHARS) return fail('malformed', `MSH-10: longer than ${MAX_CONTROL_ID_CHARS} characters`, 102, 10);
+  const processingId = v(11);
+  if (!['P', 'D', 'T'].includes(processingId)) return fail('unsupported-message', 'MSH-11: processing id must be P, D or T (HL7 table 0103)', 202, 11);
+  const version = v(12);
+  if (version === '') return fail('unsupported-version', 'MSH-12: version id is required', 203, 12);
+  if (!SUPPORTED_VERSIONS.includes(version)) return fail('unsupported-version', `MSH-12: version ${version} is not 2.6 or later (PCD-01 is defined on HL7 v2.6)`, 203, 12);
+  const profiles = repetitions(message, msh, 21)
+    .map((r) => components(message, r))
+    .map((c) => c[0] || c[2] || '')
+    .filter((p) => p !== '');
+  if (profiles.length === 0) return fail('missing-profile', 'MSH-21: message profile identifier is required by PCD-01', 101, 21);
+  let messageTime: Hl7Time | null = null;
+  const mshTime = v(7);
+  if (mshTime !== '') {
+    messageTime = parseDtm(mshTime, defaultOffsetMinutes);
+    if (messageTime === null) return fail('malformed', 'MSH-7: not a valid HL7 DTM', 102, 7);
+  }
+  return {
+    ok: true,
+    header: {
+      controlId,
+      messageType: `${type}^${trigger}`,
+      version,
+      profiles,
+      processingId,
+      sendingApplication: v(3),
+      rawSendingApplication: rawField(msh, 3),
+      rawSendingFacility: rawField(msh, 4),
+      messageTime,
+    },
+  };
+}
+
+/**
+ * What the ACK needs of MSH (control id, processing id, sender) when the message as a whole did
+ * not parse but its MSH-1/MSH-2 did: read from the first line only.
+ */
+function partialHeader(input: Uint8Array | string, d: Hl7Delimiters): Partial<Pcd01Header> {
+  const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
+  const firstLine = text.split(/\r\n|\r|\n/, 1)[0] ?? '';
+  // split(field): [MSH, MSH-2, MSH-3, ...]: MSH-n is at index n - 1.
+  const fields = firstLine.split(d.field);
+  const leaf = (n: number): string => unescapeHl7(nth(nth(fields[n - 1] ?? '', d.repetition, 0), d.component, 0), d);
+  return {
+    controlId: leaf(10).slice(0, MAX_CONTROL_ID_CHARS),
+    processingId: leaf(11),
+    rawSendingApplication: fields[2] ?? '',
+    rawSendingFacility: fields[3] ?? '',
+  };
+}
+
+export interface DecodeOptions {
+  /** Offset applied to times sent without a zone (the interface's deviceUtcOffset), in minutes. */
+  defaultUtcOffsetMinutes: number;
+}
+
+type Reject = (reason: Pcd01RejectReason, detail: string, hl7Error: number, location: Hl7Location | null) => Pcd01Decoded;
+
+/**
+ * Decodes one HL7 message (the payload of an MLLP block, or a message from a capture) into
+ * the PCD-01 view Vigil uses. Structure and syntax are checked across the whole message, and
+ * any error rejects it whole (a message that does not parse may be corrupt in places that do
+ * parse: it is never partly believed). Semantic problems of single OBX segments (an unknown
+ * code, a text value) reject only that OBX. Never throws.
+ */
+export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pcd01Decoded {
+  const parsed = parseHl7(input);
+  if (!parsed.ok) {
+    return {
+      ok: false,
+      reason: parsed.reason,
+      detail: parsed.detail,
+      hl7Error: parsed.hl7Error,
+      location: parsed.location,
+      header: parsed.delimiters === null ? null : partialHeader(input, parsed.delimiters),
+      delimiters: parsed.delimiters,
+    };
+  }
+  const message = parsed.message;
+  const msh = message.segments[0];
+  if (msh === undefined) {
+    return { ok: false, reason: 'malformed', detail: 'no segments', hl7Error: 100, location: null, header: null, delimiters: message.delimiters };
+  }
+  const head = readHeader(message, msh, opts.defaultUtcOffsetMinutes);
+  if (!head.ok) return head;
+  const header = head.header;
+  const fail: Reject = (reason, detail, hl7Error, location) => ({
+    ok: false,
+    reason,
+    detail,
+    hl7Error,
+    location,
+    header,
+    delimiters: message.delimiters,
+  });
+  if (header.messageType.startsWith('ACK')) return decodeAck(message, header, fail);
+  return decodeOru(message, header, opts, fail);
+}
+
+/** An ACK on the link (MSA, ERR): read, so that the driver counts it and never answers it. */
+function decodeAck(message: Hl7Message, header: Pcd01Header, fail: Reject): Pcd01Decoded {
+  const msa = message.segments.find((s) => s.name === 'MSA');
+  if (msa === undefined) return fail('malformed', 'MSA: required in an ACK', 100, null);
+  const code = value(message, msa, 1);
+  if (!['AA', 'AE', 'AR', 'CA', 'CE', 'CR'].includes(code)) {
+    return fail('malformed', 'MSA-1: not an acknowledgment code of HL7 table 0008', 103, { segment: 'MSA', sequence: 1, field: 1 });
+  }
+  const errors = message.segments
+    .filter((s) => s.name === 'ERR')
+    .map((s) => ({
+      code: value(message, s, 3, 1, 1),
+      severity: value(message, s, 4),
+      // ERR-8 user message, else ERR-7 diagnostic information, else the text of the ERR-3 code.
+      text: value(message, s, 8) || value(message, s, 7) || value(message, s, 3, 1, 2),
+    }));
+  return { ok: true, kind: 'ack', header, ack: { code, controlId: value(message, msa, 2), errors }, delimiters: message.delimiters };
+}
+
+/**
+ * An ORU^R01: MSH, [PID [PV1]], { OBR, {OBX | NTE}* }+ ; other segments (SFT, NTE, PV1, ...)
+ * are skipped. Pass 1 reads the syntax of every OBX (any error rejects the message); pass 2
+ * judges each OBX through the parameter table; then one value per parameter is kept.
+ */
+function decodeOru(message: Hl7Message, header: Pcd01Header, opts: DecodeOptions, fail: Reject): Pcd01Decoded {
+  const pids = message.segments.filter((s) => s.name === 'PID');
+  if (pids.length > 1) return fail('malformed', 'PID: more than one patient in one message', 100, { segment: 'PID', sequence: 2, field: 0 });
+  const pid = pids[0];
+  const patientIds = pid === undefined ? null : readPatientIds(message, pid);
+  const grouped = groupObx(message, opts.defaultUtcOffsetMinutes);
+  if (!grouped.ok) return fail('malformed', grouped.detail, grouped.hl7Error, grouped.location);
+
+  // Pass 1: syntax of every OBX (any error rejects the message).
+  const parsedObx: ParsedObx[] = [];
+  for (const raw of grouped.obx) {
+    const p = parseObx(message, raw, opts.defaultUtcOffsetMinutes);
+    if (!p.ok) return fail('malformed', p.detail, p.hl7Error, p.location);
+    parsedObx.push(p.obx);
+  }
+
+  // Pass 2: semantics of each OBX, through the one parameter table.
+  const equipmentOf = equipmentIdResolver(parsedObx);
+  const demoMessage = header.processingId !== 'P';
+  const outcomes: ObxOutcome[] = [];
+  let descriptors = 0;
+  for (const p of parsedObx) {
+    const outcome = judgeObx(message, p, demoMessage, equipmentOf);
+    if (outcome === null) descriptors++;
+    else outcomes.push(outcome);
+  }
+  return {
+    ok: true,
+    kind: 'oru',
+    header,
+    patientIds,
+    equipmentId: parsedObx.find((p) => p.ownEquipmentId !== null)?.ownEquipmentId ?? null,
+    obx: resolveDuplicates(outcomes),
+    descriptors,
+    delimiters: message.delimiters,
+  };
+}
+
+/** PID-3 repetitions: identifier, assigning authority (CX-4) and identifier type (CX-5). */
+function readPatientIds(message: Hl7Message, pid: Hl7Segment): PatientId[] {
+  const d = message.delimiters;
+  return repetitions(message, pid, 3).map((r) => {
+    const comps = r.split(d.component);
+    const sub = (c: string | undefined): string => unescapeHl7((c ?? '').split(d.subcomponent)[0] ?? '', d, message.charset);
+    return { id: sub(comps[0]), authority: sub(comps[3]), typeCode: sub(comps[4]).trim() };
+  });
+}
+
+/**
+ * The OBX segments of the message with the OBR-7 time of their OBR group. An OBX before any
+ * OBR, an OBR-7 that is not a DTM, or a message without OBR is a syntax error.
+ */
+function groupObx(message: Hl7Message, defaultOffsetMinutes: number): { ok: true; obx: RawObx[] } | Hl7SyntaxError {
+  const obx: RawObx[] = [];
+  const fail = (detail: string, hl7Error: number, location: Hl7Location | null): Hl7SyntaxError => ({ ok: false, detail, hl7Error, location });
+  let currentObrTime: Hl7Time | null | undefined;
+  let obrCount = 0;
+  let obxCount = 0;
+  for (const s of message.segments) {
+    if (s.name === 'OBR') {
+      obrCount++;
+      const t = value(message, s, 7);
+      currentObrTime = null;
+      if (t !== '') {
+        currentObrTime = parseDtm(t, defaultOffsetMinutes);
+        if (currentObrTime === null) return fail(`OBR ${obrCount}: OBR-7 is not a valid HL7 DTM`, 102, { segment: 'OBR', sequence: obrCount, field: 7 });
+      }
+    } else if (s.name === 'OBX') {
+      obxCount++;
+      if (currentObrTime === undefined) return fail(`OBX ${obxCount}: before any OBR segment`, 100, { segment: 'OBX', sequence: obxCount, field: 0 });
+      obx.push({ segment: s, sequence: obxCount, obrTime: currentObrTime });
+    }
+  }
+  if (obrCount === 0) return fail('OBR: an ORU^R01 needs at least one OBR segment', 100, null);
+  return { ok: true, obx };
+}
