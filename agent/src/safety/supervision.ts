@@ -50,13 +50,15 @@ export interface SupervisionDeps {
   /** Quiet time per interface: a driver gets twice that (at least 10 s) to show progress. */
   quietTimeMs(interfaceId: string): number;
   supervisor?: Supervisor | undefined;
+  /** The event loop's utilization since the last reading (0..1); default: Node's own measure. */
+  loopUtilization?: () => number;
 }
 
 export class Supervision {
   readonly gate: ProgressGate;
   private readonly loopMonitor: LoopMonitor;
   private readonly loopDelay = new LoopDelayWindow();
-  private readonly loopUtilization = new LoopUtilization();
+  private readonly loopUtilization: () => number;
   private lastPublished = 0;
   private lastStallMono: bigint | null = null;
   private watchdogTimer: NodeJS.Timeout | null = null;
@@ -68,6 +70,8 @@ export class Supervision {
     for (const s of d.supervised.interfaces()) {
       this.gate.register(`driver:${s.interfaceId}`, Math.max(10_000, 2 * d.quietTimeMs(s.interfaceId)));
     }
+    const utilization = new LoopUtilization();
+    this.loopUtilization = d.loopUtilization ?? (() => utilization.sinceLast());
     this.loopMonitor = new LoopMonitor(d.clock, 100, d.eventLoopStallMs, (lagMs) => this.stalled(lagMs));
   }
 
@@ -156,7 +160,7 @@ export class Supervision {
     const level = this.d.shedder.update({
       backlog: this.d.supervised.backlog(),
       connected: this.d.supervised.connected() !== false,
-      loopUtilization: this.loopUtilization.sinceLast(),
+      loopUtilization: this.loopUtilization(),
     });
     const detail = level === 1 ? 'overload: extras are not published' : 'overload: only alarms are published';
     this.d.alarms.set(level > 0, 'load-shedding', 'gateway', detail);
