@@ -66,7 +66,7 @@ export const ALARM_CONDITIONS = {
     kind: technical,
     priority: 'low',
     hazards: ['HAZ-007'],
-    requirement: 'REQ-PATCH-013',
+    requirement: 'REQ-ALARM-004',
     rationale: 'Sequence gaps on the patch link: gaps are flagged on the derived values; awareness only.',
   },
   'device-identity': {
@@ -126,7 +126,7 @@ export const ALARM_CONDITIONS = {
     kind: technical,
     priority: 'low',
     hazards: ['HAZ-012'],
-    requirement: 'REQ-PATCH-012',
+    requirement: 'REQ-ALARM-004',
     rationale: 'The patch reports a low battery: data still flows; replace or charge it before it stops.',
   },
   'device-fault': {
@@ -134,7 +134,7 @@ export const ALARM_CONDITIONS = {
     kind: technical,
     priority: 'medium',
     hazards: ['HAZ-009'],
-    requirement: 'REQ-PATCH-012',
+    requirement: 'REQ-ALARM-004',
     rationale: 'The patch reports a sensor fault: its values are flagged and kept out of the score; a prompt look.',
   },
   'signal-processing-failed': {

@@ -5,6 +5,7 @@
  *
  * Writes (see docs/evidence/README.md):
  *   docs/requirements.md, docs/interfaces/README.md            from their YAML
+ *   docs/alarms.md                                             the alarm-condition catalogue, traced to hazards and tests
  *   docs/evidence/traceability.md (+ .json)                    hazard -> control -> requirement -> tests, with results
  *   docs/evidence/verification-record.md (+ .json)             the test run: date, commit, environment, every result
  *   docs/evidence/sbom.cdx.json                                CycloneDX 1.5: npm production packages + addon crates
@@ -19,6 +20,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tallyCargo, tallyTap } from '../summarize';
+import { renderAlarms, renderAlarmTraceSection, traceConditions } from './alarms';
 import { checkCatalogue, renderCatalogue } from './catalogue';
 import type { EvidenceInputs } from './data';
 import { defaultInputs, loadCatalogue, loadHazards, loadRequirements, loadSoup } from './data';
@@ -105,6 +107,8 @@ export function runEvidence(inputs: EvidenceInputs, options: EvidenceOptions): E
     sourceTests: sourceTests(inputs.root),
   });
   gaps.push(...trace.gaps);
+  const alarmTrace = traceConditions(hazards, trace.requirements);
+  gaps.push(...alarmTrace.gaps);
   if (catalogue) gaps.push(...checkCatalogue(inputs.root, catalogue, hazards));
 
   // ---- SOUP and SBOM -------------------------------------------------------------------------
@@ -153,14 +157,16 @@ export function runEvidence(inputs: EvidenceInputs, options: EvidenceOptions): E
   })();
   write(join(options.docsDir, 'requirements.md'), renderRequirements(userNeeds, groups, requirements, hazards, catalogue, trace.requirements), written);
   if (catalogue) write(join(options.docsDir, 'interfaces', 'README.md'), renderCatalogue(inputs.root, catalogue, hazards, requirements), written);
+  write(join(options.docsDir, 'alarms.md'), renderAlarms(alarmTrace.conditions, runSummary), written);
   write(join(options.outDir, 'soup.md'), renderSoup(soupItems, deps, bom, run?.env ?? {}, when), written);
   if (run) {
     write(join(options.outDir, 'verification-record.md'), renderRecord(run, results, summaryLine), written);
     write(join(options.outDir, 'verification-record.json'), JSON.stringify({ run, summary: tally(results), results }, null, 2), written);
   }
   const sorted = gaps.sort((a, b) => a.kind.localeCompare(b.kind) || byId(a.subject, b.subject));
-  write(join(options.outDir, 'traceability.md'), renderTraceMarkdown(trace, runSummary, sorted), written);
-  write(join(options.outDir, 'traceability.json'), JSON.stringify({ run: runSummary, ...(traceJson(trace) as object) }, null, 2), written);
+  write(join(options.outDir, 'traceability.md'), renderTraceMarkdown(trace, runSummary, sorted) + renderAlarmTraceSection(alarmTrace.conditions), written);
+  const alarmConditions = alarmTrace.conditions.map((c) => ({ condition: c.key, ...c.spec, hazards: c.spec.hazards, testsPassed: c.passed, testsTraced: c.traced }));
+  write(join(options.outDir, 'traceability.json'), JSON.stringify({ run: runSummary, ...(traceJson(trace) as object), alarmConditions }, null, 2), written);
   write(join(options.outDir, 'gaps.md'), renderGaps(sorted, runSummary.when, runSummary.commit), written);
   return { gaps: sorted, written };
 }

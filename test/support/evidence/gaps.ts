@@ -31,7 +31,8 @@ export type GapKind =
   | 'soup-stale' // a SOUP entry for a package that is no longer a dependency
   | 'soup-incomplete'
   | 'soup-import' // a package imported outside the files its entry names
-  | 'sbom';
+  | 'sbom'
+  | 'alarm-condition'; // a catalogue entry whose hazard or requirement is unknown or untested
 
 export interface Gap {
   kind: GapKind;
