@@ -9,18 +9,31 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # command:package pairs installed from Debian when the command is missing.
 DEBIAN_PACKAGES := mosquitto:mosquitto mosquitto_pub:mosquitto-clients socat:socat openssl:openssl \
 	systemd-analyze:systemd python3:python3
-NAPI_BUILD := npx napi build --platform --no-js --release \
+NAPI_FLAGS := --platform --no-js --release \
 	--manifest-path native/binding/Cargo.toml \
-	--package-json-path native/binding/package.json \
-	--output-dir native/binding
+	--package-json-path native/binding/package.json
+# The release addon, the one the agent loads: built without any cargo feature, so without test hooks.
+NAPI_BUILD := npx napi build $(NAPI_FLAGS) --output-dir native/binding
+# The test build of the addon: the same crate with the `test-hooks` feature (panic_for_test),
+# in its own folder, loaded only by test code (test/support/native-test-hooks.ts). It shares the
+# cargo target directory: only the binding crate compiles a second time (about 7 s on 2 cores).
+NATIVE_TEST_DIR := native/binding/test-build
+NAPI_TEST_BUILD := npx napi build $(NAPI_FLAGS) --features test-hooks --output-dir $(NATIVE_TEST_DIR)
+# What the addon is built from: the test build is redone only when one of these changed. (The
+# release build always asks cargo: the two builds share the binding's output file in the target
+# directory, so cargo relinks the release addon after a test build, and the installed addon never
+# is the test build; test/unit/native-hooks.test.ts checks its bytes.)
+NATIVE_SOURCES := $(shell find native/core native/sys native/binding/src -name '*.rs' 2>/dev/null) \
+	native/Cargo.toml native/Cargo.lock native/core/Cargo.toml native/sys/Cargo.toml \
+	native/binding/Cargo.toml native/binding/build.rs native/binding/package.json
 
-.PHONY: all deps deps-system deps-rust deps-evidence build native ts test test-ts test-rust bench evidence run clean help
+.PHONY: all deps deps-system deps-rust deps-evidence build native native-test ts test test-ts test-rust bench evidence run clean help
 
 all: build
 
 help:
 	@echo "make run    build everything, start broker + hw-sim + agent + station view (Ctrl-C stops)"
-	@echo "make test   build everything and run every test (tap + cargo test)"
+	@echo "make test   build everything (and the addon's test build) and run every test (tap + cargo test)"
 	@echo "make build  install what is missing and build the addon and the TypeScript"
 	@echo "make evidence  traceability, SBOM, SOUP list, verification records (docs/evidence/)"
 	@echo "make bench  benchmarks (about 12 min): prints the table and writes docs/benchmarks.md"
@@ -56,6 +69,14 @@ build: deps native ts
 native: deps-rust node_modules/.vigil-installed
 	$(NAPI_BUILD)
 
+# The addon with its test hooks, for the tests only (never installed, never loaded by the agent).
+native-test: $(NATIVE_TEST_DIR)/.built
+
+# After the release build (order only): the two must not run at once, they share the target directory.
+$(NATIVE_TEST_DIR)/.built: $(NATIVE_SOURCES) node_modules/.vigil-installed | deps-rust native
+	$(NAPI_TEST_BUILD)
+	@touch $@
+
 # dist/ is rebuilt from scratch so that no compiled file outlives its source.
 # The package's two commands, `npx vigil` and `npx hw-sim`, run from the project root: npm does not
 # link a project's own bins, so they are linked here (executable, as npm would make them).
@@ -72,7 +93,7 @@ ts: node_modules/.vigil-installed
 # For `make evidence`, the same run also leaves machine-readable results in build/test/:
 # tap's JSON reporter (replayed from this run's saved TAP), cargo's result lines, and the
 # run's record (date, commit, environment: run.json).
-test: build
+test: build native-test
 	@rm -rf build/single-fault; mkdir -p build/test; rm -f build/test/run.json build/test/tap-results.json
 	@node dist/test/support/evidence/records.js start --out build/test/run.json || true; \
 	tap_files=$$(find dist/test -name '*.test.js' | sort); \
@@ -83,7 +104,7 @@ test: build
 	node dist/test/support/evidence/records.js finish --out build/test/run.json || true; \
 	node dist/test/support/summarize.js --tap build/test/tap.txt --cargo build/test/cargo.txt
 
-test-ts: build
+test-ts: build native-test
 	npx tap $$(find dist/test -name '*.test.js' | sort)
 
 test-rust: deps-rust
@@ -119,4 +140,4 @@ run: build
 	node dist/test/support/run-local.js
 
 clean:
-	rm -rf dist build native/target native/binding/*.node
+	rm -rf dist build native/target native/binding/*.node $(NATIVE_TEST_DIR)

@@ -10,10 +10,12 @@ import type { MasimoInterfaceConfig } from '../../agent/src/config';
 import { MasimoAsciiDriver } from '../../agent/src/drivers/masimo-ascii/driver';
 import { memoryLogger } from '../../agent/src/log';
 import { startAgent } from '../../agent/src/main';
-import { panicForTest, scoreNews2 } from '../../agent/src/native/addon';
+import { scoreNews2 } from '../../agent/src/native/addon';
+import type { News2Input } from '../../agent/src/native/addon';
 import { decodeEnvelope } from '../../agent/src/proto/codec';
 import type { EnvelopeMsg } from '../../agent/src/proto/codec';
 import type { PublishOptions } from '../../agent/src/io/mqtt';
+import { loadTestNative } from '../support/native-test-hooks';
 
 const config = parseConfig({
   gateway: { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' },
@@ -173,10 +175,11 @@ t.test('REQ-SAFE-020 a panic inside the native addon loses that score only: coun
   const logger = memoryLogger();
   const driver = new MasimoAsciiDriver(config.interfaces[0] as MasimoInterfaceConfig, clock, logger);
   const sent: Array<{ topic: string; env: EnvelopeMsg }> = [];
-  // The real addon, made to panic (through its test export) when the pulse is 150.
-  const scorer = (input: Parameters<typeof scoreNews2>[0]) => {
-    if (input.pulseBpm === 150) panicForTest('injected fault');
-    return scoreNews2(input);
+  // The real addon (its test build, which has the panic hook), made to panic when the pulse is 150.
+  const addon = loadTestNative();
+  const scorer = (input: News2Input) => {
+    if (input.pulseBpm === 150) addon.panicForTest('injected fault');
+    return addon.scoreNews2(input);
   };
   const agent = startAgent({
     config,

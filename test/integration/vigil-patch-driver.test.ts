@@ -13,12 +13,12 @@ import type { SignalProcessing } from '../../agent/src/drivers/vigil-patch/drive
 import { encodeCommand } from '../../agent/src/drivers/vigil-patch/protocol';
 import { memoryLogger } from '../../agent/src/log';
 import type { Observation } from '../../agent/src/model/observation';
-import { loadNative } from '../../agent/src/native/addon';
 import { scoreExclusion } from '../../agent/src/validation/controls';
 import { OTHER_PATCH_SERIAL, VigilPatchDevice } from '../../hw-sim/src/devices/vigil-patch';
 import type { PatchInjection, SignalSource, VigilPatchOptions } from '../../hw-sim/src/devices/vigil-patch';
 import { createRng } from '../../hw-sim/src/rng';
 import { PhysiologyModel } from '../../hw-sim/src/signals';
+import { loadTestNative } from '../support/native-test-hooks';
 import type { ChannelRates, PhysiologyState } from '../../hw-sim/src/signals';
 
 function patchConfig(extra: Record<string, unknown> = {}) {
@@ -220,7 +220,8 @@ t.test('HAZ-011 REQ-PATCH-025 a different patch is held back until the change is
 });
 
 t.test('REQ-SIG-005 REQ-PATCH-026 a panic inside the addon loses that batch only: counted, alarmed on repetition, no crash', async (t) => {
-  const native = loadNative();
+  // The addon's test build: the same binding, with the panic hook.
+  const native = loadTestNative();
   let failNext = 0;
   const panicking: SignalProcessing = {
     ...nativeSignalProcessing,

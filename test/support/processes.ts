@@ -11,6 +11,8 @@ import { createInterface } from 'node:readline';
 export const ROOT = join(__dirname, '..', '..', '..');
 export const VIGIL_CLI = join(ROOT, 'dist', 'agent', 'src', 'cli.js');
 export const HWSIM_CLI = join(ROOT, 'dist', 'hw-sim', 'src', 'cli.js');
+/** The test-only agent entry whose NEWS2 scorer panics in Rust every second call (fault-agent.ts). */
+export const FAULT_AGENT = join(ROOT, 'dist', 'test', 'support', 'fault-agent.js');
 
 export interface HwSim {
   process: ChildProcess;
@@ -125,8 +127,14 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startAgentProcess(configFile: string, env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, [VIGIL_CLI, 'run', '--config', configFile], {
+/**
+ * Starts the agent, `vigil run --config <configFile>`, with `env` added to this process's
+ * environment. `entry` replaces `vigil run` by a test-only entry point taking `--config`
+ * (`FAULT_AGENT`).
+ */
+export function startAgentProcess(configFile: string, env: NodeJS.ProcessEnv = {}, entry?: string): AgentProcess {
+  const command = entry === undefined ? [VIGIL_CLI, 'run'] : [entry];
+  const child = spawn(process.execPath, [...command, '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startBroker } from '../support/broker';
 import { observe, until } from '../support/observer';
 import type { Received } from '../support/observer';
-import { exitOf, startAgentProcess, startHwSim, writeAgentConfig } from '../support/processes';
+import { FAULT_AGENT, exitOf, startAgentProcess, startHwSim, writeAgentConfig } from '../support/processes';
 import { recordFault } from '../support/single-fault';
 
 const QUIET_MS = 2000;
@@ -316,9 +316,9 @@ t.test('REQ-SAFE-039 the native addon panics (every second NEWS2 call): containe
   t.teardown(() => sim.stop('SIGKILL'));
   const dir = mkdtempSync(join(tmpdir(), 'vigil-fault-'));
   const startedAt = Date.now();
-  const agent = startAgentProcess(writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, quietTimeMs: QUIET_MS }), {
-    VIGIL_FAULT_INJECT: 'native-panic',
-  });
+  // The real agent process, started through the test-only entry whose scorer panics (the
+  // installed `vigil run` has no such hook: REQ-NATIVE-003).
+  const agent = startAgentProcess(writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, quietTimeMs: QUIET_MS }), {}, FAULT_AGENT);
   t.teardown(() => agent.stop('SIGKILL'));
   const alarm = await until('native-failure alarm', () => alarmAt(sub.got, 'gateway.native-failure'));
   t.equal(alarm.env.alarm?.priority, 'ALARM_PRIORITY_MEDIUM');

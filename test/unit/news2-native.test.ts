@@ -12,10 +12,10 @@ import {
   addonFileName,
   coreVersion,
   loadNative,
-  panicForTest,
   scoreNews2,
   scoreNews2Batch,
 } from '../../agent/src/native/addon';
+import { loadTestNative } from '../support/native-test-hooks';
 
 /** This file compiles to <root>/dist/test/unit/news2-native.test.js. */
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -47,8 +47,10 @@ function thrown(fn: () => unknown): unknown {
 
 t.test('REQ-NATIVE-001 a panic in the addon becomes a JS error and the process carries on', async (t) => {
   // Rust prints the panic report on stderr: expected here. Without the guard the process aborts.
+  // The panic hook is only in the addon's test build (REQ-NATIVE-003), loaded through the agent's loader.
+  const hooks = loadTestNative();
   for (const attempt of [1, 2]) {
-    const err = thrown(() => panicForTest(`deliberate panic ${attempt}`));
+    const err = thrown(() => hooks.panicForTest(`deliberate panic ${attempt}`));
     t.ok(err instanceof NativeError, `attempt ${attempt}: NativeError thrown`);
     t.ok(err instanceof Error, 'it is a JS Error');
     t.equal((err as NativeError).code, 'NATIVE_CALL');
@@ -56,6 +58,7 @@ t.test('REQ-NATIVE-001 a panic in the addon becomes a JS error and the process c
     t.ok(cause instanceof Error, 'the original addon error is the cause');
     t.match((cause as Error).message, `deliberate panic ${attempt}`, 'the cause carries the panic message');
     // Still alive, and the addon still scores.
+    t.equal(scored(hooks.scoreNews2({ ...NORMAL, pulseBpm: 131 })).total, 3, `the addon that panicked scores again after panic ${attempt}`);
     t.equal(scored(scoreNews2({ ...NORMAL, pulseBpm: 131 })).total, 3, `scores again after panic ${attempt}`);
   }
 });

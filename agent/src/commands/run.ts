@@ -8,7 +8,7 @@ import { startAgent } from '../main';
 import { Outbox } from '../publish/outbox';
 import type { SessionHooks, SessionWill } from '../publish/mqtt-session';
 import { connectMqttSession } from '../publish/mqtt-session';
-import { coreVersion, panicForTest, scoreNews2 } from '../native/addon';
+import { coreVersion, scoreNews2 } from '../native/addon';
 import type { News2Scorer } from '../scoring/news2-stage';
 import type { Logger } from '../log';
 import { systemdSupervisor } from '../io/systemd';
@@ -24,7 +24,17 @@ function bootId(): string {
   }
 }
 
-export async function runAgent(configFile: string): Promise<number> {
+/** What `runAgent` may be given instead of its defaults. */
+export interface RunAgentOptions {
+  /**
+   * Builds the NEWS2 scorer, given the agent's logger; default: the native addon's
+   * `scoreNews2`. The only other caller is the single-fault test's entry point
+   * (test/support/fault-agent.ts), which passes a scorer that fails on purpose.
+   */
+  createScorer?: (logger: Logger) => News2Scorer;
+}
+
+export async function runAgent(configFile: string, options: RunAgentOptions = {}): Promise<number> {
   const config = loadConfig(configFile); // throws ConfigError listing every problem
   const logger = createLogger(config.log.level);
   logger.info('agent-starting', {
@@ -48,7 +58,8 @@ export async function runAgent(configFile: string): Promise<number> {
   const nativeVersion = coreVersion();
   const supervisor = systemdSupervisor(logger);
   const connect = (will: SessionWill, hooks: SessionHooks) => connectMqttSession(config, outbox, systemClock, logger, will, hooks);
-  const agent = startAgent({ config, clock: systemClock, logger, scorer: faultInjectedScorer(logger), connect, supervisor, durableState });
+  const scorer = options.createScorer?.(logger) ?? scoreNews2;
+  const agent = startAgent({ config, clock: systemClock, logger, scorer, connect, supervisor, durableState });
   // Ready: config valid, addon loaded, durable queue open, drivers started. The broker need
   // not be reachable: accepted data waits in the queue.
   supervisor.ready(`streaming ${config.interfaces.length} interface(s)`);
@@ -62,22 +73,4 @@ export async function runAgent(configFile: string): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   return 0;
-}
-
-/**
- * The NEWS2 scorer, normally the native addon's. For the single-fault tests only, the
- * environment variable VIGIL_FAULT_INJECT=native-panic makes every second call panic inside
- * the real addon (through its panicForTest export), so that the containment of a native
- * failure is shown on the real agent process. It is announced loudly at start-up and
- * inert when unset.
- */
-function faultInjectedScorer(logger: Logger, env: NodeJS.ProcessEnv = process.env): News2Scorer {
-  if (env.VIGIL_FAULT_INJECT !== 'native-panic') return scoreNews2;
-  logger.error('fault-injection-active', { fault: 'native-panic', detail: 'test harness only: every second NEWS2 call panics' });
-  let calls = 0;
-  return (input) => {
-    calls += 1;
-    if (calls % 2 === 0) panicForTest('injected by VIGIL_FAULT_INJECT=native-panic');
-    return scoreNews2(input);
-  };
 }

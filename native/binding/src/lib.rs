@@ -8,7 +8,9 @@
 //! aborting the agent process (this needs `panic = "unwind"`, the default, which the
 //! workspace profile keeps).
 //!
-//! The only TypeScript file that loads this addon is `agent/src/native/addon.ts`.
+//! The only TypeScript file that loads this addon is `agent/src/native/addon.ts`. The one test
+//! hook, `panic_for_test`, is compiled only with the `test-hooks` feature, into the test build
+//! (`make native-test`, `native/binding/test-build/`) that only test code loads.
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -244,6 +246,10 @@ pub fn score_news2_batch(
 
 /// Panics on purpose with `message`. It exists only so that tests can prove the panic guard
 /// (`#[napi(catch_unwind)]`): the call must throw a JS `Error` and the process must survive.
+///
+/// Compiled only with the `test-hooks` feature, which only the test build of the addon
+/// (`make native-test`, native/binding/test-build/) enables: the release addon has no such export.
+#[cfg(feature = "test-hooks")]
 #[napi(catch_unwind)]
 pub fn panic_for_test(message: String) {
     panic!("{message}");
