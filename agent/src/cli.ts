@@ -51,61 +51,10 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`config ok: gateway ${config.gateway.gatewayId}, ${config.interfaces.length} interface(s)\n`);
         return 0;
       }
-      case 'station': {
-        if (rest[0] !== undefined && !rest[0].startsWith('-')) {
-          // A command to a bed's gateway: ack, silence, observe, confirm-device.
-          const { runStationCommand } = await import('./commands/station.js');
-          return await runStationCommand(rest[0], rest.slice(1), createLogger('warn'));
-        }
-        const { values } = parseArgs({
-          args: rest,
-          options: {
-            url: { type: 'string' },
-            json: { type: 'boolean', default: false },
-            'refresh-ms': { type: 'string', default: '1000' },
-            ca: { type: 'string' },
-            cert: { type: 'string' },
-            key: { type: 'string' },
-            'client-id': { type: 'string' },
-          },
-          strict: true,
-        });
-        if (!values.url) throw new UsageError('--url mqtt://host:port is required');
-        const refreshMs = Number(values['refresh-ms']);
-        if (!Number.isInteger(refreshMs) || refreshMs < 100) throw new UsageError('--refresh-ms must be an integer >= 100');
-        const { runStation } = await import('./commands/station.js');
-        await runStation(
-          {
-            url: values.url,
-            json: values.json ?? false,
-            refreshMs,
-            caFile: values.ca,
-            certFile: values.cert,
-            keyFile: values.key,
-            clientId: values['client-id'],
-          },
-          createLogger('warn'),
-        );
-        return 0;
-      }
-      case 'decode': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          options: { 'utc-offset': { type: 'string' }, 'patient-id': { type: 'string' } },
-          allowPositionals: true,
-          strict: true,
-        });
-        const { isDecodeDriver, runDecode, DECODE_DRIVERS } = await import('./commands/decode.js');
-        const [driver, file, ...extra] = positionals;
-        if (driver === undefined || !isDecodeDriver(driver) || extra.length > 0) {
-          throw new UsageError(`usage: vigil decode ${DECODE_DRIVERS.join('|')} [file] [--utc-offset +HH:MM] [--patient-id ID]`);
-        }
-        const utcOffset = values['utc-offset'];
-        if (utcOffset !== undefined && !/^[+-](0\d|1[0-4]):[0-5]\d$/.test(utcOffset)) {
-          throw new UsageError('--utc-offset must be like "+00:00" or "-05:30"');
-        }
-        return await runDecode({ driver, file, utcOffset, patientId: values['patient-id'] }, process.stdin, process.stdout, process.stderr);
-      }
+      case 'station':
+        return await stationCommand(rest);
+      case 'decode':
+        return await decodeCommand(rest);
       case 'score': {
         if (rest[0] !== 'news2' || rest.length !== 1) throw new UsageError('usage: vigil score news2');
         const { runScoreNews2 } = await import('./commands/score-news2.js');
@@ -116,26 +65,8 @@ export async function main(argv: string[]): Promise<number> {
         const { runDetectQrs } = await import('./commands/detect-qrs.js');
         return await runDetectQrs(rest[1], process.stdout);
       }
-      case 'eval': {
-        const [what, ...evalArgs] = rest;
-        if (what !== 'qrs' && what !== 'ppg') throw new UsageError('usage: vigil eval qrs|ppg [dir] [--json]');
-        const { values, positionals } = parseArgs({
-          args: evalArgs,
-          options: { json: { type: 'boolean', default: false } },
-          allowPositionals: true,
-          strict: true,
-        });
-        if (positionals.length > 1) throw new UsageError('usage: vigil eval qrs|ppg [dir] [--json]');
-        const { PROJECT_ROOT } = await import('./paths.js');
-        const { join } = await import('node:path');
-        const dir = positionals[0] ?? join(PROJECT_ROOT, '..', 'shared', 'data', what === 'qrs' ? 'mitdb' : 'bidmc');
-        if (what === 'qrs') {
-          const { runEvalQrs } = await import('./commands/eval-qrs.js');
-          return await runEvalQrs(dir, { json: values.json ?? false }, process.stdout);
-        }
-        const { runEvalPpg } = await import('./commands/eval-ppg.js');
-        return await runEvalPpg(dir, { json: values.json ?? false }, process.stdout);
-      }
+      case 'eval':
+        return await evalCommand(rest);
       case undefined:
       case '-h':
       case '--help':
@@ -146,20 +77,106 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`vigil: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    if (err instanceof VigilError) {
-      process.stderr.write(`vigil: ${err.message}\n`);
-      return err.code === 'CONFIG_INVALID' ? 2 : 1;
-    }
-    if (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`vigil: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
+    return exitCodeOf(err);
   }
+}
+
+/** The exit code of a failed command, after saying why on stderr; anything unexpected is rethrown. */
+function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`vigil: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  if (err instanceof VigilError) {
+    process.stderr.write(`vigil: ${err.message}\n`);
+    return err.code === 'CONFIG_INVALID' ? 2 : 1;
+  }
+  if (err instanceof TypeError && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`vigil: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  throw err;
+}
+
+/** `vigil station ...`: a command to a bed's gateway, or the console view. */
+async function stationCommand(rest: string[]): Promise<number> {
+  if (rest[0] !== undefined && !rest[0].startsWith('-')) {
+    // A command to a bed's gateway: ack, silence, observe, confirm-device.
+    const { runStationCommand } = await import('./commands/station.js');
+    return await runStationCommand(rest[0], rest.slice(1), createLogger('warn'));
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      url: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'refresh-ms': { type: 'string', default: '1000' },
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      'client-id': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values.url) throw new UsageError('--url mqtt://host:port is required');
+  const refreshMs = Number(values['refresh-ms']);
+  if (!Number.isInteger(refreshMs) || refreshMs < 100) throw new UsageError('--refresh-ms must be an integer >= 100');
+  const { runStation } = await import('./commands/station.js');
+  await runStation(
+    {
+      url: values.url,
+      json: values.json ?? false,
+      refreshMs,
+      caFile: values.ca,
+      certFile: values.cert,
+      keyFile: values.key,
+      clientId: values['client-id'],
+    },
+    createLogger('warn'),
+  );
+  return 0;
+}
+
+/** `vigil decode pcd01|masimo-ascii|vigil-patch [file]`. */
+async function decodeCommand(rest: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { 'utc-offset': { type: 'string' }, 'patient-id': { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const { isDecodeDriver, runDecode, DECODE_DRIVERS } = await import('./commands/decode.js');
+  const [driver, file, ...extra] = positionals;
+  if (driver === undefined || !isDecodeDriver(driver) || extra.length > 0) {
+    throw new UsageError(`usage: vigil decode ${DECODE_DRIVERS.join('|')} [file] [--utc-offset +HH:MM] [--patient-id ID]`);
+  }
+  const utcOffset = values['utc-offset'];
+  if (utcOffset !== undefined && !/^[+-](0\d|1[0-4]):[0-5]\d$/.test(utcOffset)) {
+    throw new UsageError('--utc-offset must be like "+00:00" or "-05:30"');
+  }
+  return await runDecode({ driver, file, utcOffset, patientId: values['patient-id'] }, process.stdin, process.stdout, process.stderr);
+}
+
+/** `vigil eval qrs|ppg [dir] [--json]`. */
+async function evalCommand(rest: string[]): Promise<number> {
+  const [what, ...evalArgs] = rest;
+  if (what !== 'qrs' && what !== 'ppg') throw new UsageError('usage: vigil eval qrs|ppg [dir] [--json]');
+  const { values, positionals } = parseArgs({
+    args: evalArgs,
+    options: { json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length > 1) throw new UsageError('usage: vigil eval qrs|ppg [dir] [--json]');
+  const { PROJECT_ROOT } = await import('./paths.js');
+  const { join } = await import('node:path');
+  const dir = positionals[0] ?? join(PROJECT_ROOT, '..', 'shared', 'data', what === 'qrs' ? 'mitdb' : 'bidmc');
+  if (what === 'qrs') {
+    const { runEvalQrs } = await import('./commands/eval-qrs.js');
+    return await runEvalQrs(dir, { json: values.json ?? false }, process.stdout);
+  }
+  const { runEvalPpg } = await import('./commands/eval-ppg.js');
+  return await runEvalPpg(dir, { json: values.json ?? false }, process.stdout);
 }
 
 if (require.main === module) {

@@ -82,8 +82,33 @@ export async function runStation(opts: StationOptions, logger: Logger, out: Node
 
 const COMMAND_USAGE = 'usage: vigil station ack|silence|observe|confirm-device --url U --bed site/ward/bed --user NAME [options]';
 
-/** Parses the options of a station command into the action to send; throws UsageError. */
-export function parseStationCommand(sub: string, args: string[]): {
+/** The options of a station command (`vigil station ack|silence|observe|confirm-device ...`). */
+const COMMAND_OPTIONS = {
+  url: { type: 'string' },
+  bed: { type: 'string' },
+  user: { type: 'string' },
+  gateway: { type: 'string' },
+  'station-id': { type: 'string' },
+  alarm: { type: 'string' },
+  'duration-sec': { type: 'string' },
+  consciousness: { type: 'string' },
+  'on-oxygen': { type: 'string' },
+  'spo2-scale': { type: 'string' },
+  interface: { type: 'string' },
+  serial: { type: 'string', default: '' },
+  'timeout-ms': { type: 'string', default: '10000' },
+  'protocol-version': { type: 'string', default: '5' },
+  json: { type: 'boolean', default: false },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+} as const;
+
+/** The parsed option values of a station command. */
+type CommandValues = ReturnType<typeof parseArgs<{ args: string[]; options: typeof COMMAND_OPTIONS; strict: true }>>['values'];
+
+/** A station command, parsed: what to send, where, and as whom. */
+export interface StationCommandOptions {
   action: StationAction;
   url: string;
   bed: { siteId: string; wardId: string; bedId: string };
@@ -94,71 +119,16 @@ export function parseStationCommand(sub: string, args: string[]): {
   json: boolean;
   tls: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined };
   protocolVersion: 4 | 5;
-} {
-  const { values } = parseArgs({
-    args,
-    options: {
-      url: { type: 'string' },
-      bed: { type: 'string' },
-      user: { type: 'string' },
-      gateway: { type: 'string' },
-      'station-id': { type: 'string' },
-      alarm: { type: 'string' },
-      'duration-sec': { type: 'string' },
-      consciousness: { type: 'string' },
-      'on-oxygen': { type: 'string' },
-      'spo2-scale': { type: 'string' },
-      interface: { type: 'string' },
-      serial: { type: 'string', default: '' },
-      'timeout-ms': { type: 'string', default: '10000' },
-      'protocol-version': { type: 'string', default: '5' },
-      json: { type: 'boolean', default: false },
-      ca: { type: 'string' },
-      cert: { type: 'string' },
-      key: { type: 'string' },
-    },
-    strict: true,
-  });
+}
+
+/** Parses the options of a station command into the action to send; throws UsageError. */
+export function parseStationCommand(sub: string, args: string[]): StationCommandOptions {
+  const { values } = parseArgs({ args, options: COMMAND_OPTIONS, strict: true });
   if (!values.url) throw new UsageError(`--url is required\n${COMMAND_USAGE}`);
   const bed = values.bed ? parseBed(values.bed) : null;
   if (!bed) throw new UsageError('--bed site/ward/bed is required');
   if (!values.user) throw new UsageError('--user <name> is required: every command names who sent it');
-  let action: StationAction;
-  switch (sub) {
-    case 'ack':
-      if (!values.alarm) throw new UsageError('--alarm <id> is required');
-      action = { kind: 'ack', alarmId: values.alarm };
-      break;
-    case 'silence': {
-      const durationSec = Number(values['duration-sec'] ?? '120');
-      if (!values.alarm) throw new UsageError('--alarm <id> is required');
-      if (!Number.isInteger(durationSec) || durationSec < 1 || durationSec > 600) throw new UsageError('--duration-sec must be 1-600');
-      action = { kind: 'silence', alarmId: values.alarm, durationSec };
-      break;
-    }
-    case 'observe': {
-      const c = values.consciousness;
-      if (c !== undefined && !['A', 'C', 'V', 'P', 'U'].includes(c)) throw new UsageError('--consciousness must be A, C, V, P or U');
-      const o = values['on-oxygen'];
-      if (o !== undefined && o !== 'true' && o !== 'false') throw new UsageError('--on-oxygen must be true or false');
-      const sc = values['spo2-scale'];
-      if (sc !== undefined && sc !== '1' && sc !== '2') throw new UsageError('--spo2-scale must be 1 or 2');
-      if (c === undefined && o === undefined && sc === undefined) throw new UsageError('observe needs --consciousness, --on-oxygen or --spo2-scale');
-      action = {
-        kind: 'observe',
-        ...(c !== undefined ? { consciousness: c as 'A' | 'C' | 'V' | 'P' | 'U' } : {}),
-        ...(o !== undefined ? { onOxygen: o === 'true' } : {}),
-        ...(sc !== undefined ? { spo2Scale: Number(sc) as 1 | 2 } : {}),
-      };
-      break;
-    }
-    case 'confirm-device':
-      if (!values.interface) throw new UsageError('--interface <id> is required');
-      action = { kind: 'confirm-device', interfaceId: values.interface, serialNumber: values.serial ?? '' };
-      break;
-    default:
-      throw new UsageError(`unknown station command "${sub}"\n${COMMAND_USAGE}`);
-  }
+  const action = parseAction(sub, values);
   const timeoutMs = Number(values['timeout-ms']);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100) throw new UsageError('--timeout-ms must be an integer >= 100');
   const pv = values['protocol-version'];
@@ -174,6 +144,45 @@ export function parseStationCommand(sub: string, args: string[]): {
     json: values.json ?? false,
     tls: { caFile: values.ca, certFile: values.cert, keyFile: values.key },
     protocolVersion: pv === '4' ? 4 : 5,
+  };
+}
+
+/** The action of station command `sub` from its options; throws UsageError. */
+function parseAction(sub: string, values: CommandValues): StationAction {
+  switch (sub) {
+    case 'ack':
+      if (!values.alarm) throw new UsageError('--alarm <id> is required');
+      return { kind: 'ack', alarmId: values.alarm };
+    case 'silence': {
+      const durationSec = Number(values['duration-sec'] ?? '120');
+      if (!values.alarm) throw new UsageError('--alarm <id> is required');
+      if (!Number.isInteger(durationSec) || durationSec < 1 || durationSec > 600) throw new UsageError('--duration-sec must be 1-600');
+      return { kind: 'silence', alarmId: values.alarm, durationSec };
+    }
+    case 'observe':
+      return parseObserveAction(values);
+    case 'confirm-device':
+      if (!values.interface) throw new UsageError('--interface <id> is required');
+      return { kind: 'confirm-device', interfaceId: values.interface, serialNumber: values.serial ?? '' };
+    default:
+      throw new UsageError(`unknown station command "${sub}"\n${COMMAND_USAGE}`);
+  }
+}
+
+/** `observe`: the manual inputs given (at least one); throws UsageError. */
+function parseObserveAction(values: CommandValues): StationAction {
+  const c = values.consciousness;
+  if (c !== undefined && !['A', 'C', 'V', 'P', 'U'].includes(c)) throw new UsageError('--consciousness must be A, C, V, P or U');
+  const o = values['on-oxygen'];
+  if (o !== undefined && o !== 'true' && o !== 'false') throw new UsageError('--on-oxygen must be true or false');
+  const sc = values['spo2-scale'];
+  if (sc !== undefined && sc !== '1' && sc !== '2') throw new UsageError('--spo2-scale must be 1 or 2');
+  if (c === undefined && o === undefined && sc === undefined) throw new UsageError('observe needs --consciousness, --on-oxygen or --spo2-scale');
+  return {
+    kind: 'observe',
+    ...(c !== undefined ? { consciousness: c as 'A' | 'C' | 'V' | 'P' | 'U' } : {}),
+    ...(o !== undefined ? { onOxygen: o === 'true' } : {}),
+    ...(sc !== undefined ? { spo2Scale: Number(sc) as 1 | 2 } : {}),
   };
 }
 

@@ -164,12 +164,35 @@ export class StationModel {
       this.undecodable += 1;
       return false;
     }
-    const key = `${address.siteId}/${address.wardId}/${address.bedId}`;
+    const bed = this.bedFor(`${address.siteId}/${address.wardId}/${address.bedId}`, envelope.gatewayId);
+    if (this.isDuplicate(bed, envelope.messageId)) return false;
+    bed.gatewayId = envelope.gatewayId;
+    trackSequence(bed, envelope.bootId, int(envelope.sequence));
+    const backfill = envelope.backfill === true;
+    const kind = payloadKind(envelope);
+    if (backfill && kind !== null) {
+      bed.backfillReceived += 1;
+      bed.history.push(historyItem(topic, envelope, kind));
+      if (bed.history.length > HISTORY_LIMIT) bed.history.shift();
+    }
+    if (applyPayload(bed, envelope, kind, nowMs)) return true;
+    this.undecodable += 1;
+    return false;
+  }
+
+  view(nowMs: number): BedView[] {
+    return [...this.beds.values()]
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map((bed) => this.bedView(bed, nowMs));
+  }
+
+  /** The bed at `key`, created on its first message. */
+  private bedFor(key: string, gatewayId: string): BedState {
     let bed = this.beds.get(key);
     if (!bed) {
       bed = {
         key,
-        gatewayId: envelope.gatewayId,
+        gatewayId,
         status: null,
         observations: new Map(),
         score: null,
@@ -182,159 +205,37 @@ export class StationModel {
       };
       this.beds.set(key, bed);
     }
-    // At least once on the wire, exactly once in effect: a message id seen before is dropped.
-    if (envelope.messageId) {
-      if (this.seenIds.has(envelope.messageId)) {
-        this.duplicates += 1;
-        bed.duplicates += 1;
-        return false;
-      }
-      this.seenIds.set(envelope.messageId, true);
-      if (this.seenIds.size > DEDUP_WINDOW) this.seenIds.delete(this.seenIds.keys().next().value as string);
-    }
-    bed.gatewayId = envelope.gatewayId;
-    trackSequence(bed, envelope.bootId, int(envelope.sequence));
-    const backfill = envelope.backfill === true;
-    const stamp = { envelope, stationReceivedMs: nowMs };
-    const kind = payloadKind(envelope);
-    if (backfill && kind !== null) {
-      bed.backfillReceived += 1;
-      bed.history.push(historyItem(topic, envelope, kind));
-      if (bed.history.length > HISTORY_LIMIT) bed.history.shift();
-    }
-    switch (kind) {
-      case 'observation':
-        if (envelope.observation) {
-          const o = envelope.observation;
-          // One line per parameter and source: the monitor's heart rate and the patch's are
-          // two readings, and neither may hide the other's state.
-          const key = `${o.parameter}@${o.source?.interfaceId ?? ''}`;
-          const shown = bed.observations.get(key);
-          // Live messages arrive in order; a late one only replaces an older one.
-          if (!backfill || !shown || int(shown.msg.receiveWallMs) <= int(o.receiveWallMs)) {
-            bed.observations.set(key, { msg: o, ...stamp });
-          }
-        }
-        break;
-      case 'score':
-        if (envelope.score) {
-          if (!backfill || !bed.score || int(bed.score.msg.computedWallMs) <= int(envelope.score.computedWallMs)) {
-            bed.score = { msg: envelope.score, ...stamp };
-          }
-        }
-        break;
-      case 'alarm':
-        if (envelope.alarm) {
-          const a = envelope.alarm;
-          const changed = int(a.changedWallMs);
-          const latest = bed.alarmChangedWallMs.get(a.alarmId) ?? 0;
-          if (backfill) {
-            // Never raise from backfill; a late clear applies only when it is the newest news.
-            if (a.state === 'ALARM_STATE_CLEARED' && changed >= latest) bed.alarms.delete(a.alarmId);
-          } else if (a.state === 'ALARM_STATE_CLEARED') bed.alarms.delete(a.alarmId);
-          else bed.alarms.set(a.alarmId, { msg: a, ...stamp });
-          bed.alarmChangedWallMs.set(a.alarmId, Math.max(latest, changed));
-        }
-        break;
-      case 'status':
-        if (envelope.status && !backfill) bed.status = { msg: envelope.status, ...stamp };
-        break;
-      case 'commandResult':
-        break; // answers to commands: read by the command sender (commands/station.ts)
-      default:
-        this.undecodable += 1;
-        return false;
-    }
-    return true;
+    return bed;
   }
 
-  view(nowMs: number): BedView[] {
-    return [...this.beds.values()]
-      .sort((a, b) => a.key.localeCompare(b.key))
-      .map((bed) => this.bedView(bed, nowMs));
+  /**
+   * At least once on the wire, exactly once in effect: a message id seen before is a
+   * duplicate (counted, dropped); a new one is remembered (the last `DEDUP_WINDOW`).
+   */
+  private isDuplicate(bed: BedState, messageId: string): boolean {
+    if (!messageId) return false;
+    if (this.seenIds.has(messageId)) {
+      this.duplicates += 1;
+      bed.duplicates += 1;
+      return true;
+    }
+    this.seenIds.set(messageId, true);
+    if (this.seenIds.size > DEDUP_WINDOW) this.seenIds.delete(this.seenIds.keys().next().value as string);
+    return false;
   }
 
   private bedView(bed: BedState, nowMs: number): BedView {
-    let gateway: GatewayLiveness = 'unknown';
-    let gatewayReason = '';
-    let heartbeatAgeMs: number | null = null;
-    if (bed.status) {
-      const s = bed.status.msg;
-      heartbeatAgeMs = nowMs - bed.status.stationReceivedMs;
-      gatewayReason = s.reason;
-      if (!s.online) gateway = 'offline';
-      else if (heartbeatAgeMs > 3 * (s.heartbeatIntervalMs || 5000)) {
-        gateway = 'lost';
-        gatewayReason = 'heartbeats stopped';
-      } else gateway = 'online';
-    }
-    const gatewayUp = gateway === 'online';
-    const sources = new Map<string, number>();
-    for (const { msg } of bed.observations.values()) sources.set(msg.parameter, (sources.get(msg.parameter) ?? 0) + 1);
-    const values: ValueView[] = [...bed.observations.values()]
-      .sort((a, b) => a.msg.parameter.localeCompare(b.msg.parameter) || (a.msg.source?.interfaceId ?? '').localeCompare(b.msg.source?.interfaceId ?? ''))
-      .map(({ msg, envelope, stationReceivedMs }) => {
-        const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
-        // Shown as a value: final and corrected, and the device's own unverified or
-        // preliminary values marked as such (a monitor's live values arrive unverified).
-        // Cannot-obtain, deleted and withdrawn values are never shown as a number.
-        const usable = msg.hasValue && SHOWN_STATUSES.has(msg.status);
-        const maxAgeMs = msg.maxAgeMs || 5000;
-        const backfill = envelope.backfill === true;
-        return {
-          parameter: msg.parameter,
-          source: (sources.get(msg.parameter) ?? 0) > 1 ? (msg.source?.interfaceId ?? '') : '',
-          value: msg.hasValue ? msg.value : null,
-          unit: msg.unitUcum,
-          ageMs,
-          current: usable && gatewayUp && !backfill && ageMs <= maxAgeMs,
-          status: msg.status.replace('RESULT_STATUS_', '').toLowerCase(),
-          quality: msg.quality.map((q) => q.replace('QUALITY_FLAG_', '').toLowerCase()),
-          reason: msg.unavailableReason,
-          backfill,
-          stopped: ageMs > maxAgeMs,
-          enteredBy: msg.manual?.enteredBy ?? '',
-          valueCode: msg.valueCode ?? '',
-        };
-      });
-    let score: BedView['score'] = null;
-    if (bed.score) {
-      const { msg, envelope, stationReceivedMs } = bed.score;
-      const ageMs = valueAgeMs(envelope, int(msg.computedWallMs), stationReceivedMs, nowMs);
-      score = {
-        total: msg.total,
-        riskLevel: msg.riskLevel.replace('RISK_LEVEL_', '').toLowerCase().replace('_', '-'),
-        complete: msg.complete,
-        missing: msg.missing,
-        ageMs,
-        current: gatewayUp && envelope.backfill !== true && ageMs <= 10_000,
-        backfill: envelope.backfill === true,
-        spo2Scale: msg.spo2Scale,
-        manualInputs: (msg.inputs ?? [])
-          .filter((i) => i.interfaceId === 'manual')
-          .map((i) => ({ field: i.field, valueCode: i.valueCode ?? '', enteredBy: i.enteredBy ?? '' })),
-      };
-    }
+    const liveness = gatewayLiveness(bed, nowMs);
+    const gatewayUp = liveness.gateway === 'online';
     const history = bed.history;
     const boots = [...bed.boots.values()];
     return {
       bed: bed.key,
       gatewayId: bed.gatewayId,
-      gateway,
-      gatewayReason,
-      heartbeatAgeMs,
-      values,
-      score,
-      alarms: [...bed.alarms.values()].map(({ msg }) => ({
-        alarmId: msg.alarmId,
-        priority: msg.priority.replace('ALARM_PRIORITY_', '').toLowerCase(),
-        condition: msg.condition,
-        kind: msg.kind.replace('ALARM_KIND_', '').toLowerCase(),
-        detail: msg.detail,
-        state: msg.state.replace('ALARM_STATE_', '').toLowerCase(),
-        acknowledgedBy: msg.acknowledgedBy ?? '',
-        silencedUntilWallMs: int(msg.silencedUntilWallMs ?? 0),
-      })),
+      ...liveness,
+      values: valueViews(bed, gatewayUp, nowMs),
+      score: scoreView(bed, gatewayUp, nowMs),
+      alarms: [...bed.alarms.values()].map(({ msg }) => alarmView(msg)),
       sequenceGaps: boots.reduce((n, b) => n + b.missing.length, 0),
       missingMessages: boots.reduce((n, b) => n + b.missing.reduce((m, [from, to]) => m + to - from + 1, 0), 0),
       duplicates: bed.duplicates,
@@ -346,6 +247,134 @@ export class StationModel {
       },
     };
   }
+}
+
+/** When a message arrived at the station, with its envelope. */
+type Stamp = Omit<Received<unknown>, 'msg'>;
+
+/** Applies a decoded message of `kind` to the bed; false when its kind is unknown. */
+function applyPayload(bed: BedState, envelope: EnvelopeMsg, kind: ReturnType<typeof payloadKind>, nowMs: number): boolean {
+  const backfill = envelope.backfill === true;
+  const stamp: Stamp = { envelope, stationReceivedMs: nowMs };
+  switch (kind) {
+    case 'observation':
+      if (envelope.observation) applyObservation(bed, envelope.observation, backfill, stamp);
+      return true;
+    case 'score':
+      if (envelope.score) {
+        if (!backfill || !bed.score || int(bed.score.msg.computedWallMs) <= int(envelope.score.computedWallMs)) {
+          bed.score = { msg: envelope.score, ...stamp };
+        }
+      }
+      return true;
+    case 'alarm':
+      if (envelope.alarm) applyAlarm(bed, envelope.alarm, backfill, stamp);
+      return true;
+    case 'status':
+      if (envelope.status && !backfill) bed.status = { msg: envelope.status, ...stamp };
+      return true;
+    case 'commandResult':
+      return true; // answers to commands: read by the command sender (commands/station.ts)
+    default:
+      return false;
+  }
+}
+
+function applyObservation(bed: BedState, o: ObservationMsg, backfill: boolean, stamp: Stamp): void {
+  // One line per parameter and source: the monitor's heart rate and the patch's are
+  // two readings, and neither may hide the other's state.
+  const key = `${o.parameter}@${o.source?.interfaceId ?? ''}`;
+  const shown = bed.observations.get(key);
+  // Live messages arrive in order; a late one only replaces an older one.
+  if (!backfill || !shown || int(shown.msg.receiveWallMs) <= int(o.receiveWallMs)) {
+    bed.observations.set(key, { msg: o, ...stamp });
+  }
+}
+
+function applyAlarm(bed: BedState, a: AlarmMsg, backfill: boolean, stamp: Stamp): void {
+  const changed = int(a.changedWallMs);
+  const latest = bed.alarmChangedWallMs.get(a.alarmId) ?? 0;
+  if (backfill) {
+    // Never raise from backfill; a late clear applies only when it is the newest news.
+    if (a.state === 'ALARM_STATE_CLEARED' && changed >= latest) bed.alarms.delete(a.alarmId);
+  } else if (a.state === 'ALARM_STATE_CLEARED') bed.alarms.delete(a.alarmId);
+  else bed.alarms.set(a.alarmId, { msg: a, ...stamp });
+  bed.alarmChangedWallMs.set(a.alarmId, Math.max(latest, changed));
+}
+
+/** Whether the bed's gateway is online, from its last status and the age of its heartbeat. */
+function gatewayLiveness(bed: BedState, nowMs: number): Pick<BedView, 'gateway' | 'gatewayReason' | 'heartbeatAgeMs'> {
+  if (!bed.status) return { gateway: 'unknown', gatewayReason: '', heartbeatAgeMs: null };
+  const s = bed.status.msg;
+  const heartbeatAgeMs = nowMs - bed.status.stationReceivedMs;
+  if (!s.online) return { gateway: 'offline', gatewayReason: s.reason, heartbeatAgeMs };
+  if (heartbeatAgeMs > 3 * (s.heartbeatIntervalMs || 5000)) return { gateway: 'lost', gatewayReason: 'heartbeats stopped', heartbeatAgeMs };
+  return { gateway: 'online', gatewayReason: s.reason, heartbeatAgeMs };
+}
+
+/** The bed's values, by parameter then source; current only while the gateway is up and the value young. */
+function valueViews(bed: BedState, gatewayUp: boolean, nowMs: number): ValueView[] {
+  const sources = new Map<string, number>();
+  for (const { msg } of bed.observations.values()) sources.set(msg.parameter, (sources.get(msg.parameter) ?? 0) + 1);
+  return [...bed.observations.values()]
+    .sort((a, b) => a.msg.parameter.localeCompare(b.msg.parameter) || (a.msg.source?.interfaceId ?? '').localeCompare(b.msg.source?.interfaceId ?? ''))
+    .map(({ msg, envelope, stationReceivedMs }) => {
+      const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
+      // Shown as a value: final and corrected, and the device's own unverified or
+      // preliminary values marked as such (a monitor's live values arrive unverified).
+      // Cannot-obtain, deleted and withdrawn values are never shown as a number.
+      const usable = msg.hasValue && SHOWN_STATUSES.has(msg.status);
+      const maxAgeMs = msg.maxAgeMs || 5000;
+      const backfill = envelope.backfill === true;
+      return {
+        parameter: msg.parameter,
+        source: (sources.get(msg.parameter) ?? 0) > 1 ? (msg.source?.interfaceId ?? '') : '',
+        value: msg.hasValue ? msg.value : null,
+        unit: msg.unitUcum,
+        ageMs,
+        current: usable && gatewayUp && !backfill && ageMs <= maxAgeMs,
+        status: msg.status.replace('RESULT_STATUS_', '').toLowerCase(),
+        quality: msg.quality.map((q) => q.replace('QUALITY_FLAG_', '').toLowerCase()),
+        reason: msg.unavailableReason,
+        backfill,
+        stopped: ageMs > maxAgeMs,
+        enteredBy: msg.manual?.enteredBy ?? '',
+        valueCode: msg.valueCode ?? '',
+      };
+    });
+}
+
+/** The bed's NEWS2 score, current only while the gateway is up and the score at most 10 s old. */
+function scoreView(bed: BedState, gatewayUp: boolean, nowMs: number): BedView['score'] {
+  if (!bed.score) return null;
+  const { msg, envelope, stationReceivedMs } = bed.score;
+  const ageMs = valueAgeMs(envelope, int(msg.computedWallMs), stationReceivedMs, nowMs);
+  return {
+    total: msg.total,
+    riskLevel: msg.riskLevel.replace('RISK_LEVEL_', '').toLowerCase().replace('_', '-'),
+    complete: msg.complete,
+    missing: msg.missing,
+    ageMs,
+    current: gatewayUp && envelope.backfill !== true && ageMs <= 10_000,
+    backfill: envelope.backfill === true,
+    spo2Scale: msg.spo2Scale,
+    manualInputs: (msg.inputs ?? [])
+      .filter((i) => i.interfaceId === 'manual')
+      .map((i) => ({ field: i.field, valueCode: i.valueCode ?? '', enteredBy: i.enteredBy ?? '' })),
+  };
+}
+
+function alarmView(msg: AlarmMsg): BedView['alarms'][number] {
+  return {
+    alarmId: msg.alarmId,
+    priority: msg.priority.replace('ALARM_PRIORITY_', '').toLowerCase(),
+    condition: msg.condition,
+    kind: msg.kind.replace('ALARM_KIND_', '').toLowerCase(),
+    detail: msg.detail,
+    state: msg.state.replace('ALARM_STATE_', '').toLowerCase(),
+    acknowledgedBy: msg.acknowledgedBy ?? '',
+    silencedUntilWallMs: int(msg.silencedUntilWallMs ?? 0),
+  };
 }
 
 /** Records a sequence number of a gateway run; 0 (state messages) is outside the numbered stream. */
