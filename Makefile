@@ -16,7 +16,7 @@ NAPI_FLAGS := --platform --no-js --release \
 NAPI_BUILD := npx napi build $(NAPI_FLAGS) --output-dir native/binding
 # The test build of the addon: the same crate with the `test-hooks` feature (panic_for_test),
 # in its own folder, loaded only by test code (test/support/native-test-hooks.ts). It shares the
-# cargo target directory: only the binding crate compiles a second time (about 7 s on 2 cores).
+# cargo target directory: only the binding crate compiles a second time (about 8 s on 2 cores).
 NATIVE_TEST_DIR := native/binding/test-build
 NAPI_TEST_BUILD := npx napi build $(NAPI_FLAGS) --features test-hooks --output-dir $(NATIVE_TEST_DIR)
 # What the addon is built from: the test build is redone only when one of these changed. (The
