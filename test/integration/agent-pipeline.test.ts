@@ -165,7 +165,7 @@ t.test('HAZ-011 a different device on the port is not attributed to the bed unti
   const alarm = sent.find((s) => s.topic.endsWith('/alarm/spo2.device-identity'))?.env.alarm;
   t.equal(alarm?.state, 'ALARM_STATE_ACTIVE');
   t.equal(alarm?.priority, 'ALARM_PRIORITY_HIGH');
-  t.ok(driver.confirmDeviceChange(), 'a pending change can be confirmed');
+  t.equal(driver.confirmDeviceChange(), 'confirmed', 'a pending change can be confirmed');
   feed(other);
   t.equal(ofKind(sent, '/obs/spo2').at(-1)?.env.observation?.value, 90, 'after confirmation its values are used');
 });

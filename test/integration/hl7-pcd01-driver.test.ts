@@ -119,7 +119,7 @@ t.test('HAZ-011 another monitor (OBX-18) is held back until a nurse confirms the
   feed(swapped('B1'));
   t.equal(of(sent, '/obs/spo2').length, 0, 'nothing from the other monitor');
   t.equal(sent.find((s) => s.topic.endsWith('/alarm/monitor.device-identity'))?.env.alarm?.state, 'ALARM_STATE_ACTIVE');
-  t.ok(driver.confirmDeviceChange());
+  t.equal(driver.confirmDeviceChange(), 'confirmed');
   feed(swapped('B2'));
   t.equal(of(sent, '/obs/spo2').length, 1, 'accepted after confirmation');
 });

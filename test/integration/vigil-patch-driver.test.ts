@@ -209,14 +209,14 @@ t.test('HAZ-011 REQ-PATCH-025 a different patch is held back until the change is
   run.run(10);
   t.equal(run.seconds.length, 6, 'no values from the other patch');
   t.ok(run.rejected.length > 0 && run.rejected.every((r) => r.reason === 'device-changed'), 'its frames rejected as device-changed (a high-priority alarm downstream)');
-  t.ok(run.driver.confirmDeviceChange(), 'a nurse confirms the change');
+  t.equal(run.driver.confirmDeviceChange(), 'confirmed', 'a nurse confirms the change');
   run.run(4);
   t.ok(run.seconds.length >= 9, 'values again after the confirmation');
   t.equal(run.seconds[run.seconds.length - 1]?.[0]?.source.serialNumber, OTHER_PATCH_SERIAL);
   const configured = harness({ injections: [{ kind: 'serial', atS: 2, durationS: null }] }, nativeSignalProcessing, patchConfig({ serialNumber: '00C0FFEE' }));
   configured.run(4);
   t.equal(configured.rejected[0]?.reason, 'device-identity', 'with a configured serial: device-identity');
-  t.notOk(configured.driver.confirmDeviceChange(), 'and it cannot be confirmed away');
+  t.equal(configured.driver.confirmDeviceChange(), 'no-pending-change', 'and it cannot be confirmed away');
 });
 
 t.test('REQ-SIG-005 REQ-PATCH-026 a panic inside the addon loses that batch only: counted, alarmed on repetition, no crash', async (t) => {

@@ -25,14 +25,6 @@ export interface AgentPorts {
   logger: Logger;
 }
 
-/** A driver that can accept a changed device after a nurse confirmed it (masimo-ascii). */
-interface ConfirmableDriver {
-  confirmDeviceChange(): boolean;
-}
-function confirmable(d: DeviceDriver): d is DeviceDriver & ConfirmableDriver {
-  return typeof (d as Partial<ConfirmableDriver>).confirmDeviceChange === 'function';
-}
-
 export function agentEffects(ports: AgentPorts): CommandEffects {
   return {
     apply(c: Command): EffectResult {
@@ -65,8 +57,11 @@ export function agentEffects(ports: AgentPorts): CommandEffects {
         const { interfaceId } = c.deviceConfirm;
         const driver = ports.drivers.find((d) => d.interfaceId === interfaceId);
         if (!driver) return { ok: false, reason: 'unknown-interface', field: 'deviceConfirm.interfaceId', detail: 'no interface with this id' };
-        if (!confirmable(driver) || !driver.confirmDeviceChange()) {
-          return { ok: false, reason: 'no-pending-change', field: 'deviceConfirm.interfaceId', detail: 'no device change is waiting for confirmation' };
+        const confirmation = driver.confirmDeviceChange();
+        if (confirmation !== 'confirmed') {
+          // Without a device identity no change can be waiting either: the same reason on the wire.
+          const detail = confirmation === 'no-identity' ? 'this interface has no device identity to confirm' : 'no device change is waiting for confirmation';
+          return { ok: false, reason: 'no-pending-change', field: 'deviceConfirm.interfaceId', detail };
         }
         ports.logger.info('device-change-confirmed-by', { interfaceId, user: c.user });
         ports.clearAlarm('device-identity', interfaceId);

@@ -65,7 +65,7 @@ export class IdentityKeeper {
   current(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const d of this.drivers) {
-      const identity = d.learnedIdentity?.() ?? null;
+      const identity = d.learnedIdentity();
       if (identity !== null) out[d.interfaceId] = identity;
     }
     return out;
@@ -79,7 +79,7 @@ export class IdentityKeeper {
     if (!decoded.ok) return { ...report, outcome: 'unreadable', reason: decoded.reason };
     for (const [interfaceId, identity] of Object.entries(decoded.identities)) {
       const driver = this.drivers.find((d) => d.interfaceId === interfaceId);
-      if (driver?.restoreIdentity?.(identity)) report.restored[interfaceId] = identity;
+      if (driver?.restoreIdentity(identity)) report.restored[interfaceId] = identity;
       else report.ignored.push(interfaceId);
     }
     report.outcome = 'restored';

@@ -1,17 +1,19 @@
 /**
  * What every device driver shares about its link, kept in one place: the link state
  * (through the table of legal transitions), the counters of the interface's health
- * record, the last valid data on both clocks, the quiet-time check, and reopening a lost
- * port or listener with capped, jittered backoff for as long as it takes. A driver owns
- * one InterfaceLink and keeps only what is particular to its device (framing, commands,
- * identity, processing).
+ * record, the last valid data on both clocks, the quiet-time check and its escalation
+ * (escalation.ts: the driver's steps as data), and reopening a lost port or listener with
+ * capped, jittered backoff for as long as it takes. A driver owns one InterfaceLink and keeps
+ * only what is particular to its device (framing, commands, identity, processing).
  */
 import type { EventEmitter } from 'node:events';
 import type { Clock } from '../clock';
 import { elapsedMs } from '../clock';
 import type { FrameStamp } from '../io/serial';
 import type { Logger } from '../log';
-import type { DriverEvents, InterfaceSnapshot, LinkState } from './driver';
+import type { DriverEvents, InterfaceSnapshot, LinkState, RejectReason } from './driver';
+import type { EscalationHooks, EscalationPolicy, EscalationStep } from './escalation';
+import { QuietTimeEscalation } from './escalation';
 import { backoffMs, LinkStateMachine } from './link-state';
 
 /** Cap of the reopen backoff: a lost device is retried at least this often. */
@@ -27,6 +29,8 @@ export interface InterfaceLinkOptions {
   reopenDelayMs: number;
   /** Opens the driver's port or listener again (after a loss or an escalation). */
   reopen: () => Promise<void>;
+  /** What the link does when the device falls silent (stale, then the driver's steps); tick() runs it. */
+  escalation?: { policy: EscalationPolicy; hooks: EscalationHooks };
   random?: () => number;
 }
 
@@ -39,9 +43,11 @@ export class InterfaceLink {
   private failures = 0;
   private lastValidMonoNs: bigint;
   private lastValidWallMs = 0;
+  private readonly escalation: QuietTimeEscalation | null;
 
   constructor(private readonly o: InterfaceLinkOptions) {
     this.lastValidMonoNs = o.clock.monoNs();
+    this.escalation = o.escalation ? new QuietTimeEscalation(this, o.escalation.policy, o.escalation.hooks) : null;
     this.machine = new LinkStateMachine(
       (from, to, reason) => {
         o.logger.info('link-state', { interfaceId: o.interfaceId, from, to, reason });
@@ -80,7 +86,7 @@ export class InterfaceLink {
   }
 
   /** Counts a rejected frame by its reason and tells the agent (detail: field and rule, no value). */
-  reject(reason: string, detail: string): void {
+  reject(reason: RejectReason, detail: string): void {
     this.count(`frames-rejected.${reason}`);
     this.o.emitter.emit('rejected', { interfaceId: this.o.interfaceId, reason, detail });
   }
@@ -105,6 +111,14 @@ export class InterfaceLink {
       return this.machine.to('stale', `no valid ${noun} for ${quietTimeMs} ms`);
     }
     return false;
+  }
+
+  /**
+   * Quiet-time supervision, on every agent tick: stale after the quiet time, then the next
+   * step of the driver's escalation that is due (escalation.ts). Returns the step taken.
+   */
+  tick(): EscalationStep | null {
+    return this.escalation?.tick() ?? null;
   }
 
   /** The escalation gives up on the open port: connecting again, counted, backoff grows. */

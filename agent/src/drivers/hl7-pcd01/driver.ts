@@ -20,7 +20,8 @@ import type { FrameStamp } from '../../io/serial';
 import { SerialLinePort } from '../../io/serial';
 import type { Logger } from '../../log';
 import type { SourceDevice } from '../../model/observation';
-import type { DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
+import type { DeviceChangeConfirmation, DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
+import type { EscalationPolicy } from '../escalation';
 import { InterfaceLink } from '../interface-link';
 import { frameMllp, MLLP_MAX_FRAME_BYTES, MLLP_TRAILER, unwrapMllp } from '../../framing/mllp';
 import { utcOffsetMinutes } from './dtm';
@@ -30,7 +31,6 @@ import type { Hl7RejectReason } from './receiver';
 import { Pcd01Receiver } from './receiver';
 
 export const DRIVER_NAME = 'hl7-pcd01';
-/** Cap of the reopen backoff: a lost port or listener is retried at least this often. */
 /** Monitors connected at once to one TCP interface; more are refused and counted. */
 export const MAX_TCP_CONNECTIONS = 4;
 
@@ -49,6 +49,17 @@ export interface PatientBinding {
 }
 
 type Reply = (bytes: Buffer) => Promise<void>;
+
+/**
+ * What the driver does when the monitor falls silent (HAZ-003): no valid message for the
+ * quiet time: stale (values withdrawn downstream). On a serial line, still none after twice
+ * the quiet time: the port is closed and reopened (a stable path may name another device node
+ * after a re-plug). A TCP monitor reconnects by itself: the listener is left as it is (the
+ * driver then has no open port to escalate on).
+ */
+export function hl7Escalation(quietTimeMs: number): EscalationPolicy {
+  return { quietTimeMs, noun: 'message', firstStepWithStale: false, steps: [{ afterQuietMs: 2 * quietTimeMs, action: 'reopen' }] };
+}
 
 export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements DeviceDriver {
   readonly driverName = DRIVER_NAME;
@@ -76,6 +87,10 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
       emitter: this,
       reopenDelayMs: config.reopenDelayMs,
       reopen: () => this.open(),
+      escalation: {
+        policy: hl7Escalation(config.quietTimeMs),
+        hooks: { hasOpenPort: () => this.port !== null, detachPort: () => this.detachPort() },
+      },
       random,
     });
     this.receiver = new Pcd01Receiver({
@@ -93,12 +108,12 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
 
   /**
    * Accepts the monitor now reporting another equipment id (OBX-18) after a nurse confirmed
-   * the change. Returns false when there is no pending change (or the id is configured).
+   * the change; 'no-pending-change' when none is waiting (or the id is configured).
    */
-  confirmDeviceChange(): boolean {
-    const ok = this.receiver.confirmDeviceChange();
-    if (ok) this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
-    return ok;
+  confirmDeviceChange(): DeviceChangeConfirmation {
+    if (!this.receiver.confirmDeviceChange()) return 'no-pending-change';
+    this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
+    return 'confirmed';
   }
 
   learnedIdentity(): string | null {
@@ -127,21 +142,9 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
     if (listener) await listener.close();
   }
 
-  /**
-   * Quiet-time supervision: no valid message for quietTimeMs -> stale (values withdrawn
-   * downstream). On a serial line, still none after twice the quiet time: the port is closed
-   * and reopened (a stable path may name another device node after a re-plug). A TCP monitor
-   * reconnects by itself: the listener is left as it is.
-   */
+  /** Quiet-time supervision and its escalation (hl7Escalation), on the monotonic clock. */
   tick(): void {
-    if (this.link.staleIfQuiet(this.config.quietTimeMs, 'message')) return;
-    const quietMs = this.link.quietMs;
-    if (this.link.state === 'stale' && quietMs > 2 * this.config.quietTimeMs && this.port !== null && !this.link.reopenPending) {
-      const port = this.port;
-      this.port = null;
-      this.link.escalate(`escalation: no valid message for ${Math.round(quietMs)} ms, reopening the port`);
-      void port.close().then(() => this.link.scheduleReopen());
-    }
+    this.link.tick();
   }
 
   snapshot(): InterfaceSnapshot {
@@ -208,6 +211,13 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
 
   private count(name: string, n = 1): void {
     this.link.count(name, n);
+  }
+
+  /** The escalation takes the serial port to reopen it: its close is then not a loss. */
+  private detachPort(): SerialLinePort | null {
+    const port = this.port;
+    this.port = null;
+    return port;
   }
 
   private open(): Promise<void> {

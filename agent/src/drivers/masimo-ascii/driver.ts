@@ -16,8 +16,9 @@ import type { Logger } from '../../log';
 import type { Observation, QualityFlag, ResultStatus, SourceDevice } from '../../model/observation';
 import { PARAMETERS } from '../../model/parameters';
 import type { ParameterCode } from '../../model/parameters';
-import type { DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
+import type { DeviceChangeConfirmation, DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
 import { DeviceIdentity } from '../device-identity';
+import type { EscalationPolicy } from '../escalation';
 import { InterfaceLink } from '../interface-link';
 import { decodeMasimoAscii, MASIMO_MAX_LINE_BYTES } from './protocol';
 import type { MasimoException, MasimoFrame } from './protocol';
@@ -120,6 +121,17 @@ export function frameToObservations(
   ];
 }
 
+/**
+ * What the driver does when the oximeter falls silent (HAZ-003): no valid frame for the quiet
+ * time: stale (values withdrawn downstream). Still none after twice the quiet time: close and
+ * reopen the port, which also re-resolves a stable device path (/dev/serial/by-id/...) to
+ * whatever device node it names now. The Masimo ASCII output has no start command to re-send,
+ * so the patch's first step (START again) does not apply to this device.
+ */
+export function masimoEscalation(quietTimeMs: number): EscalationPolicy {
+  return { quietTimeMs, noun: 'frame', firstStepWithStale: false, steps: [{ afterQuietMs: 2 * quietTimeMs, action: 'reopen' }] };
+}
+
 export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements DeviceDriver {
   readonly driverName = DRIVER_NAME;
   readonly interfaceId: string;
@@ -144,6 +156,10 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
       emitter: this,
       reopenDelayMs: config.reopenDelayMs,
       reopen: () => this.openPort(),
+      escalation: {
+        policy: masimoEscalation(config.quietTimeMs),
+        hooks: { hasOpenPort: () => this.port !== null, detachPort: () => this.detachPort() },
+      },
       random,
     });
     this.identity = new DeviceIdentity(config.serialNumber);
@@ -151,12 +167,12 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
 
   /**
    * Accepts the device now reporting a different serial number (a nurse confirmed the
-   * device was changed). Returns false when there is no pending change.
+   * device was changed); 'no-pending-change' when none is waiting.
    */
-  confirmDeviceChange(): boolean {
-    const ok = this.identity.confirm();
-    if (ok) this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
-    return ok;
+  confirmDeviceChange(): DeviceChangeConfirmation {
+    if (!this.identity.confirm()) return 'no-pending-change';
+    this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
+    return 'confirmed';
   }
 
   learnedIdentity(): string | null {
@@ -178,22 +194,9 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     if (port) await port.close();
   }
 
-  /**
-   * Quiet-time supervision and its escalation. No valid frame for the quiet time: stale
-   * (values withdrawn downstream). Still none after twice the quiet time: close and
-   * reopen the port, which also re-resolves a stable device path (/dev/serial/by-id/...)
-   * to whatever device node it names now. The Masimo ASCII output has no start command to
-   * re-send, so that first escalation step does not apply to this device.
-   */
+  /** Quiet-time supervision and its escalation (masimoEscalation), on the monotonic clock. */
   tick(): void {
-    if (this.link.staleIfQuiet(this.config.quietTimeMs, 'frame')) return;
-    const quietMs = this.link.quietMs;
-    if (this.link.state === 'stale' && quietMs > 2 * this.config.quietTimeMs && this.port !== null && !this.link.reopenPending) {
-      const port = this.port;
-      this.port = null;
-      this.link.escalate(`escalation: no valid frame for ${Math.round(quietMs)} ms, reopening the port`);
-      void port.close().then(() => this.link.scheduleReopen());
-    }
+    this.link.tick();
   }
 
   snapshot(): InterfaceSnapshot {
@@ -224,6 +227,13 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     this.link.valid(stamp, 'valid frame received');
     const source = { driver: DRIVER_NAME, interfaceId: this.interfaceId, port: this.config.path };
     this.emit('observations', frameToObservations(result.frame, stamp, source, this.config.deviceUtcOffset));
+  }
+
+  /** The escalation takes the port to reopen it: its close is then not a loss. */
+  private detachPort(): SerialLinePort | null {
+    const port = this.port;
+    this.port = null;
+    return port;
   }
 
   private async openPort(): Promise<void> {

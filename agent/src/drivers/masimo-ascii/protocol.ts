@@ -279,9 +279,23 @@ export function decodeMasimoAscii(line: Uint8Array): DecodeResult {
   const time = parseTime(timeToken);
   if (!time.ok) return time;
 
+  const frame = emptyFrame({ ...date.value, ...time.value });
   const seen = new Set<string>();
-  const frame: MasimoFrame = {
-    deviceTime: { ...date.value, ...time.value },
+  const fields = readFields(tokens, frame, seen);
+  if (fields !== null) return fields;
+
+  for (const key of REQUIRED_KEYS) {
+    if (!seen.has(key)) return reject('missing-field', `${key}: required field missing`);
+  }
+  const decoded = decodeExceptions(frame.exceptionBits);
+  frame.exceptions = decoded.exceptions;
+  frame.unknownExceptionBits = decoded.unknownBits;
+  return { ok: true, frame };
+}
+
+function emptyFrame(deviceTime: MasimoDeviceTime): MasimoFrame {
+  return {
+    deviceTime,
     serialNumber: null,
     spo2Percent: null,
     pulseBpm: null,
@@ -296,7 +310,13 @@ export function decodeMasimoAscii(line: Uint8Array): DecodeResult {
     exceptions: [],
     unknownExceptionBits: 0,
   };
+}
 
+/**
+ * Reads the KEY=VALUE tokens after the date and time into `frame`, left to right (the first
+ * problem wins); `seen` collects the keys. Returns the reject, or null when every token is valid.
+ */
+function readFields(tokens: readonly string[], frame: MasimoFrame, seen: Set<string>): Reject | null {
   for (let i = 2; i < tokens.length; i++) {
     const token = tokens[i] ?? '';
     const eq = token.indexOf('=');
@@ -307,37 +327,35 @@ export function decodeMasimoAscii(line: Uint8Array): DecodeResult {
     if (!KNOWN_KEYS.has(key)) return reject('unknown-field', unknownFieldDetail(key));
     if (seen.has(key)) return reject('duplicate-field', `${key}: appears more than once`);
     seen.add(key);
-    const fieldKey = key as FieldKey;
-    switch (fieldKey) {
-      case 'SN': {
-        if (SERIAL_DASHED.test(raw)) frame.serialNumber = null;
-        else if (SERIAL_SHAPE.test(raw)) frame.serialNumber = raw;
-        else return reject('malformed', 'SN: expected 1 to 20 letters or digits, or dashes');
-        break;
-      }
-      case 'ALARM':
-      case 'EXC': {
-        const hex = parseHex(fieldKey, raw);
-        if (!hex.ok) return hex;
-        if (fieldKey === 'ALARM') frame.alarmBits = hex.value;
-        else frame.exceptionBits = hex.value;
-        break;
-      }
-      default: {
-        const numeric = parseNumeric(fieldKey, raw);
-        if (!numeric.ok) return numeric;
-        assignNumeric(frame, fieldKey, numeric.value);
-      }
+    const bad = readField(key as FieldKey, raw, frame);
+    if (bad !== null) return bad;
+  }
+  return null;
+}
+
+function readField(fieldKey: FieldKey, raw: string, frame: MasimoFrame): Reject | null {
+  switch (fieldKey) {
+    case 'SN': {
+      if (SERIAL_DASHED.test(raw)) frame.serialNumber = null;
+      else if (SERIAL_SHAPE.test(raw)) frame.serialNumber = raw;
+      else return reject('malformed', 'SN: expected 1 to 20 letters or digits, or dashes');
+      return null;
+    }
+    case 'ALARM':
+    case 'EXC': {
+      const hex = parseHex(fieldKey, raw);
+      if (!hex.ok) return hex;
+      if (fieldKey === 'ALARM') frame.alarmBits = hex.value;
+      else frame.exceptionBits = hex.value;
+      return null;
+    }
+    default: {
+      const numeric = parseNumeric(fieldKey, raw);
+      if (!numeric.ok) return numeric;
+      assignNumeric(frame, fieldKey, numeric.value);
+      return null;
     }
   }
-
-  for (const key of REQUIRED_KEYS) {
-    if (!seen.has(key)) return reject('missing-field', `${key}: required field missing`);
-  }
-  const decoded = decodeExceptions(frame.exceptionBits);
-  frame.exceptions = decoded.exceptions;
-  frame.unknownExceptionBits = decoded.unknownBits;
-  return { ok: true, frame };
 }
 
 /**
