@@ -241,7 +241,7 @@ export class SignalBatches {
    * an exception (a Rust panic, a conversion error: NativeError) loses this batch only; after
    * an exception the processor is rebuilt, since its state can no longer be trusted.
    */
-  runBatch<P, R>(ch: Channel<P>, create: (fs: number) => P, call: (p: P) => R | SignalRejected): BatchOutcome<R> {
+  private runBatch<P, R>(ch: Channel<P>, create: (fs: number) => P, call: (p: P) => R | SignalRejected): BatchOutcome<R> {
     try {
       ch.processor ??= create(ch.sampleRateHz);
       const r = call(ch.processor);
