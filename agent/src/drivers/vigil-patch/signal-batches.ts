@@ -35,7 +35,7 @@ export const nativeSignalProcessing: SignalProcessing = {
 };
 
 /** One waveform channel's batch under construction and its processor. */
-interface Channel<P> {
+export interface BatchChannel<P> {
   name: StreamName;
   sampleRateHz: number;
   /** Tick the next frame should start at; null before the first frame. */
@@ -45,14 +45,14 @@ interface Channel<P> {
   filled: number;
 }
 
-interface EcgChannel extends Channel<QrsDetector> {
+interface EcgChannel extends BatchChannel<QrsDetector> {
   mv: number[];
 }
-interface PpgChannel extends Channel<PpgProcessor> {
+interface PpgChannel extends BatchChannel<PpgProcessor> {
   red: number[];
   ir: number[];
 }
-interface AccelChannel extends Channel<RespProcessor> {
+interface AccelChannel extends BatchChannel<RespProcessor> {
   /** The axis along the sternum (y), mg: breathing tilts it (docs/interfaces/vigil-patch.md). */
   y: number[];
 }
@@ -89,6 +89,33 @@ export interface SignalBatchesOptions {
   count(name: string, n?: number): void;
   /** Native failures, for the technical condition (patch-conditions.ts). */
   nativeFailures: RateWindow;
+}
+
+/**
+ * Runs one batch through a processor: exactly one native call. A rejected batch (data) or
+ * an exception (a Rust panic, a conversion error: NativeError) loses this batch only; after
+ * an exception the processor is rebuilt, since its state can no longer be trusted.
+ */
+export function runBatch<P, R>(o: SignalBatchesOptions, ch: BatchChannel<P>, create: (fs: number) => P, call: (p: P) => R | SignalRejected): BatchOutcome<R> {
+  try {
+    ch.processor ??= create(ch.sampleRateHz);
+    const r = call(ch.processor);
+    if ((r as SignalRejected).ok === false) {
+      const e = (r as SignalRejected).error;
+      o.count(`batches-rejected.${ch.name}`);
+      o.logger.warn('batch-rejected', { interfaceId: o.interfaceId, channel: ch.name, field: e.field, rule: e.rule, index: e.index });
+      return { kind: 'rejected' };
+    }
+    o.count(`batches.${ch.name}`);
+    return { kind: 'result', result: r as R };
+  } catch (err) {
+    ch.processor = null;
+    o.count('native-failures');
+    o.count(`native-failures.${ch.name}`);
+    o.logger.error('native-failure', { interfaceId: o.interfaceId, channel: ch.name, error: err instanceof Error ? err.message : String(err) });
+    o.nativeFailures.add();
+    return { kind: 'failed' };
+  }
 }
 
 export class SignalBatches {
@@ -175,7 +202,7 @@ export class SignalBatches {
     return fill;
   }
 
-  private channel(name: StreamName): Channel<unknown> {
+  private channel(name: StreamName): BatchChannel<unknown> {
     return name === 'ecg' ? this.ecg : name === 'ppg' ? this.ppg : this.accel;
   }
 
@@ -195,7 +222,7 @@ export class SignalBatches {
     const ecg: BatchOutcome<QrsBatch> =
       this.ecg.mv.length === 0
         ? { kind: 'empty' }
-        : this.runBatch(this.ecg, (fs) => this.o.processing.createQrsDetector(fs), (d) => d.process(Float32Array.from(this.ecg.mv)));
+        : runBatch(this.o, this.ecg, (fs) => this.o.processing.createQrsDetector(fs), (d) => d.process(Float32Array.from(this.ecg.mv)));
     const ppg = this.runPpg(conditions);
     // Electrodes and optical probe both off: the patch is off the body, and its accelerometer
     // measures the bed, not breathing. Not processed; the channel starts afresh when it is back.
@@ -204,8 +231,8 @@ export class SignalBatches {
     const accel: BatchOutcome<RespEstimate> =
       this.accel.y.length === 0 || patchOff
         ? { kind: 'empty' }
-        : this.runBatch(this.accel, (fs) => this.o.processing.createRespProcessor(fs), (d) => d.process(Float32Array.from(this.accel.y)));
-    for (const ch of [this.ecg, this.ppg, this.accel] as Channel<unknown>[]) ch.filled = 0;
+        : runBatch(this.o, this.accel, (fs) => this.o.processing.createRespProcessor(fs), (d) => d.process(Float32Array.from(this.accel.y)));
+    for (const ch of [this.ecg, this.ppg, this.accel] as BatchChannel<unknown>[]) ch.filled = 0;
     this.ecg.mv.length = 0;
     this.ppg.red.length = 0;
     this.ppg.ir.length = 0;
@@ -229,38 +256,11 @@ export class SignalBatches {
     this.ppgArtefact = probeOff || motion;
     if (this.ppg.ir.length === 0 || probeOff) return { kind: 'empty' };
     const cal = this.o.spo2Calibration;
-    return this.runBatch(
+    return runBatch(this.o, 
       this.ppg,
       (fs) => this.o.processing.createPpgProcessor(fs, { inverted: true, ...(cal ? { calibration: cal } : {}) }),
       (d) => d.process(Float32Array.from(this.ppg.ir), Float32Array.from(this.ppg.red)),
     );
-  }
-
-  /**
-   * Runs one batch through a processor: exactly one native call. A rejected batch (data) or
-   * an exception (a Rust panic, a conversion error: NativeError) loses this batch only; after
-   * an exception the processor is rebuilt, since its state can no longer be trusted.
-   */
-  private runBatch<P, R>(ch: Channel<P>, create: (fs: number) => P, call: (p: P) => R | SignalRejected): BatchOutcome<R> {
-    try {
-      ch.processor ??= create(ch.sampleRateHz);
-      const r = call(ch.processor);
-      if ((r as SignalRejected).ok === false) {
-        const e = (r as SignalRejected).error;
-        this.o.count(`batches-rejected.${ch.name}`);
-        this.o.logger.warn('batch-rejected', { interfaceId: this.o.interfaceId, channel: ch.name, field: e.field, rule: e.rule, index: e.index });
-        return { kind: 'rejected' };
-      }
-      this.o.count(`batches.${ch.name}`);
-      return { kind: 'result', result: r as R };
-    } catch (err) {
-      ch.processor = null;
-      this.o.count('native-failures');
-      this.o.count(`native-failures.${ch.name}`);
-      this.o.logger.error('native-failure', { interfaceId: this.o.interfaceId, channel: ch.name, error: err instanceof Error ? err.message : String(err) });
-      this.o.nativeFailures.add();
-      return { kind: 'failed' };
-    }
   }
 
   /**
