@@ -35,8 +35,8 @@ export class PatchConditions {
 
   /** What the patch reports in a STATUS frame. */
   fromStatus(conditions: readonly PatchCondition[]): void {
-    this.set('low-battery', conditions.includes('low-battery'), 'low', 'the patch reports a low battery: replace or charge it');
-    this.set('device-fault', conditions.includes('sensor-fault'), 'medium', 'the patch reports a sensor fault');
+    this.setCondition('low-battery', conditions.includes('low-battery'), 'low', 'the patch reports a low battery: replace or charge it');
+    this.setCondition('device-fault', conditions.includes('sensor-fault'), 'medium', 'the patch reports a sensor fault');
   }
 
   /** A sequence gap: `missing` frames lost (at most the alarm count is kept, the window is bounded). */
@@ -46,7 +46,7 @@ export class PatchConditions {
 
   /** Signal processing failing repeatedly: the values from the patch are unavailable. */
   checkSignalProcessing(): void {
-    this.set(
+    this.setCondition(
       'signal-processing-failed',
       this.nativeFailures.count() >= NATIVE_FAILURE_ALARM_COUNT,
       'medium',
@@ -57,7 +57,7 @@ export class PatchConditions {
   /** On every tick: the windowed conditions, which also clear as their window empties. */
   tick(): void {
     this.checkSignalProcessing();
-    this.set(
+    this.setCondition(
       'frames-lost',
       this.lostFrames.count() >= LOST_FRAMES_ALARM_COUNT,
       'low',
@@ -65,7 +65,7 @@ export class PatchConditions {
     );
   }
 
-  private set(condition: DriverConditionKey, active: boolean, priority: DriverCondition['priority'], detail: string): void {
+  private setCondition(condition: DriverConditionKey, active: boolean, priority: DriverCondition['priority'], detail: string): void {
     if (active === this.active.has(condition)) return;
     if (active) this.active.add(condition);
     else this.active.delete(condition);
