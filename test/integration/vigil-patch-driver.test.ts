@@ -5,6 +5,7 @@
  * than real time; no port, no sleep. The pty path is covered by test/system/vigil-patch.test.ts.
  */
 import t from 'tap';
+import { ALARM_CONDITIONS } from '../../agent/src/safety/conditions';
 import { FakeClock } from '../../agent/src/clock';
 import { parseConfig } from '../../agent/src/config';
 import type { DriverCondition, FrameRejection } from '../../agent/src/drivers/driver';
@@ -255,7 +256,7 @@ t.test('REQ-SIG-005 REQ-PATCH-026 a panic inside the addon loses that batch only
   failNext = 3;
   run.run(3);
   t.same(
-    run.conditions.map((c) => [c.condition, c.active, c.priority]),
+    run.conditions.map((c) => [c.condition, c.active, ALARM_CONDITIONS[c.condition].priority]),
     [['signal-processing-failed', true, 'medium']],
     'repeated failures raise a technical condition',
   );

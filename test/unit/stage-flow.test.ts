@@ -188,15 +188,15 @@ t.test('REQ-SAFE-037 HAZ-011 an identity rejection raises device-identity at hig
 
 t.test('REQ-ALARM-004 conditions a driver reports become alarms with the catalogue priority and clear when the driver says so', async (t) => {
   const s = stages();
-  s.links.onCondition({ interfaceId: 'patch', condition: 'low-battery', active: true, priority: 'low', detail: 'replace the battery' });
-  s.links.onCondition({ interfaceId: 'patch', condition: 'device-fault', active: true, priority: 'medium', detail: 'sensor fault' });
-  s.links.onCondition({ interfaceId: 'patch', condition: 'frames-lost', active: true, priority: 'low', detail: 'gaps' });
+  s.links.onCondition({ interfaceId: 'patch', condition: 'low-battery', active: true, detail: 'replace the battery' });
+  s.links.onCondition({ interfaceId: 'patch', condition: 'device-fault', active: true, detail: 'sensor fault' });
+  s.links.onCondition({ interfaceId: 'patch', condition: 'frames-lost', active: true, detail: 'gaps' });
   t.same(s.active(), [
     'patch.device-fault:ALARM_PRIORITY_MEDIUM:ALARM_KIND_TECHNICAL',
     'patch.frames-lost:ALARM_PRIORITY_LOW:ALARM_KIND_TECHNICAL',
     'patch.low-battery:ALARM_PRIORITY_LOW:ALARM_KIND_TECHNICAL',
   ]);
-  s.links.onCondition({ interfaceId: 'patch', condition: 'low-battery', active: false, priority: 'low', detail: '' });
+  s.links.onCondition({ interfaceId: 'patch', condition: 'low-battery', active: false, detail: '' });
   t.notOk(s.active().some((a) => a.startsWith('patch.low-battery')), 'cleared');
   t.equal(s.alarmLog.filter((a) => a.alarmId === 'patch.low-battery').length, 2, 'raised and cleared: two announcements, no repeats');
 });

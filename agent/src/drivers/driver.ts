@@ -52,13 +52,13 @@ export interface LinkChange {
 /**
  * A technical condition a driver detects by itself (a low battery the device reports,
  * signal processing failing repeatedly): a technical alarm while `active`, cleared when not.
+ * Its kind and priority are the catalogue's (safety/conditions.ts): a driver decides neither.
  */
 export interface DriverCondition {
   interfaceId: string;
   /** The alarm's condition, a key of the catalogue (safety/conditions.ts), e.g. `low-battery`. */
   condition: DriverConditionKey;
   active: boolean;
-  priority: 'low' | 'medium' | 'high';
   /** Names the condition and what to do; never a measured value. */
   detail: string;
 }

@@ -14,6 +14,7 @@
  */
 import type { Clock } from '../clock';
 import type { DriverCondition, FrameRejection, LinkChange } from '../drivers/driver';
+import { isIdentityRejection } from '../drivers/driver';
 import type { Counters } from '../counters';
 import type { Logger } from '../log';
 import type { AlarmStage } from './alarm-stage';
@@ -39,9 +40,6 @@ export interface LinkPolicyDeps {
   /** The interface health changed: publish the gateway status now (not only with the heartbeat). */
   statusChanged(reason: string): void;
 }
-
-/** Reasons that mean another device or another patient (HAZ-011), not a bad frame. */
-const IDENTITY_REASONS: ReadonlySet<string> = new Set(['device-changed', 'device-identity', 'patient-mismatch']);
 
 export class LinkPolicy {
   private readonly rejectWindows: Map<string, RateWindow>;
@@ -69,7 +67,7 @@ export class LinkPolicy {
   onRejected(r: FrameRejection): void {
     this.d.counters.count(`frames-rejected.${r.reason}`);
     this.d.logger.warn('frame-rejected', { interfaceId: r.interfaceId, reason: r.reason, detail: r.detail });
-    if (IDENTITY_REASONS.has(r.reason)) {
+    if (isIdentityRejection(r.reason)) {
       this.d.alarms.raise('device-identity', r.interfaceId, r.detail);
       return;
     }

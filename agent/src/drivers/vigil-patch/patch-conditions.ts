@@ -35,8 +35,8 @@ export class PatchConditions {
 
   /** What the patch reports in a STATUS frame. */
   fromStatus(conditions: readonly PatchCondition[]): void {
-    this.setCondition('low-battery', conditions.includes('low-battery'), 'low', 'the patch reports a low battery: replace or charge it');
-    this.setCondition('device-fault', conditions.includes('sensor-fault'), 'medium', 'the patch reports a sensor fault');
+    this.setCondition('low-battery', conditions.includes('low-battery'), 'the patch reports a low battery: replace or charge it');
+    this.setCondition('device-fault', conditions.includes('sensor-fault'), 'the patch reports a sensor fault');
   }
 
   /** A sequence gap: `missing` frames lost (at most the alarm count is kept, the window is bounded). */
@@ -49,7 +49,6 @@ export class PatchConditions {
     this.setCondition(
       'signal-processing-failed',
       this.nativeFailures.count() >= NATIVE_FAILURE_ALARM_COUNT,
-      'medium',
       `signal processing failed ${NATIVE_FAILURE_ALARM_COUNT} times within ${NATIVE_FAILURE_WINDOW_MS / 1000} s: values from the patch are unavailable`,
     );
   }
@@ -60,15 +59,15 @@ export class PatchConditions {
     this.setCondition(
       'frames-lost',
       this.lostFrames.count() >= LOST_FRAMES_ALARM_COUNT,
-      'low',
       `${LOST_FRAMES_ALARM_COUNT} or more frames lost within ${LOST_FRAMES_WINDOW_MS / 1000} s (sequence gaps)`,
     );
   }
 
-  private setCondition(condition: DriverConditionKey, active: boolean, priority: DriverCondition['priority'], detail: string): void {
+  /** The priority is the catalogue's (safety/conditions.ts), not the driver's. */
+  private setCondition(condition: DriverConditionKey, active: boolean, detail: string): void {
     if (active === this.active.has(condition)) return;
     if (active) this.active.add(condition);
     else this.active.delete(condition);
-    this.emit({ interfaceId: this.interfaceId, condition, active, priority, detail });
+    this.emit({ interfaceId: this.interfaceId, condition, active, detail });
   }
 }
