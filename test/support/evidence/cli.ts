@@ -6,6 +6,7 @@
  * Writes (see docs/evidence/README.md):
  *   docs/requirements.md, docs/interfaces/README.md            from their YAML
  *   docs/alarms.md                                             the alarm-condition catalogue, traced to hazards and tests
+ *   docs/interfaces/real-devices.md                            each real capture: delivered, withheld and why, with its test's verdict
  *   docs/evidence/traceability.md (+ .json)                    hazard -> control -> requirement -> tests, with results
  *   docs/evidence/verification-record.md (+ .json)             the test run: date, commit, environment, every result
  *   docs/evidence/sbom.cdx.json                                CycloneDX 1.5: npm production packages + addon crates
@@ -21,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { tallyCargo, tallyTap } from '../summarize';
 import { renderAlarms, renderAlarmTraceSection, traceConditions } from './alarms';
+import { renderRealDevices } from './real-devices';
 import { checkCatalogue, renderCatalogue } from './catalogue';
 import type { EvidenceInputs } from './data';
 import { defaultInputs, loadCatalogue, loadHazards, loadRequirements, loadSoup } from './data';
@@ -158,6 +160,9 @@ export function runEvidence(inputs: EvidenceInputs, options: EvidenceOptions): E
   write(join(options.docsDir, 'requirements.md'), renderRequirements(userNeeds, groups, requirements, hazards, catalogue, trace.requirements), written);
   if (catalogue) write(join(options.docsDir, 'interfaces', 'README.md'), renderCatalogue(inputs.root, catalogue, hazards, requirements), written);
   write(join(options.docsDir, 'alarms.md'), renderAlarms(alarmTrace.conditions, runSummary), written);
+  const real = renderRealDevices(inputs.root, join(dirname(inputs.runRecord), 'real-devices'), results, runSummary);
+  gaps.push(...real.gaps);
+  write(join(options.docsDir, 'interfaces', 'real-devices.md'), real.text, written);
   write(join(options.outDir, 'soup.md'), renderSoup(soupItems, deps, bom, run?.env ?? {}, when), written);
   if (run) {
     write(join(options.outDir, 'verification-record.md'), renderRecord(run, results, summaryLine), written);

@@ -32,7 +32,8 @@ export type GapKind =
   | 'soup-incomplete'
   | 'soup-import' // a package imported outside the files its entry names
   | 'sbom'
-  | 'alarm-condition'; // a catalogue entry whose hazard or requirement is unknown or untested
+  | 'alarm-condition' // a catalogue entry whose hazard or requirement is unknown or untested
+  | 'real-capture'; // a real capture without a record or a passing test
 
 export interface Gap {
   kind: GapKind;
