@@ -75,7 +75,7 @@ t.test('REQ-CMD-014 HAZ-011 a device change is confirmed through the driver inte
 
 t.test('HAZ-011 identity rejections (another device, another patient) are told apart from the others', async (t) => {
   const identity: RejectReason[] = ['device-changed', 'device-identity', 'patient-mismatch'];
-  const others: RejectReason[] = ['framing', 'checksum', 'malformed', 'overflow', 'truncated', 'duplicate', 'reordered', 'unknown-field'];
+  const others: RejectReason[] = ['framing', 'checksum', 'malformed', 'overflow', 'truncated', 'duplicate', 'reordered', 'unsupported-variant'];
   for (const r of identity) t.ok(isIdentityRejection(r), `${r} is an identity rejection`);
   for (const r of others) t.notOk(isIdentityRejection(r), `${r} is not`);
 });

@@ -11,6 +11,7 @@ import {
   MASIMO_MAX_LINE_BYTES,
   type DecodeResult,
   type MasimoFrame,
+  type MasimoLayout,
   type MasimoRejectReason,
 } from '../../agent/src/drivers/masimo-ascii/protocol';
 import { createRng, type Rng } from '../../hw-sim/src/rng';
@@ -62,26 +63,27 @@ function expectedExceptions(bits: number): { names: string[]; unknown: number } 
   return { names, unknown: (bits & ~known) >>> 0 };
 }
 
-const REASONS: readonly MasimoRejectReason[] = ['framing', 'malformed', 'unknown-field', 'duplicate-field', 'missing-field', 'overflow'];
+const REASONS: readonly MasimoRejectReason[] = ['framing', 'malformed', 'unsupported-variant', 'duplicate-field', 'missing-field', 'overflow'];
 
 /**
  * Every reject detail the decoder may produce. A detail outside these templates could echo a
  * reading; the fuzz cases check every reject against them.
  */
-const KEY = '(SN|SPO2|BPM|PI|SPCO|SPMET|DESAT|PIDELTA|PVI|ALARM|EXC)';
+const KEY = '(SN|SPO2|BPM|PI|SPCO|SPMET|SPHB|SPOC|RESVD|DESAT|PIDELTA|PVI|ALARM|EXC|EXC1)';
 const DETAIL_TEMPLATES: RegExp[] = [
   new RegExp(`^line longer than ${MASIMO_MAX_LINE_BYTES} bytes$`),
   /^(empty line|blank line|input is not a byte array)$/,
   /^byte at offset \d+ is not printable ASCII$/,
   /^date: (missing at start of line|expected MM\/DD\/YY|month outside 1\.\.12|day outside the month)$/,
   /^time: (missing after date|expected HH:MM:SS|hour outside 0\.\.23|minute outside 0\.\.59|second outside 0\.\.59)$/,
-  /^token \d+: (expected KEY=VALUE|key is not 1 to 16 letters or digits)$/,
-  /^unknown field ([A-Za-z](?:[A-Za-z]|\d(?!\d)){0,15}|\(name withheld: it contains digits\))$/,
+  /^token \d+: (expected KEY=VALUE|key is not 1 to 16 letters or digits|key holds a run of digits \(a damaged line\))$/,
+  /^unknown field [A-Za-z](?:[A-Za-z]|\d(?!\d)){0,15}$/,
   new RegExp(`^${KEY}: (appears more than once|required field missing)$`),
   /^SN: expected 1 to 20 letters or digits, or dashes$/,
-  /^(ALARM|EXC): expected 1 to 8 hex digits$/,
-  /^(SPO2|BPM|PI|SPCO|SPMET|DESAT|PIDELTA|PVI): expected [N.%+\-, or]+$/,
-  /^(SPO2|BPM|PI|SPCO|SPMET|DESAT|PIDELTA|PVI): outside -?\d+\.\.\d+(\.\d)?$/,
+  /^RESVD: expected 1 to 8 digits, dashes, signs, points or %$/,
+  /^(ALARM|EXC|EXC1): expected 1 to 8 hex digits$/,
+  /^(SPO2|BPM|PI|SPCO|SPMET|SPHB|SPOC|DESAT|PIDELTA|PVI): expected [N.%+\-, or]+$/,
+  /^(SPO2|BPM|PI|SPCO|SPMET|SPHB|SPOC|DESAT|PIDELTA|PVI): outside -?\d+\.\.\d+(\.\d)?$/,
 ];
 
 /** Checks that a result is well formed; returns a problem or null. */
@@ -93,6 +95,9 @@ function problemWith(result: unknown): string | null {
     const inRange = (v: number | null, min: number, max: number): boolean => v === null || (Number.isFinite(v) && v >= min && v <= max);
     if (!inRange(f.spo2Percent, 0, 100) || !inRange(f.pulseBpm, 0, 240) || !inRange(f.perfusionIndexPercent, 0, 20)) return 'value out of range';
     if (!inRange(f.pviPercent, 0, 100) || !inRange(f.piDeltaPercent, -99, 99) || !inRange(f.desat, 0, 99)) return 'value out of range';
+    if (!inRange(f.spcoPercent, 0, 99.9) || !inRange(f.spmetPercent, 0, 99.9) || !inRange(f.spHbGramsPerDl, 0, 99.9) || !inRange(f.spOcMlPerDl, 0, 99)) return 'value out of range';
+    if (f.exception1Bits !== null && (!Number.isInteger(f.exception1Bits) || f.exception1Bits < 0)) return 'bad bits';
+    if (!Number.isInteger(f.leadingNulBytes) || f.leadingNulBytes < 0) return 'bad NUL count';
     if (!Number.isInteger(f.exceptionBits) || f.exceptionBits < 0 || !Number.isInteger(f.alarmBits) || f.alarmBits < 0) return 'bad bits';
     const exc = expectedExceptions(f.exceptionBits);
     if (JSON.stringify(exc.names) !== JSON.stringify(f.exceptions) || exc.unknown !== f.unknownExceptionBits) return 'exceptions do not match bits';
@@ -119,6 +124,8 @@ t.test('REQ-MASIMO-001 decodes the Rad-8 example line', async (t) => {
     perfusionIndexPercent: 3.6,
     spcoPercent: null,
     spmetPercent: null,
+    spHbGramsPerDl: null,
+    spOcMlPerDl: null,
     pviPercent: null,
     desat: null,
     piDeltaPercent: null,
@@ -126,6 +133,8 @@ t.test('REQ-MASIMO-001 decodes the Rad-8 example line', async (t) => {
     exceptionBits: 0x800,
     exceptions: ['masimo-set'],
     unknownExceptionBits: 0,
+    exception1Bits: null,
+    leadingNulBytes: 0,
   });
   t.equal(f.perfusionIndexPercent, 3.6, 'PI keeps the device resolution: 03.60 -> 3.6');
 });
@@ -241,8 +250,10 @@ t.test('REQ-MASIMO-001 the encoder refuses values the line cannot carry', async 
   t.ok(new MasimoEncodeError('SPO2', 'x') instanceof RangeError);
 });
 
-function randomFrame(rng: Rng): MasimoFrame {
+function randomFrame(rng: Rng, layout: MasimoLayout = 'rad8'): MasimoFrame {
   const maybe = <T>(value: T): T | null => (rng.next() < 0.2 ? null : value);
+  // The colour Radical-7 prints SPCO as NN% (whole percent): its frames carry whole values.
+  const spcoTenths = layout === 'radical7-colour' ? rng.int(0, 99) * 10 : rng.int(0, 999);
   const year = rng.int(2000, 2099);
   const month = rng.int(1, 12);
   const exceptionBits = rng.int(0, 0xffffff);
@@ -253,8 +264,10 @@ function randomFrame(rng: Rng): MasimoFrame {
     spo2Percent: maybe(rng.int(0, 100)),
     pulseBpm: maybe(rng.int(0, 240)),
     perfusionIndexPercent: maybe(rng.int(0, 2000) / 100),
-    spcoPercent: maybe(rng.int(0, 999) / 10),
+    spcoPercent: maybe(spcoTenths / 10),
     spmetPercent: maybe(rng.int(0, 999) / 10),
+    spHbGramsPerDl: maybe(rng.int(0, 999) / 10),
+    spOcMlPerDl: maybe(rng.int(0, 99)),
     pviPercent: maybe(rng.int(0, 100)),
     desat: maybe(rng.int(0, 99)),
     piDeltaPercent: maybe(rng.int(-99, 99)),
@@ -262,7 +275,19 @@ function randomFrame(rng: Rng): MasimoFrame {
     exceptionBits,
     exceptions: exc.names as MasimoFrame['exceptions'],
     unknownExceptionBits: exc.unknown,
+    exception1Bits: rng.int(0, 0x7fffffff),
+    leadingNulBytes: 0,
   };
+}
+
+const LAYOUTS: readonly MasimoLayout[] = ['rad8', 'radical5', 'radical7-colour'];
+
+/** What a frame decodes to after being written in a layout: the fields the layout has not are null. */
+function afterLayout(frame: MasimoFrame, layout: MasimoLayout, includeSerial: boolean, includePvi: boolean): MasimoFrame {
+  if (layout === 'radical7-colour') return frame;
+  const rainbowless = { ...frame, spHbGramsPerDl: null, spOcMlPerDl: null, exception1Bits: null };
+  if (layout === 'rad8') return { ...rainbowless, serialNumber: includeSerial ? frame.serialNumber : null, pviPercent: includePvi ? frame.pviPercent : null };
+  return { ...rainbowless, serialNumber: null, spcoPercent: null, spmetPercent: null, desat: null, piDeltaPercent: null, pviPercent: null };
 }
 
 t.test('REQ-MASIMO-001 encode then decode gives the frame back (seeded random frames)', async (t) => {
@@ -270,16 +295,13 @@ t.test('REQ-MASIMO-001 encode then decode gives the frame back (seeded random fr
   const rng = createRng(seed);
   let failures = 0;
   for (let i = 0; i < 3000 && failures < 3; i++) {
-    const frame = randomFrame(rng);
+    const layout = LAYOUTS[rng.int(0, LAYOUTS.length - 1)] ?? 'rad8';
+    const frame = randomFrame(rng, layout);
     const includeSerial = rng.next() < 0.5;
     const includePvi = rng.next() < 0.5;
-    const bytes = encodeMasimoAscii(frame, { includeSerial, includePvi });
+    const bytes = encodeMasimoAscii(frame, { includeSerial, includePvi, layout });
     const result = decodeMasimoAscii(bytes.subarray(0, bytes.length - 2));
-    const expected = {
-      ...frame,
-      serialNumber: includeSerial ? frame.serialNumber : null,
-      pviPercent: includePvi ? frame.pviPercent : null,
-    };
+    const expected = afterLayout(frame, layout, includeSerial, includePvi);
     if (!result.ok || JSON.stringify(result.frame) !== JSON.stringify(expected) || bytes.length - 2 > MASIMO_MAX_LINE_BYTES) {
       failures++;
       t.fail(`seed ${seed} case ${i}: ${bytes.toString('latin1')} -> ${JSON.stringify(result)}`);
@@ -306,7 +328,7 @@ t.test('REQ-MASIMO-002 each reject reason, with a detail that names the field an
     ['SPO2 without %', ascii(RAD8.replace('SPO2=098%', 'SPO2=098')), 'malformed', /^SPO2: expected/],
     ['BPM=241', ascii(RAD8.replace('BPM=097', 'BPM=241')), 'malformed', /^BPM: outside 0\.\.240$/],
     ['PI=20.01%', ascii(RAD8.replace('PI=03.60%', 'PI=20.01%')), 'malformed', /^PI: outside 0\.\.20$/],
-    ['PI=3.6%', ascii(RAD8.replace('PI=03.60%', 'PI=3.6%')), 'malformed', /^PI: expected NN\.NN% or --\.--%$/],
+    ['PI=3.6%', ascii(RAD8.replace('PI=03.60%', 'PI=3.6%')), 'malformed', /^PI: expected NN\.NN%, NN\.NN or --\.--%$/],
     ['PIDELTA=05', ascii(RAD8.replace('PIDELTA=+--', 'PIDELTA=05')), 'malformed', /^PIDELTA: expected/],
     ['empty value', ascii(RAD8.replace('BPM=097', 'BPM=')), 'malformed', /^BPM: expected/],
     ['EXC=G00', ascii(RAD8.replace('EXC=000800', 'EXC=G00')), 'malformed', /^EXC: expected 1 to 8 hex digits$/],
@@ -314,9 +336,9 @@ t.test('REQ-MASIMO-002 each reject reason, with a detail that names the field an
     ['SN with a dot', ascii(RAD8.replace('SN=0000056661', 'SN=00.56661')), 'malformed', /^SN: expected/],
     ['bare value', ascii(RAD8.replace('BPM=097', '097')), 'malformed', /^token \d+: expected KEY=VALUE$/],
     ['odd key', ascii(RAD8.replace('BPM=097', 'B-M=097')), 'malformed', /^token \d+: key is not 1 to 16 letters or digits$/],
-    ['FOO=1', ascii(`${RAD8} FOO=1`), 'unknown-field', /^unknown field FOO$/],
-    ['SPHB (Radical-7 color)', ascii(RAD8.replace('DESAT=--', 'SPHB=--.-')), 'unknown-field', /^unknown field SPHB$/],
-    ['lower-case key', ascii(RAD8.replace('BPM=', 'bpm=')), 'unknown-field', /^unknown field bpm$/],
+    ['FOO=1', ascii(`${RAD8} FOO=1`), 'unsupported-variant', /^unknown field FOO$/],
+    ['RRA (a key no known variant prints)', ascii(RAD8.replace('DESAT=--', 'RRA=--')), 'unsupported-variant', /^unknown field RRA$/],
+    ['lower-case key', ascii(RAD8.replace('BPM=', 'bpm=')), 'unsupported-variant', /^unknown field bpm$/],
     ['SPO2 twice', ascii(`${RAD8} SPO2=097%`), 'duplicate-field', /^SPO2: appears more than once$/],
     ['no SPO2', ascii(RAD8.replace(' SPO2=098%', '')), 'missing-field', /^SPO2: required field missing$/],
     ['no BPM', ascii(RAD8.replace(' BPM=097', '')), 'missing-field', /^BPM: required field missing$/],
@@ -360,9 +382,9 @@ t.test('REQ-MASIMO-002 a reject detail never carries a reading', async (t) => {
     t.equal(r.ok, false, field);
     if (!r.ok) t.notOk(r.detail.includes(secret), `${field}: detail "${r.detail}" does not echo the value`);
   }
-  // A lost "=" and space can glue a reading into a key: the key is then not named.
+  // A lost "=" and space can glue a reading into a key: a damaged line, and the key is not named.
   const glued = decode(RAD8.replace('BPM=097 PI=', 'BPM097PI='));
-  t.same(glued.ok ? null : [glued.reason, glued.detail], ['unknown-field', 'unknown field (name withheld: it contains digits)']);
+  t.same(glued.ok ? null : [glued.reason, glued.detail], ['malformed', 'token 5: key holds a run of digits (a damaged line)']);
   const bare = decode(RAD8.replace('SPO2=098%', '098%'));
   t.ok(!bare.ok && !bare.detail.includes('098'), 'a bare value is not echoed');
 });
@@ -428,8 +450,9 @@ t.test('REQ-MASIMO-002 never throws: seeded mutations of valid lines', async (t)
   let failures = 0;
   const reasons = new Set<string>();
   for (let i = 0; i < 5000 && failures < 3; i++) {
-    const frame = randomFrame(rng);
-    const line = encodeMasimoAscii(frame, { includeSerial: rng.next() < 0.5, includePvi: rng.next() < 0.5 });
+    const layout = LAYOUTS[rng.int(0, LAYOUTS.length - 1)] ?? 'rad8';
+    const frame = randomFrame(rng, layout);
+    const line = encodeMasimoAscii(frame, { includeSerial: rng.next() < 0.5, includePvi: rng.next() < 0.5, layout });
     const bytes = mutate(rng, line.subarray(0, line.length - 2));
     let problem: string | null;
     try {

@@ -9,7 +9,7 @@
  * and, for an HL7 acknowledgment found in a capture, {"kind":"ack","code":"AA","controlId":"..","detail":".."}.
  *
  * Drivers: `pcd01` (HL7 v2 PCD-01, with or without MLLP framing, any segment terminator),
- * `masimo-ascii` (one ASCII 1 line per reading, CR LF or LF) and `vigil-patch` (the patch's
+ * `masimo-ascii` (one ASCII 1 line per reading, any known model or firmware, CR LF or LF) and `vigil-patch` (the patch's
  * COBS frames; its waveforms become one set of readings per device second, through the
  * agent's driver and native signal processing). Values are in the parameter's
  * canonical UCUM unit after the controls (98.6 [degF] -> 37 Cel, flagged unit-converted);
@@ -33,6 +33,7 @@ import { splitUnframed } from '../drivers/hl7-pcd01/hl7v2';
 import { readingToObservation } from '../drivers/hl7-pcd01/obx';
 import { Pcd01Receiver } from '../drivers/hl7-pcd01/receiver';
 import type { Observation, ResultStatus } from '../model/observation';
+import type { ParameterCode } from '../model/parameters';
 import { newSourceMemory, runControls } from '../validation/controls';
 import type { ControlSettings, SourceMemory } from '../validation/controls';
 
@@ -185,7 +186,16 @@ export function decodePcd01Capture(bytes: Uint8Array, opts: DecodeOptions = {}):
 }
 
 /** The device's own name of each parameter it sends (its field name on the line). */
-const MASIMO_FIELD: Readonly<Record<string, string>> = { spo2: 'SPO2', pulseRate: 'BPM', perfusionIndex: 'PI' };
+const MASIMO_FIELD: Readonly<Record<string, string>> = {
+  spo2: 'SPO2',
+  pulseRate: 'BPM',
+  perfusionIndex: 'PI',
+  spCO: 'SPCO',
+  spMet: 'SPMET',
+  spHb: 'SPHB',
+  spOC: 'SPOC',
+  pvi: 'PVI',
+};
 
 /** Decodes a Masimo ASCII 1 capture: one line per frame, CR LF or LF. */
 export function decodeMasimoCapture(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeLine[] {
@@ -193,6 +203,7 @@ export function decodeMasimoCapture(bytes: Uint8Array, opts: DecodeOptions = {})
   const nowWallMs = opts.nowWallMs ?? Date.now();
   const memory = newSourceMemory();
   const source = { driver: 'masimo-ascii', interfaceId: 'capture', port: 'capture' };
+  const reported = new Set<ParameterCode>();
   let serial: string | null = null;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let start = 0;
@@ -215,7 +226,7 @@ export function decodeMasimoCapture(bytes: Uint8Array, opts: DecodeOptions = {})
     } else {
       serial ??= result.frame.serialNumber;
       const stamp = { wallMs: nowWallMs, monoNs: 0n };
-      for (const obs of frameToObservations(result.frame, stamp, source, opts.utcOffset ?? '+00:00')) {
+      for (const obs of frameToObservations(result.frame, stamp, source, opts.utcOffset ?? '+00:00', reported)) {
         lines.push(verify(obs, memory, nowWallMs, `masimo-ascii:${MASIMO_FIELD[obs.parameter] ?? obs.parameter}`));
       }
     }

@@ -9,7 +9,7 @@
  * gateway's status so a station can tell which table produced a value. A device code
  * that is not in this table is rejected and counted, never guessed.
  */
-export const PARAMETER_TABLE_VERSION = '4';
+export const PARAMETER_TABLE_VERSION = '5';
 
 export type ParameterCode =
   | 'spo2'
@@ -21,7 +21,12 @@ export type ParameterCode =
   | 'nibpMean'
   | 'temperature'
   | 'perfusionIndex'
-  | 'skinTemperature';
+  | 'skinTemperature'
+  | 'spCO'
+  | 'spMet'
+  | 'spHb'
+  | 'spOC'
+  | 'pvi';
 
 export type News2Field =
   | 'respRatePerMin'
@@ -201,6 +206,79 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 15,
     plausibleMax: 45,
     defaultMaxAgeMs: 60_000,
+    mdc: [],
+  }),
+  // --- Masimo Rainbow parameters (docs/interfaces/masimo-ascii.md). None is a NEWS2 input:
+  // they are published beside the vital signs ("extra" class, shed first under load) and
+  // never scored. The line comes once a second, so they age like SpO2. No MDC code here:
+  // the IEEE 11073-10101 mapping of every parameter is done against the published
+  // nomenclature (issue 13, item 3), not guessed. Plausible ranges: the quantity's physical
+  // limits, wider than any display range, so that only an impossible value is rejected.
+  //
+  // LOINC 86904-0: Carboxyhemoglobin/Hemoglobin.total in Arterial blood by Pulse oximetry
+  // (LOINC, as listed by findacode.com, retrieved 2026-12-07).
+  spCO: spec({
+    code: 'spCO',
+    label: 'SpCO',
+    loinc: '86904-0',
+    unitUcum: '%',
+    news2Field: null,
+    plausibleMin: 0,
+    plausibleMax: 100,
+    defaultMaxAgeMs: 5000,
+    mdc: [],
+  }),
+  // Methaemoglobin fraction by pulse CO-oximetry. No pulse-oximetry LOINC term was verified
+  // (search of 2026-12-07): empty on purpose, never guessed.
+  spMet: spec({
+    code: 'spMet',
+    label: 'SpMet',
+    loinc: '',
+    unitUcum: '%',
+    news2Field: null,
+    plausibleMin: 0,
+    plausibleMax: 100,
+    defaultMaxAgeMs: 5000,
+    mdc: [],
+  }),
+  // Total haemoglobin by pulse CO-oximetry, g/dL (the Masimo operator's manuals' default unit
+  // and the unit of their SpOC formula). Plausible 0-30 g/dL: beyond any living patient, wider
+  // than the Radical-7's limits (1.0-24.5 g/dL). No LOINC term verified: empty on purpose.
+  spHb: spec({
+    code: 'spHb',
+    label: 'SpHb',
+    loinc: '',
+    unitUcum: 'g/dL',
+    news2Field: null,
+    plausibleMin: 0,
+    plausibleMax: 30,
+    defaultMaxAgeMs: 5000,
+    mdc: [],
+  }),
+  // Arterial oxygen content by pulse CO-oximetry, mL/dL: 1.31 x SpHb x SpO2 + 0.3 (Radical-7
+  // operator's manual), at most about 40 with the plausible SpHb. No LOINC term verified.
+  spOC: spec({
+    code: 'spOC',
+    label: 'SpOC',
+    loinc: '',
+    unitUcum: 'mL/dL',
+    news2Field: null,
+    plausibleMin: 0,
+    plausibleMax: 40,
+    defaultMaxAgeMs: 5000,
+    mdc: [],
+  }),
+  // Pleth variability index (Masimo): the respiratory variation of the perfusion index,
+  // (PImax - PImin) / PImax x 100 %, so 0-100 by definition. No LOINC term verified.
+  pvi: spec({
+    code: 'pvi',
+    label: 'PVI',
+    loinc: '',
+    unitUcum: '%',
+    news2Field: null,
+    plausibleMin: 0,
+    plausibleMax: 100,
+    defaultMaxAgeMs: 5000,
     mdc: [],
   }),
 };

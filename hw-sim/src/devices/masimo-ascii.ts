@@ -113,6 +113,8 @@ export class MasimoAsciiDevice {
       // This model has no SpCO/SpMet board and no desaturation index: dashed, as on the Rad-8.
       spcoPercent: null,
       spmetPercent: null,
+      spHbGramsPerDl: null,
+      spOcMlPerDl: null,
       pviPercent: this.opts.includePvi ? sample.pviPercent : null,
       desat: null,
       piDeltaPercent: null,
@@ -120,6 +122,8 @@ export class MasimoAsciiDevice {
       exceptionBits: sample.exceptionBits,
       exceptions: [],
       unknownExceptionBits: 0,
+      exception1Bits: null,
+      leadingNulBytes: 0,
     };
     const line = encodeMasimoAscii(frame, {
       includeSerial: this.opts.serialNumber !== null,

@@ -75,23 +75,49 @@ export function deviceTimeToUtcMs(frame: MasimoFrame, utcOffset: string): { ms: 
 }
 
 /**
- * Turns one decoded frame into observations (pure). Dash-filled values become
- * "cannot-obtain" observations with a reason, so the station sees the value withdrawn.
+ * The parameters a line may carry beside SpO2, pulse and PI, each with the frame's value. They
+ * are published once the device has sent a value for them (see frameToObservations).
+ */
+const OPTIONAL_PARAMETERS: ReadonlyArray<readonly [ParameterCode, (f: MasimoFrame) => number | null]> = [
+  ['spCO', (f) => f.spcoPercent],
+  ['spMet', (f) => f.spmetPercent],
+  ['spHb', (f) => f.spHbGramsPerDl],
+  ['spOC', (f) => f.spOcMlPerDl],
+  ['pvi', (f) => f.pviPercent],
+];
+
+/** The quality flags of a frame: its EXC conditions, and any bit no source explains. */
+function frameQuality(frame: MasimoFrame): QualityFlag[] {
+  const quality = new Set<QualityFlag>();
+  for (const exc of frame.exceptions) {
+    const flag = EXCEPTION_FLAG[exc];
+    if (flag) quality.add(flag);
+  }
+  // Unknown EXC bits, and any EXC1 bit (no source documents EXC1): the device reports a
+  // condition Vigil cannot name, so it is flagged, never guessed.
+  if (frame.unknownExceptionBits !== 0 || (frame.exception1Bits ?? 0) !== 0) quality.add('unknown-device-condition');
+  return [...quality].sort();
+}
+
+/**
+ * Turns one decoded frame into observations. Dash-filled values become "cannot-obtain"
+ * observations with a reason, so the station sees the value withdrawn. SpO2, pulse and PI
+ * are always published. The Rainbow parameters and PVI (OPTIONAL_PARAMETERS) are published
+ * from the first line that gives them a value, then on every line (unavailable when dashed
+ * or absent): a Rad-8 prints SPCO and SPMET dashed on every line because it measures neither,
+ * and withdrawing values it never had would be noise. `reported` holds the optional
+ * parameters already published for this device; the function adds to it.
  */
 export function frameToObservations(
   frame: MasimoFrame,
   stamp: FrameStamp,
   source: Omit<SourceDevice, 'serialNumber'>,
   utcOffset: string,
+  reported: Set<ParameterCode> = new Set(),
 ): Observation[] {
   // The device's values are final as it reports them; its exception bits become quality
   // flags, and the validation stage keeps flagged values out of the score (HAZ-ARTIFACT).
-  const quality = new Set<QualityFlag>();
-  for (const exc of frame.exceptions) {
-    const flag = EXCEPTION_FLAG[exc];
-    if (flag) quality.add(flag);
-  }
-  if (frame.unknownExceptionBits !== 0) quality.add('unknown-device-condition');
+  const quality = frameQuality(frame);
   const deviceTime = deviceTimeToUtcMs(frame, utcOffset);
   const unavailableReason = frame.exceptions.includes('sensor-off')
     ? 'sensor-off'
@@ -105,7 +131,7 @@ export function frameToObservations(
       value,
       unitUcum: PARAMETERS[parameter].unitUcum,
       status,
-      quality: [...quality].sort(),
+      quality: [...quality],
       source: { ...source, serialNumber: frame.serialNumber ?? '' },
       deviceTimeMs: deviceTime.ms,
       deviceTimeText: deviceTime.text,
@@ -114,11 +140,17 @@ export function frameToObservations(
       unavailableReason: value === null ? unavailableReason : '',
     };
   };
-  return [
+  const observations = [
     make('spo2', frame.spo2Percent),
     make('pulseRate', frame.pulseBpm),
     make('perfusionIndex', frame.perfusionIndexPercent),
   ];
+  for (const [parameter, valueOf] of OPTIONAL_PARAMETERS) {
+    const value = valueOf(frame);
+    if (value !== null) reported.add(parameter);
+    if (reported.has(parameter)) observations.push(make(parameter, value));
+  }
+  return observations;
 }
 
 /**
@@ -139,6 +171,8 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
   private port: SerialLinePort | null = null;
   /** The device's serial: configured, or learned from the first frame (HAZ-011). */
   private readonly identity: DeviceIdentity;
+  /** Optional parameters (Rainbow, PVI) this device has given a value for: published from then on. */
+  private readonly reported = new Set<ParameterCode>();
 
   constructor(
     private readonly config: MasimoInterfaceConfig,
@@ -171,6 +205,7 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
    */
   confirmDeviceChange(): DeviceChangeConfirmation {
     if (!this.identity.confirm()) return 'no-pending-change';
+    this.reported.clear(); // another device: its own Rainbow parameters
     this.logger.info('device-change-confirmed', { interfaceId: this.interfaceId });
     return 'confirmed';
   }
@@ -224,9 +259,11 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
       return;
     }
     this.link.count('frames-valid');
+    // Real Radical-7 output starts some lines with NUL bytes (fields.ts, S5): tolerated, counted.
+    if (result.frame.leadingNulBytes > 0) this.link.count('frames-leading-nul');
     this.link.valid(stamp, 'valid frame received');
     const source = { driver: DRIVER_NAME, interfaceId: this.interfaceId, port: this.config.path };
-    this.emit('observations', frameToObservations(result.frame, stamp, source, this.config.deviceUtcOffset));
+    this.emit('observations', frameToObservations(result.frame, stamp, source, this.config.deviceUtcOffset, this.reported));
   }
 
   /** The escalation takes the port to reopen it: its close is then not a loss. */
