@@ -116,7 +116,7 @@ t.test('REQ-AGENT-003 malformed and unknown-field frames are rejected, counted, 
   feed(Buffer.from('01/01/26 10:00:00 SPO2=0x8% BPM=097 ALARM=0000 EXC=000000'));
   feed(Buffer.from(`${LINE('098', '097').toString()} FOO=1`));
   const rejected = logger.records.filter((r) => r.event === 'frame-rejected');
-  t.same(rejected.map((r) => r.reason), ['malformed', 'unknown-field']);
+  t.same(rejected.map((r) => r.reason), ['malformed', 'unsupported-variant']);
   t.ok(rejected.every((r) => !String(r.detail).includes('098')), 'the detail never echoes a value');
   t.equal(ofKind(sent, '/obs/spo2').length, 0, 'nothing from a rejected frame is published');
   feed(Buffer.from('\u0001\u0002garbage'));
@@ -125,7 +125,7 @@ t.test('REQ-AGENT-003 malformed and unknown-field frames are rejected, counted, 
   const status = agent.statusMessage(true, 'test');
   const counters = Object.fromEntries(status.interfaces[0]!.counters.map((c) => [c.name, Number(c.value)]));
   t.equal(counters['frames-rejected.malformed'], 1);
-  t.equal(counters['frames-rejected.unknown-field'], 1);
+  t.equal(counters['frames-rejected.unsupported-variant'], 1);
   t.equal(counters['frames-rejected.framing'], 1);
   feed(LINE('098', '097'));
   t.equal(ofKind(sent, '/obs/spo2').length, 1, 'the next good frame is used');

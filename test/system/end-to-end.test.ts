@@ -99,18 +99,18 @@ t.test('REQ-SYS-003 malformed, unknown-field and garbage lines are rejected and 
   const status = await until('a status counting the rejected frames', () => {
     const s = [...sub.got].reverse().find((r) => r.env.status?.online)?.env.status;
     const counters = Object.fromEntries((s?.interfaces[0]?.counters ?? []).map((c) => [c.name, Number(c.value)]));
-    return counters['frames-rejected.unknown-field'] && counters['frames-rejected.overflow'] && obsOf(sub.got, 'spo2').length >= 6
+    return counters['frames-rejected.unsupported-variant'] && counters['frames-rejected.overflow'] && obsOf(sub.got, 'spo2').length >= 6
       ? counters
       : undefined;
   });
   t.equal(status['frames-rejected.malformed'], 1);
-  t.equal(status['frames-rejected.unknown-field'], 1);
+  t.equal(status['frames-rejected.unsupported-variant'], 1);
   t.ok(status['frames-rejected.framing']! >= 1, 'garbage bytes are a framing reject');
   t.equal(status['frames-rejected.overflow'], 1);
   const alarm = sub.got.find((r) => r.topic.endsWith('/alarm/spo2.frames-rejected'))?.env.alarm;
   t.equal(alarm?.kind, 'ALARM_KIND_TECHNICAL', 'repeated rejects raise a technical alarm');
   t.equal(agent.process.exitCode, null, 'the agent did not crash');
-  t.ok(agent.logs.some((l) => /"event":"frame-rejected".*"reason":"unknown-field"/.test(l)), 'logged with its reason');
+  t.ok(agent.logs.some((l) => /"event":"frame-rejected".*"reason":"unsupported-variant"/.test(l)), 'logged with its reason');
 });
 
 t.test('REQ-SYS-004 HAZ-003 unplugging the device withdraws its values and raises a technical alarm', async (t) => {

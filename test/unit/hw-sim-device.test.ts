@@ -85,7 +85,7 @@ t.test('REQ-HWSIM-003 injected faults are rejected for the intended reason', asy
   const emitted = frames(device({ injections }), 8);
   t.same(emitted.map((f) => f.injected), [null, 'malformed', 'unknown-field', 'garbage', null, 'overlong', null, null]);
   const reasons = emitted.map((f) => decodeLines(f.bytes).map((r) => (r.ok ? 'ok' : r.reason)));
-  t.same(reasons, [['ok'], ['malformed'], ['unknown-field'], ['framing'], ['ok'], ['overflow'], ['ok'], ['ok']]);
+  t.same(reasons, [['ok'], ['malformed'], ['unsupported-variant'], ['framing'], ['ok'], ['overflow'], ['ok'], ['ok']]);
   const unknown = decodeLines(emitted[2]!.bytes)[0];
   t.equal(unknown?.ok === false ? unknown.detail : '', 'unknown field FOO');
   const garbage = emitted[3]!.bytes;

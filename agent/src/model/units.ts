@@ -36,6 +36,14 @@ export const ACCEPTED_UNITS: Readonly<Record<string, Readonly<Record<string, Uni
     '[degF]': { toCanonical: (v) => ((v - 32) * 5) / 9 },
     K: { toCanonical: (v) => v - 273.15 },
   },
+  // Haemoglobin mass concentration (SpHb). UCUM: dL = 0.1 L, so 1 g/L = 0.1 g/dL. mmol/L is
+  // not listed: converting it needs the molar mass of haemoglobin, a convention, not UCUM.
+  'g/dL': {
+    'g/dL': identity,
+    'g/L': { toCanonical: (v) => v / 10 },
+  },
+  // Oxygen content (SpOC), volume of O2 per volume of blood.
+  'mL/dL': { 'mL/dL': identity },
 };
 
 /** MDC unit reference ids and numeric codes -> UCUM. */
