@@ -107,7 +107,8 @@ t.test('REQ-MASIMO-004 every unavailable form, on every numeric field, is unavai
   t.equal(frameOf(COLOUR.replace('SN=0000123456', 'SN=----------')).serialNumber, null, 'SN=---------- is no serial');
   t.same(frameOf(COLOUR.replace('RESVD=---', 'RESVD=12.5')).spo2Percent, 97, 'RESVD, reserved: any Masimo number, ignored');
   t.same(rejectOf(COLOUR.replace('PI=02.41', 'PI=2.41')), ['malformed', 'PI: expected NN.NN%, NN.NN or --.--%'], 'a known key in an unknown form names its field');
-  t.same(rejectOf(COLOUR.replace('SPHB=13.4', 'SPHB=13.4%')), ['malformed', 'SPHB: expected NN.N or --.-']);
+  t.same(rejectOf(COLOUR.replace('SPHB=13.4', 'SPHB=13.4%')), ['malformed', 'SPHB: expected NN.N, NN or --.-']);
+  t.equal(frameOf(COLOUR.replace('SPHB=13.4', 'SPHB=13')).spHbGramsPerDl, 13, 'SPHB in whole g/dL (precision 1.0)');
   t.same(rejectOf(COLOUR.replace('SPOC=17', 'SPOC=-7')), ['malformed', 'SPOC: expected NN or --'], 'a dash among digits is not unavailable');
   t.same(rejectOf(COLOUR.replace('RESVD=---', 'RESVD=abc')), ['malformed', 'RESVD: expected 1 to 8 digits, dashes, signs, points or %']);
 });

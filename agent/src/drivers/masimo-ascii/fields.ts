@@ -87,8 +87,9 @@ export const NUMERIC_FIELDS: Readonly<Record<NumericKey, NumericField>> = {
   SPCO: { forms: [form(2, 1, true), form(2, 0, true)], min: 0, max: 99.9, shape: 'NN.N%, NN% or --.-%' },
   // NN.N% everywhere (S1, S4, S5: SPMET=--.-%).
   SPMET: { forms: [form(2, 1, true)], min: 0, max: 99.9, shape: 'NN.N% or --.-%' },
-  // NN.N, no unit sign (S5: SPHB=--.-); g/dL, the unit of the SpOC formula (S7).
-  SPHB: { forms: [form(2, 1, false)], min: 0, max: 99.9, shape: 'NN.N or --.-' },
+  // NN.N, no unit sign (S5: SPHB=--.-); g/dL, the unit of the SpOC formula (S7). NN too: the
+  // device can be set to whole g/dL (S7, precision 1.0), which may be printed without decimals.
+  SPHB: { forms: [form(2, 1, false), form(2, 0, false)], min: 0, max: 99.9, shape: 'NN.N, NN or --.-' },
   // NN, no unit sign (S5: SPOC=--); ml/dL (S7).
   SPOC: { forms: [form(2, 0, false)], min: 0, max: 99, shape: 'NN or --' },
   // NN (S1 example DESAT=01, S4 DESAT=--).

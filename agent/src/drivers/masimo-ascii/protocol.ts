@@ -67,7 +67,7 @@ export interface MasimoFrame {
   spmetPercent: number | null;
   /** SpHb, total haemoglobin (Rainbow), as printed: g/dL (see "SPHB unit" in the interface document). */
   spHbGramsPerDl: number | null;
-  /** SpOC, oxygen content (Rainbow), ml/dL. */
+  /** SpOC, oxygen content (Rainbow), mL/dL. */
   spOcMlPerDl: number | null;
   /** null when absent (models without PVI) or dashed. */
   pviPercent: number | null;
