@@ -247,3 +247,28 @@ t.test('REQ-MASIMO-006 the real Radical-7 capture decodes to the values of its h
   const want = expected.lines.flatMap((e) => Object.entries(e.vigilValues).map(([p, v]) => [p, v, PARAMETERS[p as ParameterCode].unitUcum]));
   t.same(decoded, want, 'vigil decode delivers exactly the expected values, nothing else');
 });
+
+t.test('REQ-MASIMO-003 the example lines of the interface document decode to the values written beside them', async (t) => {
+  const doc = readFileSync(join(ROOT, 'docs', 'interfaces', 'masimo-ascii.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## Examples'), doc.indexOf('## Timing'));
+  const examples = [...section.matchAll(/```\n([^\n`]+)\n```\n\n((?:\|[^\n]*\n)+)/g)];
+  t.ok(examples.length >= 7, `${examples.length} examples`);
+  for (const [, line, table] of examples) {
+    const f = frameOf(line ?? '');
+    const rows = (table ?? '').trim().split('\n').slice(2).map((r) => r.split('|').slice(1, -1).map((c) => c.trim()));
+    for (const [key = '', , value = ''] of rows) {
+      const at = FRAME_FIELD[key];
+      if (key === 'date time') {
+        const d = f.deviceTime;
+        const p = (n: number) => String(n).padStart(2, '0');
+        t.equal(value, `${d.year}-${p(d.month)}-${p(d.day)} ${p(d.hour)}:${p(d.minute)}:${p(d.second)}`, `${line}: ${key}`);
+        continue;
+      }
+      t.not(at, undefined, `${key} is a key of the vocabulary`);
+      if (at === null || at === undefined) continue;
+      const hex = /^0x([0-9A-F]+)/.exec(value);
+      const want = value.startsWith('unavailable') ? null : hex ? Number.parseInt(hex[1] ?? '', 16) : key === 'SN' ? value : Number(value);
+      t.same(f[at], want, `${line}: ${key} = ${value}`);
+    }
+  }
+});
