@@ -194,17 +194,57 @@ export function encodeEnvelope(msg: EnvelopeMsg): Uint8Array {
   return type.encode(message).finish();
 }
 
-/** Decodes an envelope; throws on bytes that are not a vigil.v1 Envelope. */
+/** Decodes an envelope; throws on bytes that are not a vigil.v1 Envelope. Unknown enum values: see decodeEnvelopeChecked. */
 export function decodeEnvelope(bytes: Uint8Array): EnvelopeMsg {
+  return decodeEnvelopeChecked(bytes).msg;
+}
+
+/**
+ * Decodes an envelope, and names every enum value this build does not know (a newer gateway,
+ * or a forged message). protobufjs gives such a value as a number even with `enums: String`;
+ * here it becomes `<ENUM>_UNKNOWN` (e.g. RESULT_STATUS_UNKNOWN), so every reader sees a string
+ * of the enum's own form and can show it as "unknown" (HAZ-012: a station must survive anything
+ * a gateway can publish). Throws on bytes that are not a vigil.v1 Envelope.
+ */
+export function decodeEnvelopeChecked(bytes: Uint8Array): { msg: EnvelopeMsg; unknownEnums: string[] } {
   const type = envelope();
   const decoded = type.decode(bytes);
-  return type.toObject(decoded, {
+  const msg = type.toObject(decoded, {
     longs: String,
     enums: String,
     defaults: true,
     arrays: true,
     oneofs: false,
-  }) as EnvelopeMsg;
+  }) as Record<string, unknown>;
+  const unknownEnums: string[] = [];
+  nameUnknownEnums(type, msg, '', unknownEnums);
+  return { msg: msg as unknown as EnvelopeMsg, unknownEnums };
+}
+
+/** `<PREFIX>_UNKNOWN` for an enum whose zero value is `<PREFIX>_UNSPECIFIED` (vigil.v1 style). */
+function unknownName(e: protobuf.Enum): string {
+  const zero = Object.entries(e.values).find(([, v]) => v === 0)?.[0] ?? `${e.name.toUpperCase()}_UNSPECIFIED`;
+  return zero.endsWith('_UNSPECIFIED') ? `${zero.slice(0, -'UNSPECIFIED'.length)}UNKNOWN` : `${zero}_UNKNOWN`;
+}
+
+function nameUnknownEnums(type: protobuf.Type, obj: Record<string, unknown>, path: string, out: string[]): void {
+  for (const field of type.fieldsArray) {
+    const value = obj[field.name];
+    if (value === undefined || value === null) continue;
+    const resolved = field.resolve().resolvedType;
+    const at = path ? `${path}.${field.name}` : field.name;
+    if (resolved instanceof protobuf.Enum) {
+      const fix = (v: unknown): unknown => {
+        if (typeof v === 'string') return v;
+        out.push(`${at}=${String(v)}`);
+        return unknownName(resolved);
+      };
+      obj[field.name] = Array.isArray(value) ? value.map(fix) : fix(value);
+    } else if (resolved instanceof protobuf.Type) {
+      const items = Array.isArray(value) ? value : [value];
+      for (const item of items) if (item !== null && typeof item === 'object') nameUnknownEnums(resolved, item as Record<string, unknown>, at, out);
+    }
+  }
 }
 
 /** Which payload an envelope carries, or null when it carries none. */

@@ -19,7 +19,7 @@
  * is a lost message; one that arrives late fills its gap.
  */
 import type { EnvelopeMsg, ObservationMsg, EarlyWarningScoreMsg, AlarmMsg, GatewayStatusMsg } from '../proto/codec';
-import { decodeEnvelope, payloadKind } from '../proto/codec';
+import { decodeEnvelopeChecked, payloadKind } from '../proto/codec';
 import { parseTopic } from '../publish/topics';
 
 interface Received<T> {
@@ -150,6 +150,7 @@ export class StationModel {
   readonly beds = new Map<string, BedState>();
   undecodable = 0;
   duplicates = 0;
+  unknownEnums = 0; // enum values this station does not know (a newer gateway): shown as "unknown"
   private readonly seenIds = new Map<string, true>();
 
   /** Applies one MQTT message; returns false (and counts) when it cannot be used. */
@@ -159,7 +160,9 @@ export class StationModel {
     if (payload.length === 0) return false; // a cleared retained message
     let envelope: EnvelopeMsg;
     try {
-      envelope = decodeEnvelope(payload);
+      const checked = decodeEnvelopeChecked(payload);
+      envelope = checked.msg;
+      this.unknownEnums += checked.unknownEnums.length;
     } catch {
       this.undecodable += 1;
       return false;
