@@ -23,12 +23,14 @@ function obs(parameter: string, value: number | null, unit: string, extra: Parti
     deviceTimeMs: T,
     deviceTimeText: '',
     receiveWallMs: T + 200,
-    receiveMonoNs: 1_000_000_000n,
+    // The gateway's monotonic clock moves with its wall clock here (one per receive time).
+    receiveMonoNs: BigInt((extra.receiveWallMs ?? T + 200) - T + 1000) * 1_000_000n,
     unavailableReason: '',
     ...extra,
   };
 }
-const check = (o: Observation, memory = newSourceMemory()) => runControls(o, memory, settings);
+/** Tests of other controls than the clock's give a source whose clock offset is already known (zero). */
+const check = (o: Observation, memory = newSourceMemory(0)) => runControls(o, memory, settings);
 
 t.test('HAZ-001 a temperature in [degF] is converted exactly to Cel and the original kept', async (t) => {
   const v = check(obs('temperature', 98.6, '[degF]'));
@@ -199,4 +201,49 @@ t.test('REQ-VAL-001 the validation stage counts acceptances, rejections by rule 
   t.equal(h.counters['values-rejected.unknown-unit'], 1);
   t.equal(h.clockTrusted, true);
   t.equal(typeof h.clockOffsetMs, 'number');
+});
+
+/** A source at 1 Hz whose device clock is `offsetMs` off the gateway's; frame i received `delayMs(i)` after it was measured. */
+function stream(offsetMs: number, count: number, delayMs: (i: number) => number, memory = newSourceMemory(), startMs = 0) {
+  return Array.from({ length: count }, (_, k) => {
+    const i = startMs / 1000 + k;
+    const measuredAt = T + i * 1000;
+    const receivedAt = measuredAt + delayMs(i);
+    return check(obs('spo2', 97, '%', { deviceTimeMs: measuredAt + offsetMs, receiveWallMs: receivedAt, receiveMonoNs: BigInt(receivedAt - T + 1000) * 1_000_000n }), memory);
+  });
+}
+
+t.test('HAZ-003 REQ-VAL-014 a device clock 60 s ahead does not hide values held up 5 to 29 s on the way', async (t) => {
+  const memory = newSourceMemory();
+  const before = stream(60_000, 120, () => 50, memory);
+  t.ok(before.slice(1).every((v) => v.ok), 'two minutes of prompt frames are accepted');
+  // The agent stalls 30 s: the pty holds the lines, then delivers them at once (received at T+150 s).
+  const held = stream(60_000, 25, (i) => T + 150_000 - (T + i * 1000), memory, 125_000);
+  const maxAgeMs = PARAMETERS.spo2.defaultMaxAgeMs;
+  for (const [k, v] of held.entries()) {
+    const ageMs = 150_000 - (125_000 + k * 1000);
+    if (ageMs > maxAgeMs) t.match(v, { ok: false, hazard: 'HAZ-003', rule: 'stale-on-arrival' }, `a value ${ageMs} ms old is rejected although the device clock is ahead`);
+    else t.ok(v.ok, `a value ${ageMs} ms old is accepted`);
+  }
+});
+
+t.test('HAZ-003 REQ-VAL-014 a device clock 4 to 10 s behind does not make fresh values stale', async (t) => {
+  for (const offsetMs of [-4_000, -7_000, -10_000]) {
+    const memory = newSourceMemory();
+    const verdicts = stream(offsetMs, 60, (i) => 30 + (i % 7) * 40, memory);
+    t.ok(verdicts.every((v) => v.ok), `clock ${offsetMs / 1000} s behind: every fresh value accepted`);
+    t.ok(verdicts.slice(1).every((v) => v.ok && !v.obs.quality.includes('device-clock-untrusted')), 'and not flagged once the offset is known');
+  }
+});
+
+t.test('HAZ-003 REQ-VAL-014 the first frame of a source is aged by the gateway clock and flagged; one wild device time moves nothing', async (t) => {
+  const memory = newSourceMemory();
+  const first = check(obs('spo2', 97, '%', { deviceTimeMs: T - 60_000, receiveWallMs: T }), memory);
+  t.ok(first.ok && first.obs.quality.includes('device-clock-untrusted'), 'first frame: accepted (it just arrived) and flagged: its device time is unchecked');
+  const memory2 = newSourceMemory();
+  stream(0, 60, () => 50, memory2);
+  const wild = check(obs('spo2', 97, '%', { deviceTimeMs: T + 60_000 + 90_000, receiveWallMs: T + 60_050, receiveMonoNs: BigInt(60_050 + 1000) * 1_000_000n }), memory2);
+  t.ok(wild.ok, 'a frame 90 s in the future (within the bound) is accepted');
+  const after = stream(0, 10, () => 50, memory2, 61_000);
+  t.ok(after.every((v) => v.ok), 'and the frames after it are not made stale by it');
 });

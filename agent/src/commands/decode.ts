@@ -129,7 +129,7 @@ export function decodePcd01Capture(bytes: Uint8Array, opts: DecodeOptions = {}):
     equipmentId: null,
     defaultUtcOffsetMinutes: utcOffsetMinutes(opts.utcOffset ?? '+00:00'),
   });
-  const memory = newSourceMemory();
+  const memory = newSourceMemory(0); // received at its device time: the offset is zero by construction
   const source = { driver: 'hl7-pcd01', interfaceId: 'capture', port: 'capture' };
 
   const message = (payload: Uint8Array): void => {
@@ -201,7 +201,7 @@ const MASIMO_FIELD: Readonly<Record<string, string>> = {
 export function decodeMasimoCapture(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeLine[] {
   const lines: DecodeLine[] = [];
   const nowWallMs = opts.nowWallMs ?? Date.now();
-  const memory = newSourceMemory();
+  const memory = newSourceMemory(0); // received at its device time: the offset is zero by construction
   const source = { driver: 'masimo-ascii', interfaceId: 'capture', port: 'capture' };
   const reported = new Set<ParameterCode>();
   let serial: string | null = null;
@@ -257,7 +257,7 @@ export function decodeVigilPatchCapture(bytes: Uint8Array, opts: DecodeOptions =
   const lines: DecodeLine[] = [];
   const nowWallMs = opts.nowWallMs ?? Date.now();
   const clock = new FakeClock(nowWallMs);
-  const memory = newSourceMemory();
+  const memory = newSourceMemory(0); // received at its device time: the offset is zero by construction
   const driver = new VigilPatchDriver(
     { id: 'capture', driver: 'vigil-patch', path: 'capture', baudRate: 921600, quietTimeMs: 1000, reopenDelayMs: 1000, keepAliveIntervalMs: 1000, scoreUnverified: false },
     clock,

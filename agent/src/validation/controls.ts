@@ -58,10 +58,14 @@ export interface SourceMemory {
   /** Recent device-minus-gateway clock offsets (ms), newest last. */
   clockOffsetsMs: number[];
   clockTrusted: boolean;
+  /** Offsets of the last OFFSET_WINDOW_MS of receive time, for the age on arrival (see arrivalOffsetMs). */
+  offsetSamples: Array<{ receiveMonoNs: bigint; offsetMs: number }>;
+  /** An offset known by construction (`vigil decode` judges a capture as received at its device time). */
+  assumedOffsetMs: number | null;
 }
 
-export function newSourceMemory(): SourceMemory {
-  return { lastUnit: new Map(), clockOffsetsMs: [], clockTrusted: true };
+export function newSourceMemory(assumedOffsetMs: number | null = null): SourceMemory {
+  return { lastUnit: new Map(), clockOffsetsMs: [], clockTrusted: true, offsetSamples: [], assumedOffsetMs };
 }
 
 export interface ControlSettings {
@@ -191,16 +195,46 @@ export const deviceClockChecked: Control = (obs, memory, settings) => {
   return pass(trusted ? obs : withFlag(obs, 'device-clock-untrusted'), notices);
 };
 
+/** How far back the offset samples for the age on arrival reach (receive time, monotonic). */
+export const OFFSET_WINDOW_MS = 300_000;
+const MAX_OFFSET_SAMPLES = 3_000;
+
 /**
- * HAZ-003 (stale): a value whose device time (when trusted) is already older than its maximum
- * age on arrival is stored or replayed data, not a current reading: rejected.
+ * The device clock's offset from the gateway for ages on arrival: the median of the offsets of
+ * the last OFFSET_WINDOW_MS, or null while it is not yet known (nothing received before this
+ * frame). A frame held up on its way (a stalled event loop, a pty that buffered lines) shows a
+ * smaller offset than the others; the median over five minutes stays with the frames that came
+ * at once unless the hold-up lasts half the window, and one frame with a wild time moves it
+ * nowhere, so a held-up frame shows its true age and a clock ahead or behind shows none.
  */
-export const freshOnArrival: Control = (obs, _memory, settings) => {
+export function arrivalOffsetMs(memory: SourceMemory, obs: Observation): number | null {
+  if (memory.assumedOffsetMs !== null) return memory.assumedOffsetMs;
+  if (obs.deviceTimeMs === null) return null;
+  const samples = memory.offsetSamples;
+  samples.push({ receiveMonoNs: obs.receiveMonoNs, offsetMs: obs.deviceTimeMs - obs.receiveWallMs });
+  const cutoff = obs.receiveMonoNs - BigInt(OFFSET_WINDOW_MS) * 1_000_000n;
+  while (samples.length > MAX_OFFSET_SAMPLES || (samples[0] !== undefined && samples[0].receiveMonoNs < cutoff)) samples.shift();
+  if (!samples.some((x) => x.receiveMonoNs < obs.receiveMonoNs)) return null;
+  return median(samples.map((x) => x.offsetMs));
+}
+
+/**
+ * HAZ-003 (stale): a value whose device time is already older than its maximum age on arrival
+ * is stored or replayed data, not a current reading: rejected. The age is the device's, read on
+ * the gateway's clock through the measured offset (arrivalOffsetMs), so that neither a device
+ * clock ahead hides a value held up on the way, nor one behind makes fresh values stale. While
+ * the offset is not yet known (the first frame of a source), the age is the gateway's own (the
+ * value just arrived) and the value is flagged device-clock-untrusted: its device time is unchecked.
+ */
+export const freshOnArrival: Control = (obs, memory, settings) => {
   if (obs.deviceTimeMs === null || obs.quality.includes('device-clock-untrusted') || obs.quality.includes('backfill')) {
     return pass(obs);
   }
+  const offsetMs = arrivalOffsetMs(memory, obs);
+  if (offsetMs === null) return pass(withFlag(obs, 'device-clock-untrusted'));
   const spec = PARAMETERS[obs.parameter];
-  if (obs.receiveWallMs - obs.deviceTimeMs > settings.maxAgeMs(spec)) {
+  const ageMs = obs.receiveWallMs - (obs.deviceTimeMs - offsetMs);
+  if (ageMs > settings.maxAgeMs(spec)) {
     return reject('HAZ-003', 'stale-on-arrival', obs.parameter, `${obs.parameter}: device time older than the maximum age on arrival`);
   }
   return pass(obs);
