@@ -7,6 +7,9 @@
  * learned from the first frame; a different one is held back until a person confirms the
  * change (HAZ-011). A configured identity can only be changed in the config.
  */
+/** A confirmed device that sends no identity: bound as such, so that one that does is a change again. */
+export const ANONYMOUS = '';
+
 export class DeviceIdentity {
   private expected: string | null;
   private pending: string | null = null;
@@ -20,15 +23,22 @@ export class DeviceIdentity {
     return this.expected;
   }
 
-  /** 'ok' (matches or first seen), 'changed' (a learned identity changed), 'mismatch' (configured one differs). */
-  check(seen: string): 'ok' | 'changed' | 'mismatch' {
+  /**
+   * 'ok' (matches, or the first identity seen), 'changed' (a learned identity changed),
+   * 'mismatch' (the configured one differs). `seen` is null when the device sends no identity
+   * (no SN= field, dashes, an empty OBX-18): where an identity was bound, a device that no
+   * longer says who it is may be another one, so it is a change until confirmed (HAZ-011);
+   * where none was bound yet, there is nothing to compare and nothing is learned.
+   */
+  check(seen: string | null): 'ok' | 'changed' | 'mismatch' {
     if (this.expected === null) {
-      this.expected = seen;
+      if (seen !== null) this.expected = seen;
       return 'ok';
     }
-    if (seen === this.expected) return 'ok';
+    const identity = seen ?? ANONYMOUS;
+    if (identity === this.expected) return 'ok';
     if (this.configured !== undefined) return 'mismatch';
-    this.pending = seen;
+    this.pending = identity;
     return 'changed';
   }
 

@@ -117,21 +117,20 @@ export class Pcd01Receiver {
     if (patient !== null) {
       return { kind: 'rejected', reason: 'patient-mismatch', detail: patient, ack: ack('AE', header.controlId, [{ code: 204, severity: 'E', location: { segment: 'PID', sequence: 1, field: 3 }, text: patient }], header, delimiters) };
     }
+    // HAZ-011: a message without an equipment id (empty OBX-18, no MDS row) where one was bound
+    // is a changed device until confirmed, as is another id.
     const device = decoded.equipmentId;
-    if (device !== null) {
-      const verdict = this.equipment.check(device);
-      if (verdict !== 'ok') {
-        const configured = verdict === 'mismatch';
-        const detail = configured
-          ? 'OBX-18 equipment id differs from the configured equipmentId'
-          : 'OBX-18 equipment id changed: values withheld until the change is confirmed';
-        return {
-          kind: 'rejected',
-          reason: configured ? 'device-identity' : 'device-changed',
-          detail,
-          ack: ack('AE', header.controlId, [{ code: 204, severity: 'E', location: { segment: 'OBX', sequence: 1, field: 18 }, text: detail }], header, delimiters),
-        };
-      }
+    const verdict = this.equipment.check(device);
+    if (verdict !== 'ok') {
+      const configured = verdict === 'mismatch';
+      const what = device === null ? 'no OBX-18 equipment id where one was bound' : configured ? 'OBX-18 equipment id differs from the configured equipmentId' : 'OBX-18 equipment id changed';
+      const detail = configured ? what : `${what}: values withheld until the change is confirmed`;
+      return {
+        kind: 'rejected',
+        reason: configured ? 'device-identity' : 'device-changed',
+        detail,
+        ack: ack('AE', header.controlId, [{ code: 204, severity: 'E', location: { segment: 'OBX', sequence: 1, field: 18 }, text: detail }], header, delimiters),
+      };
     }
     this.remember(key);
     const readings = decoded.obx.flatMap((o) => (o.ok ? [o.reading] : []));

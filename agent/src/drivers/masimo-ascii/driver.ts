@@ -246,16 +246,12 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
       return;
     }
     const serial = result.frame.serialNumber;
-    const identity = serial === null ? 'ok' : this.identity.check(serial);
+    const identity = this.identity.check(serial);
     if (identity !== 'ok') {
-      // Another device on this port: its values are not attributed to this bed until
-      // confirmed (a configured serial can only be changed in the config).
-      this.link.reject(
-        identity === 'changed' ? 'device-changed' : 'device-identity',
-        identity === 'changed'
-          ? 'device serial number changed: values withheld until the change is confirmed'
-          : 'device serial number differs from the configured serialNumber',
-      );
+      // Another device on this port, or one that no longer says which it is: its values are
+      // not attributed to this bed until confirmed (a configured serial only in the config).
+      const what = serial === null ? 'device sends no serial number where one was bound' : identity === 'changed' ? 'device serial number changed' : 'device serial number differs from the configured serialNumber';
+      this.link.reject(identity === 'changed' ? 'device-changed' : 'device-identity', identity === 'changed' ? `${what}: values withheld until the change is confirmed` : what);
       return;
     }
     this.link.count('frames-valid');
