@@ -219,7 +219,12 @@ t.test('HAZ-011 REQ-SAFE-037 a different device appears after a re-plug: held ba
   const alarm = await until('device-identity alarm', () => alarmAt(sub.got, 'spo2.device-identity', 'ALARM_STATE_ACTIVE', swappedAt), 30_000);
   t.equal(alarm.env.alarm?.priority, 'ALARM_PRIORITY_HIGH');
   await new Promise((r) => setTimeout(r, 1500));
-  t.notOk(valueObs(sub.got, 'spo2').some((r) => r.atMs > swappedAt), "no value from the other device is published");
+  // Judged by the source each value names, not by when it arrived: a value of the first oximeter
+  // may still be on its way when the swap is made.
+  const firstSerial = valueObs(sub.got, 'spo2')[0]?.env.observation?.source?.serialNumber;
+  t.ok(firstSerial, 'the first oximeter names its serial number');
+  const fromOther = valueObs(sub.got, 'spo2').filter((r) => r.env.observation?.source?.serialNumber !== firstSerial);
+  t.same(fromOther.map((r) => r.env.observation?.source?.serialNumber), [], 'no value from the other device is published');
   recordFault(t, {
     test: 'REQ-SAFE-037',
     fault: 'a different device plugged into the port',
@@ -244,7 +249,14 @@ t.test('HAZ-011 REQ-SAFE-040 the device swapped while the agent was down (SIGKIL
   const alarm = await until('device-identity alarm', () => alarmAt(sub.got, 'spo2.device-identity', 'ALARM_STATE_ACTIVE', restartedAt), 30_000);
   t.equal(alarm.env.alarm?.priority, 'ALARM_PRIORITY_HIGH');
   await new Promise((r) => setTimeout(r, 1500));
-  t.notOk(valueObs(sub.got, 'spo2').some((r) => r.atMs > restartedAt), 'no value from the other device is published');
+  // What the agent had accepted from the first oximeter but not seen acknowledged before the SIGKILL
+  // is delivered after the restart, flagged backfill: a value of the first device, not of the other
+  // (counting it as the other's by its arrival time was the cause of a failure seen under load in CI).
+  // Each value is judged by the source it names.
+  const firstSerial = valueObs(sub.got, 'spo2')[0]?.env.observation?.source?.serialNumber;
+  t.ok(firstSerial, 'the first oximeter names its serial number');
+  const fromOther = valueObs(sub.got, 'spo2').filter((r) => r.env.observation?.source?.serialNumber !== firstSerial);
+  t.same(fromOther.map((r) => r.env.observation?.source?.serialNumber), [], 'no value from the other device is published');
   t.ok(again.logs.some((l) => /"event":"state-restored".*"record":"identities"/.test(l)), 'the learned serial number was taken back from disk');
   recordFault(t, {
     test: 'REQ-SAFE-040',
