@@ -48,22 +48,24 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').replace(/(
  * decoded frame (column `MasimoFrame`): the golden test reads that mapping from the document.
  */
 function masimoFrameFields(): Map<string, string> {
-  const text = readFileSync(join(ROOT, 'docs', 'interfaces', 'masimo-ascii.md'), 'utf8');
-  const rows = text.split('\n').filter((l) => l.startsWith('|'));
+  const lines = readFileSync(join(ROOT, 'docs', 'interfaces', 'masimo-ascii.md'), 'utf8').split('\n');
   const cells = (l: string) => l.split('|').slice(1, -1).map((c) => c.trim());
-  const header = rows.find((l) => cells(l)[0] === 'Key' && cells(l).includes('`MasimoFrame`'));
+  const header = lines.findIndex((l) => l.startsWith('|') && cells(l)[0] === 'Key' && cells(l).includes('`MasimoFrame`'));
   const map = new Map<string, string>();
-  if (header === undefined) return map;
-  const col = cells(header).indexOf('`MasimoFrame`');
-  for (const row of rows.slice(rows.indexOf(header) + 2)) {
-    const c = cells(row);
+  if (header < 0) return map;
+  const col = cells(lines[header]!).indexOf('`MasimoFrame`');
+  // The table's rows: the lines after its header and separator, up to the first line that is not a row.
+  for (let i = header + 2; i < lines.length && lines[i]!.startsWith('|'); i++) {
+    const c = cells(lines[i]!);
     const key = /^`([A-Z0-9]+)`$/.exec(c[0] ?? '')?.[1] ?? (c[0]?.startsWith('date') ? 'deviceTime' : undefined);
-    const field = /`([A-Za-z]+)`/.exec(c[col] ?? '')?.[1];
+    const field = /`([A-Za-z0-9]+)`/.exec(c[col] ?? '')?.[1];
     if (key && field) map.set(key, field);
-    if (c.length < 2) break;
   }
   return map;
 }
+
+/** The bit fields, written as `0x` hex text in the values. */
+const HEX_KEYS: ReadonlySet<string> = new Set(['ALARM', 'EXC', 'EXC1']);
 
 function checkMasimo(t: Test, ex: WireExample, v: Values): void {
   t.equal(ex.wireLines.length, 1, 'one line per example');
@@ -83,22 +85,25 @@ function checkMasimo(t: Test, ex: WireExample, v: Values): void {
   t.same(unknown, [], 'hw-sim encodes every field of the example');
   const fields = fieldsIn
     .filter(([k]) => isFieldKey(k))
-    .map(([k, value]): [FieldKey, FieldValue] => [k as FieldKey, k === 'ALARM' || k === 'EXC' ? int(value) : (value as FieldValue)]);
+    .map(([k, value]): [FieldKey, FieldValue] => [k as FieldKey, HEX_KEYS.has(k) ? int(value) : (value as FieldValue)]);
   const expected = Buffer.from(`${line}\r\n`, 'ascii');
-  t.equal(hex(encodeMasimoLine({ deviceTime, fields }, model)), hex(expected), 'hw-sim prints the line byte for byte (CR LF at its end)');
+  const mine = encodeMasimoLine({ deviceTime, fields, trailingSpace: v.trailingSpace === true }, model);
+  t.equal(hex(mine), hex(expected), 'hw-sim prints the line byte for byte (CR LF at its end)');
 
   t.ok(decoded.ok, `the agent decodes the line${decoded.ok ? '' : `: ${decoded.reason} ${decoded.detail}`}`);
   if (!decoded.ok) return;
   const frame = decoded.frame as unknown as Record<string, unknown>;
   const fieldOf = masimoFrameFields();
+  t.ok(fieldOf.size >= 10, `the data-contract table names the decoded field of ${fieldOf.size} keys`);
   t.same(frame[fieldOf.get('deviceTime') ?? 'deviceTime'], deviceTime, 'device time');
   const given = new Map(fieldsIn);
   for (const [key, frameField] of fieldOf) {
     if (key === 'deviceTime') continue;
     const raw = given.get(key);
-    // Absent and dashed both decode to null ("Data contract").
-    const want = raw === undefined || raw === null ? null : key === 'ALARM' || key === 'EXC' ? int(raw) : raw;
-    if (raw === undefined && (key === 'ALARM' || key === 'EXC')) continue;
+    // Absent and dashed (any dashed form) both decode to null ("Data contract").
+    const dashed = raw === null || (typeof raw === 'object' && raw !== null);
+    const want = raw === undefined || dashed ? null : HEX_KEYS.has(key) ? int(raw) : raw;
+    if (raw === undefined && HEX_KEYS.has(key)) continue;
     t.same(frame[frameField], want, `${key} -> ${frameField}`);
   }
   if (Array.isArray(v.exceptions)) t.same(frame.exceptions, v.exceptions, 'EXC bits by name');

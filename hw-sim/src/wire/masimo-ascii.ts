@@ -21,8 +21,12 @@ export interface DeviceTime {
   second: number;
 }
 
-/** The keys of the data-contract table. */
-export const FIELD_KEYS = ['SN', 'SPO2', 'BPM', 'PI', 'SPCO', 'SPMET', 'DESAT', 'PIDELTA', 'PVI', 'ALARM', 'EXC'] as const;
+/**
+ * The keys of the data-contract table, and those the "Variants" table lists for the colour
+ * Radical-7 (SPHB, SPOC, RESVD, EXC1): the emulator prints every model the document describes,
+ * also one the agent does not read yet (the agent's answer to it is then tested too).
+ */
+export const FIELD_KEYS = ['SN', 'SPO2', 'BPM', 'PI', 'SPCO', 'SPMET', 'SPHB', 'SPOC', 'RESVD', 'DESAT', 'PIDELTA', 'PVI', 'ALARM', 'EXC', 'EXC1'] as const;
 export type FieldKey = (typeof FIELD_KEYS)[number];
 
 export function isFieldKey(key: string): key is FieldKey {
@@ -30,30 +34,35 @@ export function isFieldKey(key: string): key is FieldKey {
 }
 
 /**
- * A field's value: a number (the reading, or the bit field of ALARM and EXC), a string (SN),
- * or null for the device's "dashed" form (docs "Data contract": unavailable, digits replaced by
- * `-`, punctuation kept).
+ * A field's value: a number (the reading, or the bit field of ALARM, EXC and EXC1), a string
+ * (SN), null for the device's usual "dashed" form (docs "Data contract": unavailable, digits
+ * replaced by `-`, punctuation kept), or `{ dashed }` for another dashed form a model prints
+ * (a Rad-8 without sensor prints `BPM=---%`): dashes carry no value, only the device's habit.
  */
-export type FieldValue = number | string | null;
+export type FieldValue = number | string | null | { readonly dashed: string };
 
 /** One line: the clock, then the fields in the order printed. */
 export interface MasimoLine {
   deviceTime: DeviceTime;
   fields: ReadonlyArray<readonly [FieldKey, FieldValue]>;
+  /** The line ends with one space before its CR LF (the Radical-7 service manual's example). */
+  trailingSpace?: boolean;
 }
 
 /**
- * Models of the document's "Variants" table that change how a field is printed: the hex
- * widths of ALARM and EXC ("4 on Radical-7, 2 on Radical-5"; "6 on Radical-7, 3 on
- * Radical-5"; the Rad-8 example line prints 4 and 6).
+ * Models of the document's "Variants" table, as far as they change how a field is printed:
+ * the hex widths ("ALARM 4 on Radical-7, 2 on Radical-5; EXC 6 on Radical-7, 3 on Radical-5";
+ * the Rad-8 example prints 4 and 6; the colour Radical-7 "a 7-digit EXC", its ALARM 6 and EXC1
+ * 8 digits in its capture) and the colour Radical-7's own forms (PI without `%`, `SPCO=--%`).
  */
-export const MODELS = ['Radical-7', 'Rad-8', 'Radical-5'] as const;
+export const MODELS = ['Radical-7', 'Rad-8', 'Radical-5', 'Radical-7 colour'] as const;
 export type MasimoModel = (typeof MODELS)[number];
 
-const HEX_DIGITS: Readonly<Record<MasimoModel, { ALARM: number; EXC: number }>> = {
-  'Radical-7': { ALARM: 4, EXC: 6 },
-  'Rad-8': { ALARM: 4, EXC: 6 },
-  'Radical-5': { ALARM: 2, EXC: 3 },
+const HEX_DIGITS: Readonly<Record<MasimoModel, { ALARM: number; EXC: number; EXC1: number }>> = {
+  'Radical-7': { ALARM: 4, EXC: 6, EXC1: 8 },
+  'Rad-8': { ALARM: 4, EXC: 6, EXC1: 8 },
+  'Radical-5': { ALARM: 2, EXC: 3, EXC1: 8 },
+  'Radical-7 colour': { ALARM: 6, EXC: 7, EXC1: 8 },
 };
 
 /** Wire format of a numeric field (docs "Data contract": wire format, resolution, range, dashed). */
@@ -67,7 +76,9 @@ interface NumericFormat {
   dashed: string;
 }
 
-const NUMERIC: Readonly<Record<Exclude<FieldKey, 'SN' | 'ALARM' | 'EXC'>, NumericFormat>> = {
+type NumericKey = Exclude<FieldKey, 'SN' | 'RESVD' | 'ALARM' | 'EXC' | 'EXC1'>;
+
+const NUMERIC: Readonly<Record<NumericKey, NumericFormat>> = {
   SPO2: { intDigits: 3, fracDigits: 0, signed: false, suffix: '%', min: 0, max: 100, dashed: '---%' },
   BPM: { intDigits: 3, fracDigits: 0, signed: false, suffix: '', min: 0, max: 240, dashed: '---' },
   PI: { intDigits: 2, fracDigits: 2, signed: false, suffix: '%', min: 0, max: 20, dashed: '--.--%' },
@@ -78,7 +89,19 @@ const NUMERIC: Readonly<Record<Exclude<FieldKey, 'SN' | 'ALARM' | 'EXC'>, Numeri
   PIDELTA: { intDigits: 2, fracDigits: 0, signed: true, suffix: '', min: -99, max: 99, dashed: '+--' },
   // "NNN (no % sign)".
   PVI: { intDigits: 3, fracDigits: 0, signed: false, suffix: '', min: 0, max: 100, dashed: '---' },
+  // Colour Radical-7 only, printed without a unit sign: SPHB `--.-` (g/dL, 0.1), SPOC `--` (mL/dL).
+  SPHB: { intDigits: 2, fracDigits: 1, signed: false, suffix: '', min: 0, max: 99.9, dashed: '--.-' },
+  SPOC: { intDigits: 2, fracDigits: 0, signed: false, suffix: '', min: 0, max: 99, dashed: '--' },
 };
+
+/** The colour Radical-7's forms that differ from the table: PI without `%`, SPCO in whole percent. */
+const COLOUR_FORMS: Partial<Record<NumericKey, NumericFormat>> = {
+  PI: { ...NUMERIC.PI, suffix: '', dashed: '--.--' },
+  SPCO: { intDigits: 2, fracDigits: 0, signed: false, suffix: '%', min: 0, max: 99, dashed: '--%' },
+};
+
+/** RESVD (colour Radical-7, "reserved"): only its dashed form `---` has been seen. */
+const RESVD_DASHED = '---';
 
 /** "at most 256 bytes before CR LF" (docs "Line format"). */
 export const MAX_LINE_BYTES = 256;
@@ -114,9 +137,14 @@ function formatClock(t: DeviceTime): [string, string] {
   return [`${pad(t.month, 2)}/${pad(t.day, 2)}/${pad(t.year - 2000, 2)}`, `${pad(t.hour, 2)}:${pad(t.minute, 2)}:${pad(t.second, 2)}`];
 }
 
-function formatNumeric(key: keyof typeof NUMERIC, value: FieldValue): string {
-  const f = NUMERIC[key];
+function isDashed(value: FieldValue): value is { dashed: string } {
+  return typeof value === 'object' && value !== null;
+}
+
+function formatNumeric(key: NumericKey, value: FieldValue, model: MasimoModel): string {
+  const f = (model === 'Radical-7 colour' ? COLOUR_FORMS[key] : undefined) ?? NUMERIC[key];
   if (value === null) return f.dashed;
+  if (isDashed(value)) return value.dashed;
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new MasimoLineError(key, 'not a number');
   // Integer arithmetic at the device's resolution: 3.6 -> 360 hundredths -> "03.60".
   const scale = 10 ** f.fracDigits;
@@ -129,7 +157,7 @@ function formatNumeric(key: keyof typeof NUMERIC, value: FieldValue): string {
   return `${sign}${digits}${f.suffix}`;
 }
 
-function formatHex(key: 'ALARM' | 'EXC', value: FieldValue, model: MasimoModel): string {
+function formatHex(key: 'ALARM' | 'EXC' | 'EXC1', value: FieldValue, model: MasimoModel): string {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
     throw new MasimoLineError(key, 'not an unsigned 32-bit bit field');
   }
@@ -141,13 +169,19 @@ function formatField(key: FieldKey, value: FieldValue, model: MasimoModel): stri
   switch (key) {
     case 'SN':
       if (value === null) return SERIAL_DASHED;
+      if (isDashed(value)) return value.dashed;
       if (typeof value !== 'string' || !SERIAL.test(value)) throw new MasimoLineError('SN', 'not 1 to 20 letters or digits');
       return value;
+    case 'RESVD':
+      if (value === null) return RESVD_DASHED;
+      if (isDashed(value)) return value.dashed;
+      throw new MasimoLineError('RESVD', 'only its dashed form is known');
     case 'ALARM':
     case 'EXC':
+    case 'EXC1':
       return formatHex(key, value, model);
     default:
-      return formatNumeric(key, value);
+      return formatNumeric(key, value, model);
   }
 }
 
@@ -163,7 +197,10 @@ export function encodeMasimoLine(line: MasimoLine, model: MasimoModel = 'Radical
     seen.add(key);
     parts.push(`${key}=${formatField(key, value, model)}`);
   }
-  const text = parts.join(' ');
+  for (const [key, value] of line.fields) {
+    if (isDashed(value) && !/^[-+.%]*-[-+.%]*$/.test(value.dashed)) throw new MasimoLineError(key, 'a dashed form holds only dashes and punctuation');
+  }
+  const text = `${parts.join(' ')}${line.trailingSpace === true ? ' ' : ''}`;
   if (text.length > MAX_LINE_BYTES) throw new MasimoLineError('line', `longer than ${MAX_LINE_BYTES} bytes`);
   return Buffer.from(`${text}\r\n`, 'ascii');
 }
