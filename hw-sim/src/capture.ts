@@ -6,9 +6,9 @@
  * - `hl7`: a file of HL7 v2 messages. MLLP blocks (a 0x0B byte anywhere) are taken as they are,
  *   one message per block. Otherwise a message starts at each line that begins with `MSH` and
  *   at each run of blank lines; segment lines may end in CR, LF or CR LF, as captures are found.
- *   Each message is sent as HL7 requires (HL7 v2.6 2.5.1, docs/interfaces/hl7-pcd01.md "Framing
- *   (MLLP)"): its segments each ended by CR, in one MLLP block (0x0B ... 0x1C 0x0D). The bytes of
- *   each segment are kept as recorded.
+ *   Each message is sent as HL7 requires (HL7 v2.6 2.5.4: CR ends a segment; hl7-pcd01.md
+ *   "Framing (MLLP)"): its segments each ended by CR, in one MLLP block (0x0B ... 0x1C 0x0D).
+ *   The bytes of each segment are kept as recorded.
  * - `lines`: a serial text capture, one device line per line of the file (LF or CR LF; blank
  *   lines skipped). Each line is sent with the device's own terminator, CR LF for the Masimo
  *   ASCII 1 output (docs/interfaces/masimo-ascii.md "Line format"): captures copied from logs

@@ -13,7 +13,7 @@
  *  - delimiters `|^~\&` (HL7 v2.6 2.5.4, the ones PCD-01 uses), segments each ended by CR
  *    (0x0D), the message's last segment too;
  *  - empty fields and components at the end of a segment or field are left out, with their
- *    delimiters (HL7 v2.6 2.5.3: trailing delimiters may be omitted); empty ones in between
+ *    delimiters (HL7 v2.6 chapter 2 lets a sender omit trailing delimiters); empty ones in between
  *    are kept as empty;
  *  - every text is escaped (S1 2.7): the escape character as `\E\`, then `|` `\F\`, `^` `\S\`,
  *    `&` `\T\`, `~` `\R\`, and CR and LF as `\X0D\` and `\X0A\` (a segment must not break);
