@@ -140,6 +140,10 @@ for (const name of fixtures) {
       t.equal(run.sim.events.filter((ev) => ev.event === 'ack').length, items, 'every message answered with an ACK');
     }
     for (const [p, v] of want) t.ok(withValue(run.sub).some((o) => o.parameter === p && close(o.value, v)), `${p} = ${v} delivered`);
+    if (!delivered()) {
+      // Say why, from the agent's own log: a rejected line or message names its reason.
+      for (const line of run.agentLogs.filter((l) => /reject/.test(l)).slice(0, 5)) t.comment(`agent: ${line}`);
+    }
     for (const o of withValue(run.sub)) {
       t.ok((allowed.get(o.parameter) ?? []).some((v) => close(o.value, v)), `${o.parameter} = ${o.value} is a value the capture holds`);
       t.notOk(forbidden.has(o.parameter), `${o.parameter} is unavailable in the capture, not a value`);
