@@ -2,7 +2,7 @@
  * Command-line arguments of hw-sim, parsed once into a typed configuration. Pure: returns every
  * problem as a message instead of exiting, so that it is unit-tested.
  */
-import type { MasimoDeviceTime } from '../../agent/src/drivers/masimo-ascii/protocol';
+import type { MasimoDeviceTime } from './devices/masimo-ascii';
 import { splitOptions } from './options';
 import { DEVICE_NAME, INJECT_KINDS, isInjectKind, type Injection } from './devices/masimo-ascii';
 import { QUIET_BEFORE_HANGUP_MS } from './pty';

@@ -4,6 +4,7 @@
  *
  *   hw-sim vigil-patch [options]          (the sensor patch: hw-sim vigil-patch --help)
  *   hw-sim hl7-monitor [options]          (the HL7 PCD-01 monitor: hw-sim hl7-monitor --help)
+ *   hw-sim replay <capture> --device ...  (a recorded capture, on a pty or MLLP/TCP: hw-sim replay --help)
  *   hw-sim masimo-ascii [--scenario stable] [--seed 1] [--period-ms 1000] [--link /tmp/vigil-masimo]
  *                       [--frames N [--exit-after-frames]] [--inject kind@index,...]
  *                       [--start-time 2026-01-01T10:00:00] [--no-serial] [--pvi]
@@ -20,6 +21,7 @@ import { runDeviceCommand } from './command';
 import { startSimulator } from './simulator';
 import { runVigilPatch } from './vigil-patch-cli';
 import { runHl7Monitor } from './hl7-monitor-cli';
+import { runReplay } from './replay-cli';
 
 export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './command';
 
@@ -32,6 +34,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'vigil-patch') return runVigilPatch(argv.slice(1));
   // The HL7 monitor likewise (hw-sim/src/hl7-monitor-cli.ts).
   if (argv[0] === 'hl7-monitor') return runHl7Monitor(argv.slice(1));
+  // A recorded capture played back (hw-sim/src/replay-cli.ts).
+  if (argv[0] === 'replay') return runReplay(argv.slice(1));
   return runDeviceCommand(argv, {
     device: 'masimo-ascii',
     usage: USAGE,

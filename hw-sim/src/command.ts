@@ -4,7 +4,8 @@
  * print the pty path on stdout (then `link <path>`), log a `start` event, and end:
  *   0  after SIGINT or SIGTERM, or once the device's frames are done when asked to exit then;
  *   1  when socat cannot start, or ends under the device (unless the device closes its pty on
- *      purpose, as the sensor patch's unplug injection does).
+ *      purpose, as the sensor patch's unplug injection does), or when a replay's capture cannot
+ *      be read or its TCP connection cannot be made or is lost.
  * stderr carries one JSON event per line (the device's own events and these); fatal errors
  * are plain `hw-sim: ...` lines.
  */
@@ -16,9 +17,10 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-/** A device playing on its pty (the three simulators' common face). */
+/** A device playing on its line (the simulators' common face): a pty, or a TCP connection for a replay. */
 export interface RunningDevice {
-  readonly pty: Pty;
+  /** Where the agent reaches the device: its path is printed first on stdout. */
+  readonly pty: Pick<Pty, 'path' | 'link' | 'onExit'>;
   /** Settles once the asked number of frames (messages, seconds) was sent, or at stop(). */
   readonly finished: Promise<void>;
   stop(): Promise<void>;

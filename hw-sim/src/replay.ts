@@ -2,8 +2,8 @@
  * Recordings replayed through hw-sim's sensor patch instead of the synthetic model, so that
  * the agent's whole chain can be run on real physiology:
  *
- * - `mitdb:<record>`: an MIT-BIH Arrhythmia Database record (WFDB, read with the agent's own
- *   reader, agent/src/io/wfdb.ts). Its first signal (MLII, 360 Hz, mV) becomes the patch's
+ * - `mitdb:<record>`: an MIT-BIH Arrhythmia Database record (WFDB, read by hw-sim's own
+ *   reader, ./wfdb.ts). Its first signal (MLII, 360 Hz, mV) becomes the patch's
  *   ECG, resampled by linear interpolation to the patch's rate. The record has no PPG or
  *   respiration: those channels come from the model, at the heart rate of the record's
  *   annotated beats (the ground truth reported: 60 / mean RR of the annotated beats of the
@@ -21,7 +21,7 @@
 import { basename, dirname } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { isBeat, readAnnotations, readRecord } from '../../agent/src/io/wfdb';
+import { readBeatSamples, readFirstSignal } from './wfdb';
 import type { SignalSource } from './devices/vigil-patch';
 import { DEFAULT_SPO2_CURVE, PhysiologyModel, ratioForSpo2, type ChannelRates, type PhysiologyBlock, type PhysiologyState } from './signals';
 
@@ -72,12 +72,10 @@ export class MitdbReplay implements SignalSource {
   private readonly model: PhysiologyModel;
 
   constructor(path: string, seed: number) {
-    const record = readRecord(path);
-    this.fs = record.header.sampleRateHz;
-    this.ecgMv = record.signals[0] ?? new Float32Array(0);
-    this.beatsS = readAnnotations(path)
-      .filter((a) => isBeat(a.code))
-      .map((a) => a.sample / this.fs);
+    const record = readFirstSignal(path);
+    this.fs = record.sampleRateHz;
+    this.ecgMv = record.physical;
+    this.beatsS = readBeatSamples(path).map((sample) => sample / this.fs);
     this.model = new PhysiologyModel({ seed });
   }
 
@@ -188,7 +186,7 @@ export class BidmcReplay implements SignalSource {
   }
 }
 
-/** Opens the recording named by `spec`; throws (WfdbError, a file error) when it cannot be read. */
+/** Opens the recording named by `spec`; throws (WfdbReadError, a file error) when it cannot be read. */
 export function openReplay(spec: ReplaySpec, seed: number): SignalSource {
   return spec.kind === 'mitdb' ? new MitdbReplay(spec.path, seed) : new BidmcReplay(spec.path, seed);
 }

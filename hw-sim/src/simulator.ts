@@ -2,7 +2,7 @@
  * Wires one simulated device: scenario -> device emulation -> runner (pacing) -> pty.
  * Used by the CLI and, in-process, by tests.
  */
-import type { MasimoDeviceTime } from '../../agent/src/drivers/masimo-ascii/protocol';
+import type { MasimoDeviceTime } from './devices/masimo-ascii';
 import type { SimConfig } from './args';
 import { MasimoAsciiDevice } from './devices/masimo-ascii';
 import { openPty, type OpenPtyOptions, type Pty } from './pty';

@@ -16,7 +16,7 @@
  * exit:   0 after SIGINT/SIGTERM or --exit-after; 1 when socat fails; 2 for bad arguments.
  */
 import { splitOptions } from './options';
-import { isPatchSerial } from '../../agent/src/drivers/vigil-patch/protocol';
+import { isSerial } from './wire/vigil-patch';
 import {
   BLOCK_MS,
   DEVICE_NAME,
@@ -116,7 +116,7 @@ export function parsePatchArgs(argv: readonly string[]): PatchParseResult {
   const seed = parseInteger(values.get('--seed') ?? '1');
   if (seed === null) return fail('--seed must be an integer');
   const serial = values.get('--serial') ?? SIMULATED_PATCH_SERIAL;
-  if (!isPatchSerial(serial)) return fail('--serial must be 8 upper-case hex digits');
+  if (!isSerial(serial)) return fail('--serial must be 8 upper-case hex digits');
   let injections: PatchInjection[] = [];
   const injectText = values.get('--inject');
   if (injectText !== undefined) {

@@ -251,7 +251,8 @@ t.test('REQ-MASIMO-006 the real Radical-7 capture decodes to the values of its h
 t.test('REQ-MASIMO-003 the example lines of the interface document decode to the values written beside them', async (t) => {
   const doc = readFileSync(join(ROOT, 'docs', 'interfaces', 'masimo-ascii.md'), 'utf8');
   const section = doc.slice(doc.indexOf('## Examples'), doc.indexOf('## Timing'));
-  const examples = [...section.matchAll(/```\n([^\n`]+)\n```\n\n((?:\|[^\n]*\n)+)/g)];
+  // The blocks are marked as wire examples (`wire masimo-ascii <id>`, docs/hw-sim.md) for the golden test.
+  const examples = [...section.matchAll(/```(?:wire masimo-ascii \S+)?\n([^\n`]+)\n```\n\n((?:\|[^\n]*\n)+)/g)];
   t.ok(examples.length >= 7, `${examples.length} examples`);
   for (const [, line, table] of examples) {
     const f = frameOf(line ?? '');

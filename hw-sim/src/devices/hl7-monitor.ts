@@ -6,13 +6,13 @@
  *
  * Pure and deterministic: message n is built from the scenario at device second n and from
  * the wall time given by the caller; no I/O, no clock here (the CLI paces the messages and the
- * pty carries the bytes). The message encoding is written here, independently of the agent's
- * decoder, as a monitor's firmware would be; the agent's MLLP helpers and ACK decoder are reused.
+ * pty carries the bytes). The message, its MLLP block and the ACKs read back go through
+ * hw-sim's own codec (../wire/hl7-pcd01.ts, ../wire/mllp.ts), written from the interface
+ * document independently of the agent's decoder, as a monitor's firmware would be.
  */
-import { formatDtm } from '../../../agent/src/drivers/hl7-pcd01/dtm';
-import { decodePcd01 } from '../../../agent/src/drivers/hl7-pcd01/pcd01';
-import { frameMllp, MllpSplitter, unwrapMllp } from '../../../agent/src/framing/mllp';
 import { createRng, type Rng } from '../rng';
+import { encodePcd01, formatDtmUtc, readAck, type Pcd01Message, type Pcd01Observation } from '../wire/hl7-pcd01';
+import { frameMllp, MllpReader } from '../wire/mllp';
 import { createScenario, DESATURATION_TIMELINE, type Scenario, type ScenarioName } from '../scenarios';
 
 export const DEVICE_NAME = 'hl7-monitor';
@@ -98,7 +98,8 @@ export interface AckEvent {
 // A fixed offset so that the extra vitals and the faults do not replay the scenario's noise.
 const VITALS_SEED_OFFSET = 0x4c37;
 const FAULT_SEED_OFFSET = 0x5eed;
-const PROFILE = 'IHE PCD ORU-R01 2006^HL7^1.3.6.1.4.1.19376.1.6.1.1.1^ISO';
+/** MSH-21: the PCD-01 profile id (docs/interfaces/hl7-pcd01.md, MSH-21 example; S3). */
+const PROFILE = ['IHE PCD ORU-R01 2006', 'HL7', '1.3.6.1.4.1.19376.1.6.1.1.1', 'ISO'];
 
 function round1(v: number): number {
   return Math.round(v * 10) / 10;
@@ -109,7 +110,7 @@ export class Hl7MonitorDevice {
   private readonly vitalsRng: Rng;
   private readonly faultRng: Rng;
   private readonly injections: Map<number, Hl7InjectKind>;
-  private readonly splitter = new MllpSplitter();
+  private readonly reader = new MllpReader();
   private index = 0;
   /** The last message sent, for the duplicate fault. */
   private previous: { bytes: Buffer; controlId: string; truth: Hl7Truth } | null = null;
@@ -138,8 +139,7 @@ export class Hl7MonitorDevice {
       return { index, controlId: p.controlId, bytes: p.bytes, truth: p.truth, injected, deviceTimeMs: nowMs };
     }
     const shown = injected === 'other-patient' ? otherPatientTruth(truth) : truth;
-    const text = this.encode(controlId, nowMs, shown, injected);
-    let bytes = frameMllp(text);
+    let bytes = frameMllp(encodePcd01(this.message(controlId, nowMs, shown, injected)));
     switch (injected) {
       case 'corrupt': {
         // Line noise inside the message: the SpO2 value loses its digits to printable junk,
@@ -173,12 +173,9 @@ export class Hl7MonitorDevice {
   /** Reads bytes the gateway wrote (MLLP-framed ACKs); returns the ACKs completed. */
   receive(bytes: Uint8Array): AckEvent[] {
     const acks: AckEvent[] = [];
-    for (const e of this.splitter.push(bytes)) {
-      if (e.kind !== 'frame') continue;
-      const u = unwrapMllp(e.bytes);
-      if (!u.ok) continue;
-      const d = decodePcd01(u.payload, { defaultUtcOffsetMinutes: 0 });
-      if (d.ok && d.kind === 'ack') acks.push({ controlId: d.ack.controlId, code: d.ack.code, errors: d.ack.errors });
+    for (const message of this.reader.push(bytes)) {
+      const ack = readAck(message);
+      if (ack !== null) acks.push(ack);
     }
     return acks;
   }
@@ -216,54 +213,63 @@ export class Hl7MonitorDevice {
     };
   }
 
-  private encode(controlId: string, nowMs: number, v: Hl7Truth, injected: Hl7InjectKind | null): string {
+  private message(controlId: string, nowMs: number, v: Hl7Truth, injected: Hl7InjectKind | null): Pcd01Message {
     // DTM with milliseconds (HL7 allows up to 4 fraction digits): each message's time is unique.
-    const ms = String(Math.floor(nowMs) % 1000).padStart(3, '0');
-    const ts = formatDtm(nowMs).replace('+0000', `.${ms}+0000`);
+    const ts = formatDtmUtc(nowMs);
     const status = injected === 'preliminary' ? 'P' : this.opts.status;
     const flags = injected === 'demo' ? 'DEMO' : '';
     const patient = injected === 'other-patient' ? OTHER_PATIENT_ID : this.opts.patientId;
     const equipment = injected === 'other-device' ? OTHER_EQUIPMENT_ID : this.opts.equipmentId;
-    const rows: string[][] = [];
-    // OBX fields 1-18: set id, type, code, containment, value, unit, range, flags, -, -, status, -, -, time, -, -, -, equipment.
-    const obx = (type: string, code: string, sub: string, value: string, unit: string, st: string, time: string, eq = ''): void => {
-      rows.push([String(rows.length + 1), type, code, sub, value, unit, '', flags, '', '', st, '', '', time, '', '', '', eq]);
-    };
-    const metric = (code: string, sub: string, value: number | null, unit: string): void => {
+    const rows: Pcd01Observation[] = [];
+    const mdc = (code: string, name: string): string[] => [code, name, 'MDC'];
+    const metric = (code: string[], subId: string, value: number | null, unit: string[]): void => {
       // A value the device cannot obtain (sensor off): OBX-11 X with an empty OBX-5.
-      obx('NM', code, sub, value === null ? '' : String(value), unit, value === null ? 'X' : status, ts);
+      rows.push({ setId: String(rows.length + 1), type: 'NM', code, subId, value: value === null ? '' : String(value), unit, abnormalFlags: flags, status: value === null ? 'X' : status, time: ts });
     };
-    obx('', '69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC', '1.0.0.0', '', '', 'X', '', `${equipment}^EUI-64`);
-    metric('150456^MDC_PULS_OXIM_SAT_O2^MDC', '1.1.1.1', v.spo2Percent, '262688^MDC_DIM_PERCENT^MDC');
-    metric('149530^MDC_PULS_OXIM_PULS_RATE^MDC', '1.1.1.2', v.pulseBpm, '264864^MDC_DIM_BEAT_PER_MIN^MDC');
-    metric('147842^MDC_ECG_HEART_RATE^MDC', '1.2.1.1', v.heartRateBpm, '264864^MDC_DIM_BEAT_PER_MIN^MDC');
-    metric('151562^MDC_RESP_RATE^MDC', '1.2.1.2', v.respRatePerMin, '264928^MDC_DIM_RESP_PER_MIN^MDC');
+    // The MDS row: a descriptor that names the monitor (OBX-18, EUI-64), PCD-01 order.
+    rows.push({ setId: '1', type: '', code: mdc('69965', 'MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS'), subId: '1.0.0.0', value: '', abnormalFlags: flags, status: 'X', equipment: [equipment, 'EUI-64'] });
+    const percent = mdc('262688', 'MDC_DIM_PERCENT');
+    const perMin = mdc('264864', 'MDC_DIM_BEAT_PER_MIN');
+    const mmHg = mdc('266016', 'MDC_DIM_MMHG');
+    const celsius = mdc('268192', 'MDC_DIM_DEGC');
+    metric(mdc('150456', 'MDC_PULS_OXIM_SAT_O2'), '1.1.1.1', v.spo2Percent, percent);
+    metric(mdc('149530', 'MDC_PULS_OXIM_PULS_RATE'), '1.1.1.2', v.pulseBpm, perMin);
+    metric(mdc('147842', 'MDC_ECG_HEART_RATE'), '1.2.1.1', v.heartRateBpm, perMin);
+    metric(mdc('151562', 'MDC_RESP_RATE'), '1.2.1.2', v.respRatePerMin, mdc('264928', 'MDC_DIM_RESP_PER_MIN'));
     if (v.nibpSystolicMmHg !== null) {
-      metric('150021^MDC_PRESS_BLD_NONINV_SYS^MDC', '1.3.1.1', v.nibpSystolicMmHg, '266016^MDC_DIM_MMHG^MDC');
-      metric('150022^MDC_PRESS_BLD_NONINV_DIA^MDC', '1.3.1.2', v.nibpDiastolicMmHg, '266016^MDC_DIM_MMHG^MDC');
-      metric('150023^MDC_PRESS_BLD_NONINV_MEAN^MDC', '1.3.1.3', v.nibpMeanMmHg, '266016^MDC_DIM_MMHG^MDC');
+      metric(mdc('150021', 'MDC_PRESS_BLD_NONINV_SYS'), '1.3.1.1', v.nibpSystolicMmHg, mmHg);
+      metric(mdc('150022', 'MDC_PRESS_BLD_NONINV_DIA'), '1.3.1.2', v.nibpDiastolicMmHg, mmHg);
+      metric(mdc('150023', 'MDC_PRESS_BLD_NONINV_MEAN'), '1.3.1.3', v.nibpMeanMmHg, mmHg);
     }
     const temp = injected === 'wrong-unit' || injected === 'fahrenheit' ? (v.tempCelsius ?? 37) : v.tempCelsius;
     if (temp !== null) {
       const fahrenheit = round1((temp * 9) / 5 + 32);
+      const body = mdc('150364', 'MDC_TEMP_BODY');
       if (injected === 'wrong-unit') {
         // The firmware fault of HAZ-001: a Fahrenheit number labelled Celsius.
-        metric('150364^MDC_TEMP_BODY^MDC', '1.4.1.1', fahrenheit, '268192^MDC_DIM_DEGC^MDC');
+        metric(body, '1.4.1.1', fahrenheit, celsius);
       } else if (injected === 'fahrenheit') {
-        metric('150364^MDC_TEMP_BODY^MDC', '1.4.1.1', fahrenheit, '266560^MDC_DIM_FAHR^MDC');
+        metric(body, '1.4.1.1', fahrenheit, mdc('266560', 'MDC_DIM_FAHR'));
       } else {
-        metric('150364^MDC_TEMP_BODY^MDC', '1.4.1.1', temp, '268192^MDC_DIM_DEGC^MDC');
+        metric(body, '1.4.1.1', temp, celsius);
       }
     }
-    if (injected === 'unknown-code') metric('148065^MDC_ECG_V_P_C_CNT^MDC', '1.2.1.9', 2, '264864^MDC_DIM_BEAT_PER_MIN^MDC');
-    const segments = [
-      ['MSH', '^~\\&', `HWSIM_MONITOR^${this.opts.equipmentId}^EUI-64`, 'HWSIM', '', '', ts, '', 'ORU^R01^ORU_R01', controlId, 'P', '2.6', '', '', 'NE', 'AL', '', 'UNICODE UTF-8', '', '', PROFILE].join('|'),
-      ['PID', '', '', `${patient}^^^HWSIM^MR`, '', 'SIMULATED^PATIENT'].join('|'),
-      ['PV1', '', 'I', 'WARD7^BED12^1'].join('|'),
-      ['OBR', '1', '', '', '182777000^monitoring of patient^SCT', '', '', ts].join('|'),
-      ...rows.map((r) => ['OBX', ...r].join('|')),
-    ];
-    return `${segments.join('\r')}\r`;
+    if (injected === 'unknown-code') metric(mdc('148065', 'MDC_ECG_V_P_C_CNT'), '1.2.1.9', 2, perMin);
+    return {
+      sendingApplication: ['HWSIM_MONITOR', this.opts.equipmentId, 'EUI-64'],
+      sendingFacility: 'HWSIM',
+      time: ts,
+      controlId,
+      processingId: 'P',
+      version: '2.6',
+      acceptAckType: 'NE',
+      applicationAckType: 'AL',
+      characterSet: 'UNICODE UTF-8',
+      profile: PROFILE,
+      patient: { identifiers: [patient, '', '', 'HWSIM', 'MR'], name: ['SIMULATED', 'PATIENT'] },
+      visit: { patientClass: 'I', location: ['WARD7', 'BED12', '1'] },
+      orders: [{ setId: '1', serviceId: ['182777000', 'monitoring of patient', 'SCT'], observationTime: ts, observations: rows }],
+    };
   }
 }
 

@@ -2,16 +2,16 @@
  * Simulated Masimo pulse oximeter, "ASCII 1" serial output (docs/interfaces/masimo-ascii.md).
  *
  * Pure and deterministic: frame n is built from the scenario at device second n and encoded
- * with the driver's own encoder; faults are injected at chosen frame indices. No I/O and no
- * clock here: the runner paces the frames and the pty carries the bytes.
+ * by hw-sim's own encoder (../wire/masimo-ascii.ts, written from the interface document);
+ * faults are injected at chosen frame indices. No I/O and no clock here: the runner paces the
+ * frames and the pty carries the bytes.
  */
-import {
-  encodeMasimoAscii,
-  type MasimoDeviceTime,
-  type MasimoFrame,
-} from '../../../agent/src/drivers/masimo-ascii/protocol';
 import { createRng, type Rng } from '../rng';
+import { encodeMasimoLine, radical7Fields, type DeviceTime, type MasimoReading } from '../wire/masimo-ascii';
 import type { Scenario } from '../scenarios';
+
+/** The device clock (docs/interfaces/masimo-ascii.md, "Line format"). */
+export type MasimoDeviceTime = DeviceTime;
 
 export const DEVICE_NAME = 'masimo-ascii';
 
@@ -32,7 +32,7 @@ export interface Injection {
   frameIndex: number;
 }
 
-/** Length of the `overlong` fault: far beyond MASIMO_MAX_LINE_BYTES, with no CR LF. */
+/** Length of the `overlong` fault: far beyond the 256-byte line bound, with no CR LF. */
 export const OVERLONG_BYTES = 4096;
 
 export interface MasimoAsciiDeviceOptions {
@@ -104,8 +104,7 @@ export class MasimoAsciiDevice {
     const live = this.opts.scenario.sampleAt(index);
     const sample = frozenFrom !== undefined && this.frozenSample !== null ? this.frozenSample : live;
     const deviceTime = addSeconds(this.opts.startTime, index);
-    const frame: MasimoFrame = {
-      deviceTime,
+    const reading: MasimoReading = {
       serialNumber: this.opts.serialNumber,
       spo2Percent: sample.spo2Percent,
       pulseBpm: sample.pulseBpm,
@@ -113,22 +112,14 @@ export class MasimoAsciiDevice {
       // This model has no SpCO/SpMet board and no desaturation index: dashed, as on the Rad-8.
       spcoPercent: null,
       spmetPercent: null,
-      spHbGramsPerDl: null,
-      spOcMlPerDl: null,
       pviPercent: this.opts.includePvi ? sample.pviPercent : null,
       desat: null,
       piDeltaPercent: null,
       alarmBits: sample.alarmBits,
       exceptionBits: sample.exceptionBits,
-      exceptions: [],
-      unknownExceptionBits: 0,
-      exception1Bits: null,
-      leadingNulBytes: 0,
     };
-    const line = encodeMasimoAscii(frame, {
-      includeSerial: this.opts.serialNumber !== null,
-      includePvi: this.opts.includePvi,
-    });
+    const fields = radical7Fields(reading, { includeSerial: this.opts.serialNumber !== null, includePvi: this.opts.includePvi });
+    const line = encodeMasimoLine({ deviceTime, fields });
     const injectedAt = this.injections.get(index) ?? null;
     const injected = injectedAt ?? (frozenFrom !== undefined ? 'frozen' : null);
     return {

@@ -1,6 +1,7 @@
 /**
  * Simulated Vigil sensor patch, binary protocol v1 (docs/interfaces/vigil-patch.md), byte for
- * byte: the device side of agent/src/drivers/vigil-patch/protocol.ts.
+ * byte, with hw-sim's own codec of the patch's side (../wire/vigil-patch.ts, written from the
+ * interface document, independently of the agent's decoder).
  *
  * Pure and deterministic: no I/O and no clock. The device runs in blocks of 200 ms of device
  * time; `nextBlock()` gives the bytes of the next block (an ECG, a PPG and an accelerometer
@@ -11,21 +12,20 @@
  */
 import {
   ACCEL_MILLI_G_PER_LSB,
-  buildPatchFrame,
+  BROADCAST_SERIAL,
+  buildFrame,
   cobsEncode,
-  decodePatchFrame,
-  DEFAULT_RATES_HZ,
+  decodeHostFrame,
   ECG_MICROVOLTS_PER_LSB,
-  FRAME_TYPES,
-  PATCH_PROTOCOL_VERSION,
   PPG_MAX_COUNT,
-  STATUS_BITS,
+  RATES_HZ,
+  statusFlags,
+  TYPE_CODES,
   type AckResult,
-  type PatchCondition,
-  type PatchFrame,
   type PatchPayload,
+  type StatusFlag,
   type StreamName,
-} from '../../../agent/src/drivers/vigil-patch/protocol';
+} from '../wire/vigil-patch';
 import { createRng, type Rng } from '../rng';
 import { DESATURATION_TIMELINE, SENSOR_OFF_AFTER_SECONDS, type ScenarioName } from '../scenarios';
 import { PhysiologyModel, type ChannelRates, type PhysiologyBlock, type PhysiologyState, type Spo2Curve } from '../signals';
@@ -180,7 +180,7 @@ export class VigilPatchDevice {
   private streaming: boolean;
   private hostTimedOut = false;
   private lastHostMs = 0;
-  private readonly rates: Record<StreamName, number> = { ...DEFAULT_RATES_HZ };
+  private readonly rates: Record<StreamName, number> = { ecg: RATES_HZ.ecg.default, ppg: RATES_HZ.ppg.default, accel: RATES_HZ.accel.default };
   private battery = 96;
   /** Bytes the host sent that do not yet end in a delimiter (bounded). */
   private rx: Buffer = Buffer.alloc(0);
@@ -230,9 +230,9 @@ export class VigilPatchDevice {
   }
 
   private frame(payload: PatchPayload, tickMs: number, serial: string): Uint8Array {
-    const f: PatchFrame = { version: PATCH_PROTOCOL_VERSION, serial, sequence: this.sequence, tickMs, payload };
+    const bytes = buildFrame({ serial, sequence: this.sequence, tickMs, payload });
     this.sequence = (this.sequence + 1) & 0xffff;
-    return buildPatchFrame(f);
+    return bytes;
   }
 
   /** The physiology of the block starting at tS, with the injected conditions. */
@@ -282,19 +282,16 @@ export class VigilPatchDevice {
   private statusPayload(truth: PhysiologyState, tS: number): PatchPayload {
     if (!this.active('low-battery', tS)) this.battery = Math.max(20, 96 - Math.floor(tS / 600));
     const lowBattery = this.active('low-battery', tS);
-    const conditions: PatchCondition[] = [];
+    const conditions: StatusFlag[] = [];
     if (truth.leadOff) conditions.push('lead-off');
     if (truth.probeOff) conditions.push('probe-off');
     if (truth.motion) conditions.push('motion');
     if (lowBattery) conditions.push('low-battery');
     if (this.streaming) conditions.push('streaming');
     if (this.hostTimedOut) conditions.push('host-timeout');
-    const flags = conditions.reduce((f, c) => f | STATUS_BITS[c], 0);
     return {
       type: 'status',
-      flags,
-      conditions,
-      unknownFlagBits: 0,
+      flags: statusFlags(conditions),
       // The skin thermistor is on the electrode side: off the skin it reads the room.
       skinTempCelsius: truth.leadOff ? 24 : Math.round(truth.skinTempCelsius * 100) / 100,
       batteryPercent: lowBattery ? 8 : this.battery,
@@ -369,42 +366,51 @@ export class VigilPatchDevice {
   }
 
   private handleHostFrame(encoded: Uint8Array): Buffer[] {
-    const decoded = decodePatchFrame(encoded);
+    const decoded = decodeHostFrame(encoded);
     if (!decoded.ok) {
       this.commandEvents.push({ type: 'unknown', sequence: -1, result: 'rejected', reason: decoded.reason });
       return [];
     }
-    const { frame } = decoded;
     const nowMs = this.nowMs;
     const serial = this.serialAt(nowMs / 1000);
-    if (frame.serial !== 'FFFFFFFF' && frame.serial !== serial) return [];
+    const target = decoded.kind === 'command' ? decoded.frame.serial : decoded.serial;
+    if (target !== BROADCAST_SERIAL && target !== serial) return [];
     this.lastHostMs = nowMs;
-    const p = frame.payload;
     let result: AckResult = 'ok';
     let identify = false;
-    switch (p.type) {
-      case 'start':
-        this.streaming = true;
-        this.hostTimedOut = false;
-        break;
-      case 'stop':
-        this.streaming = false;
-        break;
-      case 'keep-alive':
-        break;
-      case 'identify':
-        identify = true;
-        break;
-      case 'set-rate':
-        // Takes effect from the next block (the decoder already refused a rate not allowed).
-        this.rates[p.stream] = p.sampleRateHz;
-        break;
-      default:
-        result = 'unknown-command';
+    let sequence: number;
+    let typeCode: number;
+    let typeName: string;
+    if (decoded.kind === 'refused') {
+      ({ result, sequence, typeCode } = decoded);
+      typeName = `0x${typeCode.toString(16).padStart(2, '0')}`;
+    } else {
+      const p = decoded.frame.payload;
+      sequence = decoded.frame.sequence;
+      typeCode = TYPE_CODES[p.type];
+      typeName = p.type;
+      switch (p.type) {
+        case 'start':
+          this.streaming = true;
+          this.hostTimedOut = false;
+          break;
+        case 'stop':
+          this.streaming = false;
+          break;
+        case 'identify':
+          identify = true;
+          break;
+        case 'set-rate':
+          // Takes effect from the next block (a rate not allowed was refused as bad-argument).
+          this.rates[p.stream] = p.sampleRateHz;
+          break;
+        default:
+          break;
+      }
     }
-    this.commandEvents.push({ type: p.type, sequence: frame.sequence, result });
+    this.commandEvents.push({ type: typeName, sequence, result });
     // The ACK first, then the answer: frames leave in the order of their sequence numbers.
-    const replies = [this.wire(this.frame({ type: 'ack', ackedSequence: frame.sequence, ackedType: FRAME_TYPES[p.type], result }, this.tickAt(nowMs), serial))];
+    const replies = [this.wire(this.frame({ type: 'ack', ackedSequence: sequence, ackedType: typeCode, result }, this.tickAt(nowMs), serial))];
     if (identify) {
       replies.push(this.wire(this.frame({ type: 'identity', firmware: { ...FIRMWARE }, hardwareRevision: HARDWARE_REVISION, model: MODEL }, this.tickAt(nowMs), serial)));
     }
@@ -412,6 +418,6 @@ export class VigilPatchDevice {
   }
 
   private wire(bytes: Uint8Array): Buffer {
-    return Buffer.concat([Buffer.from(cobsEncode(bytes)), Buffer.from([0])]);
+    return Buffer.concat([cobsEncode(bytes), Buffer.from([0])]);
   }
 }
