@@ -27,6 +27,7 @@ const USAGE = `usage:
                 [--spo2-scale 1|2] [--interface ID] [--gateway ID] [--json] [--ca F --cert F --key F]
   vigil score news2   (JSON Lines on stdin)
   vigil decode pcd01|masimo-ascii|vigil-patch [file] [--utc-offset +HH:MM] [--patient-id ID]
+               [--profile NAME|auto] [--conformance tolerant|pcd01-strict]   (pcd01)
                                          decode a device capture (file or stdin) to JSON Lines
   vigil detect qrs <record>              beat sample indexes of a WFDB record's first signal
   vigil eval qrs|ppg [dir] [--json]      evaluate on MIT-BIH (qrs) or BIDMC (ppg); dir defaults to ../shared/data/...
@@ -141,20 +142,28 @@ async function stationCommand(rest: string[]): Promise<number> {
 async function decodeCommand(rest: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { 'utc-offset': { type: 'string' }, 'patient-id': { type: 'string' } },
+    options: { 'utc-offset': { type: 'string' }, 'patient-id': { type: 'string' }, profile: { type: 'string' }, conformance: { type: 'string' } },
     allowPositionals: true,
     strict: true,
   });
   const { isDecodeDriver, runDecode, DECODE_DRIVERS } = await import('./commands/decode.js');
   const [driver, file, ...extra] = positionals;
   if (driver === undefined || !isDecodeDriver(driver) || extra.length > 0) {
-    throw new UsageError(`usage: vigil decode ${DECODE_DRIVERS.join('|')} [file] [--utc-offset +HH:MM] [--patient-id ID]`);
+    throw new UsageError(`usage: vigil decode ${DECODE_DRIVERS.join('|')} [file] [--utc-offset +HH:MM] [--patient-id ID] [--profile NAME|auto] [--conformance tolerant|pcd01-strict]`);
   }
   const utcOffset = values['utc-offset'];
   if (utcOffset !== undefined && !/^[+-](0\d|1[0-4]):[0-5]\d$/.test(utcOffset)) {
     throw new UsageError('--utc-offset must be like "+00:00" or "-05:30"');
   }
-  return await runDecode({ driver, file, utcOffset, patientId: values['patient-id'] }, process.stdin, process.stdout, process.stderr);
+  const { CONFORMANCE_LEVELS } = await import('./drivers/hl7-pcd01/conformance.js');
+  const conformance = CONFORMANCE_LEVELS.find((c) => c === values.conformance);
+  if (values.conformance !== undefined && conformance === undefined) throw new UsageError(`--conformance must be one of ${CONFORMANCE_LEVELS.join(', ')}`);
+  const profile = values.profile;
+  if (profile !== undefined && driver === 'pcd01') {
+    const { hl7ProfileNames } = await import('./drivers/hl7-pcd01/profile.js');
+    if (profile !== 'auto' && !hl7ProfileNames().includes(profile)) throw new UsageError(`--profile must be "auto" or one of ${hl7ProfileNames().join(', ')}`);
+  }
+  return await runDecode({ driver, file, utcOffset, patientId: values['patient-id'], profile, conformance }, process.stdin, process.stdout, process.stderr);
 }
 
 /** `vigil eval qrs|ppg [dir] [--json]`. */

@@ -7,6 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { CONFORMANCE_LEVELS } from './drivers/hl7-pcd01/conformance';
+import { hl7ProfileNames } from './drivers/hl7-pcd01/profile';
 import { ConfigError } from './errors';
 import { PARAMETER_CODES } from './model/parameters';
 import type { ParameterCode } from './model/parameters';
@@ -59,6 +61,16 @@ const hl7Common = {
   equipmentId: z.string().regex(/^[0-9A-Za-z._:-]{1,64}$/, 'must be 1-64 letters, digits, ".", "_", ":" or "-"').optional(),
   /** Let unverified device values (OBX-11 "R", how live monitor values arrive) feed the score. */
   scoreUnverified: z.boolean().default(false),
+  /**
+   * How far a message may deviate from IHE PCD-01 (drivers/hl7-pcd01/conformance.ts): tolerant
+   * (HL7 2.3-2.9, no MSH-21, ... each deviation counted) or pcd01-strict (any deviation rejects).
+   */
+  conformance: z.enum(CONFORMANCE_LEVELS).default('tolerant'),
+  /** The monitor's device profile (agent/profiles/hl7/<name>.json), or "auto" to select it by MSH-3/MSH-4. */
+  profile: z
+    .string()
+    .refine((p) => p === 'auto' || hl7ProfileNames().includes(p), { message: `must be "auto" or the name of a profile in agent/profiles/hl7 (${hl7ProfileNames().join(', ')})` })
+    .optional(),
 };
 
 const hl7SerialInterface = z.strictObject({

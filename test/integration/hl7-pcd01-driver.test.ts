@@ -135,13 +135,14 @@ t.test('HAZ-007 a duplicate control id is answered AA, dropped and counted', asy
 });
 
 t.test('HAZ-005 an unknown code is rejected and counted without an alarm; HAZ-008 corrupt messages are counted and alarmed', async (t) => {
-  const { sent, agent, feed, ackCode, counters } = setup();
+  // A strict interface: a corrupt OBX rejects its whole message (the tolerant default rejects the OBX alone).
+  const { sent, agent, feed, ackCode, counters } = setup(configWith({ transport: 'serial', path: '/dev/null-device', conformance: 'pcd01-strict' }));
   t.teardown(() => agent.stop('test'));
   const obx = monitorObx();
   obx.push({ type: 'NM', code: '148065^MDC_ECG_V_P_C_CNT^MDC', containment: '1.2.1.9', value: '3', unit: '/min^^UCUM', status: 'R' });
   feed(monitorMessage({ controlId: 'U1', obx }));
   t.match(ackCode(), { code: 'AA', errors: [{ code: '103', severity: 'W' }] });
-  t.equal(counters()['obx-rejected.unknown-code'], 1);
+  t.equal(counters()['obx-ignored.unknown-code'], 1, 'counted as ignored: Vigil does not use MDC_ECG_V_P_C_CNT');
   t.equal(sent.filter((s) => s.topic.includes('/alarm/')).length, 0, 'no alarm for a parameter Vigil does not use');
   feed(monitorMessage({ controlId: 'C1' }).replace('|97|', '|9x7|'));
   t.match(ackCode(), { code: 'AE' });

@@ -62,7 +62,9 @@ function captures(): { source: string; list: Capture[] } {
 }
 
 const { source, list } = captures();
-const decoded = new Map<string, DecodeLine[]>(list.map((c) => [c.name, decodePcd01Capture(c.bytes)]));
+/** The assertions below are those of a strict PCD-01 interface; tolerant decoding is tested at the end. */
+const STRICT = { conformance: 'pcd01-strict' as const };
+const decoded = new Map<string, DecodeLine[]>(list.map((c) => [c.name, decodePcd01Capture(c.bytes, STRICT)]));
 const byName = (part: string): DecodeLine[] => [...decoded.entries()].find(([n]) => n.includes(part))?.[1] ?? [];
 
 t.test('REQ-HL7-021 every valid message decodes; every invalid message is rejected with its reason', async (t) => {
@@ -122,7 +124,7 @@ t.test('REQ-HL7-021 HAZ-010 OBX-8 DEMO is honoured: the same messages marked DEM
     const demo = text.replace(/^(OBX\|(?:[^|\r\n]*\|){7})[^|\r\n]*/gm, '$1DEMO');
     if (demo === text) continue;
     const before = (decoded.get(c.name) ?? []).filter((l) => l.kind === 'reading' && l.value !== null).length;
-    const lines = decodePcd01Capture(Buffer.from(demo, 'latin1'));
+    const lines = decodePcd01Capture(Buffer.from(demo, 'latin1'), STRICT);
     t.equal(lines.filter((l) => l.kind === 'reading' && l.value !== null).length, 0, `${c.name}: no value once marked DEMO`);
     const demoRejects = lines.filter((l) => l.kind === 'rejection' && l.reason === 'demo-data').length;
     t.ok(demoRejects >= before, `${c.name}: ${demoRejects} demo-data rejections for ${before} values`);

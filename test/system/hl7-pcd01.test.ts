@@ -25,7 +25,7 @@ const until = <T>(what: string, probe: () => T | undefined | null | false, timeo
   waitUntil(what, probe, timeoutMs);
 
 /** Broker, subscriber, hw-sim's monitor, and the agent reading it as interface "monitor". */
-async function system(t: { teardown(fn: () => unknown): void }, simArgs: string[]) {
+async function system(t: { teardown(fn: () => unknown): void }, simArgs: string[], itf: Record<string, unknown> = {}) {
   const broker = await startBroker();
   t.teardown(() => broker.stop());
   const sub = await observe(broker.url);
@@ -37,7 +37,7 @@ async function system(t: { teardown(fn: () => unknown): void }, simArgs: string[
     brokerUrl: broker.url,
     devicePath: sim.path,
     heartbeatIntervalMs: 1000,
-    interface: { id: IFACE, driver: 'hl7-pcd01', transport: 'serial', path: sim.path, quietTimeMs: 5000, scoreUnverified: true },
+    interface: { id: IFACE, driver: 'hl7-pcd01', transport: 'serial', path: sim.path, quietTimeMs: 5000, scoreUnverified: true, ...itf },
   });
   // The bed's patient: PID-3 must carry it.
   const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -166,7 +166,8 @@ t.test('HAZ-010 through the pty: DEMO data is rejected with a technical alarm an
 });
 
 t.test('HAZ-008 through the pty: corrupt bytes are rejected, counted, alarmed and answered AE; the agent carries on', async (t) => {
-  const { sub, sim, agent } = await system(t, ['--inject', 'corrupt@2-4,garbage@6,truncated@7']);
+  // A strict PCD-01 interface: a corrupt OBX rejects its whole message.
+  const { sub, sim, agent } = await system(t, ['--inject', 'corrupt@2-4,garbage@6,truncated@7'], { conformance: 'pcd01-strict' });
   const c = await until('the counters', () => {
     const x = counters(sub.got);
     return x['frames-rejected.malformed'] === 3 && x['frames-rejected.framing'] && x['frames-rejected.truncated'] ? x : undefined;
@@ -188,9 +189,25 @@ t.test('HAZ-008 through the pty: corrupt bytes are rejected, counted, alarmed an
   t.equal(agent.process.exitCode, null, 'the agent did not crash');
 });
 
+t.test('REQ-HL7-022 REQ-HL7-034 HAZ-008 through the pty, tolerant: a corrupt OBX is rejected alone, its value withheld with a technical alarm; the rest of its message is used', async (t) => {
+  const { sub, sim } = await system(t, ['--inject', 'corrupt@2']);
+  const raised = await until('the value-withheld alarm', () => alarm(sub.got, 'value-withheld.spo2'));
+  t.match(raised, { kind: 'ALARM_KIND_TECHNICAL', state: 'ALARM_STATE_ACTIVE', priority: 'ALARM_PRIORITY_MEDIUM' });
+  t.match(raised.detail, /OBX-1 2 \(150456\^MDC_PULS_OXIM_SAT_O2\^MDC\): OBX-5 is not a valid NM number/, 'the row named by its own set id and code');
+  await until('message 3 published', () => fromMessage(sub.got, sim, 3).length > 0);
+  t.match(ackFor(sim, 2), [{ code: 'AA', errors: [{ code: '102', severity: 'W' }] }], 'message 2 answered AA with a warning for its corrupt OBX');
+  const two = fromMessage(sub.got, sim, 2);
+  t.notOk(two.some((o) => o.parameter === 'spo2'), 'no SpO2 from the corrupt OBX');
+  t.ok(['pulseRate', 'heartRate', 'respRate'].every((p) => two.some((o) => o.parameter === p && o.hasValue)), 'the other values of message 2 are published');
+  const cleared = await until('the alarm cleared by the next SpO2', () => (alarm(sub.got, 'value-withheld.spo2')?.state === 'ALARM_STATE_CLEARED' ? true : undefined));
+  t.ok(cleared);
+  await until('the row counted', () => counters(sub.got)['obx-rejected.malformed'] === 1);
+  t.type(scoresUseOnlyPublished(sub.got, 'spo2'), 'number', 'every score used a published SpO2');
+});
+
 t.test('HAZ-005 through the pty: an unknown code is rejected and counted in the status, answered with a warning, never published', async (t) => {
   const { sub, sim } = await system(t, ['--inject', 'unknown-code@2']);
-  await until('the unknown code counted', () => counters(sub.got)['obx-rejected.unknown-code'] === 1);
+  await until('the unknown code counted', () => counters(sub.got)['obx-ignored.unknown-code'] === 1);
   t.match(ackFor(sim, 2), [{ code: 'AA', errors: [{ code: '103', severity: 'W' }] }], 'AA with an ERR warning: table value not found');
   const published = new Set(observations(sub.got).map((o) => o.parameter));
   t.ok([...published].every((p) => KNOWN_PARAMETERS.has(p)), `only table parameters published (${[...published].join(', ')})`);

@@ -53,7 +53,7 @@ t.test('REQ-DECODE-002 pcd01: statuses by name, OBX-8 DEMO and unknown codes as 
   t.match(noisy[0], { kind: 'rejection', reason: 'framing', detail: /2 bytes outside/ });
   t.equal(noisy.length, 9, 'the message after the noise is decoded');
   t.same(decodePcd01Capture(bytes(ackMessage('AA', 'MSG1'))), [{ kind: 'ack', code: 'AA', controlId: 'MSG1', detail: '' }]);
-  t.match(decodePcd01Capture(bytes(monitorMessage({ version: '2.5' }))), [{ kind: 'rejection', reason: 'unsupported-version' }]);
+  t.match(decodePcd01Capture(bytes(monitorMessage({ version: '2.5' })), { conformance: 'pcd01-strict' }), [{ kind: 'rejection', reason: 'unsupported-version' }], 'a strict interface');
   t.match(decodePcd01Capture(bytes(`garbage\n${monitorMessage()}`))[0], { kind: 'rejection', reason: 'framing', detail: /before the first MSH/ });
   t.match(decodePcd01Capture(bytes(monitorMessage({ patient: 'PID|||OTHER' })), { patientId: 'MRN0042' }), [{ kind: 'rejection', reason: 'patient-mismatch' }]);
   t.same(decodePcd01Capture(Buffer.alloc(0)), [], 'an empty capture: nothing');

@@ -40,8 +40,12 @@ t.test('HAZ-005 every MDC code of the parameter table maps to its parameter, and
 
 t.test('HAZ-005 respiration and temperature variants are in the table; skin, finger and toe temperatures are not', async (t) => {
   for (const code of [151562, 151570, 151578, 151594, 151650, 151658]) t.equal(parameterForMdc(code)?.code, 'respRate', `${code}`);
-  for (const code of [150344, 150364, 150368, 150392, 188420, 188424, 188428, 188452, 188456]) t.equal(parameterForMdc(code)?.code, 'temperature', `${code}`);
-  for (const code of [150388, 188432, 188448, 149546, 149522, 150452]) t.equal(parameterForMdc(code), undefined, `${code} is not guessed`);
+  for (const code of [150344, 150364, 150368, 150392, 188420, 188424, 188428, 188452, 188456, 188496]) t.equal(parameterForMdc(code)?.code, 'temperature', `${code}`);
+  for (const code of [188432, 188448, 150452]) t.equal(parameterForMdc(code), undefined, `${code} is not guessed`);
+  // Issue 13: skin temperature is the skinTemperature parameter (never body temperature), and the
+  // cuff's and an arterial line's pulse rates are pulse rates.
+  t.equal(parameterForMdc(150388)?.code, 'skinTemperature', '150388 MDC_TEMP_SKIN is skin temperature, not body temperature');
+  for (const code of [149546, 149522]) t.equal(parameterForMdc(code)?.code, 'pulseRate', `${code} is a pulse rate`);
   t.same(PARAMETERS.respRate.mdc[0], { code: 151562, refId: 'MDC_RESP_RATE' }, 'the unspecified method has priority');
   t.same(PARAMETERS.temperature.mdc[0], { code: 150364, refId: 'MDC_TEMP_BODY' });
 });

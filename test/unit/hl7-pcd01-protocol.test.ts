@@ -14,6 +14,7 @@ import { DEFAULT_DELIMITERS, escapeHl7, parseHl7, splitUnframed, unescapeHl7, va
 import type { Hl7Delimiters } from '../../agent/src/drivers/hl7-pcd01/hl7v2';
 import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import type { Pcd01Decoded } from '../../agent/src/drivers/hl7-pcd01/pcd01';
+import { profileSetting } from '../../agent/src/drivers/hl7-pcd01/profile';
 import { Pcd01Receiver } from '../../agent/src/drivers/hl7-pcd01/receiver';
 import type { ReceiverSettings } from '../../agent/src/drivers/hl7-pcd01/receiver';
 import { frameMllp, HL7_MAX_MESSAGE_BYTES, MllpSplitter, unwrapMllp } from '../../agent/src/framing/mllp';
@@ -21,7 +22,13 @@ import { createRng } from '../../hw-sim/src/rng';
 import { ackMessage, EUI64, monitorMessage, monitorObx, PATIENT_ID, withDelimiters, withTerminator } from '../support/hl7-pcd01-fixtures';
 import type { MonitorMessageSpec, ObxSpec } from '../support/hl7-pcd01-fixtures';
 
-const OPTS = { defaultUtcOffsetMinutes: 0 };
+/**
+ * These tests assert the behaviour of a strict PCD-01 receiver (`"conformance": "pcd01-strict"`):
+ * every message-level rejection below is what a strict interface does. The tolerant default
+ * (row-level rejection, conformance warnings) is tested in hl7-pcd01-tolerance.test.ts.
+ */
+const OPTS = { defaultUtcOffsetMinutes: 0, conformance: 'pcd01-strict' as const };
+const AUTO = profileSetting('auto');
 const decode = (m: string | Uint8Array): Pcd01Decoded => decodePcd01(typeof m === 'string' ? Buffer.from(m, 'latin1') : m, OPTS);
 
 function oru(m: string | Uint8Array) {
@@ -279,7 +286,7 @@ t.test('REQ-HL7-007 HAZ-004 OBX-14 times with and without zone (DTM), and invali
   const zoned = readings(oneObx({}, { time: '20260101120000+0200' }))[0];
   t.equal(zoned?.observationTime?.ms, Date.UTC(2026, 0, 1, 10, 0, 0));
   t.equal(zoned?.observationTime?.zoned, true);
-  const local = decodePcd01(oneObx({}, { time: '20260101120000' }), { defaultUtcOffsetMinutes: -300 });
+  const local = decodePcd01(oneObx({}, { time: '20260101120000' }), { ...OPTS, defaultUtcOffsetMinutes: -300 });
   t.equal(local.ok && local.kind === 'oru' && local.obx[0]?.ok ? local.obx[0].reading.observationTime?.ms : 0, Date.UTC(2026, 0, 1, 17, 0, 0));
   t.match(rejected(oneObx({}, { time: '20261332' })), { reason: 'malformed', detail: /OBX-14/ });
 });
@@ -319,7 +326,7 @@ t.test('REQ-HL7-011 HAZ-005 codes: only MDC codes of the one parameter table bec
   t.match(rejections(oneObx({}, { code: '148065^MDC_ECG_V_P_C_CNT^MDC' }))[0], { reason: 'unknown-code', detail: /148065/ });
   t.match(rejections(oneObx({}, { code: '8867-4^Heart rate^LN' }))[0], { reason: 'unknown-code', detail: /coding system "LN"/ });
   t.match(rejections(oneObx({}, { code: 'SPO2^MDC_PULS_OXIM_SAT_O2^MDC' }))[0], { reason: 'unknown-code', detail: /numeric/ }, 'a reference id alone is not trusted');
-  t.match(rejections(oneObx({}, { code: '150388^MDC_TEMP_SKIN^MDC', unit: 'Cel^^UCUM', value: '33' }))[0], { reason: 'unknown-code' }, 'skin temperature is not body temperature');
+  t.equal(readings(oneObx({}, { code: '150388^MDC_TEMP_SKIN^MDC', unit: 'Cel^^UCUM', value: '33' }))[0]?.parameter, 'skinTemperature', 'skin temperature is not body temperature (its own parameter, never scored)');
   t.match(rejected(oneObx({}, { code: '' })), { reason: 'malformed', detail: /OBX-3/ });
 });
 
@@ -368,6 +375,7 @@ const settings = (o: Partial<ReceiverSettings> = {}): ReceiverSettings => ({
   patientIdAuthority: null,
   equipmentId: null,
   defaultUtcOffsetMinutes: 0,
+  conformance: 'pcd01-strict',
   ...o,
 });
 function ackOf(text: string | null) {
@@ -510,6 +518,9 @@ t.test('REQ-HL7-019 HAZ-008 fuzz: 100,000 seeded random and mutated inputs never
     try {
       const d = decodePcd01(input, OPTS);
       if (typeof d.ok !== 'boolean') throw new Error('no verdict');
+      // The tolerant default, with every device profile selectable, on the same input.
+      const tolerant = decodePcd01(input, { defaultUtcOffsetMinutes: 0, conformance: 'tolerant', profile: AUTO });
+      if (typeof tolerant.ok !== 'boolean' || (tolerant.ok && tolerant.kind === 'oru' && tolerant.obx.some((o) => !o.ok && !/\S/.test(o.detail)))) throw new Error('a tolerant verdict without reason');
       if (!d.ok && (typeof d.reason !== 'string' || typeof d.detail !== 'string')) throw new Error('a reject without reason or detail');
       if (d.ok && d.kind === 'oru') accepted++;
       // Every tenth input also through the receiver, whose every ACK must parse.

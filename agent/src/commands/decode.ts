@@ -28,10 +28,14 @@ import { decodePatchFrame } from '../drivers/vigil-patch/protocol';
 import { FakeClock } from '../clock';
 import { createLogger } from '../log';
 import { MLLP_START, MllpSplitter, unwrapMllp } from '../framing/mllp';
+import type { ConformanceLevel } from '../drivers/hl7-pcd01/conformance';
 import { utcOffsetMinutes } from '../drivers/hl7-pcd01/dtm';
 import { splitUnframed } from '../drivers/hl7-pcd01/hl7v2';
-import { readingToObservation } from '../drivers/hl7-pcd01/obx';
+import { deviceCodeOf, readingToObservation } from '../drivers/hl7-pcd01/obx';
+import { profileSetting } from '../drivers/hl7-pcd01/profile';
+import type { ReceiveOutcome } from '../drivers/hl7-pcd01/receiver';
 import { Pcd01Receiver } from '../drivers/hl7-pcd01/receiver';
+import { VigilError } from '../errors';
 import type { Observation, ResultStatus } from '../model/observation';
 import type { ParameterCode } from '../model/parameters';
 import { newSourceMemory, runControls } from '../validation/controls';
@@ -59,7 +63,11 @@ export type DecodeLine =
       flags: string[];
     }
   | { kind: 'rejection'; reason: string; detail: string }
-  | { kind: 'ack'; code: string; controlId: string; detail: string };
+  | { kind: 'ack'; code: string; controlId: string; detail: string }
+  /** pcd01: a deviation from PCD-01 that a tolerant interface reads (conformance-warning.<what>). */
+  | { kind: 'warning'; reason: string; detail: string }
+  /** pcd01 with --profile: the device profile applied from this message on (null: none, and why). */
+  | { kind: 'profile'; profile: string | null; detail: string };
 
 export type DecodeStatus = 'final' | 'corrected' | 'preliminary' | 'unverified' | 'unavailable' | 'deleted';
 
@@ -80,6 +88,10 @@ export interface DecodeOptions {
   patientId?: string;
   /** Wall time used for a reading that carries no device time (default: now). */
   nowWallMs?: number;
+  /** pcd01: the conformance level (default tolerant, as an interface's default). */
+  conformance?: ConformanceLevel;
+  /** pcd01: a device profile of agent/profiles/hl7 by name, or "auto" (select by MSH-3/MSH-4). */
+  profile?: string;
 }
 
 /** Settings of the controls for a capture: the table's default maximum ages, the default clock bound. */
@@ -119,6 +131,42 @@ function verify(obs: Observation, memory: SourceMemory, nowWallMs: number, code:
   };
 }
 
+/** The lines of one accepted message: its warnings, then its readings and rejections in OBX order. */
+function acceptedLines(outcome: Extract<ReceiveOutcome, { kind: 'accepted' }>, memory: SourceMemory, nowWallMs: number): DecodeLine[] {
+  const stamp = { wallMs: nowWallMs, monoNs: 0n };
+  const source = { driver: 'hl7-pcd01', interfaceId: 'capture', port: 'capture' };
+  const judgedAt = outcome.header.messageTime?.ms ?? nowWallMs;
+  const ordered = [
+    ...outcome.readings.map((r) => ({ seq: r.obxSequence, line: verify(readingToObservation(r, stamp, source), memory, judgedAt, deviceCodeOf(r)) })),
+    ...outcome.obxRejections.map((r) => ({ seq: r.obxSequence, line: { kind: 'rejection', reason: r.reason, detail: r.detail } as DecodeLine })),
+  ].sort((a, b) => a.seq - b.seq);
+  const warnings: DecodeLine[] = outcome.warnings.map((w) => ({ kind: 'warning', reason: `conformance-warning.${w.what}`, detail: w.detail }));
+  return [...warnings, ...ordered.map((o) => o.line)];
+}
+
+/** One message of a capture through the receiver, as JSON lines; `profiles` says when to name the profile applied. */
+function messageLines(outcome: ReceiveOutcome, memory: SourceMemory, nowWallMs: number, profiles: { last: string | undefined; shown: boolean }): DecodeLine[] {
+  switch (outcome.kind) {
+    case 'ack':
+      return [{ kind: 'ack', code: outcome.ack.code, controlId: outcome.ack.controlId, detail: outcome.ack.errors.map((e) => `${e.severity} ${e.code}: ${e.text}`).join('; ') }];
+    case 'rejected':
+      return [{ kind: 'rejection', reason: outcome.reason, detail: outcome.detail }];
+    case 'duplicate':
+      return [{ kind: 'rejection', reason: 'duplicate', detail: outcome.detail }];
+    case 'accepted': {
+      const lines: DecodeLine[] = [];
+      const choice = outcome.profile;
+      const name = choice.profile?.name ?? null;
+      const key = name ?? `none:${choice.profile === null ? choice.why : ''}`;
+      if (profiles.shown && key !== profiles.last) {
+        lines.push({ kind: 'profile', profile: name, detail: choice.profile ? `${choice.profile.vendor} ${choice.profile.model} v${choice.profile.profileVersion} (${choice.by})` : choice.why });
+      }
+      profiles.last = key;
+      return [...lines, ...acceptedLines(outcome, memory, nowWallMs)];
+    }
+  }
+}
+
 /** Decodes an HL7 v2 PCD-01 capture, MLLP framed (a 0x0B byte anywhere) or not. */
 export function decodePcd01Capture(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeLine[] {
   const lines: DecodeLine[] = [];
@@ -128,36 +176,13 @@ export function decodePcd01Capture(bytes: Uint8Array, opts: DecodeOptions = {}):
     patientIdAuthority: null,
     equipmentId: null,
     defaultUtcOffsetMinutes: utcOffsetMinutes(opts.utcOffset ?? '+00:00'),
+    conformance: opts.conformance ?? 'tolerant',
+    profile: profileSetting(opts.profile),
   });
   const memory = newSourceMemory(0); // received at its device time: the offset is zero by construction
-  const source = { driver: 'hl7-pcd01', interfaceId: 'capture', port: 'capture' };
-
+  const profiles = { last: undefined as string | undefined, shown: opts.profile !== undefined };
   const message = (payload: Uint8Array): void => {
-    const outcome = receiver.receive(payload, nowWallMs);
-    switch (outcome.kind) {
-      case 'ack':
-        lines.push({
-          kind: 'ack',
-          code: outcome.ack.code,
-          controlId: outcome.ack.controlId,
-          detail: outcome.ack.errors.map((e) => `${e.severity} ${e.code}: ${e.text}`).join('; '),
-        });
-        return;
-      case 'rejected':
-        lines.push({ kind: 'rejection', reason: outcome.reason, detail: outcome.detail });
-        return;
-      case 'duplicate':
-        lines.push({ kind: 'rejection', reason: 'duplicate', detail: outcome.detail });
-        return;
-      case 'accepted': {
-        const stamp = { wallMs: nowWallMs, monoNs: 0n };
-        const ordered = [
-          ...outcome.readings.map((r) => ({ seq: r.obxSequence, line: verify(readingToObservation(r, stamp, source), memory, outcome.header.messageTime?.ms ?? nowWallMs, `MDC:${r.mdcCode}`) })),
-          ...outcome.obxRejections.map((r) => ({ seq: r.obxSequence, line: { kind: 'rejection', reason: r.reason, detail: r.detail } as DecodeLine })),
-        ].sort((a, b) => a.seq - b.seq);
-        for (const o of ordered) lines.push(o.line);
-      }
-    }
+    lines.push(...messageLines(receiver.receive(payload, nowWallMs), memory, nowWallMs, profiles));
   };
 
   if (bytes.includes(MLLP_START)) {
@@ -332,7 +357,15 @@ export async function runDecode(
     stderr.write(`vigil decode: cannot read ${args.file ?? 'stdin'}: ${code ?? (err as Error).message}\n`);
     return 1;
   }
-  const lines = decodeCapture(args.driver, bytes, args);
+  let lines: DecodeLine[];
+  try {
+    lines = decodeCapture(args.driver, bytes, args);
+  } catch (err) {
+    // An invalid device profile (ProfileError): nothing was decoded.
+    if (!(err instanceof VigilError)) throw err;
+    stderr.write(`vigil decode: ${err.message}\n`);
+    return 1;
+  }
   const text = lines.map((l) => JSON.stringify(l)).join('\n');
   if (text !== '') {
     await new Promise<void>((resolve, reject) => {

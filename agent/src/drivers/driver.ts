@@ -58,6 +58,8 @@ export interface DriverCondition {
   interfaceId: string;
   /** The alarm's condition, a key of the catalogue (safety/conditions.ts), e.g. `low-battery`. */
   condition: DriverConditionKey;
+  /** For a family of conditions (`value-withheld.<parameter>`): the member. */
+  qualifier?: string;
   active: boolean;
   /** Names the condition and what to do; never a measured value. */
   detail: string;

@@ -5,6 +5,11 @@
  * after which a value must not be shown or scored as current, and the IEEE 11073-10101
  * (MDC) codes that devices use for it.
  *
+ * The MDC codes and reference ids are those of the NIST RTMMS Rosetta terminology table
+ * (IEEE 11073-10101 as published through RTMMS): every (code, refId) pair below is checked
+ * against the committed excerpt test/fixtures/nomenclature/rtmms-rosetta-excerpt.csv by
+ * test/unit/hl7-pcd01-nomenclature.test.ts (REQ-HL7-024). Code = 65536 * partition + term code.
+ *
  * Versioned: bump PARAMETER_TABLE_VERSION on any change; it is reported in the
  * gateway's status so a station can tell which table produced a value. A device code
  * that is not in this table is rejected and counted, never guessed.
@@ -42,6 +47,8 @@ export interface MdcCode {
   code: number;
   /** Reference id, e.g. MDC_PULS_OXIM_SAT_O2. */
   refId: string;
+  /** Other reference ids the nomenclature gives the same code (e.g. MDC_ECG_CARD_BEAT_RATE). */
+  synonyms?: readonly string[];
 }
 
 export interface ParameterSpec {
@@ -71,7 +78,16 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 100,
     defaultMaxAgeMs: 5000,
-    mdc: [{ code: 150456, refId: 'MDC_PULS_OXIM_SAT_O2' }],
+    // SpO2 of the pulse oximeter, then the site-qualified SpO2 of a dual-oximetry monitor (left
+    // and right hand, pre- and postductal): each is an SpO2 of this patient. Order = priority
+    // when one message gives several (the differences between sites are not SpO2: not listed).
+    mdc: [
+      { code: 150456, refId: 'MDC_PULS_OXIM_SAT_O2' },
+      { code: 150472, refId: 'MDC_PULS_OXIM_SAT_O2_ART_LEFT' },
+      { code: 150476, refId: 'MDC_PULS_OXIM_SAT_O2_ART_RIGHT' },
+      { code: 160296, refId: 'MDC_PULS_OXIM_SAT_O2_ART_PREDUCTAL' },
+      { code: 160300, refId: 'MDC_PULS_OXIM_SAT_O2_ART_POSTDUCTAL' },
+    ],
   }),
   // LOINC 8889-8: Heart rate by Pulse oximetry.
   pulseRate: spec({
@@ -83,7 +99,15 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 350,
     defaultMaxAgeMs: 5000,
-    mdc: [{ code: 149530, refId: 'MDC_PULS_OXIM_PULS_RATE' }],
+    // Pulse rate by source: the oximeter's plethysmogram first, then an unspecified arterial
+    // pulse, the cuff's (non-invasive) and an arterial line's (invasive). Each counts the
+    // patient's arterial pulses; the device code published with the value tells them apart.
+    mdc: [
+      { code: 149530, refId: 'MDC_PULS_OXIM_PULS_RATE' },
+      { code: 149514, refId: 'MDC_PULS_RATE' },
+      { code: 149546, refId: 'MDC_PULS_RATE_NON_INV' },
+      { code: 149522, refId: 'MDC_BLD_PULS_RATE_INV' },
+    ],
   }),
   // LOINC 8867-4: Heart rate (here from the ECG).
   heartRate: spec({
@@ -95,7 +119,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 350,
     defaultMaxAgeMs: 5000,
-    mdc: [{ code: 147842, refId: 'MDC_ECG_HEART_RATE' }],
+    // RTMMS lists both reference ids for 147842 (vendors use either).
+    mdc: [{ code: 147842, refId: 'MDC_ECG_HEART_RATE', synonyms: ['MDC_ECG_CARD_BEAT_RATE'] }],
   }),
   // LOINC 9279-1: Respiratory rate.
   respRate: spec({
@@ -107,8 +132,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 150,
     defaultMaxAgeMs: 30000,
-    // Respiration rate by method (ISO/IEEE 11073-10101 codes as listed by HL7 Denmark's
-    // DK Core ValueSet IEEEBasicObservation). Order = priority when one message gives several.
+    // Respiration rate by method. Order = priority when one message gives several. The rate of
+    // mechanical ventilation (MDC_VENT_RESP_RATE) is the ventilator's, not the patient's: not listed.
     mdc: [
       { code: 151562, refId: 'MDC_RESP_RATE' },
       { code: 151594, refId: 'MDC_CO2_RESP_RATE' },
@@ -128,7 +153,13 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 10,
     plausibleMax: 350,
     defaultMaxAgeMs: 1_800_000,
-    mdc: [{ code: 150021, refId: 'MDC_PRESS_BLD_NONINV_SYS' }],
+    // Both NIBP code families: MDC_PRESS_BLD_NONINV_* (150020 block) and MDC_PRESS_CUFF_*
+    // (150300 block, "measured discontinuously and noninvasively (cuff)"). MDC_PRESS_CUFF itself
+    // (150300) is the cuff pressure during a measurement, not a blood pressure: never listed.
+    mdc: [
+      { code: 150021, refId: 'MDC_PRESS_BLD_NONINV_SYS' },
+      { code: 150301, refId: 'MDC_PRESS_CUFF_SYS' },
+    ],
   }),
   // LOINC 8462-4: Diastolic blood pressure.
   nibpDiastolic: spec({
@@ -140,7 +171,10 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 5,
     plausibleMax: 300,
     defaultMaxAgeMs: 1_800_000,
-    mdc: [{ code: 150022, refId: 'MDC_PRESS_BLD_NONINV_DIA' }],
+    mdc: [
+      { code: 150022, refId: 'MDC_PRESS_BLD_NONINV_DIA' },
+      { code: 150302, refId: 'MDC_PRESS_CUFF_DIA' },
+    ],
   }),
   // LOINC 8478-0: Mean blood pressure.
   nibpMean: spec({
@@ -152,7 +186,10 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 5,
     plausibleMax: 320,
     defaultMaxAgeMs: 1_800_000,
-    mdc: [{ code: 150023, refId: 'MDC_PRESS_BLD_NONINV_MEAN' }],
+    mdc: [
+      { code: 150023, refId: 'MDC_PRESS_BLD_NONINV_MEAN' },
+      { code: 150303, refId: 'MDC_PRESS_CUFF_MEAN' },
+    ],
   }),
   // LOINC 8310-5: Body temperature. Episodic: current for 60 min.
   temperature: spec({
@@ -164,10 +201,12 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 25,
     plausibleMax: 45,
     defaultMaxAgeMs: 3_600_000,
-    // Body temperature by site: core and the clinical sites NEWS2 accepts (same source as
-    // respRate; the 188xxx site codes are those of IEEE 11073-10408, the thermometer). Skin,
-    // finger and toe temperatures (150388, 188432, 188448) are NOT body temperature: not
-    // listed, so rejected as unknown codes. Order = priority when one message gives several.
+    // Body temperature by site: core, the clinical sites NEWS2 accepts, and the core sites of
+    // probes (oesophageal, nasopharyngeal, bladder, blood). RTMMS gives two axillary codes
+    // (MDC_TEMP_AXILLA of the thermometer standard 11073-10408, and MDC_TEMP_AXIL that
+    // monitors send): both listed. Skin (150388, its own parameter below), finger and toe
+    // temperatures are NOT body temperature; nor are airway, room, injectate or sensor
+    // temperatures. Order = priority when one message gives several.
     mdc: [
       { code: 150364, refId: 'MDC_TEMP_BODY' },
       { code: 150368, refId: 'MDC_TEMP_CORE' },
@@ -178,10 +217,17 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
       { code: 188420, refId: 'MDC_TEMP_RECT' },
       { code: 188452, refId: 'MDC_TEMP_AXILLA' },
       { code: 188456, refId: 'MDC_TEMP_GIT' },
+      { code: 188496, refId: 'MDC_TEMP_AXIL' },
+      { code: 150372, refId: 'MDC_TEMP_ESOPH' },
+      { code: 150380, refId: 'MDC_TEMP_NASOPH' },
+      { code: 150348, refId: 'MDC_TEMP_FOLEY' },
+      { code: 188436, refId: 'MDC_TEMP_BLD' },
     ],
   }),
   // Perfusion index (pulsatile / non-pulsatile infrared signal): no LOINC code is
-  // assigned here on purpose; it qualifies SpO2 and is not scored.
+  // assigned here on purpose; it qualifies SpO2 and is not scored. Monitors send it as
+  // MDC_BLD_PERF_INDEX in % (docs/interfaces/hl7-pcd01.md); Philips' relative perfusion
+  // (MDC_PULS_OXIM_PERF_REL, unitless, another scale) is not this parameter.
   perfusionIndex: spec({
     code: 'perfusionIndex',
     label: 'PI',
@@ -191,12 +237,12 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 100,
     defaultMaxAgeMs: 5000,
-    mdc: [],
+    mdc: [{ code: 150488, refId: 'MDC_BLD_PERF_INDEX' }],
   }),
   // Skin temperature (the sensor patch's thermistor): NOT body temperature. It runs several
   // degrees below core and follows the room and perfusion, so it never feeds NEWS2 (whose
-  // temperature is core or a clinical site). LOINC 39106-0: Temperature of Skin. No MDC
-  // code on purpose: a monitor's MDC_TEMP_SKIN (150388) stays an unknown code (see above).
+  // temperature is core or a clinical site). LOINC 39106-0: Temperature of Skin. A monitor's
+  // MDC_TEMP_SKIN is this parameter, never body temperature.
   skinTemperature: spec({
     code: 'skinTemperature',
     label: 'Skin temp',
@@ -206,7 +252,7 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 15,
     plausibleMax: 45,
     defaultMaxAgeMs: 60_000,
-    mdc: [],
+    mdc: [{ code: 150388, refId: 'MDC_TEMP_SKIN' }],
   }),
   // --- Masimo Rainbow parameters (docs/interfaces/masimo-ascii.md). None is a NEWS2 input:
   // they are published beside the vital signs ("extra" class, shed first under load) and

@@ -31,10 +31,10 @@ export class AlarmStage {
     this.publish(msg);
   }
 
-  /** Raises while `active`, clears otherwise. */
-  set(active: boolean, key: ConditionKey, source: string, detail: string): void {
-    if (active) this.raise(key, source, detail);
-    else this.clear(key, source);
+  /** Raises while `active`, clears otherwise; `qualifier` names the member of a family. */
+  set(active: boolean, key: ConditionKey, source: string, detail: string, qualifier?: string): void {
+    if (active) this.raise(key, source, detail, qualifier);
+    else this.clear(key, source, qualifier);
   }
 
   /** Active alarms (a lapsed silence returns to active), for re-announcement. */

@@ -16,7 +16,7 @@
 import type { AlarmKind, AlarmPriority } from './alarms';
 
 /** What a family of conditions is qualified by (the alarm's condition is `<key>.<qualifier>`). */
-export type ConditionQualifier = 'validation-rule' | 'parameter';
+export type ConditionQualifier = 'validation-rule' | 'parameter' | 'device-code';
 
 export interface ConditionSpec {
   /** The alarm id the station sees: `<source>.<condition>`. */
@@ -121,6 +121,24 @@ export const ALARM_CONDITIONS = {
     rationale: 'The device reports the sensor off or absent: no measurement of the patient; a prompt look.',
   },
   // --- conditions a driver detects by itself (DriverCondition) ------------------------------
+  'value-withheld': {
+    idPattern: '<interface>.value-withheld.<parameter>',
+    kind: technical,
+    priority: 'medium',
+    hazards: ['HAZ-005', 'HAZ-008'],
+    requirement: 'REQ-HL7-034',
+    rationale: 'A row of a parameter the station shows (or the score uses) was rejected (malformed, code and name disagree, ambiguous channels, unusable status): that value is missing until the device sends a usable one; a prompt look.',
+    qualifier: 'parameter',
+  },
+  'device-mapping-incomplete': {
+    idPattern: '<interface>.device-mapping-incomplete.<code>',
+    kind: technical,
+    priority: 'low',
+    hazards: ['HAZ-005'],
+    requirement: 'REQ-HL7-025',
+    rationale: 'The device sends a measurement code of a vital-sign partition that Vigil cannot map: it is shown on the monitor but not at the station; awareness for the technical staff (a profile or the table), raised once per code.',
+    qualifier: 'device-code',
+  },
   'low-battery': {
     idPattern: '<interface>.low-battery',
     kind: technical,
@@ -232,7 +250,7 @@ export const ALARM_CONDITIONS = {
 export type ConditionKey = keyof typeof ALARM_CONDITIONS;
 
 /** Conditions a driver may report by itself (DriverCondition). */
-export type DriverConditionKey = 'low-battery' | 'device-fault' | 'signal-processing-failed' | 'frames-lost';
+export type DriverConditionKey = 'low-battery' | 'device-fault' | 'signal-processing-failed' | 'frames-lost' | 'value-withheld' | 'device-mapping-incomplete';
 
 export function isConditionKey(name: string): name is ConditionKey {
   return Object.prototype.hasOwnProperty.call(ALARM_CONDITIONS, name);

@@ -78,7 +78,7 @@ export class LinkPolicy {
   }
 
   onCondition(c: DriverCondition): void {
-    this.d.alarms.set(c.active, c.condition, c.interfaceId, c.detail);
+    this.d.alarms.set(c.active, c.condition, c.interfaceId, c.detail, c.qualifier);
   }
 
   /** Every safety tick: frames-rejected clears once its window holds no rejection. */

@@ -25,9 +25,11 @@ import type { EscalationPolicy } from '../escalation';
 import { InterfaceLink } from '../interface-link';
 import { frameMllp, MLLP_MAX_FRAME_BYTES, MLLP_TRAILER, unwrapMllp } from '../../framing/mllp';
 import { utcOffsetMinutes } from './dtm';
+import { Hl7Conditions } from './hl7-conditions';
 import type { ObxRejectReason } from './obx';
 import { readingToObservation } from './obx';
-import type { Hl7RejectReason } from './receiver';
+import { profileSetting } from './profile';
+import type { Hl7RejectReason, ReceiveOutcome } from './receiver';
 import { Pcd01Receiver } from './receiver';
 
 export const DRIVER_NAME = 'hl7-pcd01';
@@ -35,12 +37,14 @@ export const DRIVER_NAME = 'hl7-pcd01';
 export const MAX_TCP_CONNECTIONS = 4;
 
 /**
- * OBX problems that only mean "Vigil does not use this": counted in the interface status,
- * answered with an ERR warning, not alarmed (a monitor sends many parameters Vigil does not
- * score; alarming on each would be alarm fatigue). Others concern a parameter Vigil uses and
- * are reported as rejections (counted, alarmed above a rate).
+ * OBX rejections that are not a sign of a faulty link, so not counted towards the rejection
+ * rate (frames-rejected): another row gave the parameter (superseded), or the code has its own
+ * alarm (unmapped-code: device-mapping-incomplete). Rows nothing in Vigil uses (ignored) are
+ * only counted (obx-ignored.<reason>): a monitor sends many parameters Vigil does not score,
+ * and alarming on each would be alarm fatigue. The others are reported as rejections
+ * (counted, alarmed above the rate) and, for a parameter Vigil shows, raise value-withheld.
  */
-const QUIET_OBX_REASONS: ReadonlySet<ObxRejectReason> = new Set<ObxRejectReason>(['unknown-code', 'superseded']);
+const QUIET_OBX_REASONS: ReadonlySet<ObxRejectReason> = new Set<ObxRejectReason>(['superseded', 'unmapped-code']);
 
 /** The bed's patient, against which PID-3 is checked (config `patient`). */
 export interface PatientBinding {
@@ -66,6 +70,7 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
   readonly interfaceId: string;
   private readonly link: InterfaceLink;
   private readonly receiver: Pcd01Receiver;
+  private readonly conditions: Hl7Conditions;
   private port: SerialLinePort | null = null;
   private listener: MllpTcpServer | null = null;
   private readonly source: Omit<SourceDevice, 'serialNumber'>;
@@ -98,7 +103,11 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
       patientIdAuthority: patient.patientIdAuthority ?? null,
       equipmentId: config.equipmentId ?? null,
       defaultUtcOffsetMinutes: utcOffsetMinutes(config.deviceUtcOffset),
+      conformance: config.conformance,
+      // Read once at construction: an unknown or invalid profile stops the start (ProfileError).
+      profile: profileSetting(config.profile),
     });
+    this.conditions = new Hl7Conditions(config.id, (c) => this.emit('condition', c));
     this.source = {
       driver: DRIVER_NAME,
       interfaceId: config.id,
@@ -178,19 +187,31 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
         this.alive(stamp);
         this.reject('duplicate', outcome.detail);
         return;
-      case 'accepted': {
+      case 'accepted':
         this.send(reply, outcome.ack);
-        this.count('messages-valid');
-        this.alive(stamp);
-        if (outcome.descriptors > 0) this.count('obx-descriptors', outcome.descriptors);
-        for (const r of outcome.obxRejections) {
-          this.count(`obx-rejected.${r.reason}`);
-          if (!QUIET_OBX_REASONS.has(r.reason)) this.reject(r.reason, r.detail);
-        }
-        const observations = outcome.readings.map((r) => readingToObservation(r, stamp, this.source));
-        if (observations.length > 0) this.emit('observations', observations);
-      }
+        this.accepted(outcome, stamp);
     }
+  }
+
+  /** An accepted message: counted by what it held, its rows' conditions raised, its values emitted. */
+  private accepted(outcome: Extract<ReceiveOutcome, { kind: 'accepted' }>, stamp: FrameStamp): void {
+    this.count('messages-valid');
+    this.alive(stamp);
+    if (outcome.descriptors > 0) this.count('obx-descriptors', outcome.descriptors);
+    for (const w of outcome.warnings) this.count(`conformance-warning.${w.what}`);
+    if (outcome.profile.profile) this.count(`profile-applied.${outcome.profile.profile.name}`);
+    else if (this.config.profile !== undefined) this.count('profile-not-applied');
+    for (const r of outcome.obxRejections) {
+      if (r.ignored) {
+        this.count(`obx-ignored.${r.reason}`);
+        continue;
+      }
+      this.count(`obx-rejected.${r.reason}`);
+      if (!QUIET_OBX_REASONS.has(r.reason)) this.reject(r.reason, r.detail);
+    }
+    this.conditions.afterMessage(outcome.readings, outcome.obxRejections);
+    const observations = outcome.readings.map((r) => readingToObservation(r, stamp, this.source));
+    if (observations.length > 0) this.emit('observations', observations);
   }
 
   private alive(stamp: FrameStamp): void {

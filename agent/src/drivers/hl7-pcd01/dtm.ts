@@ -50,6 +50,27 @@ export function parseDtm(text: string, defaultOffsetMinutes: number): Hl7Time | 
   return { ms, text, zoned: m[8] !== undefined };
 }
 
+/**
+ * A DTM with its fraction of a second written without the decimal point
+ * (YYYYMMDDHHMMSSf[f[f[f]]][+/-ZZZZ], 15 to 18 digits), as some monitors send. Read by a
+ * tolerant interface only (conformance.ts): whatever the extra digits mean, they can only be
+ * a part of the second, so reading them as its fraction moves the time by less than 1 s.
+ */
+const DTM_FRACTION_WITHOUT_POINT = /^(\d{14})(\d{1,4})([+-]\d{4})?$/;
+
+/**
+ * parseDtm, and with `tolerant` also the form without the decimal point: `deviation` says
+ * that form was read (a conformance warning). null when the text is a time in neither form.
+ */
+export function parseDtmTolerant(text: string, defaultOffsetMinutes: number, tolerant: boolean): { time: Hl7Time; deviation: boolean } | null {
+  const strict = parseDtm(text, defaultOffsetMinutes);
+  if (strict !== null) return { time: strict, deviation: false };
+  const m = tolerant ? DTM_FRACTION_WITHOUT_POINT.exec(text) : null;
+  if (m === null) return null;
+  const time = parseDtm(`${m[1]}.${m[2]}${m[3] ?? ''}`, defaultOffsetMinutes);
+  return time === null ? null : { time: { ...time, text }, deviation: true };
+}
+
 /** "+01:00" -> 60. */
 export function utcOffsetMinutes(offset: string): number {
   const m = /^([+-])(\d{2}):(\d{2})$/.exec(offset);

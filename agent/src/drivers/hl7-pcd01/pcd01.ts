@@ -18,12 +18,19 @@
  * Rejects name the segment, the field and the rule in `detail`, never a value: readings and
  * patient identifiers are patient data. (Device vocabulary such as an MDC code is named.)
  */
+import type { ConformanceLevel, ConformanceNote } from './conformance';
+import { ConformanceNotes, isStrict, versionVerdict } from './conformance';
 import type { Hl7Time } from './dtm';
-import { parseDtm } from './dtm';
-import type { Hl7Delimiters, Hl7Location, Hl7Message, Hl7Segment, Hl7SyntaxError } from './hl7v2';
+import { parseDtmTolerant } from './dtm';
+import type { Hl7Delimiters, Hl7Location, Hl7Message, Hl7Segment } from './hl7v2';
 import { components, nth, parseHl7, rawField, repetitions, unescapeHl7, value } from './hl7v2';
-import type { ObxOutcome, ParsedObx, RawObx } from './obx';
-import { equipmentIdResolver, judgeObx, parseObx, resolveDuplicates } from './obx';
+import type { ObxContext, ObxOutcome } from './obx';
+import { equipmentIdResolver, judgeMalformedObx, judgeObx } from './obx';
+import type { ParsedObx, RawObx } from './obx-parse';
+import { noteSetIds, ownEquipmentIdOf, parseObx, rowLabel, obxIdentity, setIdsInSequence } from './obx-parse';
+import { resolveDuplicates } from './obx-resolve';
+import type { ProfileChoice, ProfileSetting } from './profile';
+import { selectHl7Profile } from './profile';
 
 /**
  * Why a whole message is rejected (counted as frames-rejected.<reason>). framing and overflow
@@ -56,8 +63,9 @@ export interface Pcd01Header {
   profiles: string[];
   /** MSH-11: P production, D debugging, T training. */
   processingId: string;
-  /** MSH-3 namespace id. */
+  /** MSH-3 and MSH-4 namespace ids. */
   sendingApplication: string;
+  sendingFacility: string;
   /** MSH-3 and MSH-4 raw (already escaped in the message's delimiters), echoed in the ACK. */
   rawSendingApplication: string;
   rawSendingFacility: string;
@@ -83,6 +91,10 @@ export type Pcd01Decoded =
       /** OBX without a value and without a table code: device, VMD and channel descriptors. */
       descriptors: number;
       delimiters: Hl7Delimiters;
+      /** Deviations from PCD-01 read by a tolerant interface, each kind once. */
+      warnings: ConformanceNote[];
+      /** The device profile applied to this message, or why none. */
+      profile: ProfileChoice;
     }
   | { ok: true; kind: 'ack'; header: Pcd01Header; ack: AckReceived; delimiters: Hl7Delimiters }
   | {
@@ -97,14 +109,16 @@ export type Pcd01Decoded =
       delimiters: Hl7Delimiters | null;
     };
 
-/** MSH-12 versions read as PCD-01 (the profile is defined on HL7 v2.6). */
-export const SUPPORTED_VERSIONS: readonly string[] = ['2.6', '2.7', '2.7.1', '2.8', '2.8.1', '2.8.2', '2.9'];
-
 const MAX_CONTROL_ID_CHARS = 199;
 
 type HeaderResult = { ok: true; header: Pcd01Header } | Extract<Pcd01Decoded, { ok: false }>;
 
-function readHeader(message: Hl7Message, msh: Hl7Segment, defaultOffsetMinutes: number): HeaderResult {
+/**
+ * MSH: type, control id, processing id, version and profile (by the conformance level), time.
+ * A fault here rejects the message: it says what the message is and how to read it.
+ */
+function readHeader(message: Hl7Message, msh: Hl7Segment, opts: DecodeOptions, notes: ConformanceNotes): HeaderResult {
+  const level = opts.conformance ?? 'tolerant';
   const v = (n: number, rep = 1, comp = 1, sub = 1): string => value(message, msh, n, rep, comp, sub);
   const partial: Partial<Pcd01Header> = {
     controlId: v(10),
@@ -133,17 +147,27 @@ function readHeader(message: Hl7Message, msh: Hl7Segment, defaultOffsetMinutes: 
   if (!['P', 'D', 'T'].includes(processingId)) return fail('unsupported-message', 'MSH-11: processing id must be P, D or T (HL7 table 0103)', 202, 11);
   const version = v(12);
   if (version === '') return fail('unsupported-version', 'MSH-12: version id is required', 203, 12);
-  if (!SUPPORTED_VERSIONS.includes(version)) return fail('unsupported-version', `MSH-12: version ${version} is not 2.6 or later (PCD-01 is defined on HL7 v2.6)`, 203, 12);
+  const verdict = versionVerdict(version, level);
+  if (verdict === 'unsupported') {
+    const range = isStrict(level) ? '2.6 or later (PCD-01 is defined on HL7 v2.6)' : 'between 2.3 and 2.9';
+    return fail('unsupported-version', `MSH-12: version ${version} is not ${range}`, 203, 12);
+  }
+  if (verdict === 'tolerated') notes.add('hl7-version', `MSH-12: HL7 ${version} is older than 2.6, on which PCD-01 is defined`);
   const profiles = repetitions(message, msh, 21)
     .map((r) => components(message, r))
     .map((c) => c[0] || c[2] || '')
     .filter((p) => p !== '');
-  if (profiles.length === 0) return fail('missing-profile', 'MSH-21: message profile identifier is required by PCD-01', 101, 21);
+  if (profiles.length === 0) {
+    if (isStrict(level)) return fail('missing-profile', 'MSH-21: message profile identifier is required by PCD-01', 101, 21);
+    notes.add('missing-profile', 'MSH-21: no message profile identifier');
+  }
   let messageTime: Hl7Time | null = null;
   const mshTime = v(7);
   if (mshTime !== '') {
-    messageTime = parseDtm(mshTime, defaultOffsetMinutes);
-    if (messageTime === null) return fail('malformed', 'MSH-7: not a valid HL7 DTM', 102, 7);
+    const t = parseDtmTolerant(mshTime, opts.defaultUtcOffsetMinutes, !isStrict(level));
+    if (t === null) return fail('malformed', 'MSH-7: not a valid HL7 DTM', 102, 7);
+    if (t.deviation) notes.add('dtm-fraction', 'MSH-7 has a fraction of a second without the decimal point');
+    messageTime = t.time;
   }
   return {
     ok: true,
@@ -154,6 +178,7 @@ function readHeader(message: Hl7Message, msh: Hl7Segment, defaultOffsetMinutes: 
       profiles,
       processingId,
       sendingApplication: v(3),
+      sendingFacility: v(4),
       rawSendingApplication: rawField(msh, 3),
       rawSendingFacility: rawField(msh, 4),
       messageTime,
@@ -182,16 +207,21 @@ function partialHeader(input: Uint8Array | string, d: Hl7Delimiters): Partial<Pc
 export interface DecodeOptions {
   /** Offset applied to times sent without a zone (the interface's deviceUtcOffset), in minutes. */
   defaultUtcOffsetMinutes: number;
+  /** How far a message may deviate from PCD-01 (conformance.ts); default tolerant. */
+  conformance?: ConformanceLevel;
+  /** The device profile setting (profile.ts); default none. */
+  profile?: ProfileSetting;
 }
 
 type Reject = (reason: Pcd01RejectReason, detail: string, hl7Error: number, location: Hl7Location | null) => Pcd01Decoded;
 
 /**
  * Decodes one HL7 message (the payload of an MLLP block, or a message from a capture) into
- * the PCD-01 view Vigil uses. Structure and syntax are checked across the whole message, and
- * any error rejects it whole (a message that does not parse may be corrupt in places that do
- * parse: it is never partly believed). Semantic problems of single OBX segments (an unknown
- * code, a text value) reject only that OBX. Never throws.
+ * the PCD-01 view Vigil uses. A structural fault (the bytes, MSH-1/MSH-2, MSH, segment order,
+ * PID, OBR) rejects the message. An OBX that Vigil cannot use, or (on a tolerant interface)
+ * whose own syntax is faulty, is rejected alone with its reason (CTRL-109: a fault is confined
+ * to its own fields, obx-parse.ts); on a strict interface any OBX syntax error rejects the
+ * message, as a PCD-01 receiver does. Never throws.
  */
 export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pcd01Decoded {
   const parsed = parseHl7(input);
@@ -211,7 +241,8 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
   if (msh === undefined) {
     return { ok: false, reason: 'malformed', detail: 'no segments', hl7Error: 100, location: null, header: null, delimiters: message.delimiters };
   }
-  const head = readHeader(message, msh, opts.defaultUtcOffsetMinutes);
+  const notes = new ConformanceNotes();
+  const head = readHeader(message, msh, opts, notes);
   if (!head.ok) return head;
   const header = head.header;
   const fail: Reject = (reason, detail, hl7Error, location) => ({
@@ -224,7 +255,7 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
     delimiters: message.delimiters,
   });
   if (header.messageType.startsWith('ACK')) return decodeAck(message, header, fail);
-  return decodeOru(message, header, opts, fail);
+  return decodeOru(message, header, opts, notes, fail);
 }
 
 /** An ACK on the link (MSA, ERR): read, so that the driver counts it and never answers it. */
@@ -248,32 +279,34 @@ function decodeAck(message: Hl7Message, header: Pcd01Header, fail: Reject): Pcd0
 
 /**
  * An ORU^R01: MSH, [PID [PV1]], { OBR, {OBX | NTE}* }+ ; other segments (SFT, NTE, PV1, ...)
- * are skipped. Pass 1 reads the syntax of every OBX (any error rejects the message); pass 2
- * judges each OBX through the parameter table; then one value per parameter is kept.
+ * are skipped. Each OBX is read (obx-parse.ts) and judged through the parameter table and the
+ * profile (obx.ts); then one value per parameter is kept (obx-resolve.ts).
  */
-function decodeOru(message: Hl7Message, header: Pcd01Header, opts: DecodeOptions, fail: Reject): Pcd01Decoded {
+function decodeOru(message: Hl7Message, header: Pcd01Header, opts: DecodeOptions, notes: ConformanceNotes, fail: Reject): Pcd01Decoded {
   const pids = message.segments.filter((s) => s.name === 'PID');
   if (pids.length > 1) return fail('malformed', 'PID: more than one patient in one message', 100, { segment: 'PID', sequence: 2, field: 0 });
   const pid = pids[0];
   const patientIds = pid === undefined ? null : readPatientIds(message, pid);
-  const grouped = groupObx(message, opts.defaultUtcOffsetMinutes);
+  const grouped = groupObx(message, opts, notes);
   if (!grouped.ok) return fail('malformed', grouped.detail, grouped.hl7Error, grouped.location);
-
-  // Pass 1: syntax of every OBX (any error rejects the message).
-  const parsedObx: ParsedObx[] = [];
-  for (const raw of grouped.obx) {
-    const p = parseObx(message, raw, opts.defaultUtcOffsetMinutes);
-    if (!p.ok) return fail('malformed', p.detail, p.hl7Error, p.location);
-    parsedObx.push(p.obx);
+  const strict = isStrict(opts.conformance);
+  const rows = noteSetIds(grouped.obx);
+  if (!strict && rows.length > 0 && !setIdsInSequence(rows)) notes.add('obx-set-id', 'OBX-1: set ids are not 1, 2, 3 ... in each OBR group (empty, repeated or out of order)');
+  const parsed: Array<{ raw: RawObx; obx: ParsedObx } | { raw: RawObx; error: Extract<ReturnType<typeof parseObx>, { ok: false }> }> = [];
+  for (const raw of rows) {
+    const p = parseObx(message, raw, opts.defaultUtcOffsetMinutes, !strict);
+    if (!p.ok && strict) {
+      return fail('malformed', `${rowLabel(raw, obxIdentity(message, raw.segment))}: ${p.rule}`, p.hl7Error, { segment: 'OBX', sequence: raw.sequence, field: p.field });
+    }
+    parsed.push(p.ok ? { raw, obx: p.obx } : { raw, error: p });
   }
-
-  // Pass 2: semantics of each OBX, through the one parameter table.
-  const equipmentOf = equipmentIdResolver(parsedObx);
-  const demoMessage = header.processingId !== 'P';
+  const valid = parsed.flatMap((p) => ('obx' in p ? [p.obx] : []));
+  const choice = selectHl7Profile(opts.profile ?? { kind: 'none' }, header);
+  const ctx: ObxContext = { message, demoMessage: header.processingId !== 'P', equipmentOf: equipmentIdResolver(valid), profile: choice.profile, tolerant: !strict, notes };
   const outcomes: ObxOutcome[] = [];
   let descriptors = 0;
-  for (const p of parsedObx) {
-    const outcome = judgeObx(message, p, demoMessage, equipmentOf);
+  for (const p of parsed) {
+    const outcome = 'obx' in p ? judgeObx(p.obx, ctx) : judgeMalformedObx(p.raw, p.error, ctx);
     if (outcome === null) descriptors++;
     else outcomes.push(outcome);
   }
@@ -282,10 +315,13 @@ function decodeOru(message: Hl7Message, header: Pcd01Header, opts: DecodeOptions
     kind: 'oru',
     header,
     patientIds,
-    equipmentId: parsedObx.find((p) => p.ownEquipmentId !== null)?.ownEquipmentId ?? null,
-    obx: resolveDuplicates(outcomes),
+    // The device's identity: the first OBX-18 of the message, read from every OBX, a faulty one included.
+    equipmentId: rows.map((r) => ownEquipmentIdOf(message, r.segment)).find((e) => e !== null) ?? null,
+    obx: resolveDuplicates(outcomes, choice.profile),
     descriptors,
     delimiters: message.delimiters,
+    warnings: notes.list(),
+    profile: choice,
   };
 }
 
@@ -299,13 +335,24 @@ function readPatientIds(message: Hl7Message, pid: Hl7Segment): PatientId[] {
   });
 }
 
+/** A structural fault of an ORU (segment order, OBR): the message is rejected whole. */
+interface StructureError {
+  ok: false;
+  detail: string;
+  hl7Error: number;
+  location: Hl7Location | null;
+}
+
 /**
- * The OBX segments of the message with the OBR-7 time of their OBR group. An OBX before any
- * OBR, an OBR-7 that is not a DTM, or a message without OBR is a syntax error.
+ * The OBX segments of the message with their OBR group and its OBR-7 time. An OBX before any
+ * OBR, an OBR-7 that is not a DTM, or a message without OBR is a structural fault: the time or
+ * the grouping of every OBX after it would be unknown.
  */
-function groupObx(message: Hl7Message, defaultOffsetMinutes: number): { ok: true; obx: RawObx[] } | Hl7SyntaxError {
-  const obx: RawObx[] = [];
-  const fail = (detail: string, hl7Error: number, location: Hl7Location | null): Hl7SyntaxError => ({ ok: false, detail, hl7Error, location });
+function groupObx(message: Hl7Message, opts: DecodeOptions, notes: ConformanceNotes): { ok: true; obx: Array<Omit<RawObx, 'setIdNote'>> } | StructureError {
+  const obx: Array<Omit<RawObx, 'setIdNote'>> = [];
+  const fail = (detail: string, hl7Error: number, location: Hl7Location | null): StructureError => ({ ok: false, detail, hl7Error, location });
+  const tolerant = !isStrict(opts.conformance);
+  const severalGroups = message.segments.filter((s) => s.name === 'OBR').length > 1;
   let currentObrTime: Hl7Time | null | undefined;
   let obrCount = 0;
   let obxCount = 0;
@@ -315,13 +362,15 @@ function groupObx(message: Hl7Message, defaultOffsetMinutes: number): { ok: true
       const t = value(message, s, 7);
       currentObrTime = null;
       if (t !== '') {
-        currentObrTime = parseDtm(t, defaultOffsetMinutes);
-        if (currentObrTime === null) return fail(`OBR ${obrCount}: OBR-7 is not a valid HL7 DTM`, 102, { segment: 'OBR', sequence: obrCount, field: 7 });
+        const parsed = parseDtmTolerant(t, opts.defaultUtcOffsetMinutes, tolerant);
+        if (parsed === null) return fail(`OBR ${obrCount}: OBR-7 is not a valid HL7 DTM`, 102, { segment: 'OBR', sequence: obrCount, field: 7 });
+        if (parsed.deviation) notes.add('dtm-fraction', 'OBR-7 has a fraction of a second without the decimal point');
+        currentObrTime = parsed.time;
       }
     } else if (s.name === 'OBX') {
       obxCount++;
-      if (currentObrTime === undefined) return fail(`OBX ${obxCount}: before any OBR segment`, 100, { segment: 'OBX', sequence: obxCount, field: 0 });
-      obx.push({ segment: s, sequence: obxCount, obrTime: currentObrTime });
+      if (currentObrTime === undefined) return fail(`OBX segment ${obxCount}: before any OBR segment`, 100, { segment: 'OBX', sequence: obxCount, field: 0 });
+      obx.push({ segment: s, sequence: obxCount, setId: value(message, s, 1), obrGroup: obrCount, severalGroups, obrTime: currentObrTime });
     }
   }
   if (obrCount === 0) return fail('OBR: an ORU^R01 needs at least one OBR segment', 100, null);

@@ -9,10 +9,12 @@
 import { DeviceIdentity } from '../device-identity';
 import type { AckCode, AckError } from './ack';
 import { buildAck } from './ack';
+import type { ConformanceLevel, ConformanceNote } from './conformance';
 import type { Hl7Delimiters } from './hl7v2';
-import type { ObxOutcome, ObxRejectReason, Pcd01Reading } from './obx';
+import type { ObxRejection, ObxRejectReason, Pcd01Reading } from './obx';
 import type { AckReceived, PatientId, Pcd01Header, Pcd01RejectReason } from './pcd01';
 import { decodePcd01 } from './pcd01';
+import type { ProfileChoice, ProfileSetting } from './profile';
 
 export interface ReceiverSettings {
   /** The bed's patient id: PID-3 must carry it (any repetition). null = not checked. */
@@ -24,6 +26,10 @@ export interface ReceiverSettings {
   defaultUtcOffsetMinutes: number;
   /** How many accepted control ids are remembered against duplicates (HAZ-007). */
   rememberControlIds?: number;
+  /** How far a message may deviate from PCD-01 (conformance.ts); default tolerant. */
+  conformance?: ConformanceLevel;
+  /** The interface's device profile (profile.ts); default none. */
+  profile?: ProfileSetting;
 }
 
 /** Rejections of a whole message by the receiver, beyond the decoder's. */
@@ -41,10 +47,13 @@ export type ReceiveOutcome =
       kind: 'accepted';
       header: Pcd01Header;
       readings: Pcd01Reading[];
-      obxRejections: Array<Extract<ObxOutcome, { ok: false }>>;
+      obxRejections: ObxRejection[];
       descriptors: number;
       equipmentId: string | null;
       ack: string;
+      /** Deviations from PCD-01 the tolerant interface read (counted as conformance-warning.<what>). */
+      warnings: ConformanceNote[];
+      profile: ProfileChoice;
     }
   | { kind: 'duplicate'; controlId: string; detail: string; ack: string }
   | { kind: 'rejected'; reason: ReceiverRejectReason; detail: string; ack: string | null }
@@ -52,7 +61,11 @@ export type ReceiveOutcome =
   | { kind: 'ack'; ack: AckReceived };
 
 const OBX_ERROR: Readonly<Record<ObxRejectReason, number>> = {
+  malformed: 102,
   'unknown-code': 103,
+  'vendor-private': 103,
+  'unmapped-code': 103,
+  'code-name-mismatch': 103,
   'unsupported-value-type': 102,
   'numeric-array': 102,
   'unsupported-status': 103,
@@ -88,7 +101,11 @@ export class Pcd01Receiver {
   }
 
   receive(payload: Uint8Array | string, nowWallMs: number): ReceiveOutcome {
-    const decoded = decodePcd01(payload, { defaultUtcOffsetMinutes: this.settings.defaultUtcOffsetMinutes });
+    const decoded = decodePcd01(payload, {
+      defaultUtcOffsetMinutes: this.settings.defaultUtcOffsetMinutes,
+      conformance: this.settings.conformance ?? 'tolerant',
+      profile: this.settings.profile ?? { kind: 'none' },
+    });
     const ack = (code: AckCode, controlId: string, errors: AckError[], header: Partial<Pcd01Header> | null, delimiters: Hl7Delimiters | null): string =>
       buildAck({ code, controlId, ackControlId: `VIGIL${++this.ackCounter}`, nowWallMs, delimiters, header, errors });
     if (!decoded.ok) {
@@ -149,6 +166,8 @@ export class Pcd01Receiver {
       descriptors: decoded.descriptors,
       equipmentId: device,
       ack: ack('AA', header.controlId, warnings, header, delimiters),
+      warnings: decoded.warnings,
+      profile: decoded.profile,
     };
   }
 
