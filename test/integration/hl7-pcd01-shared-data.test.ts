@@ -133,3 +133,18 @@ t.test('REQ-HL7-021 HAZ-010 OBX-8 DEMO is honoured: the same messages marked DEM
   t.ok(checked >= 3, `${checked} messages checked`);
   t.same(monitorObx().length, 9, 'the fixture monitor has its 8 readings and its MDS row');
 });
+
+t.test('REQ-HL7-022 REQ-HL7-023 tolerant (the default): every message of the set is read, none rejected whole; valid ones give the same lines as strict', async (t) => {
+  for (const c of list) {
+    const tolerant = decodePcd01Capture(c.bytes);
+    t.same(tolerant.filter((l) => l.kind === 'rejection' && MESSAGE_REJECTS.has(l.reason)), [], `${c.name}: not rejected whole`);
+    const strict = decoded.get(c.name) ?? [];
+    if (c.valid) {
+      t.same(tolerant.filter((l) => l.kind !== 'warning'), strict, `${c.name}: the same readings and rejections as strict`);
+    } else {
+      const deviations = tolerant.filter((l) => l.kind === 'warning' || l.kind === 'ack' || (l.kind === 'rejection' && !MESSAGE_REJECTS.has(l.reason)));
+      t.ok(deviations.length > 0, `${c.name}: read, its deviations reported as warnings or OBX rejections`);
+      t.equal(tolerant.filter((l) => l.kind === 'reading' && l.value !== null).length, strict.filter((l) => l.kind === 'reading' && l.value !== null).length, `${c.name}: no value appears that strict would not give`);
+    }
+  }
+});

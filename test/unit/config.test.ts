@@ -66,3 +66,19 @@ t.test('REQ-CONFIG-001 unreadable or non-JSON files are config errors, not crash
   t.throws(() => loadConfig(file), { code: 'CONFIG_INVALID' });
   t.throws(() => loadConfig(join(dir, 'missing.json')), { code: 'CONFIG_INVALID' });
 });
+
+t.test('REQ-HL7-023 REQ-HL7-028 an HL7 interface is tolerant by default; conformance and profile are validated with every other problem', async (t) => {
+  const hl7 = (extra: Record<string, unknown>) => ({ ...valid, interfaces: [{ id: 'monitor', driver: 'hl7-pcd01', transport: 'serial', path: '/dev/ttyUSB1', ...extra }] });
+  const c = parseConfig(hl7({}));
+  const itf = c.interfaces[0];
+  t.equal(itf?.driver === 'hl7-pcd01' ? itf.conformance : undefined, 'tolerant');
+  t.equal(itf?.driver === 'hl7-pcd01' ? itf.profile : 'absent', undefined, 'no profile unless configured');
+  const strict = parseConfig(hl7({ conformance: 'pcd01-strict', profile: 'xh80x-monitor' })).interfaces[0];
+  t.match(strict, { conformance: 'pcd01-strict', profile: 'xh80x-monitor' });
+  t.match(parseConfig(hl7({ profile: 'auto' })).interfaces[0], { profile: 'auto' });
+  const err = t.throws(() => parseConfig(hl7({ conformance: 'lenient', profile: 'no-such-monitor', baudRate: 1 }))) as ConfigError;
+  const text = err.issues.join('\n');
+  t.match(text, /interfaces\.0\.conformance: /);
+  t.match(text, /interfaces\.0\.profile: must be "auto" or the name of a profile in agent\/profiles\/hl7 \(.*xh80x-monitor/);
+  t.match(text, /interfaces\.0\.baudRate: /, 'reported with the other problems at once');
+});

@@ -120,3 +120,35 @@ t.test('REQ-DECODE-004 the vigil command line: decode pcd01 <file>, stdin, usage
   t.equal(spawnSync(process.execPath, [VIGIL_CLI, 'decode', 'pcd01', file, '--utc-offset', 'noon'], { encoding: 'utf8' }).status, 2);
   t.equal(spawnSync(process.execPath, [VIGIL_CLI, 'decode', 'pcd01', join(dir, 'missing')], { encoding: 'utf8' }).status, 1);
 });
+
+t.test('REQ-HL7-028 REQ-HL7-023 vigil decode pcd01 --profile NAME|auto and --conformance: the profile line, warnings, placeholders; usage errors exit 2', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-decode-profile-'));
+  const file = join(dir, 'xh80x.hl7');
+  const xh = monitorMessage({
+    version: '2.4',
+    profile: '',
+    obx: [
+      { type: 'NM', code: '150456^MDC_PULS_OXIM_SAT_O2^MDC', containment: '1.3.1.150456', value: '-999', unit: '262688^MDC_DIM_PERCENT^MDC', status: '', time: '20260101100000+0000' },
+      { type: 'NM', code: '147842^MDC_ECG_HEART_RATE^MDC', containment: '1.7.4.147842', value: '71', unit: '264864^MDC_DIM_BEAT_PER_MIN^MDC', status: '', time: '20260101100000+0000' },
+    ],
+  }).replace(/^MSH\|\^~\\&\|[^|]*\|/, 'MSH|^~\\&|XH80X^00A037009B000000^EUI-64|');
+  writeFileSync(file, xh);
+  const run = (...args: string[]) => spawnSync(process.execPath, [VIGIL_CLI, 'decode', 'pcd01', file, ...args], { encoding: 'utf8' });
+  const lines = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const auto = run('--profile', 'auto');
+  t.equal(auto.status, 0);
+  t.same(lines(auto.stdout), [
+    { kind: 'profile', profile: 'xh80x-monitor', detail: 'unknown (MSH-3 XH80X) XH80X patient monitor v1.0.0 (selected by MSH-3/MSH-4)' },
+    { kind: 'warning', reason: 'conformance-warning.hl7-version', detail: 'MSH-12: HL7 2.4 is older than 2.6, on which PCD-01 is defined' },
+    { kind: 'warning', reason: 'conformance-warning.missing-profile', detail: 'MSH-21: no message profile identifier' },
+    { kind: 'reading', parameter: 'spo2', code: 'MDC:150456', value: null, unit: '%', status: 'unavailable', deviceTime: '2026-01-01T10:00:00Z', flags: [] },
+    { kind: 'reading', parameter: 'heartRate', code: 'MDC:147842', value: 71, unit: '/min', status: 'unverified', deviceTime: '2026-01-01T10:00:00Z', flags: [] },
+  ]);
+  t.same(run('--profile', 'xh80x-monitor').stdout, auto.stdout.replace('selected by MSH-3/MSH-4', 'configured'), 'by name');
+  const plain = lines(run().stdout);
+  t.match(plain.find((l) => l.parameter === undefined && l.reason === 'implausible'), { kind: 'rejection', detail: /spo2: value must be between 0 and 100/ }, 'without a profile -999 is implausible, never a value');
+  t.match(plain.filter((l) => l.kind === 'warning').map((l) => l.reason), ['conformance-warning.hl7-version', 'conformance-warning.missing-profile', 'conformance-warning.missing-status']);
+  t.match(lines(run('--conformance', 'pcd01-strict').stdout), [{ kind: 'rejection', reason: 'unsupported-version' }]);
+  t.equal(run('--profile', 'no-such-monitor').status, 2);
+  t.equal(run('--conformance', 'lenient').status, 2);
+});

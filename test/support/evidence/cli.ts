@@ -7,6 +7,7 @@
  *   docs/requirements.md, docs/interfaces/README.md            from their YAML
  *   docs/alarms.md                                             the alarm-condition catalogue, traced to hazards and tests
  *   docs/interfaces/real-devices.md                            each real capture: delivered, withheld and why, with its test's verdict
+ *   docs/interfaces/profiles.md                                the device profiles, with their captures and tests
  *   docs/evidence/traceability.md (+ .json)                    hazard -> control -> requirement -> tests, with results
  *   docs/evidence/verification-record.md (+ .json)             the test run: date, commit, environment, every result
  *   docs/evidence/sbom.cdx.json                                CycloneDX 1.5: npm production packages + addon crates
@@ -24,6 +25,7 @@ import { tallyCargo, tallyTap } from '../summarize';
 import { renderAlarms, renderAlarmTraceSection, traceConditions } from './alarms';
 import { renderRealDevices } from './real-devices';
 import { checkCatalogue, renderCatalogue } from './catalogue';
+import { renderProfiles, traceProfiles } from './profiles';
 import type { EvidenceInputs } from './data';
 import { defaultInputs, loadCatalogue, loadHazards, loadRequirements, loadSoup } from './data';
 import type { Gap } from './gaps';
@@ -111,6 +113,8 @@ export function runEvidence(inputs: EvidenceInputs, options: EvidenceOptions): E
   gaps.push(...trace.gaps);
   const alarmTrace = traceConditions(hazards, trace.requirements);
   gaps.push(...alarmTrace.gaps);
+  const profileTrace = traceProfiles(inputs.root, results, sourceTests(inputs.root));
+  gaps.push(...profileTrace.gaps);
   if (catalogue) gaps.push(...checkCatalogue(inputs.root, catalogue, hazards));
 
   // ---- SOUP and SBOM -------------------------------------------------------------------------
@@ -163,6 +167,7 @@ export function runEvidence(inputs: EvidenceInputs, options: EvidenceOptions): E
   const real = renderRealDevices(inputs.root, join(dirname(inputs.runRecord), 'real-devices'), results, runSummary);
   gaps.push(...real.gaps);
   write(join(options.docsDir, 'interfaces', 'real-devices.md'), real.text, written);
+  write(join(options.docsDir, 'interfaces', 'profiles.md'), renderProfiles(profileTrace.profiles, runSummary), written);
   write(join(options.outDir, 'soup.md'), renderSoup(soupItems, deps, bom, run?.env ?? {}, when), written);
   if (run) {
     write(join(options.outDir, 'verification-record.md'), renderRecord(run, results, summaryLine), written);

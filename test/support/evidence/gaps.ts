@@ -33,7 +33,8 @@ export type GapKind =
   | 'soup-import' // a package imported outside the files its entry names
   | 'sbom'
   | 'alarm-condition' // a catalogue entry whose hazard or requirement is unknown or untested
-  | 'real-capture'; // a real capture without a record or a passing test
+  | 'real-capture' // a real capture without a record or a passing test
+  | 'profile-unverified'; // a device profile that no passing test names
 
 export interface Gap {
   kind: GapKind;
