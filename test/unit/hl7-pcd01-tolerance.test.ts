@@ -119,6 +119,21 @@ t.test('REQ-HL7-023 OBX-1 out of order, and an MDC code without its coding syste
   t.match(rejections(oru(monitorMessage({ obx: [row('150456^MDC_PULS_OXIM_SAT_O2', '97')] }), STRICT))[0], { reason: 'unknown-code' }, 'strict: not read');
 });
 
+t.test('REQ-HL7-023 HAZ-010 an empty MSH-11 is read as production and a number sent as ST text as NM, each a warning; strict rejects both', async (t) => {
+  const noMsh11 = monitorMessage({ processingId: '' });
+  const d = oru(noMsh11);
+  t.equal(readings(d).length, 8);
+  t.ok(readings(d).every((r) => !r.demo), 'not marked demo: nothing says it is');
+  t.same(warnings(d), ['processing-id']);
+  t.match(decodePcd01(Buffer.from(noMsh11, 'latin1'), STRICT), { ok: false, reason: 'unsupported-message', detail: /MSH-11/ });
+  t.match(decodePcd01(Buffer.from(monitorMessage({ processingId: 'X' }), 'latin1'), TOLERANT), { ok: false, reason: 'unsupported-message' }, 'another processing id is still refused');
+  const st = oru(monitorMessage({ obx: [row(SPO2, '97', { type: 'ST' }), row(HR, 'seventy', { ...bpm, type: 'ST', containment: '1.2.1.1' })] }));
+  t.match(readings(st), [{ parameter: 'spo2', value: 97 }]);
+  t.match(rejections(st), [{ reason: 'unsupported-value-type', parameter: 'heartRate' }], 'a text that is not a number is not read');
+  t.same(warnings(st), ['value-type']);
+  t.match(rejections(oru(monitorMessage({ obx: [row(SPO2, '97', { type: 'ST' })] }), STRICT)), [{ reason: 'unsupported-value-type' }]);
+});
+
 // --- the nomenclature classes ------------------------------------------------------------
 
 t.test('REQ-HL7-025 vendor-private rows and codes Vigil does not use are ignored, even when malformed; unmapped vital-sign codes are reported', async (t) => {

@@ -23,7 +23,8 @@ function decodeBytes(bytes: Buffer): Pcd01Decoded {
   const end = bytes.lastIndexOf(0x1c);
   const u = unwrapMllp(bytes.subarray(0, end));
   if (!u.ok) throw new Error(u.detail);
-  return decodePcd01(u.payload, { defaultUtcOffsetMinutes: 0 });
+  // A strict PCD-01 receiver: hw-sim's messages are PCD-01, and its corrupt fault breaks a whole message.
+  return decodePcd01(u.payload, { defaultUtcOffsetMinutes: 0, conformance: 'pcd01-strict' });
 }
 const readingsOf = (bytes: Buffer) => {
   const d = decodeBytes(bytes);

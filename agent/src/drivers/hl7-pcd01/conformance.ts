@@ -7,7 +7,9 @@
  *    empty OBX-11 (read as R, unverified: the least trusted status that carries a value), an
  *    OBX-14 with its fraction of a second written without the decimal point, OBX-1 set ids
  *    empty, repeated or out of order, an MDC code sent without its coding system whose text
- *    is that code's reference id. A syntax error in one OBX rejects that OBX only. Each
+ *    is that code's reference id, an empty MSH-11 (read as P: nothing marks the message as
+ *    training or debugging), a number sent as ST or TX text (the text is exactly an NM number).
+ *    A syntax error in one OBX rejects that OBX only. Each
  *    deviation is counted per message as `conformance-warning.<what>` in the interface status.
  *  - `pcd01-strict`: any of these rejects the message (or the OBX, for an empty OBX-11), and a
  *    syntax error in any OBX rejects the whole message: the behaviour of a PCD-01 receiver.
@@ -35,7 +37,9 @@ export type ConformanceWarning =
   | 'missing-status'
   | 'dtm-fraction'
   | 'obx-set-id'
-  | 'obx3-coding-system';
+  | 'obx3-coding-system'
+  | 'processing-id'
+  | 'value-type';
 
 export interface ConformanceNote {
   what: ConformanceWarning;

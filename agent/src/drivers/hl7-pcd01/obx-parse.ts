@@ -84,6 +84,8 @@ export interface ParsedObx {
   ownEquipmentId: string | null;
   /** OBX-14 was read in the form without a decimal point (tolerant only: a conformance warning). */
   timeDeviation: boolean;
+  /** OBX-5 was a number sent as ST or TX text, read as NM (tolerant only: a conformance warning). */
+  numericText: boolean;
 }
 
 /** A syntax error in one OBX: the field, the HL7 table 0357 code and the rule. */
@@ -138,7 +140,9 @@ export function parseObx(message: Hl7Message, raw: RawObx, defaultOffsetMinutes:
   if (identity.code === '' && identity.text === '') return fail('OBX-3 (observation identifier) is required', 101, 3);
   const containment = value(message, s, 4);
   if (containment !== '' && !CONTAINMENT.test(containment)) return fail('OBX-4 is not a dotted containment (MDS.VMD.CHAN.METRIC)', 102, 4);
-  const values = parseObxValues(message, s, valueType);
+  // Tolerant: a number sent as text (ST, TX) whose text is exactly an NM number is that number.
+  const numericText = tolerant && (valueType === 'ST' || valueType === 'TX') && hasValue && parseNm(value(message, s, 5)) !== undefined && repetitions(message, s, 5).length === 1;
+  const values = parseObxValues(message, s, numericText ? 'NM' : valueType);
   if (typeof values === 'string') return fail(values, 102, 5);
   const unit = unitFromObx6(value(message, s, 6, 1, 1), value(message, s, 6, 1, 2), value(message, s, 6, 1, 3));
   const abnormalFlags = repetitions(message, s, 8).map((r) => components(message, r)[0] ?? '').filter((f) => f !== '');
@@ -160,7 +164,7 @@ export function parseObx(message: Hl7Message, raw: RawObx, defaultOffsetMinutes:
   const eq = value(message, s, 18, 1, 1);
   return {
     ok: true,
-    obx: { raw, identity, valueType, containment, values, hasValue, unit, abnormalFlags, statusCode, time, ownEquipmentId: eq === '' ? null : eq, timeDeviation },
+    obx: { raw, identity, valueType: numericText ? 'NM' : valueType, containment, values, hasValue, unit, abnormalFlags, statusCode, time, ownEquipmentId: eq === '' ? null : eq, timeDeviation, numericText },
   };
 }
 

@@ -181,6 +181,7 @@ export function judgeObx(p: ParsedObx, ctx: ObxContext): ObxOutcome | null {
   if ('rule' in st) return withheld(st.reason, `${st.rule} for ${spec.code}`, 11);
   if (st.status === null) return withheld('unsupported-status', `OBX-11 "${st.code}" carries no result`, 11);
   if (p.timeDeviation) ctx.notes.add('dtm-fraction', 'OBX-14 has a fraction of a second without the decimal point');
+  if (p.numericText) ctx.notes.add('value-type', 'OBX-2 is ST or TX for a number: read as NM');
   // X (cannot be obtained), D and W (deleted, wrong) carry no usable result, whatever is in OBX-5.
   const sent = p.values?.[0] ?? null;
   const placeholder = sent !== null && (ctx.profile?.placeholders[spec.code]?.includes(sent) ?? false);

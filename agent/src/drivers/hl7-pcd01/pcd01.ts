@@ -143,7 +143,12 @@ function readHeader(message: Hl7Message, msh: Hl7Segment, opts: DecodeOptions, n
   const controlId = v(10);
   if (controlId === '') return fail('malformed', 'MSH-10: message control id is required', 101, 10);
   if (controlId.length > MAX_CONTROL_ID_CHARS) return fail('malformed', `MSH-10: longer than ${MAX_CONTROL_ID_CHARS} characters`, 102, 10);
-  const processingId = v(11);
+  let processingId = v(11);
+  if (processingId === '' && !isStrict(level)) {
+    // Not marked as training or debugging: read as production, as an unmarked message is (HAZ-010).
+    notes.add('processing-id', 'MSH-11 is empty: read as P (production)');
+    processingId = 'P';
+  }
   if (!['P', 'D', 'T'].includes(processingId)) return fail('unsupported-message', 'MSH-11: processing id must be P, D or T (HL7 table 0103)', 202, 11);
   const version = v(12);
   if (version === '') return fail('unsupported-version', 'MSH-12: version id is required', 203, 12);
