@@ -69,7 +69,7 @@ t.test('REQ-HL7-024 HAZ-005 a code is listed once, in one place: a parameter, or
   }
 });
 
-t.test('REQ-HL7-024 the codes issue 13 names are mapped: both NIBP families, perfusion index, temperature sites, respiration, pulse and SpO2 variants', async (t) => {
+t.test('REQ-HL7-024 the codes issue 13 names are mapped: both NIBP families, perfusion index, temperature sites, respiration, pulse and SpO2 variants, pulse CO-oximetry', async (t) => {
   const expect: Record<string, number[]> = {
     nibpSystolic: [150021, 150301],
     nibpDiastolic: [150022, 150302],
@@ -81,6 +81,10 @@ t.test('REQ-HL7-024 the codes issue 13 names are mapped: both NIBP families, per
     pulseRate: [149530, 149546, 149522, 149514],
     spo2: [150456, 150472, 150476],
     heartRate: [147842],
+    spCO: [160284],
+    spMet: [160288],
+    spHb: [160292],
+    spOC: [160280],
   };
   for (const [parameter, codes] of Object.entries(expect)) {
     for (const code of codes) t.match(classifyMdcCode(code), { kind: 'parameter', spec: { code: parameter } }, `${code} -> ${parameter}`);

@@ -14,7 +14,7 @@
  * gateway's status so a station can tell which table produced a value. A device code
  * that is not in this table is rejected and counted, never guessed.
  */
-export const PARAMETER_TABLE_VERSION = '5';
+export const PARAMETER_TABLE_VERSION = '6';
 
 export type ParameterCode =
   | 'spo2'
@@ -272,7 +272,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 100,
     defaultMaxAgeMs: 5000,
-    mdc: [],
+    // RTMMS: carboxyhaemoglobin in arterial blood measured by pulse oximetry, %.
+    mdc: [{ code: 160284, refId: 'MDC_PULS_OXIM_HB_CO_ART' }],
   }),
   // Methaemoglobin fraction by pulse CO-oximetry. No pulse-oximetry LOINC term was verified
   // (search of 2026-12-07): empty on purpose, never guessed.
@@ -285,7 +286,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 100,
     defaultMaxAgeMs: 5000,
-    mdc: [],
+    // RTMMS: methaemoglobin in arterial blood measured by pulse oximetry, %.
+    mdc: [{ code: 160288, refId: 'MDC_PULS_OXIM_HB_MET_ART' }],
   }),
   // Total haemoglobin by pulse CO-oximetry, g/dL (the Masimo operator's manuals' default unit
   // and the unit of their SpOC formula). Plausible 0-30 g/dL: beyond any living patient, wider
@@ -299,7 +301,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 30,
     defaultMaxAgeMs: 5000,
-    mdc: [],
+    // RTMMS: total haemoglobin in arterial blood measured by pulse oximetry (g/dL, g/L or mmol/L: only g/dL is accepted).
+    mdc: [{ code: 160292, refId: 'MDC_PULS_OXIM_HB_TOTAL_ART' }],
   }),
   // Arterial oxygen content by pulse CO-oximetry, mL/dL: 1.31 x SpHb x SpO2 + 0.3 (Radical-7
   // operator's manual), at most about 40 with the plausible SpHb. No LOINC term verified.
@@ -312,7 +315,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 40,
     defaultMaxAgeMs: 5000,
-    mdc: [],
+    // RTMMS: oxygen content estimated by pulse oximetry, mL/dL.
+    mdc: [{ code: 160280, refId: 'MDC_PULS_OXIM_CONC_HB_O2_ART_CALC' }],
   }),
   // Pleth variability index (Masimo): the respiratory variation of the perfusion index,
   // (PImax - PImin) / PImax x 100 %, so 0-100 by definition. No LOINC term verified.
@@ -325,6 +329,8 @@ export const PARAMETERS: Readonly<Record<ParameterCode, ParameterSpec>> = {
     plausibleMin: 0,
     plausibleMax: 100,
     defaultMaxAgeMs: 5000,
+    // No PVI code in the RTMMS excerpt: a monitor's PVI under a code of partition 2 raises
+    // device-mapping-incomplete (never guessed).
     mdc: [],
   }),
 };
