@@ -92,5 +92,7 @@ export function meaningOfObx3(id: ObxIdentity, profile: Hl7Profile | null, toler
     const rule = 'OBX-3 identifier is not a numeric MDC code (a reference id alone is not trusted)';
     return parameter === null ? { kind: 'ignored', reason: 'unknown-code', rule } : { kind: 'rejected', reason: 'unknown-code', rule, parameter };
   }
-  return { kind: 'ignored', reason: 'unknown-code', rule: `OBX-3 coding system "${id.system}" is not MDC` };
+  // Device vocabulary in a reason: printable ASCII, bounded.
+  const system = id.system.replace(/[^\x20-\x7e]/g, '?').slice(0, 32);
+  return { kind: 'ignored', reason: 'unknown-code', rule: `OBX-3 coding system "${system}" is not MDC` };
 }
