@@ -62,7 +62,11 @@ t.test('REQ-HL7-034 HAZ-008 a rejected row of a shown parameter raises value-wit
   const raised = alarms('value-withheld.spo2');
   t.equal(raised.length, 1, 'raised once');
   t.match(raised[0], { kind: 'ALARM_KIND_TECHNICAL', priority: 'ALARM_PRIORITY_MEDIUM', state: 'ALARM_STATE_ACTIVE', detail: /spo2 withheld \(malformed\): OBX-1 2 \(150456\^MDC_PULS_OXIM_SAT_O2\^MDC\)/ });
-  t.equal(obs(sent, 'spo2').length, 0, 'no SpO2 published');
+  t.same(
+    obs(sent, 'spo2').map((o) => [o?.hasValue, o?.status, o?.unavailableReason]),
+    [[false, 'RESULT_STATUS_UNAVAILABLE', 'withheld-malformed']],
+    'no SpO2 value published: SpO2 is withdrawn as unavailable, with the reason',
+  );
   t.equal(obs(sent, 'pulseRate').length, 1, 'the rest of the message is');
   t.equal(counters()['obx-rejected.malformed'], 1);
   feed(monitorMessage({ controlId: 'A2' }).replace('|97|', '|9x7|'));
@@ -138,4 +142,16 @@ t.test('REQ-HL7-028 REQ-HL7-029 a profile configured by name or auto is applied 
   none.feed(xh('P2'));
   t.equal(none.alarms('value-rejected.implausible').length, 1, 'without a profile, -999 is an implausible value, alarmed');
   t.equal(alarms('value-rejected.implausible').length, 0);
+});
+
+t.test('REQ-HL7-034 HAZ-003 a withheld row withdraws the value shown before: never left as current', async (t) => {
+  const { sent, agent, feed } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(monitorMessage({ controlId: 'B1' }));
+  t.equal(obs(sent, 'spo2').at(-1)?.value, 97, 'SpO2 97 shown');
+  feed(monitorMessage({ controlId: 'B2' }).replace('|97|', '|9x7|'));
+  const last = obs(sent, 'spo2').at(-1);
+  t.match(last, { hasValue: false, status: 'RESULT_STATUS_UNAVAILABLE', unavailableReason: 'withheld-malformed' }, 'the next message withholds it: SpO2 is withdrawn at once');
+  const score = [...sent].reverse().find((s) => s.env.score)?.env.score;
+  t.ok(score?.missing.includes('spo2Percent'), 'and the score no longer uses it');
 });

@@ -26,6 +26,7 @@ import { InterfaceLink } from '../interface-link';
 import { frameMllp, MLLP_MAX_FRAME_BYTES, MLLP_TRAILER, unwrapMllp } from '../../framing/mllp';
 import { utcOffsetMinutes } from './dtm';
 import { Hl7Conditions } from './hl7-conditions';
+import { withheldObservation } from './obx';
 import type { ObxRejectReason } from './obx';
 import { readingToObservation } from './obx';
 import { profileSetting } from './profile';
@@ -209,8 +210,13 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
       this.count(`obx-rejected.${r.reason}`);
       if (!QUIET_OBX_REASONS.has(r.reason)) this.reject(r.reason, r.detail);
     }
-    this.conditions.afterMessage(outcome.readings, outcome.obxRejections);
-    const observations = outcome.readings.map((r) => readingToObservation(r, stamp, this.source));
+    const withheld = this.conditions.afterMessage(outcome.readings, outcome.obxRejections);
+    // A withheld row withdraws what was shown of its parameter (HAZ-003): the station must not
+    // go on showing the previous value as current while the device's new one is refused.
+    const observations = [
+      ...outcome.readings.map((r) => readingToObservation(r, stamp, this.source)),
+      ...[...withheld].map(([parameter, r]) => withheldObservation(parameter, `withheld-${r.reason}`, stamp, this.source, outcome.equipmentId)),
+    ];
     if (observations.length > 0) this.emit('observations', observations);
   }
 

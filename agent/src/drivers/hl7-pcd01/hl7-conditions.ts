@@ -28,8 +28,12 @@ export class Hl7Conditions {
     private readonly emit: (condition: DriverCondition) => void,
   ) {}
 
-  /** The rows of one accepted message: what was delivered, and what was rejected and why. */
-  afterMessage(readings: readonly Pcd01Reading[], rejections: readonly ObxRejection[]): void {
+  /**
+   * The rows of one accepted message: what was delivered, and what was rejected and why.
+   * Returns the parameters withheld (rejected, and no usable value of them in the message), so
+   * that the driver withdraws what was shown of them before.
+   */
+  afterMessage(readings: readonly Pcd01Reading[], rejections: readonly ObxRejection[]): ReadonlyMap<ParameterCode, ObxRejection> {
     const delivered = new Set<ParameterCode>(readings.map((r) => r.parameter));
     for (const parameter of delivered) this.setCondition('value-withheld', parameter, false, `${parameter} delivered`);
     const withheld = new Map<ParameterCode, ObxRejection>();
@@ -43,6 +47,7 @@ export class Hl7Conditions {
       this.reported.add(r.unmappedCode);
       this.setCondition('device-mapping-incomplete', r.unmappedCode.replace(/^MDC:/, ''), true, r.detail);
     }
+    return withheld;
   }
 
   /** The priority is the catalogue's (safety/conditions.ts), not the driver's. */

@@ -15,6 +15,7 @@
  */
 import type { Observation, QualityFlag, ResultStatus, SourceDevice } from '../../model/observation';
 import type { ParameterCode } from '../../model/parameters';
+import { PARAMETERS } from '../../model/parameters';
 import type { ConformanceNotes } from './conformance';
 import type { Hl7Message } from './hl7v2';
 import type { CodeMeaning } from './obx-code';
@@ -287,5 +288,31 @@ export function readingToObservation(
     receiveMonoNs: stamp.monoNs,
     unavailableReason,
     deviceCode: deviceCodeOf(reading),
+  };
+}
+
+/**
+ * The observation that withdraws a parameter whose row the message had but Vigil withheld
+ * (malformed, ambiguous, code and name disagree): no value, status unavailable, the reason.
+ */
+export function withheldObservation(
+  parameter: ParameterCode,
+  reason: string,
+  stamp: { wallMs: number; monoNs: bigint },
+  source: Omit<SourceDevice, 'serialNumber'>,
+  equipmentId: string | null,
+): Observation {
+  return {
+    parameter,
+    value: null,
+    unitUcum: PARAMETERS[parameter].unitUcum,
+    status: 'unavailable',
+    quality: [],
+    source: { ...source, serialNumber: equipmentId ?? '' },
+    deviceTimeMs: null,
+    deviceTimeText: '',
+    receiveWallMs: stamp.wallMs,
+    receiveMonoNs: stamp.monoNs,
+    unavailableReason: reason,
   };
 }
