@@ -58,9 +58,9 @@ deps-rust:
 	  echo "make: cargo (Rust >= 1.88) is required to build native/: install it with rustup (https://rustup.rs)"; exit 1; }
 
 node_modules/.vigil-installed: package.json package-lock.json
-	@# npm ci rejects this lock file (npm 11 and the optional platform packages of @napi-rs/lzma);
-	@# npm install with the committed lock file installs the same versions.
-	npm install --no-audit --no-fund
+	@# The committed lock records every optional platform package (@napi-rs/*), so npm ci installs
+	@# exactly it and never rewrites it: a build is reproducible from the lock.
+	npm ci --no-audit --no-fund
 	@touch $@
 
 ## ---- building -----------------------------------------------------------------------
