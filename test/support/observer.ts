@@ -5,6 +5,7 @@
  * a raw command sender, and polling with a deadline.
  */
 import { MqttLink } from '../../agent/src/io/mqtt';
+import type { MqttLinkOptions } from '../../agent/src/io/mqtt';
 import { memoryLogger } from '../../agent/src/log';
 import type { EnvelopeMsg } from '../../agent/src/proto/codec';
 import { decodeEnvelope } from '../../agent/src/proto/codec';
@@ -55,6 +56,27 @@ export function connectLink(
       resolve(link);
     });
     link.on('error', () => undefined); // reconnects by itself; errors are what some tests expect
+  });
+}
+
+/** One connection attempt without retry: 'connected', or the error that refused it. */
+export function attemptConnect(url: string, o: Partial<MqttLinkOptions>): Promise<string> {
+  const link = new MqttLink(
+    { url, protocolVersion: 5, clientId: `attempt-${Math.random()}`, keepaliveSec: 5, reconnectPeriodMs: 0, insecure: !url.startsWith('mqtts'), ...o },
+    memoryLogger(),
+  );
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (what: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void link.end(true).then(() => resolve(what));
+    };
+    const timer = setTimeout(() => done('no answer'), 5000);
+    link.on('connect', () => done('connected'));
+    link.on('error', (err) => done(err.message)); // kept: later errors of the same attempt are expected
+    link.on('close', () => setTimeout(() => done('closed by the broker'), 100)); // an error, if any, comes first
   });
 }
 

@@ -2,7 +2,8 @@
  * A throw-away PKI for the tests, made at test time with the `openssl` command: a CA,
  * a broker certificate for 127.0.0.1 and localhost (subjectAltName: the client checks the
  * host name against it), and a client certificate per gateway and per station whose
- * common name is the MQTT identity (Mosquitto `use_identity_as_username`). Keys are EC
+ * common name is the MQTT identity (Mosquitto `use_identity_as_username`, and the client id
+ * with `use_username_as_clientid`: one certificate per client process). Keys are EC
  * P-256 (fast to make), certificates valid for two days. Nothing here is ever used
  * outside the tests and `make run`'s one-machine demo (test/support/run-local.ts).
  */
@@ -62,7 +63,7 @@ function makeLeaf(dir: string, ca: { crt: string; key: string }, file: string, c
   return { certFile, keyFile };
 }
 
-/** Makes the PKI: one client certificate per name in `clients` (gateway ids, station names). */
+/** Makes the PKI: one client certificate per name in `clients` (gateway ids, station identities). */
 export function createPki(clients: readonly string[]): Pki {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-pki-'));
   const ca = makeCa(dir, 'vigil-test-ca');
@@ -101,6 +102,21 @@ export function createPki(clients: readonly string[]): Pki {
   };
 }
 
+/**
+ * The station-side identities of the tests, one per client process: the broker makes a
+ * certificate's common name the MQTT client id (`use_username_as_clientid`, docs/interfaces/mqtt.md
+ * Security), so two processes connected with one certificate would take each other's session.
+ * Each is listed in the ACL as a station (`vigilAcl(..., Object.values(STATIONS))`).
+ */
+export const STATIONS = {
+  /** The console station view (`vigil station`), or a raw client standing for it. */
+  view: 'station',
+  /** The station's command tool (`vigil station ack|silence|observe|confirm-device`). */
+  cli: 'station-cli',
+  /** The tests' subscriber (test/support/observer.ts), seeing what a station would. */
+  observer: 'station-observer',
+} as const;
+
 export interface AclGateway {
   gatewayId: string;
   siteId: string;
@@ -111,10 +127,11 @@ export interface AclGateway {
 /**
  * The Mosquitto ACL of docs/interfaces/mqtt.md (Security): a gateway may publish only
  * the message types of its own bed and read only its bed's command topic; a station
- * reads everything and writes commands. Identities are certificate common names.
+ * reads everything and writes commands. Identities are certificate common names, which are
+ * also the client ids: list every station-side process (view, command tool, observer) by its own name.
  */
 export function vigilAcl(gateways: readonly AclGateway[], stations: readonly string[]): string {
-  const lines = ['# Vigil ACL: identities are client certificate common names (use_identity_as_username).'];
+  const lines = ['# Vigil ACL: identities are client certificate common names (use_identity_as_username), also the client ids (use_username_as_clientid).'];
   for (const s of stations) {
     lines.push('', `user ${s}`, 'topic read vigil/v1/#', 'topic write vigil/v1/+/+/+/cmd');
   }

@@ -1,71 +1,48 @@
 /**
  * System tests of the security set-up of docs/interfaces/mqtt.md against a real
  * Mosquitto: TLS with client certificates required, the certificate's common name as
- * the identity, and the ACL (a gateway publishes only under its own bed and reads only
- * its command topic; the station reads everything and writes commands).
+ * the identity and the client id, and the ACL (a gateway publishes only under its own bed
+ * and reads only its command topic; the station reads everything and writes commands).
  */
 import t from 'tap';
 import type { Test } from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MqttLink } from '../../agent/src/io/mqtt';
-import type { MqttLinkOptions } from '../../agent/src/io/mqtt';
-import { memoryLogger } from '../../agent/src/log';
 import { encodeCommand } from '../../agent/src/proto/codec';
 import { topics } from '../../agent/src/publish/topics';
 import { buildCommand } from '../../agent/src/station/commands';
 import { startBroker } from '../support/broker';
-import { connectLink, observe, sleep, until } from '../support/observer';
-import { createPki, vigilAcl } from '../support/pki';
+import { attemptConnect, connectLink, observe, sleep, until } from '../support/observer';
+import { createPki, STATIONS, vigilAcl } from '../support/pki';
 import type { Pki } from '../support/pki';
 import { startAgentProcess, startHwSim, writeAgentConfig } from '../support/processes';
+import { takeoverAttempts, watchStationView } from '../support/takeover';
 
 const BED = { gatewayId: 'gw-test', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
 const OTHER = { gatewayId: 'gw-other', siteId: 'site1', wardId: 'ward7', bedId: 'bed13' };
 
 async function secureBroker(t: Test, brokerCert?: (pki: Pki) => { certFile: string; keyFile: string }) {
-  const pki = createPki([BED.gatewayId, OTHER.gatewayId, 'station']);
+  const pki = createPki([BED.gatewayId, OTHER.gatewayId, ...Object.values(STATIONS)]);
   t.teardown(() => pki.remove());
-  const broker = await startBroker({ tls: { caFile: pki.caFile, ...(brokerCert ? brokerCert(pki) : pki.broker), acl: vigilAcl([BED, OTHER], ['station']) } });
+  const broker = await startBroker({ tls: { caFile: pki.caFile, ...(brokerCert ? brokerCert(pki) : pki.broker), acl: vigilAcl([BED, OTHER], Object.values(STATIONS)) } });
   t.teardown(() => broker.stop());
   return { pki, broker };
 }
 
-/** One connection attempt without retry: 'connected', or the error that refused it. */
-function attempt(url: string, o: Partial<MqttLinkOptions>): Promise<string> {
-  const link = new MqttLink(
-    { url, protocolVersion: 5, clientId: `attempt-${Math.random()}`, keepaliveSec: 5, reconnectPeriodMs: 0, insecure: !url.startsWith('mqtts'), ...o },
-    memoryLogger(),
-  );
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (what: string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      void link.end(true).then(() => resolve(what));
-    };
-    const timer = setTimeout(() => done('no answer'), 5000);
-    link.on('connect', () => done('connected'));
-    link.on('error', (err) => done(err.message)); // kept: later errors of the same attempt are expected
-    link.on('close', () => setTimeout(() => done('closed by the broker'), 100)); // an error, if any, comes first
-  });
-}
-
 t.test('REQ-SEC-002 a client without a valid certificate is refused', async (t) => {
   const { pki, broker } = await secureBroker(t);
-  t.equal(await attempt(broker.url, pki.clientTls('station')), 'connected', 'the station with its certificate connects');
-  t.match(await attempt(broker.url, { caFile: pki.caFile }), /certificate required|alert|closed|ECONNRESET/i, 'no client certificate: refused in the TLS handshake');
-  t.not(await attempt(broker.url, { caFile: pki.caFile, ...pki.rogue }), 'connected', 'a certificate from another CA (same common name): refused');
-  t.not(await attempt(broker.url.replace('mqtts:', 'mqtt:'), {}), 'connected', 'plain TCP to the TLS listener: refused');
-  t.match(await attempt(broker.url, { ...pki.clientTls('station'), caFile: pki.rogue.certFile }), /certificate|verify|issuer/i, 'a broker the client cannot verify: the client refuses it');
+  t.equal(await attemptConnect(broker.url, pki.clientTls(STATIONS.view)), 'connected', 'the station with its certificate connects');
+  t.match(await attemptConnect(broker.url, { caFile: pki.caFile }), /certificate required|alert|closed|ECONNRESET/i, 'no client certificate: refused in the TLS handshake');
+  t.not(await attemptConnect(broker.url, { caFile: pki.caFile, ...pki.rogue }), 'connected', 'a certificate from another CA (same common name): refused');
+  t.not(await attemptConnect(broker.url.replace('mqtts:', 'mqtt:'), {}), 'connected', 'plain TCP to the TLS listener: refused');
+  t.match(await attemptConnect(broker.url, { ...pki.clientTls(STATIONS.view), caFile: pki.rogue.certFile }), /certificate|verify|issuer/i, 'a broker the client cannot verify: the client refuses it');
   t.ok(broker.log.join('').includes('peer did not return a certificate'), 'the broker logged the refusal');
 
   // The real agent with a CA but no client certificate never gets in; its data stays queued.
   const sim = await startHwSim(['masimo-ascii', '--seed', '2', '--scenario', 'stable', '--period-ms', '250']);
   t.teardown(() => sim.stop('SIGKILL'));
-  const sub = await observe(broker.url, { tls: pki.clientTls('station') });
+  const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer) });
   t.teardown(() => sub.end());
   const dir = mkdtempSync(join(tmpdir(), 'vigil-sec-'));
   const file = writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, tls: pki.clientTls(BED.gatewayId) });
@@ -83,7 +60,7 @@ t.test('REQ-SEC-002 a client without a valid certificate is refused', async (t) 
 
 t.test('REQ-SEC-003 the gateway checks the broker host name against its certificate', async (t) => {
   const { pki, broker } = await secureBroker(t, (p) => p.wrongHost);
-  t.match(await attempt(broker.url, pki.clientTls('station')), /altnames|does not match/i, 'a certificate from the right CA but for another host: refused');
+  t.match(await attemptConnect(broker.url, pki.clientTls(STATIONS.view)), /altnames|does not match/i, 'a certificate from the right CA but for another host: refused');
   const sim = await startHwSim(['masimo-ascii', '--seed', '2', '--scenario', 'stable', '--period-ms', '250']);
   t.teardown(() => sim.stop('SIGKILL'));
   const dir = mkdtempSync(join(tmpdir(), 'vigil-sec-'));
@@ -96,7 +73,7 @@ t.test('REQ-SEC-003 the gateway checks the broker host name against its certific
 
 t.test('REQ-SEC-004 a gateway publishing outside its bed is refused by the broker; it reads only its command topic', async (t) => {
   const { pki, broker } = await secureBroker(t);
-  const sub = await observe(broker.url, { tls: pki.clientTls('station') });
+  const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer) });
   t.teardown(() => sub.end());
   const gw = await connectLink(broker.url, { tls: pki.clientTls(BED.gatewayId) });
   t.teardown(() => gw.end(true));
@@ -116,7 +93,7 @@ t.test('REQ-SEC-004 a gateway publishing outside its bed is refused by the broke
   const other = await connectLink(broker.url, { tls: pki.clientTls(OTHER.gatewayId) });
   t.teardown(() => other.end(true));
   await other.publish(topics.observation(OTHER, 'spo2'), Uint8Array.from([2]), { qos: 1, retain: false });
-  const station = await connectLink(broker.url, { tls: pki.clientTls('station') });
+  const station = await connectLink(broker.url, { tls: pki.clientTls(STATIONS.view) });
   t.teardown(() => station.end(true));
   const cmd = (bed: typeof BED) => encodeCommand(buildCommand({ kind: 'ack', alarmId: 'x.y' }, bed, 'nurse', 'station-1', Date.now()));
   await station.publish(topics.command(OTHER), cmd(OTHER), { qos: 1, retain: false });
@@ -130,6 +107,9 @@ t.test('REQ-SEC-004 a gateway publishing outside its bed is refused by the broke
   );
 
   // The real agent configured for a bed its certificate does not own: every message refused, counted, logged.
+  // It connects with gw-test's certificate, so the client standing for gw-test leaves first (one
+  // certificate per client process: the second connection would take the first one's session).
+  await gw.end(true);
   const sim = await startHwSim(['masimo-ascii', '--seed', '2', '--scenario', 'stable', '--period-ms', '250']);
   t.teardown(() => sim.stop('SIGKILL'));
   const dir = mkdtempSync(join(tmpdir(), 'vigil-sec-'));
@@ -142,7 +122,7 @@ t.test('REQ-SEC-004 a gateway publishing outside its bed is refused by the broke
 
 t.test('REQ-SEC-005 certificate and key contents never appear in the agent log', async (t) => {
   const { pki, broker } = await secureBroker(t);
-  const sub = await observe(broker.url, { tls: pki.clientTls('station') });
+  const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer) });
   t.teardown(() => sub.end());
   const sim = await startHwSim(['masimo-ascii', '--seed', '2', '--scenario', 'stable', '--period-ms', '250']);
   t.teardown(() => sim.stop('SIGKILL'));
@@ -158,4 +138,51 @@ t.test('REQ-SEC-005 certificate and key contents never appear in the agent log',
   t.notOk(secrets.some((s) => log.includes(s)), 'no line of the key or the certificate is in the log');
   t.notOk(/PRIVATE KEY|BEGIN CERTIFICATE/.test(log), 'no PEM block in the log');
   t.notOk(log.includes('mqtt-insecure'), 'no insecure warning over TLS');
+});
+
+t.test("HAZ-016 REQ-SEC-006 another certificate connecting with a gateway's client id cannot take over its session; the station never sees the bed offline", async (t) => {
+  const { pki, broker } = await secureBroker(t);
+  const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer) });
+  t.teardown(() => sub.end());
+  const view = watchStationView(broker.url, pki.clientTls(STATIONS.view));
+  t.teardown(() => view.stop());
+  const sim = await startHwSim(['masimo-ascii', '--seed', '2', '--scenario', 'stable', '--period-ms', '250']);
+  t.teardown(() => sim.stop('SIGKILL'));
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-sec-'));
+  const agent = startAgentProcess(writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, tls: pki.clientTls(BED.gatewayId) }));
+  t.teardown(() => agent.stop('SIGKILL'));
+  await until('the station showing the bed online', () => view.latest(BED.gatewayId)?.gateway === 'online');
+  const subFrom = sub.got.length;
+  const viewsFrom = view.views.length;
+
+  // The client id the gateway asks for (publish/mqtt-session.ts: anyone who knows the gateway's
+  // name and host name knows it), and its certificate name, the id a binding broker gives it.
+  // Another gateway's certificate and the station's command tool's take turns: 10 attempts in 5 s.
+  const victimIds = [`vigil-${BED.gatewayId}-${hostname()}`.slice(0, 64), BED.gatewayId];
+  const attackers = [OTHER.gatewayId, STATIONS.cli];
+  const outcomes = await takeoverAttempts(
+    broker.url,
+    Array.from({ length: 10 }, (_, i) => ({ tls: pki.clientTls(attackers[i % 2]!), clientId: victimIds[Math.floor(i / 2) % 2]! })),
+    500,
+  );
+  await sleep(2000); // a gateway thrown off reconnects after 1 s (mqtt.reconnectPeriodMs); its will is published at once
+  t.same(outcomes, Array<string>(10).fill('connected'), 'each of the 10 attempts was let in by the broker: each could have taken the session');
+  const connections = (name: string) => broker.log.join('').match(new RegExp(`New client connected from \\S+ as ${name} \\(`, 'g'))?.length ?? 0;
+  t.equal(connections(OTHER.gatewayId), 5, "the other gateway's certificate was given its own client id each time");
+  t.equal(connections(STATIONS.cli), 5, "the station command tool's certificate was given its own client id each time");
+  t.equal(connections(BED.gatewayId), 1, 'the gateway was given its certificate name as client id, once');
+
+  const agentConnections = agent.logs.filter((l) => l.includes('"event":"mqtt-connected"')).length;
+  t.comment(`the gateway connected ${agentConnections} time(s); the broker logged ${connections(BED.gatewayId)} connection(s) as ${BED.gatewayId}`);
+  t.equal(agentConnections, 1, 'the gateway connected once: it was never thrown off');
+  t.notOk(agent.logs.some((l) => l.includes('"event":"mqtt-offline"')), 'its link never went offline');
+  const offline = sub.got.slice(subFrom).filter((r) => r.topic === topics.status(BED) && r.env.status && !r.env.status.online);
+  t.same(offline.map((r) => r.env.status?.reason), [], 'no offline status (no last will) was published for its bed');
+  const shown = view.views.slice(viewsFrom).map((v) => v.beds.find((b) => b.gatewayId === BED.gatewayId)?.gateway);
+  t.ok(shown.length >= 10, `the station view was watched throughout (${shown.length} views)`);
+  t.same([...new Set(shown)], ['online'], 'the station view showed the bed online throughout');
+  const late = await observe(broker.url, { tls: pki.clientTls(STATIONS.cli), filter: topics.status(BED) });
+  t.teardown(() => late.end());
+  const retained = await until('the retained status', () => late.got.find((r) => r.env.status)?.env.status);
+  t.equal(retained.online, true, 'the retained status of the bed is online');
 });
