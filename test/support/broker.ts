@@ -4,13 +4,16 @@
  * It is the real broker (Debian's `mosquitto`), not a mock.
  *
  * Options: `tls` (a listener with the test PKI of test/support/pki.ts, client
- * certificates required, the certificate's common name as the user name, and an ACL
- * file), `persistence` (sessions and queued messages survive a restart), and
+ * certificates required, the certificate's common name as the user name and as the client
+ * id, and an ACL file), `persistence` (sessions and queued messages survive a restart), and
  * `pause()`/`resume()` to stop the broker and start it again on the same port (an
  * outage, not a new broker).
+ *
+ * `startBrokerFromFile` starts it instead with a configuration file of the repository (the
+ * shipped example, docs/deploy/mosquitto.conf), its paths and port replaced.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,8 +66,11 @@ export interface Broker {
   /** Everything the broker logged (notices, warnings, errors). */
   log: string[];
   stop(): Promise<void>;
-  /** Stops the broker process (SIGTERM: it saves its persistence file), keeping its directory. */
-  pause(): Promise<void>;
+  /**
+   * Stops the broker process, keeping its directory: SIGTERM (it saves its persistence file
+   * first), or SIGKILL (a crash: what it last saved is all it will know).
+   */
+  pause(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same port with the same configuration. */
   resume(): Promise<void>;
 }
@@ -93,6 +99,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       `keyfile ${opts.tls.keyFile}`,
       'require_certificate true',
       'use_identity_as_username true',
+      // The client id a client sends is replaced by its certificate's common name: no
+      // certificate can take over another client's session (HAZ-016, REQ-SEC-006).
+      'use_username_as_clientid true',
       `acl_file ${acl}`,
       'allow_anonymous false',
     );
@@ -104,18 +113,53 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   } else {
     lines.push('persistence false');
   }
-  // Started as root, Mosquitto would drop to the `mosquitto` user and could then not
-  // read the test's temporary key files or write its persistence file.
-  if (process.getuid?.() === 0) lines.push('user root');
   lines.push(
     'max_queued_messages 100000',
     'log_dest stderr',
     'log_type error',
     'log_type warning',
     'log_type notice',
-    '',
   );
-  writeFileSync(conf, lines.join('\n'));
+  writeFileSync(conf, `${[...lines, ...asTestUser()].join('\n')}\n`);
+  return runBroker(bin, conf, dir, port, `${opts.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`, opts.log);
+}
+
+/**
+ * Started as root, Mosquitto would drop to the `mosquitto` user and could then not
+ * read the test's temporary key files or write its persistence file.
+ */
+function asTestUser(): string[] {
+  return process.getuid?.() === 0 ? ['user root'] : [];
+}
+
+/**
+ * Mosquitto with the configuration file `file` of the repository, unchanged but for: its
+ * `listener` (a free port on the loopback interface), the options of `set` (each must be in
+ * the file: paths of certificates, ACL, persistence), the log sent to stderr, and the user
+ * it runs as. `persistence_location` is the broker's own temporary directory.
+ */
+export async function startBrokerFromFile(file: string, set: Record<string, string>, opts: { log?: (line: string) => void } = {}): Promise<Broker> {
+  const bin = findMosquitto();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
+  const values: Record<string, string> = { listener: `${port} 127.0.0.1`, persistence_location: `${dir}/`, log_dest: 'stderr', ...set };
+  const found = new Set<string>();
+  const lines = readFileSync(file, 'utf8').split('\n').map((line) => {
+    const key = /^([a-z_]+)\s/.exec(line)?.[1];
+    if (key === undefined || values[key] === undefined) return line;
+    found.add(key);
+    return `${key} ${values[key]}`;
+  });
+  const missing = Object.keys(values).filter((k) => !found.has(k));
+  if (missing.length > 0) throw new Error(`${file} has no ${missing.join(', ')}`);
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `${[...lines, ...asTestUser()].join('\n')}\n`);
+  const tls = lines.some((l) => /^cafile\s/.test(l));
+  return runBroker(bin, conf, dir, port, `${tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`, opts.log);
+}
+
+/** Runs Mosquitto on the configuration `conf` (in its directory `dir`), listening on `port`. */
+async function runBroker(bin: string, conf: string, dir: string, port: number, url: string, onLog?: (line: string) => void): Promise<Broker> {
   const log: string[] = [];
   let child!: ChildProcess;
   let exited!: Promise<void>;
@@ -124,7 +168,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       log.push(chunk);
-      opts.log?.(chunk);
+      onLog?.(chunk);
     });
     const c = child;
     exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
@@ -135,24 +179,24 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       throw new Error(`${(err as Error).message}; mosquitto said: ${log.join('')}`);
     }
   };
-  const halt = async (): Promise<void> => {
+  const halt = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
+      child.kill(signal);
       await exited;
     }
   };
   await launch();
   const broker: Broker = {
     port,
-    url: `${opts.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
+    url,
     process: child,
     log,
     async stop() {
       await halt();
       rmSync(dir, { recursive: true, force: true });
     },
-    async pause() {
-      await halt();
+    async pause(signal) {
+      await halt(signal);
     },
     async resume() {
       await launch();

@@ -4,8 +4,11 @@
  * agent reading them, and the station view in this terminal. Ctrl-C stops them all.
  *
  * Secure as a ward would run it (docs/interfaces/mqtt.md): a throw-away CA made for this run,
- * Mosquitto with TLS, `require_certificate` and the ACL, the agent and the station each with
- * their own client certificate. The certificates are in the run's directory, printed at start.
+ * Mosquitto with TLS, `require_certificate`, client ids bound to certificates and the ACL, and
+ * one client certificate per client process: the agent (`gw-local`), the console station view
+ * (`station`) and the station's command tool run from another terminal (`station-cli`). Two
+ * processes with one certificate would take each other's session in turn. The certificates
+ * are in the run's directory, printed at start.
  *
  *   node dist/test/support/run-local.js [--scenario stable|desaturation|sensor-off] [--seed N]
  */
@@ -15,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBroker } from './broker';
-import { createPki, vigilAcl } from './pki';
+import { createPki, STATIONS, vigilAcl } from './pki';
 import { startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig, exitOf } from './processes';
 
 async function main(): Promise<void> {
@@ -25,10 +28,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-run-'));
   const log = createWriteStream(join(dir, 'system.log'));
   const bed = { gatewayId: 'gw-local', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
-  const pki = createPki([bed.gatewayId, 'station']);
+  const stations = [STATIONS.view, STATIONS.cli];
+  const pki = createPki([bed.gatewayId, ...stations]);
   const broker = await startBroker({
     log: (l) => log.write(`[mosquitto] ${l}`),
-    tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([bed], ['station']) },
+    tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([bed], stations) },
   });
   const sim = await startHwSim(['masimo-ascii', '--scenario', values.scenario ?? 'desaturation', '--seed', values.seed ?? '1']);
   sim.process.stderr?.on('data', (d: Buffer) => log.write(d));
@@ -60,10 +64,12 @@ async function main(): Promise<void> {
   process.stderr.write(
     `vigil: broker ${broker.url} (mutual TLS; CA and certificates in ${pki.dir}), pulse oximeter on ${sim.path}, sensor patch on ${patch.path}, monitor on ${monitor.path}, config ${configFile}, logs ${join(dir, 'system.log')}\n`,
   );
-  const stationTls = pki.clientTls('station');
+  // The command tool has its own certificate: with the view's, it would take the view's session.
+  const cliTls = pki.clientTls(STATIONS.cli);
   process.stderr.write(
-    `vigil: manual inputs from another terminal: npx vigil station observe --url ${broker.url} --bed ${bed.siteId}/${bed.wardId}/${bed.bedId} --consciousness A --user nurse --ca ${stationTls.caFile} --cert ${stationTls.certFile} --key ${stationTls.keyFile}\n`,
+    `vigil: manual inputs from another terminal (with the command tool's own certificate, ${STATIONS.cli}: one certificate per client process): npx vigil station observe --url ${broker.url} --bed ${bed.siteId}/${bed.wardId}/${bed.bedId} --consciousness A --user nurse --ca ${cliTls.caFile} --cert ${cliTls.certFile} --key ${cliTls.keyFile}\n`,
   );
+  const stationTls = pki.clientTls(STATIONS.view);
   const station = spawn(
     process.execPath,
     [VIGIL_CLI, 'station', '--url', broker.url, '--ca', stationTls.caFile, '--cert', stationTls.certFile, '--key', stationTls.keyFile],

@@ -7,29 +7,55 @@
  * (docs/deploy/mosquitto.conf); the console station view is watched as a nurse would see it.
  */
 import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
+import type { BedAddress } from '../../agent/src/publish/topics';
+import { topics } from '../../agent/src/publish/topics';
 import type { BedView } from '../../agent/src/station/station';
-import type { TlsFiles } from './observer';
+import type { Received, TlsFiles } from './observer';
 import { attemptConnect, sleep } from './observer';
 import { exitOf, VIGIL_CLI } from './processes';
 
-export interface TakeoverAttempt {
-  tls: TlsFiles;
-  clientId: string;
+export interface TakeoverAttack {
+  url: string;
+  /** The gateway whose session is attacked. */
+  gatewayId: string;
+  /** The certificate files the attempts take turns with (other identities of the same CA). */
+  attackers: readonly TlsFiles[];
+  attempts: number;
+  periodMs: number;
 }
 
 /**
- * Runs the attempts one after the other, one every `periodMs` (each connects, then leaves);
- * resolves with each attempt's outcome: 'connected', or why it was refused.
+ * Connects `attempts` times, one every `periodMs` (each connects, then leaves), with the client
+ * ids of the gateway in turn: the one the agent asks for (publish/mqtt-session.ts; whoever knows the
+ * gateway's name and host name knows it) and its certificate name (the one a broker that binds ids
+ * to certificates gives it). Resolves with each attempt's outcome: 'connected', or why it was refused.
  */
-export async function takeoverAttempts(url: string, attempts: readonly TakeoverAttempt[], periodMs: number): Promise<string[]> {
+export async function takeoverAttack(a: TakeoverAttack): Promise<string[]> {
+  const victimIds = [`vigil-${a.gatewayId}-${hostname()}`.slice(0, 64), a.gatewayId];
   const outcomes: string[] = [];
-  for (const a of attempts) {
+  for (let i = 0; i < a.attempts; i++) {
     const startedMs = Date.now();
-    outcomes.push(await attemptConnect(url, { ...a.tls, clientId: a.clientId }));
-    await sleep(Math.max(0, periodMs - (Date.now() - startedMs)));
+    const tls = a.attackers[i % a.attackers.length]!;
+    outcomes.push(await attemptConnect(a.url, { ...tls, clientId: victimIds[Math.floor(i / 2) % 2]! }));
+    await sleep(Math.max(0, a.periodMs - (Date.now() - startedMs)));
   }
   return outcomes;
+}
+
+/** How often Mosquitto logged a new connection under this client id (`log_type notice`). */
+export function connectionsLogged(brokerLog: readonly string[], clientId: string): number {
+  return brokerLog.join('').match(new RegExp(`New client connected from \\S+ as ${clientId} \\(`, 'g'))?.length ?? 0;
+}
+
+/** What a gateway's agent and the station saw of its session: connections, losses, offline statuses. */
+export function sessionDisturbance(agentLogs: readonly string[], got: readonly Received[], bed: BedAddress): { connections: number; offline: number; offlineStatuses: string[] } {
+  return {
+    connections: agentLogs.filter((l) => l.includes('"event":"mqtt-connected"')).length,
+    offline: agentLogs.filter((l) => l.includes('"event":"mqtt-offline"')).length,
+    offlineStatuses: got.filter((r) => r.topic === topics.status(bed) && r.env.status && !r.env.status.online).map((r) => r.env.status?.reason ?? ''),
+  };
 }
 
 export interface StationViewWatch {

@@ -20,7 +20,7 @@ import { startBroker } from '../support/broker';
 import type { Broker } from '../support/broker';
 import { connectLink, lastCounters, observe, until } from '../support/observer';
 import type { Observer } from '../support/observer';
-import { createPki, vigilAcl } from '../support/pki';
+import { createPki, STATIONS, vigilAcl } from '../support/pki';
 import type { Pki } from '../support/pki';
 import { exitOf, startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig } from '../support/processes';
 
@@ -38,11 +38,11 @@ interface System {
 }
 
 async function system(t: Test): Promise<System> {
-  const pki = createPki([BED.gatewayId, OTHER.gatewayId, 'station']);
+  const pki = createPki([BED.gatewayId, OTHER.gatewayId, ...Object.values(STATIONS)]);
   t.teardown(() => pki.remove());
-  const broker = await startBroker({ tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([BED, OTHER], ['station']) } });
+  const broker = await startBroker({ tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([BED, OTHER], Object.values(STATIONS)) } });
   t.teardown(() => broker.stop());
-  const sub = await observe(broker.url, { tls: pki.clientTls('station') });
+  const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer) });
   t.teardown(() => sub.end());
   const sim = await startHwSim(['masimo-ascii', '--seed', '3', '--scenario', 'stable', '--period-ms', '250']);
   t.teardown(() => sim.stop('SIGKILL'));
@@ -54,9 +54,9 @@ async function system(t: Test): Promise<System> {
   return { pki, broker, sub, sim, agent, config };
 }
 
-/** Runs `vigil station <sub> ...` with the station's certificate; resolves with exit code and JSON answer. */
+/** Runs `vigil station <sub> ...` with the station command tool's certificate; resolves with exit code and JSON answer. */
 async function stationCli(s: System, args: string[]): Promise<{ code: number | null; out: Record<string, string> }> {
-  const tls = s.pki.clientTls('station');
+  const tls = s.pki.clientTls(STATIONS.cli);
   const child = spawn(
     process.execPath,
     [VIGIL_CLI, 'station', ...args, '--url', s.broker.url, '--bed', 'site1/ward7/bed12', '--json', '--ca', tls.caFile, '--cert', tls.certFile, '--key', tls.keyFile],
@@ -126,7 +126,7 @@ t.test('REQ-CMD-002 the station acknowledges a technical alarm; an unknown alarm
 
 t.test('REQ-CMD-003 REQ-SEC-004 forged, malformed, invalid, wrong-bed, stale and replayed commands are rejected with their reason and change nothing', async (t) => {
   const s = await system(t);
-  const station = await connectLink(s.broker.url, { tls: s.pki.clientTls('station') });
+  const station = await connectLink(s.broker.url, { tls: s.pki.clientTls(STATIONS.view) });
   t.teardown(() => station.end(true));
   const cmdTopic = topics.command(BED);
   const send = (link: MqttLink, payload: Uint8Array) => link.publish(cmdTopic, payload, { qos: 1, retain: false });
@@ -152,10 +152,11 @@ t.test('REQ-CMD-003 REQ-SEC-004 forged, malformed, invalid, wrong-bed, stale and
     (e: Error & { brokerReasonCode?: number }) => e.brokerReasonCode,
   );
   t.equal(refused, 0x87, 'forged (written with another gateway certificate): refused by the broker, not authorized');
-  const gw = await connectLink(s.broker.url, { tls: s.pki.clientTls(BED.gatewayId), clientId: 'gw-test-impostor' });
-  t.teardown(() => gw.end(true));
+  // A gateway writing to its own command topic: gw-other, whose certificate no running process
+  // uses (a second connection with gw-test's would take the running agent's session).
+  const own = buildCommand({ kind: 'observe', consciousness: 'U' }, OTHER, 'mallory', 'station-x', Date.now());
   t.equal(
-    await send(gw, encodeCommand(command())).then(
+    await other.publish(topics.command(OTHER), encodeCommand(own), { qos: 1, retain: false }).then(
       () => null,
       (e: Error & { brokerReasonCode?: number }) => e.brokerReasonCode,
     ),
@@ -214,7 +215,7 @@ t.test('REQ-CMD-003 REQ-SEC-004 forged, malformed, invalid, wrong-bed, stale and
 
 t.test('REQ-CMD-004 after a SIGKILL and a restart the manual inputs are still score inputs and the command is refused as a replay', async (t) => {
   const s = await system(t);
-  const station = await connectLink(s.broker.url, { tls: s.pki.clientTls('station') });
+  const station = await connectLink(s.broker.url, { tls: s.pki.clientTls(STATIONS.view) });
   t.teardown(() => station.end(true));
   const entered = buildCommand({ kind: 'observe', consciousness: 'V', onOxygen: true }, BED, 'nurse-d', 'station-1', Date.now());
   const bytes = encodeCommand(entered);

@@ -11,17 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker } from '../support/broker';
 import { dedupe, observe, sleep, until } from '../support/observer';
-import { createPki, vigilAcl } from '../support/pki';
+import { createPki, STATIONS, vigilAcl } from '../support/pki';
 import { exitOf, startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig } from '../support/processes';
 
 const BED = { gatewayId: 'gw-test', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
 
 t.test('REQ-DELIV-004 MQTT 3.1.1 by configuration: delivery, backfill after an outage, retained status and commands all work', async (t) => {
-  const pki = createPki([BED.gatewayId, 'station']);
+  const pki = createPki([BED.gatewayId, ...Object.values(STATIONS)]);
   t.teardown(() => pki.remove());
-  const broker = await startBroker({ tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([BED], ['station']) }, persistence: true });
+  const broker = await startBroker({ tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([BED], Object.values(STATIONS)) }, persistence: true });
   t.teardown(() => broker.stop());
-  const sub = await observe(broker.url, { tls: pki.clientTls('station'), persistent: true, protocolVersion: 4 });
+  const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer), persistent: true, protocolVersion: 4 });
   t.teardown(() => sub.end());
   const sim = await startHwSim(['masimo-ascii', '--seed', '9', '--scenario', 'stable', '--period-ms', '250']);
   t.teardown(() => sim.stop('SIGKILL'));
@@ -29,8 +29,9 @@ t.test('REQ-DELIV-004 MQTT 3.1.1 by configuration: delivery, backfill after an o
   const agent = startAgentProcess(writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, tls: pki.clientTls(BED.gatewayId), protocolVersion: 4 }));
   t.teardown(() => agent.stop('SIGKILL'));
   await until('live data over MQTT 3.1.1', () => sub.got.filter((r) => r.env.observation?.hasValue).length >= 8);
-  // Mosquitto logs its protocol enum: p2 is MQTT 3.1.1 (p5 would be MQTT v5).
-  t.match(broker.log.join(''), /as vigil-gw-test-\S+ \(p2,/, 'the agent connected with MQTT 3.1.1');
+  // Mosquitto logs its protocol enum: p2 is MQTT 3.1.1 (p5 would be MQTT v5). The client id it logs
+  // is the certificate's common name (use_username_as_clientid).
+  t.match(broker.log.join(''), /as gw-test \(p2,/, 'the agent connected with MQTT 3.1.1');
 
   const stoppedAt = Date.now();
   await broker.pause();
@@ -45,13 +46,13 @@ t.test('REQ-DELIV-004 MQTT 3.1.1 by configuration: delivery, backfill after an o
   t.ok(outage.length >= 30, `${outage.length} observations accepted during the outage arrived`);
   t.ok(outage.every((r) => r.env.backfill === true), 'all flagged backfill');
 
-  // A late subscriber gets the retained status at once (3.1.1 has retain, not expiry).
-  const late = await observe(broker.url, { tls: pki.clientTls('station'), protocolVersion: 4 });
+  // A late subscriber (a station view) gets the retained status at once (3.1.1 has retain, not expiry).
+  const late = await observe(broker.url, { tls: pki.clientTls(STATIONS.view), protocolVersion: 4 });
   t.teardown(() => late.end());
   const retained = await until('the retained status', () => late.got.find((r) => r.topic.endsWith('/status'))?.env.status);
   t.equal(retained.online, true);
 
-  const tls = pki.clientTls('station');
+  const tls = pki.clientTls(STATIONS.cli);
   const child = spawn(
     process.execPath,
     [VIGIL_CLI, 'station', 'observe', '--url', broker.url, '--bed', 'site1/ward7/bed12', '--consciousness', 'C', '--user', 'nurse-d',

@@ -18,7 +18,7 @@ import { Outbox } from '../../agent/src/publish/outbox';
 import { startBroker } from '../support/broker';
 import { dedupe, observe, sleep, until } from '../support/observer';
 import type { Received } from '../support/observer';
-import { createPki, vigilAcl } from '../support/pki';
+import { createPki, STATIONS, vigilAcl } from '../support/pki';
 import { exitOf, startAgentProcess, startHwSim, writeAgentConfig } from '../support/processes';
 
 const BED = { gatewayId: 'gw-test', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
@@ -44,11 +44,11 @@ async function queuedOnDisk(dir: string): Promise<Array<{ messageId: string; seq
 }
 
 async function secureSystem(t: Test) {
-  const pki = createPki([BED.gatewayId, 'station']);
+  const pki = createPki([BED.gatewayId, STATIONS.observer]);
   t.teardown(() => pki.remove());
-  const broker = await startBroker({ tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([BED], ['station']) }, persistence: true });
+  const broker = await startBroker({ tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([BED], [STATIONS.observer]) }, persistence: true });
   t.teardown(() => broker.stop());
-  const sub = await observe(broker.url, { tls: pki.clientTls('station'), persistent: true });
+  const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer), persistent: true });
   t.teardown(() => sub.end());
   const sim = await startHwSim(['masimo-ascii', '--seed', '5', '--scenario', 'stable', '--period-ms', '250']);
   t.teardown(() => sim.stop('SIGKILL'));
