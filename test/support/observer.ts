@@ -2,7 +2,9 @@
  * What the delivery, command and security system tests need besides the processes: a
  * subscriber that sees what a station would (optionally with a persistent session, so
  * that messages published while it reconnects after a broker restart are kept for it),
- * a raw command sender, and polling with a deadline.
+ * a raw command sender, a single connection attempt (refused or let in), and polling with a
+ * deadline. Over TLS each of them connects with certificate files of its own: the broker makes
+ * the certificate's name the client id (one certificate per client process).
  */
 import { MqttLink } from '../../agent/src/io/mqtt';
 import type { MqttLinkOptions } from '../../agent/src/io/mqtt';
