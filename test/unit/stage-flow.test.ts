@@ -211,3 +211,15 @@ t.test('REQ-AGENT-002 HAZ-003 expiry withdraws values and manual inputs past the
   t.equal(s.published.observations.at(-1)?.unavailableReason, 'max-age-exceeded');
   t.equal(s.published.scores.length, scores + 1);
 });
+
+t.test('REQ-VAL-002 HAZ-006 value-rejected.<rule> clears once every parameter it rejected passes again', async (t) => {
+  const s = stages();
+  s.flow.accept(ITF, [s.obs('spo2', 250), s.obs('pulseRate', 900)]);
+  t.same(s.active(), ['spo2.value-rejected.implausible:ALARM_PRIORITY_MEDIUM:ALARM_KIND_TECHNICAL'], 'both rejected by one rule: one alarm');
+  s.flow.accept(ITF, [s.obs('spo2', 97), s.obs('pulseRate', 900)]);
+  t.same(s.active(), ['spo2.value-rejected.implausible:ALARM_PRIORITY_MEDIUM:ALARM_KIND_TECHNICAL'], 'still active while the pulse is rejected');
+  s.flow.accept(ITF, [s.obs('spo2', 97), s.obs('pulseRate', 72)]);
+  t.same(s.active(), [], 'cleared once both pass');
+  const states = s.alarmLog.filter((a) => a.alarmId === 'spo2.value-rejected.implausible').map((a) => a.state);
+  t.equal(states.indexOf('ALARM_STATE_CLEARED'), states.length - 1, 'cleared once, at the end (a new detail re-announces it while active)');
+});

@@ -54,6 +54,8 @@ export class ObservationFlow {
   private readonly nativeFailures: RateWindow;
   /** Interfaces whose next values follow a stale or lost link (flagged `recovered`). */
   private readonly recovering = new Set<string>();
+  /** `<interface> <rule>` -> the parameters whose last value that rule rejected (value-rejected.<rule>). */
+  private readonly rejected = new Map<string, Set<ParameterCode>>();
 
   constructor(private readonly d: ObservationFlowDeps) {
     this.nativeFailures = new RateWindow(d.clock, NATIVE_FAILURE_WINDOW_MS);
@@ -178,12 +180,35 @@ export class ObservationFlow {
     return emitted.map((o): Observation => ({ ...o, quality: [...new Set([...o.quality, ...extra])].sort() }));
   }
 
+  private rejectedBy(interfaceId: string, rule: string): Set<ParameterCode> {
+    const key = `${interfaceId} ${rule}`;
+    let set = this.rejected.get(key);
+    if (!set) {
+      set = new Set();
+      this.rejected.set(key, set);
+    }
+    return set;
+  }
+
+  /**
+   * A value of `parameter` passed every control: value-rejected.<rule> of this interface clears
+   * once no parameter's last value is still rejected by that rule (the condition has ended).
+   */
+  private acceptedAgain(interfaceId: string, parameter: ParameterCode): void {
+    for (const [key, parameters] of this.rejected) {
+      if (!key.startsWith(`${interfaceId} `) || !parameters.delete(parameter) || parameters.size > 0) continue;
+      this.rejected.delete(key);
+      this.d.alarms.clear('value-rejected', interfaceId, key.slice(interfaceId.length + 1));
+    }
+  }
+
   private acceptOne(interfaceId: string, raw: Observation): void {
     const verdict = this.d.validation.check(raw);
     if (!verdict.ok) {
       this.d.counters.count(`observations-rejected.${verdict.rule}`);
       this.d.logger.warn('observation-rejected', { interfaceId, hazard: verdict.hazard, field: verdict.field, rule: verdict.rule });
       this.d.alarms.raise('value-rejected', interfaceId, verdict.detail, verdict.rule);
+      this.rejectedBy(interfaceId, verdict.rule).add(raw.parameter);
       // A rejected value also withdraws what the same source said before: the station
       // must not go on showing an older value as if nothing happened.
       const previous = this.d.store.get(raw.parameter, interfaceId);
@@ -196,6 +221,7 @@ export class ObservationFlow {
       else this.d.alarms.raise('unit-changed', interfaceId, n.detail, n.condition.slice('unit-changed.'.length));
     }
     this.d.counters.count('observations-accepted');
+    this.acceptedAgain(interfaceId, raw.parameter);
     this.d.store.update(verdict.obs);
     this.d.output.observation(verdict.obs, this.d.maxAgeMs(verdict.obs.parameter));
   }
