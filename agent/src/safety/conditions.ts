@@ -84,7 +84,7 @@ export const ALARM_CONDITIONS = {
     priority: 'medium',
     hazards: ['HAZ-001', 'HAZ-003', 'HAZ-005', 'HAZ-006', 'HAZ-010'],
     requirement: 'REQ-VAL-002',
-    rationale: 'A value failed an interface risk control (unit, plausibility, age, mapping, demo data): it is not shown and the earlier value is withdrawn; a monitored value is missing.',
+    rationale: 'A value failed an interface risk control (unit, plausibility, age, mapping, demo data): it is not shown and the earlier value is withdrawn; a monitored value is missing. Cleared once every parameter the rule rejected passes again.',
     qualifier: 'validation-rule',
   },
   'unit-changed': {
