@@ -27,7 +27,7 @@ NATIVE_SOURCES := $(shell find native/core native/sys native/binding/src -name '
 	native/Cargo.toml native/Cargo.lock native/core/Cargo.toml native/sys/Cargo.toml \
 	native/binding/Cargo.toml native/binding/build.rs native/binding/package.json
 
-.PHONY: all deps deps-system deps-rust deps-evidence build native native-test ts test test-ts test-rust bench evidence run clean help
+.PHONY: all deps deps-system deps-rust deps-evidence deps-coverage build native native-test ts test test-ts test-rust bench evidence run clean help
 
 all: build
 
@@ -89,19 +89,38 @@ ts: node_modules/.vigil-installed
 	ln -sfn ../../dist/hw-sim/src/cli.js node_modules/.bin/hw-sim
 
 ## ---- testing ------------------------------------------------------------------------
-# Both runners always run; the last line is the plain `N passed, N failed` summary.
+# Both runners always run; the last line is the plain `N passed, N failed` summary, after the
+# coverage lines (agent/src and native/core, lines and branches).
 # For `make evidence`, the same run also leaves machine-readable results in build/test/:
-# tap's JSON reporter (replayed from this run's saved TAP), cargo's result lines, and the
-# run's record (date, commit, environment: run.json).
-test: build native-test
-	@rm -rf build/single-fault; mkdir -p build/test; rm -f build/test/run.json build/test/tap-results.json
+# tap's JSON reporter (replayed from this run's saved TAP), cargo's result lines, the
+# run's record (date, commit, environment: run.json) and the coverage (coverage/: LCOV per
+# area, summary.json).
+#
+# Coverage is measured, never enforced (tap's allow-incomplete-coverage): tap records V8
+# coverage of dist/agent/src (test/support/coverage/map.ts) in every test process and in the
+# agent processes they start; its own threshold comments (`# ERROR: incomplete lines coverage`,
+# over the files loaded only) are left out of the log, and coverage/report.js turns the raw
+# data into the figures of every file of agent/src. The Rust core's tests run a second time
+# under cargo llvm-cov (cargo test's results above stay the ones counted).
+TAP_COVERAGE := --no-disable-coverage --coverage-map=dist/test/support/coverage/map.js --coverage-report=none
+TAP_THRESHOLD_COMMENT := ^\# ERROR: incomplete [a-z]* coverage (
+test: build native-test deps-coverage
+	@rm -rf build/single-fault build/test/coverage .tap/coverage; mkdir -p build/test/coverage; rm -f build/test/run.json build/test/tap-results.json
 	@node dist/test/support/evidence/records.js start --out build/test/run.json || true; \
 	tap_files=$$(find dist/test -name '*.test.js' | sort); \
-	npx tap --reporter=tap $$tap_files 2>&1 | tee build/test/tap.txt || true; \
+	npx tap --reporter=tap $(TAP_COVERAGE) $$tap_files 2>&1 | { grep --line-buffered -v '$(TAP_THRESHOLD_COMMENT)' || true; } | tee build/test/tap.txt || true; \
+	mv .tap/coverage build/test/coverage/v8 2>/dev/null || true; \
 	npx tap replay --reporter=json --reporter-file=build/test/tap-results.json $$tap_files >/dev/null 2>&1 || true; \
 	(cd native && cargo test --workspace --no-fail-fast 2>&1) | tee build/test/cargo.txt || true; \
+	rust_tc=$(RUST_COVERAGE_TOOLCHAIN); branch=--branch; \
+	rustup run $$rust_tc rustc --version >/dev/null 2>&1 || { rust_tc=stable; branch=; }; \
+	(cd native && cargo +$$rust_tc llvm-cov --package vigil-core $$branch --ignore-run-fail \
+	  --lcov --output-path ../build/test/coverage/rust.lcov) >build/test/coverage/rust-run.txt 2>&1 || \
+	  echo "make: the Rust coverage run failed (build/test/coverage/rust-run.txt)"; \
 	node dist/test/support/single-fault.js; \
 	node dist/test/support/evidence/records.js finish --out build/test/run.json || true; \
+	node dist/test/support/coverage/report.js --out build/test/coverage \
+	  --rust-toolchain "$$(rustc +$$rust_tc --version 2>/dev/null || echo "$$rust_tc: not installed")" || true; \
 	node dist/test/support/summarize.js --tap build/test/tap.txt --cargo build/test/cargo.txt
 
 test-ts: build native-test
@@ -129,6 +148,27 @@ evidence: node_modules/.vigil-installed deps-evidence
 
 dist/test/support/evidence/cli.js: $(wildcard test/support/evidence/*.ts test/support/summarize.ts)
 	$(MAKE) --no-print-directory ts
+
+# Coverage tools for `make test`: cargo-llvm-cov and the llvm-tools of the toolchain it uses.
+# Rust branch coverage (`cargo llvm-cov --branch`) is unstable: it needs a nightly toolchain,
+# installed here when missing (minimal profile). Without one, the core's lines are measured on
+# stable and its branches are reported as not measured. A tool that cannot be installed leaves
+# its coverage unmeasured (a gap in `make evidence`), never the tests unrun.
+CARGO_LLVM_COV_VERSION := 0.9.1
+RUST_COVERAGE_TOOLCHAIN := nightly
+
+deps-coverage: deps-rust
+	@command -v cargo-llvm-cov >/dev/null 2>&1 || { \
+	  echo "make: installing cargo-llvm-cov $(CARGO_LLVM_COV_VERSION) from crates.io (about 3 minutes, once)"; \
+	  cargo install cargo-llvm-cov --locked --version $(CARGO_LLVM_COV_VERSION) || true; }
+	@rustup run $(RUST_COVERAGE_TOOLCHAIN) rustc --version >/dev/null 2>&1 || { \
+	  echo "make: installing the $(RUST_COVERAGE_TOOLCHAIN) Rust toolchain, for branch coverage (once)"; \
+	  rustup toolchain install $(RUST_COVERAGE_TOOLCHAIN) --profile minimal --component llvm-tools-preview || true; }
+	@for tc in $(RUST_COVERAGE_TOOLCHAIN) stable; do \
+	  rustup run $$tc rustc --version >/dev/null 2>&1 || continue; \
+	  rustup component list --installed --toolchain $$tc | grep -q '^llvm-tools' || \
+	    rustup component add llvm-tools-preview --toolchain $$tc || true; \
+	done
 
 deps-evidence: deps-rust
 	@command -v cargo-cyclonedx >/dev/null 2>&1 || { \

@@ -11,24 +11,33 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
+import type { LineRange } from './coverage/lcov';
+import { rustItemRange } from './coverage/rust-items';
 
 /** The size rule for functions (REQ-MAINT-001) applies to anchored units too. */
 export const MAX_ANCHOR_LINES = 80;
 
-export type AnchorCheck = { ok: true; kind: string; lines: number } | { ok: false; problem: string };
+/** A unit found: its kind, its length, and where it is (1-based lines, its doc comment left out). */
+export type AnchorCheck = { ok: true; kind: string; lines: number; range: LineRange } | { ok: false; problem: string };
 
-function lineSpan(sf: ts.SourceFile, node: ts.Node): number {
-  const start = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line;
-  const end = sf.getLineAndCharacterOfPosition(node.getEnd()).line;
-  return end - start + 1;
+function rangeOf(sf: ts.SourceFile, node: ts.Node): LineRange {
+  return {
+    start: sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1,
+    end: sf.getLineAndCharacterOfPosition(node.getEnd()).line + 1,
+  };
+}
+
+function found(kind: string, range: LineRange): AnchorCheck {
+  return { ok: true, kind, lines: range.end - range.start + 1, range };
 }
 
 function isExported(node: ts.Node): boolean {
   return ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
 }
 
-function fnCheck(kind: string, lines: number): AnchorCheck {
-  return lines <= MAX_ANCHOR_LINES ? { ok: true, kind, lines } : { ok: false, problem: `${kind} of ${lines} lines (more than ${MAX_ANCHOR_LINES}): anchor a smaller unit` };
+function fnCheck(kind: string, range: LineRange): AnchorCheck {
+  const lines = range.end - range.start + 1;
+  return lines <= MAX_ANCHOR_LINES ? found(kind, range) : { ok: false, problem: `${kind} of ${lines} lines (more than ${MAX_ANCHOR_LINES}): anchor a smaller unit` };
 }
 
 function memberOf(sf: ts.SourceFile, cls: ts.ClassDeclaration, name: string): AnchorCheck {
@@ -36,9 +45,9 @@ function memberOf(sf: ts.SourceFile, cls: ts.ClassDeclaration, name: string): An
     if (!m.name || !ts.isIdentifier(m.name) || m.name.text !== name) continue;
     const isPrivate = ((ts.canHaveModifiers(m) ? ts.getModifiers(m) : undefined) ?? []).some((x) => x.kind === ts.SyntaxKind.PrivateKeyword);
     if (isPrivate) return { ok: false, problem: `${cls.name?.text}.${name} is private: anchor a public method` };
-    if (ts.isMethodDeclaration(m) || ts.isGetAccessorDeclaration(m)) return fnCheck('method', lineSpan(sf, m));
+    if (ts.isMethodDeclaration(m) || ts.isGetAccessorDeclaration(m)) return fnCheck('method', rangeOf(sf, m));
     if (ts.isPropertyDeclaration(m) && m.initializer && (ts.isArrowFunction(m.initializer) || ts.isFunctionExpression(m.initializer))) {
-      return fnCheck('method', lineSpan(sf, m));
+      return fnCheck('method', rangeOf(sf, m));
     }
     return { ok: false, problem: `${cls.name?.text}.${name} is not a method` };
   }
@@ -51,17 +60,17 @@ export function checkTsAnchor(source: string, fileName: string, name: string): A
   const [top, member] = name.split('.');
   for (const st of sf.statements) {
     if (!isExported(st)) continue;
-    if (ts.isFunctionDeclaration(st) && st.name?.text === top && !member) return fnCheck('function', lineSpan(sf, st));
+    if (ts.isFunctionDeclaration(st) && st.name?.text === top && !member) return fnCheck('function', rangeOf(sf, st));
     if (ts.isClassDeclaration(st) && st.name?.text === top) {
-      return member ? memberOf(sf, st, member) : { ok: true, kind: 'class', lines: lineSpan(sf, st) };
+      return member ? memberOf(sf, st, member) : found('class', rangeOf(sf, st));
     }
     if (ts.isVariableStatement(st) && !member) {
       for (const d of st.declarationList.declarations) {
         if (!ts.isIdentifier(d.name) || d.name.text !== top) continue;
         const init = d.initializer && ts.isSatisfiesExpression(d.initializer) ? d.initializer.expression : d.initializer;
         const bare = init && ts.isAsExpression(init) ? init.expression : init;
-        if (bare && (ts.isArrowFunction(bare) || ts.isFunctionExpression(bare))) return fnCheck('function', lineSpan(sf, st));
-        if (bare && (ts.isObjectLiteralExpression(bare) || ts.isArrayLiteralExpression(bare))) return { ok: true, kind: 'table', lines: lineSpan(sf, st) };
+        if (bare && (ts.isArrowFunction(bare) || ts.isFunctionExpression(bare))) return fnCheck('function', rangeOf(sf, st));
+        if (bare && (ts.isObjectLiteralExpression(bare) || ts.isArrayLiteralExpression(bare))) return found('table', rangeOf(sf, st));
         return { ok: false, problem: `${top} is an exported constant but neither a function nor a table` };
       }
     }
@@ -71,9 +80,8 @@ export function checkTsAnchor(source: string, fileName: string, name: string): A
 
 /** Checks a public function, struct, enum or trait `name` in a Rust file. */
 export function checkRustAnchor(source: string, name: string): AnchorCheck {
-  const re = new RegExp(`^\\s*pub(?:\\([a-z]+\\))?\\s+(fn|struct|enum|trait)\\s+${name}\\b`, 'm');
-  const m = re.exec(source);
-  return m ? { ok: true, kind: m[1]!, lines: 0 } : { ok: false, problem: `no public fn, struct, enum or trait named ${name}` };
+  const item = rustItemRange(source, name);
+  return item ? found(item.kind, item.range) : { ok: false, problem: `no public fn, struct, enum or trait named ${name}` };
 }
 
 /** Checks one anchor `path#name` against the repository at `root`. */

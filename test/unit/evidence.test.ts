@@ -69,6 +69,7 @@ function fixture(t: { teardown(fn: () => void): void }): Fixture {
     tapText: join(dir, 'results', 'tap.txt'),
     cargoText: join(dir, 'results', 'cargo.txt'),
     runRecord: join(dir, 'results', 'run.json'),
+    coverageDir: join(dir, 'results', 'coverage'),
   };
   // One passing result for every test in the sources.
   const tap: TapDoc = { suites: [] };

@@ -12,6 +12,7 @@
  *   docs/evidence/verification-record.md (+ .json)             the test run: date, commit, environment, every result
  *   docs/evidence/sbom.cdx.json                                CycloneDX 1.5: npm production packages + addon crates
  *   docs/evidence/soup.md                                      IEC 62304 SOUP list from docs/soup.yaml
+ *   docs/evidence/coverage.md                                  line and branch coverage per file and per risk-control unit
  *   docs/evidence/gaps.md                                      every gap found
  * and exits 1 when there is any gap (a hazard without control, a control without requirement,
  * a requirement without test, a traced test failed or missing, a dependency without SOUP
@@ -26,6 +27,8 @@ import { renderAlarms, renderAlarmTraceSection, traceConditions } from './alarms
 import { renderRealDevices } from './real-devices';
 import { checkCatalogue, renderCatalogue } from './catalogue';
 import { renderProfiles, traceProfiles } from './profiles';
+import { readArea, readSummary } from '../coverage/measure';
+import { anchorCoverage, coverageGaps, renderCoverage } from './coverage';
 import type { EvidenceInputs } from './data';
 import { defaultInputs, loadCatalogue, loadHazards, loadRequirements, loadSoup } from './data';
 import type { Gap } from './gaps';
@@ -169,6 +172,11 @@ export function runEvidence(inputs: EvidenceInputs, options: EvidenceOptions): E
   write(join(options.docsDir, 'interfaces', 'real-devices.md'), real.text, written);
   write(join(options.docsDir, 'interfaces', 'profiles.md'), renderProfiles(profileTrace.profiles, runSummary), written);
   write(join(options.outDir, 'soup.md'), renderSoup(soupItems, deps, bom, run?.env ?? {}, when), written);
+  // ---- coverage ----------------------------------------------------------------------------------
+  const areas = { typescript: readArea(inputs.root, inputs.coverageDir, 'typescript'), rust: readArea(inputs.root, inputs.coverageDir, 'rust') };
+  gaps.push(...coverageGaps(areas));
+  const anchors = anchorCoverage(inputs.root, hazards, areas);
+  write(join(options.outDir, 'coverage.md'), renderCoverage(areas, anchors, readSummary(inputs.coverageDir), runSummary), written);
   if (run) {
     write(join(options.outDir, 'verification-record.md'), renderRecord(run, results, summaryLine), written);
     write(join(options.outDir, 'verification-record.json'), JSON.stringify({ run, summary: tally(results), results }, null, 2), written);
@@ -224,6 +232,7 @@ if (require.main === module) {
     inputs.tapText = join(results, 'tap.txt');
     inputs.cargoText = join(results, 'cargo.txt');
     inputs.runRecord = join(results, 'run.json');
+    inputs.coverageDir = join(results, 'coverage');
   }
   const result = runEvidence(inputs, {
     outDir: values.out ?? join(root, 'docs', 'evidence'),

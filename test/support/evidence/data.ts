@@ -32,6 +32,8 @@ export interface EvidenceInputs {
   tapText: string;
   cargoText: string;
   runRecord: string;
+  /** The coverage the run measured (LCOV per area, summary.json): build/test/coverage. */
+  coverageDir: string;
 }
 
 export function defaultInputs(root: string): EvidenceInputs {
@@ -48,6 +50,7 @@ export function defaultInputs(root: string): EvidenceInputs {
     tapText: join(root, 'build', 'test', 'tap.txt'),
     cargoText: join(root, 'build', 'test', 'cargo.txt'),
     runRecord: join(root, 'build', 'test', 'run.json'),
+    coverageDir: join(root, 'build', 'test', 'coverage'),
   };
 }
 

@@ -86,6 +86,7 @@ export function environment(root: string): Record<string, string> {
   set('systemd', /systemd (\d+)/.exec(run('systemctl', ['--version']) ?? '')?.[1] ?? null);
   set('socat', /socat version (\S+)/.exec(run('socat', ['-V']) ?? '')?.[1] ?? null);
   set('cargo-cyclonedx', /(\d+\.\d+\.\d+\S*)/.exec(run('cargo', ['cyclonedx', '--version']) ?? '')?.[1] ?? null);
+  set('cargo-llvm-cov', /(\d+\.\d+\.\d+\S*)/.exec(run('cargo', ['llvm-cov', '--version']) ?? '')?.[1] ?? null);
   return env;
 }
 

@@ -286,7 +286,7 @@ export function renderSoup(items: SoupItem[], deps: DirectDependency[], bom: Bom
   out.push('| tool | version | declared by |');
   out.push('|---|---|---|');
   for (const d of deps.filter((x) => x.role === 'tool')) out.push(`| ${d.ecosystem}: ${d.name} | ${d.versions.join(', ') || '?'} | ${d.declaredBy} |`);
-  for (const k of ['cargo-cyclonedx', 'tap', 'mosquitto', 'openssl'] as const) {
+  for (const k of ['cargo-cyclonedx', 'cargo-llvm-cov', 'tap', 'mosquitto', 'openssl'] as const) {
     if (env[k] && !deps.some((d) => d.name === k)) out.push(`| ${k} | ${cell(env[k])} | the test or evidence run |`);
   }
   out.push('');
