@@ -114,6 +114,8 @@ function repository(t: { teardown(fn: () => void): void }): { root: string; cove
     'agent/src/validation/x.ts': CONTROLS_TS,
     'agent/src/other.ts': 'export const a = 1;\nexport const b = 2;\n',
     'agent/src/never-loaded.ts': 'export const c = 3;\n',
+    'agent/src/model/types.ts': "import type { A } from './a';\nimport { B } from './b';\nexport interface C {\n  a: A;\n  b: B;\n}\nexport type D = C[];\n",
+    'agent/src/model/enums.ts': 'export interface E {\n  e: number;\n}\nexport enum F {\n  G,\n}\n',
     'native/core/src/lib.rs': '//! Core.\npub mod news2;\n#[cfg(test)]\nmod testsig;\n',
     'native/core/src/news2.rs': NEWS2_RS,
     'native/core/src/testsig.rs': 'pub fn sig() {}\n',
@@ -166,8 +168,17 @@ t.test('REQ-EVID-009 a risk-control unit is given the line and branch figures of
 t.test('REQ-EVID-009 every product file is listed, and only test code is left out of the totals', async (t) => {
   const { root, coverage } = repository(t);
   const ts = readArea(root, coverage, 'typescript');
-  t.same(ts.rows.map((r) => r.path), ['agent/src/never-loaded.ts', 'agent/src/other.ts', 'agent/src/validation/x.ts'], 'every file of agent/src, and only those');
-  t.match(ts.rows[0], { figures: null, note: 'not in the coverage report' }, 'a file missing from the report is listed as such');
+  t.same(
+    ts.rows.map((r) => [r.path, r.note ?? 'counted']),
+    [
+      ['agent/src/model/enums.ts', 'not in the coverage report'],
+      ['agent/src/model/types.ts', 'types only: no executable code'],
+      ['agent/src/never-loaded.ts', 'not in the coverage report'],
+      ['agent/src/other.ts', 'counted'],
+      ['agent/src/validation/x.ts', 'counted'],
+    ],
+    'every file of agent/src and only those; one missing from the report is listed as such, one of types only as having no code (an enum is code)',
+  );
   t.same(ts.lines, { hit: 12, total: 18 }, 'the totals add the files measured');
   t.same(ts.branches, { hit: 2, total: 3 });
 

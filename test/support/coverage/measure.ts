@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
+import ts from 'typescript';
 import { readText, rel, walkFiles } from '../evidence/util';
 import type { FileCoverage, Figures, LineRange, Ratio } from './lcov';
 import { addRatio, figures, parseLcov } from './lcov';
@@ -76,6 +77,10 @@ export function readArea(root: string, coverageDir: string, area: Area): AreaCov
     if (area === 'rust') leaveOut.set(path, rustTestRanges(readFileSync(abs, 'utf8')));
     const f = files.get(path);
     const fig = f ? figures(f, null, leaveOut.get(path) ?? []) : null;
+    if (area === 'typescript' && typesOnly(readFileSync(abs, 'utf8'))) {
+      rows.push({ path, figures: null, note: 'types only: no executable code' });
+      continue;
+    }
     const declaredIn = testOnly.get(path);
     if (declaredIn) {
       rows.push({ path, figures: fig, note: `test code (\`#[cfg(test)]\` in ${declaredIn}): not in the totals` });
@@ -101,6 +106,25 @@ export function readArea(root: string, coverageDir: string, area: Area): AreaCov
     files,
     leaveOut,
   };
+}
+
+/**
+ * Whether a TypeScript file declares only types (interfaces, type aliases, type imports and
+ * exports, ambient declarations): tsc emits nothing of it that runs, and no test can load it
+ * (imports of it are erased), so c8 would count its every line as never run.
+ */
+export function typesOnly(source: string): boolean {
+  const sf = ts.createSourceFile('file.ts', source, ts.ScriptTarget.ES2022, false);
+  const declared = (s: ts.Statement): boolean => ts.canHaveModifiers(s) && (ts.getModifiers(s) ?? []).some((m) => m.kind === ts.SyntaxKind.DeclareKeyword);
+  return sf.statements.every(
+    (s) =>
+      ts.isInterfaceDeclaration(s) ||
+      ts.isTypeAliasDeclaration(s) ||
+      (ts.isImportDeclaration(s) && s.importClause !== undefined) ||
+      (ts.isExportDeclaration(s) && s.isTypeOnly) ||
+      ts.isEmptyStatement(s) ||
+      declared(s),
+  );
 }
 
 /**

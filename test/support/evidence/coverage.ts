@@ -126,7 +126,8 @@ export function renderCoverage(areas: Record<Area, AreaCoverage>, anchors: Ancho
   out.push('');
   out.push(`- **agent/src (TypeScript):** ${AREAS.typescript.tool}, in every test process and in every Node process a test`);
   out.push('  starts with its environment (the agent of the integration and system tests). Every file of agent/src is listed; a');
-  out.push('  file no test loads is at 0 %. Lines are every source line as c8 counts them (a comment or a type takes the count');
+  out.push('  file no test loads is at 0 %, a file of types only (nothing of it runs) is listed without figures. Lines are every');
+  out.push('  source line as c8 counts them (a comment or a type takes the count');
   out.push('  of the code around it). A branch is a V8 block range as c8 counts it: the body of each function that ran, and each');
   out.push('  block in it that ran a different number of times than the code around it (an `if` or `else` body, a `case`, the');
   out.push('  right side of `&&`, `||`, `??`, a ternary arm, a `catch`). It shows code that never ran, not a decision outcome');
@@ -136,9 +137,9 @@ export function renderCoverage(areas: Record<Area, AreaCoverage>, anchors: Ancho
   out.push('  Branches are LLVM branch coverage (`--branch`, each condition of an `if`, `while`, `&&`, `||` true and false),');
   out.push('  measured only on a nightly toolchain; `match` arms and `?` are not branches there, their lines are counted.');
   out.push('  Test modules (`#[cfg(test)]`) and modules compiled only for tests are not product code: not in the totals.');
-  out.push('- **Not measured:** `native/binding` and `native/sys` (the addon\'s Node-API layer, run by the TypeScript tests through');
-  out.push('  Node, where its Rust is not instrumented), hw-sim and the test code (not product code). The addon\'s use of');
-  out.push('  native/core through Node is not counted either: only native/core\'s own tests are.');
+  out.push('- **Not measured:** `native/binding` and `native/sys` (the addon\'s Node-API and system layers: the TypeScript tests');
+  out.push('  run them through Node, where their Rust is not instrumented), hw-sim and the test code (not product code). The');
+  out.push('  addon\'s use of native/core through Node is not counted either: only native/core\'s own tests are.');
   out.push('');
   out.push('## Totals');
   out.push('');
