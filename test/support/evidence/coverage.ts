@@ -125,7 +125,9 @@ export function renderCoverage(areas: Record<Area, AreaCoverage>, anchors: Ancho
   out.push('## How it is measured');
   out.push('');
   out.push(`- **agent/src (TypeScript):** ${AREAS.typescript.tool}, in every test process and in every Node process a test`);
-  out.push('  starts with its environment (the agent of the integration and system tests). Every file of agent/src is listed; a');
+  out.push('  starts with its environment (the agent of the integration and system tests), written when the process exits: an');
+  out.push('  agent killed with SIGKILL (the crash tests, and the teardown of most system tests) leaves no coverage, so what only');
+  out.push('  such processes ran is shown as not run. Every file of agent/src is listed; a');
   out.push('  file no test loads is at 0 %, a file of types only (nothing of it runs) is listed without figures. Lines are every');
   out.push('  source line as c8 counts them (a comment or a type takes the count');
   out.push('  of the code around it). A branch is a V8 block range as c8 counts it: the body of each function that ran, and each');
