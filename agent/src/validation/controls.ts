@@ -60,12 +60,14 @@ export interface SourceMemory {
   clockTrusted: boolean;
   /** Offsets of the last OFFSET_WINDOW_MS of receive time, for the age on arrival (see arrivalOffsetMs). */
   offsetSamples: Array<{ receiveMonoNs: bigint; offsetMs: number }>;
+  /** The same offsets kept sorted, so that their median costs no sort per observation. */
+  sortedOffsetsMs: number[];
   /** An offset known by construction (`vigil decode` judges a capture as received at its device time). */
   assumedOffsetMs: number | null;
 }
 
 export function newSourceMemory(assumedOffsetMs: number | null = null): SourceMemory {
-  return { lastUnit: new Map(), clockOffsetsMs: [], clockTrusted: true, offsetSamples: [], assumedOffsetMs };
+  return { lastUnit: new Map(), clockOffsetsMs: [], clockTrusted: true, offsetSamples: [], sortedOffsetsMs: [], assumedOffsetMs };
 }
 
 export interface ControlSettings {
@@ -211,11 +213,31 @@ export function arrivalOffsetMs(memory: SourceMemory, obs: Observation): number 
   if (memory.assumedOffsetMs !== null) return memory.assumedOffsetMs;
   if (obs.deviceTimeMs === null) return null;
   const samples = memory.offsetSamples;
-  samples.push({ receiveMonoNs: obs.receiveMonoNs, offsetMs: obs.deviceTimeMs - obs.receiveWallMs });
+  const sorted = memory.sortedOffsetsMs;
+  const offsetMs = obs.deviceTimeMs - obs.receiveWallMs;
+  samples.push({ receiveMonoNs: obs.receiveMonoNs, offsetMs });
+  sorted.splice(lowerBound(sorted, offsetMs), 0, offsetMs);
   const cutoff = obs.receiveMonoNs - BigInt(OFFSET_WINDOW_MS) * 1_000_000n;
-  while (samples.length > MAX_OFFSET_SAMPLES || (samples[0] !== undefined && samples[0].receiveMonoNs < cutoff)) samples.shift();
-  if (!samples.some((x) => x.receiveMonoNs < obs.receiveMonoNs)) return null;
-  return median(samples.map((x) => x.offsetMs));
+  while (samples.length > MAX_OFFSET_SAMPLES || (samples[0] !== undefined && samples[0].receiveMonoNs < cutoff)) {
+    const gone = samples.shift() as { offsetMs: number };
+    sorted.splice(lowerBound(sorted, gone.offsetMs), 1);
+  }
+  // Known once something was received before this frame (samples are in receive order).
+  if (!(samples[0] !== undefined && samples[0].receiveMonoNs < obs.receiveMonoNs)) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** The first index of a sorted array whose value is not below `x`. */
+function lowerBound(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if ((sorted[m] ?? 0) < x) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
 }
 
 /**
