@@ -35,7 +35,6 @@ t.test('REQ-SYS-001 hw-sim -> pty -> agent -> Mosquitto -> subscriber: values, u
   const { sub, sim, agent } = await system(t, ['--scenario', 'stable', '--period-ms', '250', '--start-time', '2026-01-01T10:00:00']);
   await until('8 SpO2 observations', () => obsOf(sub.got, 'spo2').length >= 8);
   const spo2 = obsOf(sub.got, 'spo2');
-  const pulse = obsOf(sub.got, 'pulseRate');
   const truth = sim.frames.filter((f) => f.injected === null);
   // Match observations to hw-sim's ground truth by the device time each frame carried.
   for (const o of spo2.slice(0, 8)) {
@@ -51,6 +50,11 @@ t.test('REQ-SYS-001 hw-sim -> pty -> agent -> Mosquitto -> subscriber: values, u
     t.equal(o.source.driver, 'masimo-ascii');
     t.equal(o.source.port, sim.path);
   }
+  // Each frame's pulse is published just after its SpO2: wait for it rather than read it at once.
+  const pulse = await until('8 pulse observations', () => {
+    const p = obsOf(sub.got, 'pulseRate');
+    return p.length >= 8 ? p : undefined;
+  });
   t.ok(pulse.length >= 8, 'pulse observations too');
   t.equal(pulse[0]?.unitUcum, '/min');
   const fromAgent = sub.got.filter((r) => r.env.gatewayId === 'gw-test');
