@@ -3,6 +3,7 @@
  * news2, docs/news2.md), as the rest of the agent sees it. The addon returns these shapes
  * as they are (names from the binding crate, vigil-native).
  */
+import type { News2Field } from '../model/parameters';
 
 /** SpO2 scale of the patient (RCP NEWS2 2017, Chart 1): 1 by default, 2 only when prescribed. */
 export type Spo2Scale = 1 | 2;
@@ -10,15 +11,8 @@ export type Spo2Scale = 1 | 2;
 /** Level of consciousness, ACVPU: Alert, new Confusion, Voice, Pain, Unresponsive. */
 export type Consciousness = 'A' | 'C' | 'V' | 'P' | 'U';
 
-/** The NEWS2 parameters, by their JSON names, in the order of Chart 1. */
-export type News2Parameter =
-  | 'respRatePerMin'
-  | 'spo2Percent'
-  | 'onOxygen'
-  | 'systolicMmHg'
-  | 'pulseBpm'
-  | 'consciousness'
-  | 'tempCelsius';
+/** The NEWS2 parameters, by their JSON names, in the order of Chart 1 (one list: the model's). */
+export type News2Parameter = News2Field;
 
 /** Risk level (RCP NEWS2 2017, Chart 2). */
 export type RiskLevel = 'low' | 'low-medium' | 'medium' | 'high';
