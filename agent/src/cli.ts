@@ -22,6 +22,7 @@ const USAGE = `usage:
   vigil run --config <file.json>
   vigil check-config --config <file.json>
   vigil station --url mqtt://host:port [--json] [--refresh-ms 1000] [--ca F --cert F --key F] [--client-id ID]
+                [--station-id ID]   (confirm delivery to the gateways as station ID: delivery receipts)
   vigil station ack|silence|observe|confirm-device --url U --bed site/ward/bed --user NAME
                 [--alarm ID] [--duration-sec N] [--consciousness A|C|V|P|U] [--on-oxygen true|false]
                 [--spo2-scale 1|2] [--interface ID] [--gateway ID] [--json] [--ca F --cert F --key F]
@@ -116,10 +117,15 @@ async function stationCommand(rest: string[]): Promise<number> {
       cert: { type: 'string' },
       key: { type: 'string' },
       'client-id': { type: 'string' },
+      'station-id': { type: 'string' },
     },
     strict: true,
   });
   if (!values.url) throw new UsageError('--url mqtt://host:port is required');
+  const stationId = values['station-id'];
+  if (stationId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(stationId)) {
+    throw new UsageError('--station-id must be 1-64 letters, digits, - or _ (the station certificate\'s name)');
+  }
   const refreshMs = Number(values['refresh-ms']);
   if (!Number.isInteger(refreshMs) || refreshMs < 100) throw new UsageError('--refresh-ms must be an integer >= 100');
   const { runStation } = await import('./commands/station.js');
@@ -132,6 +138,7 @@ async function stationCommand(rest: string[]): Promise<number> {
       certFile: values.cert,
       keyFile: values.key,
       clientId: values['client-id'],
+      stationId,
     },
     createLogger('warn'),
   );

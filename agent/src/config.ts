@@ -252,8 +252,16 @@ export const configSchema = z.strictObject({
       maxBytes: z.number().int().min(16_384).max(4_294_967_296).default(67_108_864),
       /** Age bound: older messages are dropped whatever their class. */
       maxAgeMs: z.number().int().min(60_000).max(604_800_000).default(86_400_000),
+      /**
+       * End-to-end delivery (HAZ-013, CTRL-025): the stations (certificate names) whose delivery
+       * receipts a queued message waits for before it leaves the queue. Empty: the broker's
+       * PUBACK deletes it, and a broker crash can lose what it acknowledged (logged at start).
+       */
+      confirmBy: z.array(id).max(8).default([]),
+      /** A message a station's receipt passed over is sent again once it was sent this long ago. */
+      resendUnconfirmedAfterMs: z.number().int().min(1000).max(600_000).default(10_000),
     })
-    .default({ dir: '/var/lib/vigil/queue', maxBytes: 67_108_864, maxAgeMs: 86_400_000 }),
+    .default({ dir: '/var/lib/vigil/queue', maxBytes: 67_108_864, maxAgeMs: 86_400_000, confirmBy: [], resendUnconfirmedAfterMs: 10_000 }),
   /** Commands from the station (docs/interfaces/commands.md). */
   commands: z
     .strictObject({

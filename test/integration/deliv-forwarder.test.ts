@@ -4,58 +4,18 @@
  * the test controls. No broker, no sleeping beyond letting promises settle.
  */
 import t from 'tap';
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from '../../agent/src/clock';
 import { PublishError } from '../../agent/src/errors';
 import { LevelQueueStore, MemoryQueueStore } from '../../agent/src/io/durable-queue';
-import type { QueueStore } from '../../agent/src/io/durable-queue';
-import type { PublishOptions } from '../../agent/src/io/mqtt';
 import { memoryLogger } from '../../agent/src/log';
 import type { Observation } from '../../agent/src/model/observation';
-import type { EnvelopeMsg } from '../../agent/src/proto/codec';
-import { decodeEnvelope } from '../../agent/src/proto/codec';
 import { Delivery } from '../../agent/src/publish/delivery';
 import { Outbox } from '../../agent/src/publish/outbox';
 import { Publisher } from '../../agent/src/publish/publisher';
-
-interface Sent {
-  topic: string;
-  env: EnvelopeMsg;
-  options: PublishOptions;
-  ack(): void;
-  fail(err: Error): void;
-}
-
-class FakeLink extends EventEmitter {
-  connected = true;
-  autoAck = true;
-  readonly sent: Sent[] = [];
-  ended = false;
-  publish(topic: string, payload: Uint8Array, options: PublishOptions): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.sent.push({ topic, env: decodeEnvelope(payload), options, ack: resolve, fail: reject });
-      if (this.autoAck) resolve();
-    });
-  }
-  async end(): Promise<void> {
-    this.ended = true;
-  }
-  down(): void {
-    this.connected = false;
-    this.emit('close');
-  }
-  up(): void {
-    this.connected = true;
-    this.emit('connect');
-  }
-}
-
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 20; i += 1) await new Promise((r) => setImmediate(r));
-};
+import { FakeLink, identity, settle, setup } from '../support/delivery-harness';
 
 /** For the LevelDB store, whose reads and writes complete on the thread pool: poll, with a deadline. */
 async function waitFor(what: string, probe: () => boolean): Promise<void> {
@@ -66,8 +26,6 @@ async function waitFor(what: string, probe: () => boolean): Promise<void> {
   }
 }
 
-const identity = { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
-const LIMITS = { maxBytes: 10_000_000, maxAgeMs: 3_600_000 };
 
 function obs(clock: FakeClock, value: number): Observation {
   return {
@@ -83,16 +41,6 @@ function obs(clock: FakeClock, value: number): Observation {
     receiveMonoNs: clock.monoNs(),
     unavailableReason: '',
   };
-}
-
-async function setup<S extends QueueStore = MemoryQueueStore>(store: S = new MemoryQueueStore() as unknown as S, options: { maxInFlight?: number } = {}) {
-  const clock = new FakeClock();
-  const logger = memoryLogger();
-  const link = new FakeLink();
-  const outbox = await Outbox.open(store, LIMITS, clock, logger);
-  const delivery = new Delivery(outbox, link, clock, logger, options);
-  const publisher = new Publisher(delivery, identity, clock, logger);
-  return { clock, logger, link, outbox, delivery, publisher, store };
 }
 
 t.test('REQ-DELIV-020 a message counts as sent once it is on disk; the PUBACK deletes it', async (t) => {

@@ -126,14 +126,15 @@ export interface AclGateway {
 
 /**
  * The Mosquitto ACL of docs/interfaces/mqtt.md (Security): a gateway may publish only
- * the message types of its own bed and read only its bed's command topic; a station
- * reads everything and writes commands. Identities are certificate common names, which are
+ * the message types of its own bed and read only its bed's command and receipt topics; a station
+ * reads everything and writes commands, and delivery receipts under its own name. Identities are certificate common names, which are
  * also the client ids: list every station-side process (view, command tool, observer) by its own name.
  */
 export function vigilAcl(gateways: readonly AclGateway[], stations: readonly string[]): string {
   const lines = ['# Vigil ACL: identities are client certificate common names (use_identity_as_username), also the client ids (use_username_as_clientid).'];
   for (const s of stations) {
-    lines.push('', `user ${s}`, 'topic read vigil/v1/#', 'topic write vigil/v1/+/+/+/cmd');
+    // A station writes receipts only under its own name (the gateway checks the payload names it too).
+    lines.push('', `user ${s}`, 'topic read vigil/v1/#', 'topic write vigil/v1/+/+/+/cmd', `topic write vigil/v1/+/+/+/receipt/${s}`);
   }
   for (const g of gateways) {
     const bed = `vigil/v1/${g.siteId}/${g.wardId}/${g.bedId}`;
@@ -146,6 +147,7 @@ export function vigilAcl(gateways: readonly AclGateway[], stations: readonly str
       `topic write ${bed}/alarm/#`,
       `topic write ${bed}/cmd-result`,
       `topic read ${bed}/cmd`,
+      `topic read ${bed}/receipt/#`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -17,10 +17,11 @@ import { UsageError } from '../errors';
 import { MqttLink } from '../io/mqtt';
 import type { Logger } from '../log';
 import type { CommandResultMsg } from '../proto/codec';
-import { decodeEnvelope, encodeCommand } from '../proto/codec';
+import { decodeEnvelope, encodeCommand, encodeReceipt } from '../proto/codec';
 import { topics } from '../publish/topics';
 import type { StationAction } from '../station/commands';
 import { buildCommand, parseBed } from '../station/commands';
+import { ReceiptBook } from '../station/receipts';
 import { renderStation, StationModel } from '../station/station';
 
 export interface StationOptions {
@@ -32,11 +33,18 @@ export interface StationOptions {
   keyFile?: string | undefined;
   /** A persistent session under this client id: what was published while the view was away is delivered on return. */
   clientId?: string | undefined;
+  /**
+   * Confirm delivery as this station (its certificate's name): publish delivery receipts to
+   * the gateways, which keep every queued message until the stations they wait for confirm it
+   * (HAZ-013, CTRL-025). Absent: this view confirms nothing.
+   */
+  stationId?: string | undefined;
   protocolVersion?: 4 | 5;
 }
 
 export async function runStation(opts: StationOptions, logger: Logger, out: NodeJS.WritableStream = process.stdout): Promise<void> {
-  const model = new StationModel();
+  const receipts = opts.stationId ? new ReceiptBook() : undefined;
+  const model = new StationModel(receipts);
   const link = new MqttLink(
     {
       url: opts.url,
@@ -59,6 +67,7 @@ export async function runStation(opts: StationOptions, logger: Logger, out: Node
   });
   link.on('connect', () => {
     link.subscribe(topics.all, 1).catch((err: Error) => logger.error('subscribe-failed', { error: err.message }));
+    receipts?.resendAll(); // a receipt lost with the old connection is said again
   });
   link.on('error', (err) => logger.warn('mqtt-error', { error: err.message }));
   const tty = 'isTTY' in out && (out as NodeJS.WriteStream).isTTY === true;
@@ -70,9 +79,21 @@ export async function runStation(opts: StationOptions, logger: Logger, out: Node
     else out.write((tty ? '\x1b[2J\x1b[H' : '') + renderStation(views, now) + (link.connected ? '' : '  (broker not connected)\n'));
   }
   const timer = setInterval(draw, opts.refreshMs);
+  const receiptTimer = receipts && opts.stationId ? setInterval(sendReceipts, 250, receipts, opts.stationId) : undefined;
+  function sendReceipts(book: ReceiptBook, stationId: string): void {
+    if (!link.connected) return;
+    for (const r of book.due(Date.now())) {
+      const payload = encodeReceipt({ schemaVersion: 1, stationId, gatewayId: r.gatewayId, bootId: r.bootId, received: r.received, sentWallMs: Date.now() });
+      link.publish(topics.receipt(r.bed, stationId), payload, { qos: 1, retain: false }).catch((err: Error) => {
+        logger.warn('receipt-not-sent', { error: err.message });
+        book.resendAll();
+      });
+    }
+  }
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       clearInterval(timer);
+      clearInterval(receiptTimer);
       void link.end(true).then(resolve);
     };
     process.once('SIGINT', stop);

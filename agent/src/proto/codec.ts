@@ -14,6 +14,7 @@ export const PROTO_FILE = join(PROJECT_ROOT, 'proto', 'vigil', 'v1', 'vigil.prot
 
 let envelopeType: protobuf.Type | null = null;
 let commandType: protobuf.Type | null = null;
+let receiptType: protobuf.Type | null = null;
 
 function envelope(): protobuf.Type {
   if (!envelopeType) {
@@ -21,6 +22,7 @@ function envelope(): protobuf.Type {
     root.resolveAll();
     envelopeType = root.lookupType('vigil.v1.Envelope');
     commandType = root.lookupType('vigil.v1.Command');
+    receiptType = root.lookupType('vigil.v1.DeliveryReceipt');
   }
   return envelopeType;
 }
@@ -28,6 +30,11 @@ function envelope(): protobuf.Type {
 function command(): protobuf.Type {
   envelope();
   return commandType as protobuf.Type;
+}
+
+function receipt(): protobuf.Type {
+  envelope();
+  return receiptType as protobuf.Type;
 }
 
 type Int64 = number | string;
@@ -300,4 +307,29 @@ export function decodeCommand(bytes: Uint8Array): CommandMsg {
     arrays: true,
     oneofs: false,
   }) as CommandMsg;
+}
+
+/** Station -> gateway delivery receipt (docs/interfaces/mqtt.md, Delivery receipts). */
+export interface DeliveryReceiptMsg {
+  schemaVersion: number;
+  stationId: string;
+  gatewayId: string;
+  bootId: string;
+  received: Array<{ first: Int64; last: Int64 }>;
+  sentWallMs: Int64;
+}
+
+/** Encodes a delivery receipt; throws if a field does not fit the schema. */
+export function encodeReceipt(msg: DeliveryReceiptMsg): Uint8Array {
+  const type = receipt();
+  const message = type.fromObject(msg as unknown as Record<string, unknown>);
+  const problem = type.verify(message);
+  if (problem) throw new TypeError(`receipt does not fit vigil.v1: ${problem}`);
+  return type.encode(message).finish();
+}
+
+/** Decodes a delivery receipt; throws on bytes that are not a vigil.v1 DeliveryReceipt. */
+export function decodeReceipt(bytes: Uint8Array): DeliveryReceiptMsg {
+  const type = receipt();
+  return type.toObject(type.decode(bytes), { longs: String, defaults: true, arrays: true }) as DeliveryReceiptMsg;
 }

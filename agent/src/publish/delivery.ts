@@ -28,12 +28,16 @@ import { PublishError } from '../errors';
 import type { PublishOptions } from '../io/mqtt';
 import type { Logger } from '../log';
 import { markBackfill } from '../proto/codec';
+import type { CheckedReceipt } from './confirmations';
+import { checkReceipt, StationConfirmations } from './confirmations';
 import type { DeliveryClass, Outbox, QueueEntry } from './outbox';
 
 /** Options the publisher passes with each message: MQTT options plus the queue class. */
 export interface SendOptions extends PublishOptions {
   /** Set: queued durably and evicted in this class's order. Absent: state, not queued. */
   deliveryClass?: DeliveryClass | undefined;
+  /** The envelope's gateway run and sequence number (queued messages): what receipts name. */
+  stream?: { bootId: string; sequence: number } | undefined;
 }
 
 /** What the forwarder needs from the MQTT boundary (io/mqtt.ts MqttLink, or a fake). */
@@ -51,6 +55,22 @@ export interface DeliveryOptions {
   drainGraceMs?: number;
   /** A message sent later than this after it was accepted is flagged backfill. */
   lateAfterMs?: number;
+  /**
+   * End to end (HAZ-013, CTRL-025): the station ids whose delivery receipts a queued message
+   * of the numbered stream waits for before it leaves the queue. Empty or absent: the
+   * broker's PUBACK deletes it (hop by hop only).
+   */
+  confirmBy?: readonly string[];
+  /** This gateway's id: a receipt must name it. Required with confirmBy. */
+  gatewayId?: string;
+  /** A message a station's receipt passed over is sent again once it was sent this long ago. */
+  resendUnconfirmedAfterMs?: number;
+}
+
+/** A message the broker acknowledged that waits for the stations' receipts. */
+interface Awaiting {
+  entry: QueueEntry;
+  sentMonoNs: bigint;
 }
 
 export class Delivery {
@@ -65,6 +85,11 @@ export class Delivery {
   private readonly lateAfterMs: number;
   private idleWaiters: Array<() => void> = [];
   private readonly lastIncrease = new Map<string, { total: number; atMonoNs: bigint }>();
+  private readonly awaiting = new Map<bigint, Awaiting>();
+  private readonly confirmations: StationConfirmations | null;
+  private readonly gatewayId: string;
+  private readonly resendAfterMs: number;
+  private readonly sentOrWaiting = (key: bigint): boolean => this.inFlight.has(key) || this.awaiting.has(key);
 
   constructor(
     private readonly outbox: Outbox,
@@ -76,23 +101,103 @@ export class Delivery {
     this.maxInFlight = options.maxInFlight ?? 32;
     this.drainGraceMs = options.drainGraceMs ?? 2000;
     this.lateAfterMs = options.lateAfterMs ?? 2000;
+    this.confirmations = options.confirmBy && options.confirmBy.length > 0 ? new StationConfirmations(options.confirmBy) : null;
+    this.gatewayId = options.gatewayId ?? '';
+    this.resendAfterMs = options.resendUnconfirmedAfterMs ?? 10_000;
     outbox.onDurable(() => void this.pump());
     // MQTT.js re-sends what was in flight when the link dropped before it reports the
-    // new connection; the forwarder then carries on from where it was.
-    link.on('connect', () => void this.pump());
+    // new connection; the forwarder then carries on from where it was. What the broker had
+    // acknowledged but no station confirmed may have died with the broker: sent again.
+    link.on('connect', () => {
+      this.resendAwaiting();
+      void this.pump();
+    });
+  }
+
+  /** End to end: the stations this gateway waits for (empty: the broker's PUBACK suffices). */
+  get confirmingStations(): readonly string[] {
+    return this.confirmations?.stations ?? [];
+  }
+
+  /**
+   * A delivery receipt from station `stationId` (the last level of its topic). Checked, then
+   * every message it confirms for all the stations waited for leaves the queue; a message it
+   * passes over, sent at least `resendUnconfirmedAfterMs` ago, is sent again. Rejected and
+   * ignored receipts are counted and logged, never acted on.
+   */
+  receipt(stationId: string, payload: Uint8Array): void {
+    if (!this.confirmations) {
+      this.add('receipts-ignored.not-waited-for');
+      return;
+    }
+    const checked = checkReceipt(payload, stationId, this.gatewayId);
+    if (!checked.ok) {
+      this.add(`receipts-rejected.${checked.reason}`);
+      this.logger.warn('receipt-rejected', { station: stationId, reason: checked.reason, detail: checked.detail });
+      return;
+    }
+    if (!this.confirmations.record(checked.receipt)) {
+      this.add('receipts-ignored.not-waited-for');
+      return;
+    }
+    this.add('receipts-accepted');
+    this.settle(checked.receipt);
+    this.checkIdle();
+    void this.pump();
+  }
+
+  private settle(receipt: CheckedReceipt): void {
+    const confirmations = this.confirmations as StationConfirmations;
+    const now = this.clock.monoNs();
+    for (const [key, a] of this.awaiting) {
+      const e = a.entry;
+      if (e.removed) {
+        this.awaiting.delete(key); // evicted by the queue's bounds meanwhile (counted there)
+        continue;
+      }
+      if (e.bootId !== receipt.bootId || e.sequence === null) continue;
+      if (confirmations.confirmed(e.bootId, e.sequence)) {
+        this.awaiting.delete(key);
+        this.outbox.remove(e);
+        this.add('queue-confirmed');
+      } else if (confirmations.passedBy(receipt.stationId, e.bootId, e.sequence) && elapsedMs(a.sentMonoNs, now) >= this.resendAfterMs) {
+        this.awaiting.delete(key);
+        this.rewind(key);
+        this.add('queue-resent-unconfirmed');
+      }
+    }
+  }
+
+  /** After a reconnect: everything the old connection's broker acknowledged without a receipt. */
+  private resendAwaiting(): void {
+    for (const [key, a] of this.awaiting) {
+      this.awaiting.delete(key);
+      if (a.entry.removed) continue;
+      this.rewind(key);
+      this.add('queue-resent-unconfirmed');
+    }
+  }
+
+  /** The in-order pass goes back to send `key` again (alarms sent ahead are found from the cursor too). */
+  private rewind(key: bigint): void {
+    if (key <= this.cursor) this.cursor = key - 1n;
   }
 
   get connected(): boolean {
     return this.link.connected;
   }
 
-  /** Messages waiting in the durable queue (load shedding reads its growth). */
+  /**
+   * Messages waiting in the durable queue to be sent (load shedding reads its growth). Those
+   * sent and waiting for a station's receipt are not a backlog: a station away must not make
+   * the gateway shed.
+   */
   get backlog(): number {
-    return this.outbox.depth;
+    return this.outbox.depth - this.awaiting.size;
   }
 
   publish(topic: string, payload: Uint8Array, options: SendOptions): Promise<void> {
-    const { deliveryClass, ...mqttOptions } = options;
+    const { deliveryClass, stream, ...mqttOptions } = options;
     if (deliveryClass === undefined) return this.publishState(topic, payload, mqttOptions);
     // No await before append: the key (the delivery order) is taken in call order.
     const accepted = this.outbox.append({
@@ -105,6 +210,8 @@ export class Delivery {
       deliveryClass,
       acceptedWallMs: this.clock.wallMs(),
       backfill: !this.link.connected,
+      bootId: stream?.bootId,
+      sequence: stream?.sequence,
     });
     return accepted.then(async (r) => {
       if (r.ok) return;
@@ -121,7 +228,7 @@ export class Delivery {
 
   /** Counters for the gateway status. */
   counters(): Record<string, number> {
-    return { ...this.outbox.counters(), ...this.counts, 'queue-in-flight': this.inFlight.size };
+    return { ...this.outbox.counters(), ...this.counts, 'queue-in-flight': this.inFlight.size, 'queue-awaiting-receipt': this.awaiting.size };
   }
 
   /**
@@ -198,12 +305,12 @@ export class Delivery {
           // Alarm changes first: a queued alarm is sent ahead of a backlog of other messages
           // (REQ-PERF-003). It keeps its place in the key order: the in-order pass below skips
           // it once it is in flight or acknowledged, and sends it if its send failed.
-          const alarm = this.outbox.nextOfClass('alarm', this.cursor, this.inFlight);
+          const alarm = this.outbox.nextOfClass('alarm', this.cursor, this.sentOrWaiting);
           const entry = alarm ?? this.outbox.next(this.cursor);
           if (!entry) break;
           const inOrder = alarm === undefined;
           if (inOrder) this.cursor = entry.key;
-          if (this.inFlight.has(entry.key)) continue; // re-sent by MQTT.js itself
+          if (this.sentOrWaiting(entry.key)) continue; // re-sent by MQTT.js itself, or waiting for a receipt
           let rec;
           try {
             rec = await this.outbox.read(entry);
@@ -246,9 +353,17 @@ export class Delivery {
   }
 
   private acknowledged(entry: QueueEntry, backfill: boolean): void {
-    this.outbox.remove(entry);
     this.add('queue-delivered');
     if (backfill) this.add('queue-delivered-backfill');
+    const c = this.confirmations;
+    if (c === null || entry.bootId === null || entry.sequence === null || entry.removed) {
+      this.outbox.remove(entry);
+    } else if (c.confirmed(entry.bootId, entry.sequence)) {
+      this.outbox.remove(entry); // the receipt overtook the broker's PUBACK
+      this.add('queue-confirmed');
+    } else {
+      this.awaiting.set(entry.key, { entry, sentMonoNs: this.clock.monoNs() });
+    }
   }
 
   private failed(entry: QueueEntry, topic: string, err: unknown): void {

@@ -42,6 +42,8 @@ export interface AgentSink extends MessageSink {
 export function connectMqttSession(config: Config, outbox: Outbox, clock: Clock, logger: Logger, will: SessionWill, hooks: SessionHooks): AgentSink {
   const identity: GatewayIdentity = config.gateway;
   const commandTopic = topics.command(identity);
+  const receiptPrefix = topics.receipt(identity, '');
+  const confirmBy = config.queue.confirmBy;
   const m = config.mqtt;
   const link = new MqttLink(
     {
@@ -63,14 +65,27 @@ export function connectMqttSession(config: Config, outbox: Outbox, clock: Clock,
   link.on('connect', () => {
     logger.info('mqtt-connected', { url: m.url });
     link.subscribe(commandTopic, 1).catch((err: Error) => logger.error('subscribe-failed', { error: err.message }));
+    if (confirmBy.length > 0) {
+      link.subscribe(topics.receipts(identity), 1).catch((err: Error) => logger.error('subscribe-failed', { error: err.message }));
+    }
     hooks.connected();
   });
   link.on('message', (topic, payload) => {
     if (topic === commandTopic) hooks.command(payload);
+    else if (topic.startsWith(receiptPrefix)) delivery.receipt(topic.slice(receiptPrefix.length), payload);
   });
   link.on('offline', () => logger.warn('mqtt-offline', {}));
   link.on('error', (err) => logger.warn('mqtt-error', { error: err.message }));
   // Store and forward: every observation, score and alarm change is on disk before it
-  // counts as sent, and leaves the queue when the broker acknowledged it.
-  return new Delivery(outbox, link, clock, logger);
+  // counts as sent, and leaves the queue when the stations in queue.confirmBy have received
+  // it (their delivery receipts), or, with none configured, when the broker acknowledged it.
+  if (confirmBy.length === 0) {
+    logger.warn('delivery-unconfirmed', { detail: 'queue.confirmBy is empty: a message leaves the queue on the broker\'s PUBACK, and a broker crash can lose it' });
+  }
+  const delivery = new Delivery(outbox, link, clock, logger, {
+    confirmBy,
+    gatewayId: config.gateway.gatewayId,
+    resendUnconfirmedAfterMs: config.queue.resendUnconfirmedAfterMs,
+  });
+  return delivery;
 }

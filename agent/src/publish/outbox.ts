@@ -43,6 +43,9 @@ export interface QueueRecord {
   acceptedWallMs: number;
   /** Accepted while the broker was unreachable: delivered flagged as backfill. */
   backfill: boolean;
+  /** The envelope's place in the numbered stream (what a station's delivery receipt names). */
+  bootId?: string | undefined;
+  sequence?: number | undefined;
 }
 
 export interface QueueEntry {
@@ -54,6 +57,9 @@ export interface QueueEntry {
   readonly acceptedMonoNs: bigint | null;
   /** Found on disk at start-up: accepted by an earlier run, so late whatever its flag says. */
   readonly fromPreviousRun: boolean;
+  /** The gateway run and sequence number of the envelope; null for a record without them. */
+  readonly bootId: string | null;
+  readonly sequence: number | null;
   durable: boolean;
   removed: boolean;
 }
@@ -81,6 +87,7 @@ export function encodeRecord(r: QueueRecord): Uint8Array {
     cls: r.deliveryClass,
     acceptedWallMs: r.acceptedWallMs,
     backfill: r.backfill,
+    ...(r.bootId !== undefined && r.sequence !== undefined ? { boot: r.bootId, seq: r.sequence } : {}),
   });
   return Buffer.concat([Buffer.from(`${header}\n`, 'utf8'), Buffer.from(r.payload)]);
 }
@@ -118,6 +125,8 @@ export function decodeRecord(bytes: Uint8Array): QueueRecord | null {
     deliveryClass: cls as DeliveryClass,
     acceptedWallMs: h.acceptedWallMs,
     backfill: h.backfill,
+    bootId: typeof h.boot === 'string' && Number.isSafeInteger(h.seq) ? h.boot : undefined,
+    sequence: typeof h.boot === 'string' && Number.isSafeInteger(h.seq) ? (h.seq as number) : undefined,
   };
 }
 
@@ -219,6 +228,8 @@ export class Outbox {
         acceptedWallMs: rec.acceptedWallMs,
         acceptedMonoNs: null,
         fromPreviousRun: true,
+        bootId: rec.bootId ?? null,
+        sequence: rec.sequence ?? null,
         durable: true,
         removed: false,
       });
@@ -278,6 +289,8 @@ export class Outbox {
       acceptedWallMs: rec.acceptedWallMs,
       acceptedMonoNs: this.clock.monoNs(),
       fromPreviousRun: false,
+      bootId: rec.bootId ?? null,
+      sequence: rec.sequence ?? null,
       durable: false,
       removed: false,
     };
@@ -310,13 +323,13 @@ export class Outbox {
   }
 
   /**
-   * The first durable entry of one class after `after` that is not in `skip` (the forwarder's
-   * in-flight set): the forwarder sends alarms ahead of the backlog (publish/shedding.ts).
+   * The first durable entry of one class after `after` that `skip` does not name (the forwarder's
+   * in-flight and sent ones): the forwarder sends alarms ahead of the backlog (publish/shedding.ts).
    */
-  nextOfClass(cls: DeliveryClass, after: bigint, skip: ReadonlySet<bigint>): QueueEntry | undefined {
+  nextOfClass(cls: DeliveryClass, after: bigint, skip: (key: bigint) => boolean): QueueEntry | undefined {
     const list = this.byClass.get(cls) as OrderedEntries;
     let e = list.after(after);
-    while (e && skip.has(e.key)) e = list.after(e.key);
+    while (e && skip(e.key)) e = list.after(e.key);
     return e && e.durable ? e : undefined;
   }
 

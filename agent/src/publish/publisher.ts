@@ -203,8 +203,11 @@ export class Publisher {
   }
 
   private async send(topic: string, payload: Uint8Array, options: SendOptions): Promise<void> {
+    // A queued message's envelope was built just before this call (no other envelope in
+    // between): its number is the stream's last, which the stations' receipts will name.
+    const stream = options.deliveryClass ? { bootId: this.bootId, sequence: this.sequence } : undefined;
     try {
-      await this.sink.publish(topic, payload, { ...options, contentType: CONTENT_TYPE });
+      await this.sink.publish(topic, payload, { ...options, contentType: CONTENT_TYPE, ...(stream ? { stream } : {}) });
       this.counts.published += 1;
     } catch (err) {
       // Counted and reported in the gateway status. A queued message that fails here was

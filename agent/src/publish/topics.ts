@@ -7,6 +7,7 @@
  *   vigil/v1/<site>/<ward>/<bed>/alarm/<alarm-id>    Alarm           QoS 1, retained while relevant, expires
  *   vigil/v1/<site>/<ward>/<bed>/cmd                 Command         station -> gateway, QoS 1, not retained
  *   vigil/v1/<site>/<ward>/<bed>/cmd-result          CommandResult   gateway -> station, QoS 1, not retained
+ *   vigil/v1/<site>/<ward>/<bed>/receipt/<station>   DeliveryReceipt station -> gateway, QoS 1, not retained
  */
 export const TOPIC_ROOT = 'vigil/v1';
 
@@ -28,6 +29,10 @@ export const topics = {
   /** Commands from the station to this bed's gateway (docs/interfaces/commands.md). */
   command: (a: BedAddress) => `${bedTopic(a)}/cmd`,
   commandResult: (a: BedAddress) => `${bedTopic(a)}/cmd-result`,
+  /** A station's delivery receipts for this bed's gateway (end to end: HAZ-013, CTRL-025). */
+  receipt: (a: BedAddress, stationId: string) => `${bedTopic(a)}/receipt/${stationId}`,
+  /** What a gateway subscribes to: the receipts of every station for its bed. */
+  receipts: (a: BedAddress) => `${bedTopic(a)}/receipt/+`,
   /** What the station subscribes to: every bed of every ward of every site. */
   all: `${TOPIC_ROOT}/#`,
 };
