@@ -99,6 +99,9 @@ export interface AgentConfigOptions {
   interface?: Record<string, unknown>;
   /** Further interfaces of the same bed, written as given (`make run`: the sensor patch). */
   moreInterfaces?: Record<string, unknown>[];
+  /** End-to-end delivery: the stations whose receipts queued messages wait for (queue.confirmBy). */
+  confirmBy?: string[];
+  resendUnconfirmedAfterMs?: number;
 }
 
 export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
@@ -114,7 +117,11 @@ export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
       reconnectPeriodMs: 500,
     },
     interfaces: [o.interface ?? { id: 'spo2', driver: 'masimo-ascii', path: o.devicePath, quietTimeMs: o.quietTimeMs ?? 3000 }, ...(o.moreInterfaces ?? [])],
-    queue: { dir: o.queueDir ?? join(dir, 'queue') },
+    queue: {
+      dir: o.queueDir ?? join(dir, 'queue'),
+      ...(o.confirmBy ? { confirmBy: o.confirmBy } : {}),
+      ...(o.resendUnconfirmedAfterMs ? { resendUnconfirmedAfterMs: o.resendUnconfirmedAfterMs } : {}),
+    },
     log: { level: 'info' },
   };
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);

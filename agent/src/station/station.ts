@@ -33,6 +33,8 @@ interface Received<T> {
 interface BootSequence {
   last: number;
   missing: Array<[from: number, to: number]>;
+  /** Distinct numbered messages received (each message id once), whatever their order. */
+  received: number;
 }
 
 /** A message that arrived as backfill (history), newest last. */
@@ -133,6 +135,8 @@ export interface BedView {
   sequenceGaps: number;
   /** How many numbered messages those gaps hold. */
   missingMessages: number;
+  /** Per gateway run (the last few): the highest number seen and how many distinct numbered messages arrived. */
+  runs: Array<{ bootId: string; highest: number; received: number }>;
   duplicates: number;
   backfill: { received: number; oldestWallMs: number | null; newestWallMs: number | null; recent: HistoryItem[] };
 }
@@ -247,6 +251,7 @@ export class StationModel {
       alarms: [...bed.alarms.values()].map(({ msg }) => alarmView(msg)),
       sequenceGaps: boots.reduce((n, b) => n + b.missing.length, 0),
       missingMessages: boots.reduce((n, b) => n + b.missing.reduce((m, [from, to]) => m + to - from + 1, 0), 0),
+      runs: [...bed.boots].map(([bootId, b]) => ({ bootId, highest: b.last, received: b.received })),
       duplicates: bed.duplicates,
       backfill: {
         received: bed.backfillReceived,
@@ -391,10 +396,11 @@ function trackSequence(bed: BedState, bootId: string, seq: number): void {
   if (seq <= 0) return;
   let boot = bed.boots.get(bootId);
   if (!boot) {
-    boot = { last: 0, missing: [] };
+    boot = { last: 0, missing: [], received: 0 };
     bed.boots.set(bootId, boot);
     if (bed.boots.size > BOOTS_TRACKED) bed.boots.delete(bed.boots.keys().next().value as string);
   }
+  boot.received += 1;
   if (boot.last === 0) {
     // The first number seen of a run: anything below it was before this station listened.
     boot.last = seq;
