@@ -54,6 +54,8 @@ async function main(): Promise<void> {
     gatewayId: bed.gatewayId,
     bedId: bed.bedId,
     tls: pki.clientTls(bed.gatewayId),
+    // End to end: queued messages wait for the station view's delivery receipts (HAZ-013).
+    confirmBy: [STATIONS.view],
     moreInterfaces: [
       { id: 'patch', driver: 'vigil-patch', path: patch.path },
       { id: 'monitor', driver: 'hl7-pcd01', transport: 'serial', path: monitor.path, scoreUnverified: true },
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
   const stationTls = pki.clientTls(STATIONS.view);
   const station = spawn(
     process.execPath,
-    [VIGIL_CLI, 'station', '--url', broker.url, '--ca', stationTls.caFile, '--cert', stationTls.certFile, '--key', stationTls.keyFile],
+    [VIGIL_CLI, 'station', '--url', broker.url, '--station-id', STATIONS.view, '--ca', stationTls.caFile, '--cert', stationTls.certFile, '--key', stationTls.keyFile],
     { stdio: 'inherit' },
   );
   let stopping: Promise<void> | null = null;

@@ -71,6 +71,7 @@ t.test('REQ-SEC-007 HAZ-016 the shipped Mosquitto configuration: client certific
   t.equal(await refusal(topics.observation(OTHER, 'spo2'), Uint8Array.from([1])), 0, 'its own bed: accepted');
   const forged = encodeCommand(buildCommand({ kind: 'observe', consciousness: 'U' }, BED, 'mallory', 'station-x', Date.now()));
   t.equal(await refusal(topics.command(BED), forged), 0x87, 'a command from a gateway certificate: not authorized');
+  t.equal(await refusal(topics.receipt(BED, STATIONS.view), Uint8Array.from([1])), 0x87, "a delivery receipt from a gateway certificate, in the station's name: not authorized (CTRL-025)");
   // It leaves before the attack below, which uses its certificate (one certificate per client process).
   await other.end(true);
 
