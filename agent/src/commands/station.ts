@@ -79,17 +79,7 @@ export async function runStation(opts: StationOptions, logger: Logger, out: Node
     else out.write((tty ? '\x1b[2J\x1b[H' : '') + renderStation(views, now) + (link.connected ? '' : '  (broker not connected)\n'));
   }
   const timer = setInterval(draw, opts.refreshMs);
-  const receiptTimer = receipts && opts.stationId ? setInterval(sendReceipts, 250, receipts, opts.stationId) : undefined;
-  function sendReceipts(book: ReceiptBook, stationId: string): void {
-    if (!link.connected) return;
-    for (const r of book.due(Date.now())) {
-      const payload = encodeReceipt({ schemaVersion: 1, stationId, gatewayId: r.gatewayId, bootId: r.bootId, received: r.received, sentWallMs: Date.now() });
-      link.publish(topics.receipt(r.bed, stationId), payload, { qos: 1, retain: false }).catch((err: Error) => {
-        logger.warn('receipt-not-sent', { error: err.message });
-        book.resendAll();
-      });
-    }
-  }
+  const receiptTimer = receipts && opts.stationId ? setInterval(sendReceipts, 250, link, receipts, opts.stationId, logger) : undefined;
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       clearInterval(timer);
@@ -99,6 +89,21 @@ export async function runStation(opts: StationOptions, logger: Logger, out: Node
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/**
+ * Publishes the delivery receipts due (station/receipts.ts) as station `stationId`, QoS 1; one
+ * the broker refuses or that cannot be sent is logged and said again later. Called on a timer.
+ */
+export function sendReceipts(link: MqttLink, book: ReceiptBook, stationId: string, logger: Logger): void {
+  if (!link.connected) return;
+  for (const r of book.due(Date.now())) {
+    const payload = encodeReceipt({ schemaVersion: 1, stationId, gatewayId: r.gatewayId, bootId: r.bootId, received: r.received, sentWallMs: Date.now() });
+    link.publish(topics.receipt(r.bed, stationId), payload, { qos: 1, retain: false }).catch((err: Error) => {
+      logger.warn('receipt-not-sent', { error: err.message });
+      book.resendAll();
+    });
+  }
 }
 
 const COMMAND_USAGE = 'usage: vigil station ack|silence|observe|confirm-device --url U --bed site/ward/bed --user NAME [options]';

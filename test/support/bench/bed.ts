@@ -63,6 +63,8 @@ export interface AgentConfigExtras {
   heartbeatIntervalMs?: number;
   clockOffsetBoundMs?: number;
   maxQueueBytes?: number;
+  /** End-to-end delivery: the stations whose receipts queued messages wait for (queue.confirmBy). */
+  confirmBy?: string[];
 }
 
 /** The agent's configuration for these interfaces (defaults of the product elsewhere). */
@@ -72,7 +74,11 @@ export function writeBedConfig(dir: string, brokerUrl: string, interfaces: Array
     gateway: { gatewayId, siteId: 'site1', wardId: 'ward1', bedId: 'bed1' },
     mqtt: { url: brokerUrl, insecure: true, heartbeatIntervalMs: extras.heartbeatIntervalMs ?? 5000 },
     interfaces,
-    queue: { dir: join(dir, 'queue'), ...(extras.maxQueueBytes ? { maxBytes: extras.maxQueueBytes } : {}) },
+    queue: {
+      dir: join(dir, 'queue'),
+      ...(extras.maxQueueBytes ? { maxBytes: extras.maxQueueBytes } : {}),
+      ...(extras.confirmBy ? { confirmBy: extras.confirmBy, resendUnconfirmedAfterMs: 2000 } : {}),
+    },
     log: { level: 'info' },
     ...(interfaces.some((i) => i.driver === 'hl7-pcd01') ? { patient: { patientId: PATIENT_ID } } : {}),
     ...(extras.clockOffsetBoundMs ? { clockOffsetBoundMs: extras.clockOffsetBoundMs } : {}),
@@ -92,8 +98,9 @@ export interface StationProcess {
   stop(): Promise<StationSummary>;
 }
 
-export function startStation(url: string, record: 'all' | 'alarm' | 'none' = 'all'): Promise<StationProcess> {
-  const child = spawn(process.execPath, [join(BENCH_DIR, 'station.js'), '--url', url, '--record', record], { stdio: ['ignore', 'pipe', 'inherit'] });
+export function startStation(url: string, record: 'all' | 'alarm' | 'none' = 'all', stationId?: string): Promise<StationProcess> {
+  const args = [join(BENCH_DIR, 'station.js'), '--url', url, '--record', record, ...(stationId ? ['--station-id', stationId] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const records: StationRecord[] = [];
   const counts: Array<{ t: number; messages: number }> = [];
   let summary: StationSummary | null = null;

@@ -24,6 +24,8 @@ import { MqttLink } from '../../../agent/src/io/mqtt';
 import { createLogger } from '../../../agent/src/log';
 import type { EnvelopeMsg } from '../../../agent/src/proto/codec';
 import { decodeEnvelope } from '../../../agent/src/proto/codec';
+import { sendReceipts } from '../../../agent/src/commands/station';
+import { ReceiptBook } from '../../../agent/src/station/receipts';
 import { StationModel } from '../../../agent/src/station/station';
 
 export type StationRecordKind = 'observation' | 'score' | 'alarm' | 'status' | 'other';
@@ -65,7 +67,7 @@ export interface StationSummary {
   duplicates: number;
   undecodable: number;
   /** Per gateway run (boot id): highest sequence number, and numbers missing below it (lost). */
-  runs: Array<{ gateway: string; boot: string; highest: number; missing: number }>;
+  runs: Array<{ gateway: string; boot: string; highest: number; missing: number; received: number }>;
 }
 
 function record(topic: string, env: EnvelopeMsg, receivedMs: number): StationRecord {
@@ -112,11 +114,14 @@ function record(topic: string, env: EnvelopeMsg, receivedMs: number): StationRec
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { url: { type: 'string' }, record: { type: 'string', default: 'all' } },
+    options: { url: { type: 'string' }, record: { type: 'string', default: 'all' }, 'station-id': { type: 'string' } },
   });
   if (!values.url) throw new Error('--url is required');
   const mode = values.record ?? 'all';
-  const model = new StationModel();
+  // --station-id: confirm delivery with receipts as the product's station does (the soak benchmark).
+  const stationId = values['station-id'];
+  const receipts = stationId ? new ReceiptBook() : undefined;
+  const model = new StationModel(receipts);
   let messages = 0;
   let recorded = 0;
   const out: string[] = [];
@@ -155,9 +160,13 @@ async function main(): Promise<void> {
   link.on('error', () => undefined);
   await new Promise<void>((resolve) => link.once('connect', () => resolve()));
   await link.subscribe('vigil/v1/#', 1);
+  const logger = createLogger('error');
+  const receiptTimer = receipts && stationId ? setInterval(sendReceipts, 250, link, receipts, stationId, logger) : undefined;
+  link.on('connect', () => receipts?.resendAll());
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
   const stop = (): void => {
     clearInterval(flushTimer);
+    clearInterval(receiptTimer);
     flush();
     // Sequence gaps as the station model tracks them (per bed and gateway run).
     const summary: StationSummary = {
@@ -171,6 +180,7 @@ async function main(): Promise<void> {
           boot,
           highest: b.last,
           missing: b.missing.reduce((n, [from, to]) => n + to - from + 1, 0),
+          received: b.received,
         })),
       ),
     };
