@@ -36,7 +36,7 @@ help:
 	@echo "make test   build everything (and the addon's test build) and run every test (tap + cargo test)"
 	@echo "make build  install what is missing and build the addon and the TypeScript"
 	@echo "make evidence  traceability, SBOM, SOUP list, verification records (docs/evidence/)"
-	@echo "make bench  benchmarks (about 12 min): prints the table and writes docs/benchmarks.md"
+	@echo "make bench  benchmarks (about 22 min): prints the table and writes docs/benchmarks.md"
 
 ## ---- installing what is missing -----------------------------------------------------
 deps: deps-system deps-rust node_modules/.vigil-installed
@@ -131,7 +131,8 @@ test-rust: deps-rust
 
 ## ---- benchmarks (never in tests) -----------------------------------------------------
 # The whole suite (native speed, start-up, one full bed, headroom, a ward on one broker) in about
-# 12 minutes; prints the table and writes docs/benchmarks.md. Each part reruns alone: see that file.
+# 22 minutes (the soak under 100 broker and 100 agent kills is about 10 of them); prints the table and writes
+# docs/benchmarks.md. Each part reruns alone: see that file.
 bench: build
 	node dist/test/support/bench/run-all.js
 

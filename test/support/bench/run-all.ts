@@ -6,7 +6,7 @@
  *   node dist/test/support/bench/run-all.js [--quick]
  *
  * --quick: one short run of each (a smoke test of the suite, not figures to publish).
- * About 12 minutes on the development machine without --quick.
+ * About 22 minutes on the development machine without --quick (the soak under faults is about 10).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { runHeadroom } from './headroom';
 import { LoadSampler, machine, round } from './measure';
 import { collect, DOC, notesFrom, printSummary, renderSection, writeDoc } from './report';
 import { figure, fmt, table, writeResult, type BenchResult } from './result';
+import { runSoak } from './soak';
 import { runStartup } from './startup';
 import { runWard } from './ward';
 
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
     ['full-bed', () => runFullBed({ runs: quick ? 1 : 3, seconds: quick ? 20 : 60, log })],
     ['headroom', () => runHeadroom({ levels: quick ? [1, 10] : [1, 10, 100], max: quick ? 10 : 300, seconds: quick ? 15 : 30, log })],
     ['ward', () => runWard({ gateways: 200, processes: 2, seconds: quick ? 20 : 60, runs: 1, log })],
+    ['soak', () => runSoak({ brokerKills: quick ? 5 : 100, agentKills: quick ? 5 : 100, log })],
   ];
   const failed: string[] = [];
   for (const [name, step] of steps) {
