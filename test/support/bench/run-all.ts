@@ -16,7 +16,7 @@ import { BENCH_DIR, RESULTS_DIR } from './bed';
 import { runFullBed } from './full-bed';
 import { runHeadroom } from './headroom';
 import { LoadSampler, machine, round } from './measure';
-import { collect, DOC, notesFrom, printSummary, renderSection, writeDoc } from './report';
+import { DOC, printSummary, writeParts } from './report';
 import { figure, fmt, table, writeResult, type BenchResult } from './result';
 import { runSoak } from './soak';
 import { runStartup } from './startup';
@@ -91,8 +91,7 @@ async function main(): Promise<void> {
       log(`${name}: FAILED: ${err instanceof Error ? err.stack : String(err)}`);
     }
   }
-  const results = collect();
-  writeDoc(renderSection(results, notesFrom(results)));
+  const results = writeParts();
   printSummary(results);
   process.stdout.write(`\nmake bench: ${fmt((Date.now() - started) / 60_000, 1)} min; written ${DOC}${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}\n`);
   process.exit(failed.length ? 1 : 0);

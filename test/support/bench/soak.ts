@@ -45,6 +45,8 @@ export interface SoakCounts {
   lateWithoutBackfill: number;
   staleAlarmsLive: number;
   queueLeft: number | null;
+  /** The agent's own count of messages accepted into its queue, from its last heartbeat (one run: the broker phase). */
+  agentAccepted: number | null;
   seconds: number;
 }
 
@@ -73,7 +75,7 @@ function interfaceConfig(device: BedDevice, path: string): Record<string, unknow
   }
 }
 
-function count(records: readonly StationRecord[], summary: StationSummary, gateway: string): Omit<SoakCounts, 'faults' | 'queueLeft' | 'seconds'> {
+function count(records: readonly StationRecord[], summary: StationSummary, gateway: string): Omit<SoakCounts, 'faults' | 'queueLeft' | 'agentAccepted' | 'seconds'> {
   // Per run from the records (the station model tracks only the last few runs of a bed):
   // each record is a message received for the first time (duplicates are dropped before).
   const runs = new Map<string, { highest: number; numbers: Set<number> }>();
@@ -147,7 +149,8 @@ async function phase(kind: 'broker' | 'agent', faults: number, devices: BedDevic
     await agent.stop('SIGTERM');
     const summary = await station.stop();
     const counts = count(station.records, summary, 'gw-bench');
-    return { faults, ...counts, queueLeft, seconds: round((Date.now() - started) / 1000, 0) };
+    const agentAccepted = kind === 'broker' ? (lastCounters(station.records)['queue-accepted'] ?? null) : null;
+    return { faults, ...counts, queueLeft, agentAccepted, seconds: round((Date.now() - started) / 1000, 0) };
   } finally {
     await agent.stop('SIGKILL').catch(() => undefined);
     for (const s of sims.values()) await s.stop('SIGKILL').catch(() => undefined);
@@ -177,6 +180,7 @@ export async function runSoak(o: { brokerKills: number; agentKills: number; log?
     String(c.faults),
     String(c.runs),
     String(c.accepted),
+    c.agentAccepted === null ? '-' : String(c.agentAccepted),
     String(c.lost),
     String(c.duplicated),
     String(c.lateWithoutBackfill),
@@ -190,12 +194,13 @@ export async function runSoak(o: { brokerKills: number; agentKills: number; log?
     'Counted per gateway run at the station: lost (numbers below the run\'s highest never received), duplicated (dropped',
     `by message id), late without the backfill flag (received live more than ${LATE_MS / 1000} s after acceptance) and stale`,
     'alarms raised as live (alarm changes to active among those). "Queue left": the agent\'s queue depth at the end (0: every',
-    'message confirmed by a receipt).',
+    'message confirmed by a receipt). "Accepted (agent)": the agent\'s own count of accepted messages at its last heartbeat',
+    '(the broker phase is one run, so it must equal the numbered messages; the agent phase has one count per run).',
     '',
     table(
-      ['phase', 'kills', 'gateway runs', 'numbered messages', 'lost', 'duplicated', 'late, no backfill flag', 'stale alarms live', 'queue left', 's'],
+      ['phase', 'kills', 'gateway runs', 'numbered messages', 'accepted (agent)', 'lost', 'duplicated', 'late, no backfill flag', 'stale alarms live', 'queue left', 's'],
       [row('broker SIGKILL', broker), row('agent SIGKILL', agent)],
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
     'Late without the flag, where any: messages MQTT.js had in flight when the connection dropped are re-sent by it',
