@@ -11,6 +11,7 @@ import { FakeClock, systemClock } from '../../agent/src/clock';
 import { parseConfig } from '../../agent/src/config';
 import type { Config, Hl7Pcd01InterfaceConfig } from '../../agent/src/config';
 import { Hl7Pcd01Driver } from '../../agent/src/drivers/hl7-pcd01/driver';
+import { HL7_MAX_SEGMENTS } from '../../agent/src/drivers/hl7-pcd01/hl7v2';
 import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import { frameMllp, MllpSplitter, unwrapMllp } from '../../agent/src/framing/mllp';
 import type { PublishOptions } from '../../agent/src/io/mqtt';
@@ -154,6 +155,18 @@ t.test('HAZ-005 an unknown code is rejected and counted without an alarm; HAZ-00
   t.equal(c['frames-rejected.framing'], 1);
   t.equal(c['frames-rejected.unsupported-version'], 1);
   t.equal(sent.find((s) => s.topic.endsWith('/alarm/monitor.frames-rejected'))?.env.alarm?.state, 'ALARM_STATE_ACTIVE', 'three rejects within the window');
+});
+
+t.test('REQ-HL7-037 a message of more segments than a monitor sends is answered AR, counted as decode-limit, and publishes nothing', async (t) => {
+  const { sent, agent, feed, ackCode, counters } = setup();
+  t.teardown(() => agent.stop('test'));
+  const rows = Array.from({ length: HL7_MAX_SEGMENTS }, (_, i) => ({ ...monitorObx()[1]!, containment: `1.1.1.${i + 1}` }));
+  feed(monitorMessage({ controlId: 'BIG1', obx: rows }));
+  t.match(ackCode(), { code: 'AR', controlId: 'BIG1', errors: [{ code: '207', severity: 'E' }] });
+  t.equal(counters()['frames-rejected.decode-limit'], 1);
+  t.equal(of(sent, '/obs/spo2').length, 0, 'no value of the refused message is published');
+  feed(monitorMessage({ controlId: 'OK1' }));
+  t.match(ackCode(), { code: 'AA', controlId: 'OK1' }, 'the next message of the monitor is read');
 });
 
 t.test("REQ-HL7-031 HAZ-003 no message for the quiet time: the link is stale and the monitor's values are withdrawn", async (t) => {

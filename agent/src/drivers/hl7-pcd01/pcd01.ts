@@ -35,11 +35,13 @@ import { selectHl7Profile } from './profile';
 /**
  * Why a whole message is rejected (counted as frames-rejected.<reason>). framing and overflow
  * come from the MLLP block (framing/mllp.ts) or the bytes (hl7v2.ts), truncated from a block
- * cut short, malformed from any syntax error; the others from MSH (this file).
+ * cut short, malformed from any syntax error, decode-limit from more segments or repetitions
+ * than a monitor sends (hl7v2.ts); the others from MSH (this file).
  */
 export type Pcd01RejectReason =
   | 'framing'
   | 'overflow'
+  | 'decode-limit'
   | 'truncated'
   | 'malformed'
   | 'unsupported-message'
