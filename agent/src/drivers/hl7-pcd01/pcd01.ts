@@ -244,10 +244,8 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
     };
   }
   const message = parsed.message;
-  const msh = message.segments[0];
-  if (msh === undefined) {
-    return { ok: false, reason: 'malformed', detail: 'no segments', hl7Error: 100, location: null, header: null, delimiters: message.delimiters };
-  }
+  // parseHl7 accepts only a text that starts with MSH: its first segment is there, and is MSH.
+  const msh = message.segments[0] as Hl7Segment;
   const notes = new ConformanceNotes();
   const head = readHeader(message, msh, opts, notes);
   if (!head.ok) return head;
