@@ -112,17 +112,21 @@ t.test('HAZ-011 another patient in PID-3: rejected AE, nothing published, high-p
 });
 
 t.test('HAZ-011 another monitor (OBX-18) is held back until a nurse confirms the change', async (t) => {
-  const { sent, agent, feed, driver } = setup();
+  const { sent, agent, feed, driver, logger } = setup();
   t.teardown(() => agent.stop('test'));
+  t.equal(driver.confirmDeviceChange(), 'no-pending-change', 'nothing to confirm before any monitor');
   feed(monitorMessage({ controlId: 'A1' }));
+  t.equal(driver.confirmDeviceChange(), 'no-pending-change', 'nor while the learned monitor sends');
   sent.length = 0;
   const swapped = (id: string) => monitorMessage({ controlId: id, obx: monitorObx({ equipment: '0012A1FFFE999999' }) });
   feed(swapped('B1'));
   t.equal(of(sent, '/obs/spo2').length, 0, 'nothing from the other monitor');
   t.equal(sent.find((s) => s.topic.endsWith('/alarm/monitor.device-identity'))?.env.alarm?.state, 'ALARM_STATE_ACTIVE');
   t.equal(driver.confirmDeviceChange(), 'confirmed');
+  t.ok(logger.records.some((r) => r.event === 'device-change-confirmed'), 'the confirmation is logged');
   feed(swapped('B2'));
   t.equal(of(sent, '/obs/spo2').length, 1, 'accepted after confirmation');
+  t.equal(driver.confirmDeviceChange(), 'no-pending-change', 'a confirmation is used once');
 });
 
 t.test('HAZ-007 a duplicate control id is answered AA, dropped and counted', async (t) => {
