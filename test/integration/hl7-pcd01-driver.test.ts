@@ -11,6 +11,7 @@ import { FakeClock, systemClock } from '../../agent/src/clock';
 import { parseConfig } from '../../agent/src/config';
 import type { Config, Hl7Pcd01InterfaceConfig } from '../../agent/src/config';
 import { Hl7Pcd01Driver } from '../../agent/src/drivers/hl7-pcd01/driver';
+import { HL7_MAX_SEGMENTS } from '../../agent/src/drivers/hl7-pcd01/hl7v2';
 import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import { frameMllp, MllpSplitter, unwrapMllp } from '../../agent/src/framing/mllp';
 import type { PublishOptions } from '../../agent/src/io/mqtt';
@@ -111,17 +112,21 @@ t.test('HAZ-011 another patient in PID-3: rejected AE, nothing published, high-p
 });
 
 t.test('HAZ-011 another monitor (OBX-18) is held back until a nurse confirms the change', async (t) => {
-  const { sent, agent, feed, driver } = setup();
+  const { sent, agent, feed, driver, logger } = setup();
   t.teardown(() => agent.stop('test'));
+  t.equal(driver.confirmDeviceChange(), 'no-pending-change', 'nothing to confirm before any monitor');
   feed(monitorMessage({ controlId: 'A1' }));
+  t.equal(driver.confirmDeviceChange(), 'no-pending-change', 'nor while the learned monitor sends');
   sent.length = 0;
   const swapped = (id: string) => monitorMessage({ controlId: id, obx: monitorObx({ equipment: '0012A1FFFE999999' }) });
   feed(swapped('B1'));
   t.equal(of(sent, '/obs/spo2').length, 0, 'nothing from the other monitor');
   t.equal(sent.find((s) => s.topic.endsWith('/alarm/monitor.device-identity'))?.env.alarm?.state, 'ALARM_STATE_ACTIVE');
   t.equal(driver.confirmDeviceChange(), 'confirmed');
+  t.ok(logger.records.some((r) => r.event === 'device-change-confirmed'), 'the confirmation is logged');
   feed(swapped('B2'));
   t.equal(of(sent, '/obs/spo2').length, 1, 'accepted after confirmation');
+  t.equal(driver.confirmDeviceChange(), 'no-pending-change', 'a confirmation is used once');
 });
 
 t.test('HAZ-007 a duplicate control id is answered AA, dropped and counted', async (t) => {
@@ -154,6 +159,18 @@ t.test('HAZ-005 an unknown code is rejected and counted without an alarm; HAZ-00
   t.equal(c['frames-rejected.framing'], 1);
   t.equal(c['frames-rejected.unsupported-version'], 1);
   t.equal(sent.find((s) => s.topic.endsWith('/alarm/monitor.frames-rejected'))?.env.alarm?.state, 'ALARM_STATE_ACTIVE', 'three rejects within the window');
+});
+
+t.test('REQ-HL7-037 a message of more segments than a monitor sends is answered AR, counted as decode-limit, and publishes nothing', async (t) => {
+  const { sent, agent, feed, ackCode, counters } = setup();
+  t.teardown(() => agent.stop('test'));
+  const rows = Array.from({ length: HL7_MAX_SEGMENTS }, (_, i) => ({ ...monitorObx()[1]!, containment: `1.1.1.${i + 1}` }));
+  feed(monitorMessage({ controlId: 'BIG1', obx: rows }));
+  t.match(ackCode(), { code: 'AR', controlId: 'BIG1', errors: [{ code: '207', severity: 'E' }] });
+  t.equal(counters()['frames-rejected.decode-limit'], 1);
+  t.equal(of(sent, '/obs/spo2').length, 0, 'no value of the refused message is published');
+  feed(monitorMessage({ controlId: 'OK1' }));
+  t.match(ackCode(), { code: 'AA', controlId: 'OK1' }, 'the next message of the monitor is read');
 });
 
 t.test("REQ-HL7-031 HAZ-003 no message for the quiet time: the link is stale and the monitor's values are withdrawn", async (t) => {

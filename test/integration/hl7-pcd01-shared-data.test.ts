@@ -17,7 +17,7 @@ import { ackMessage, monitorMessage, monitorObx, thermometerFahrenheit } from '.
 // VIGIL_HL7V2_DIR points elsewhere (e.g. a missing folder, to run the fresh-clone path).
 const SHARED = process.env.VIGIL_HL7V2_DIR ?? join(__dirname, '..', '..', '..', '..', 'shared', 'data', 'hl7v2');
 /** Rejections of a whole message (as opposed to one OBX that Vigil does not use). */
-const MESSAGE_REJECTS = new Set(['framing', 'overflow', 'truncated', 'malformed', 'unsupported-message', 'unsupported-version', 'missing-profile', 'duplicate', 'patient-mismatch', 'device-changed', 'device-identity']);
+const MESSAGE_REJECTS = new Set(['framing', 'overflow', 'decode-limit', 'truncated', 'malformed', 'unsupported-message', 'unsupported-version', 'missing-profile', 'duplicate', 'patient-mismatch', 'device-changed', 'device-identity']);
 
 interface Capture {
   name: string;

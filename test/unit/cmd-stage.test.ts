@@ -6,6 +6,7 @@
 import t from 'tap';
 import { FakeClock } from '../../agent/src/clock';
 import type { Command } from '../../agent/src/commands-in/schema';
+import { checkCommand } from '../../agent/src/commands-in/schema';
 import { CommandStage, MAX_REMEMBERED_IDS } from '../../agent/src/commands-in/stage';
 import type { EffectResult } from '../../agent/src/commands-in/stage';
 import { parseStationCommand } from '../../agent/src/commands/station';
@@ -175,4 +176,22 @@ t.test('REQ-CMD-027 the station builds commands from what the user typed; bad op
   t.match(usage('observe', ['--user', 'n', '--consciousness', 'X']), /A, C, V, P or U/);
   t.match(usage('silence', ['--user', 'n', '--alarm', 'x', '--duration-sec', '601']), /1-600/);
   t.match(usage('reboot', ['--user', 'n']), /unknown station command/);
+});
+
+t.test('HAZ-015 REQ-CMD-025 a command is checked field by field: the first problem names its field, a field no command has names the root', async (t) => {
+  const { cmd } = setup();
+  const decoded = (over: Partial<CommandMsg> = {}): CommandMsg => decodeCommand(encodeCommand(cmd(over)));
+  t.match(checkCommand(decoded()), { ok: true, command: { schemaVersion: 1, bedId: 'bed12' } });
+  t.same(checkCommand(decoded({ schemaVersion: 2 })), { ok: false, field: 'schemaVersion', rule: 'must be 1' });
+  const extra = checkCommand({ ...decoded(), sudo: 'yes-please' } as unknown as CommandMsg);
+  t.match(extra, { ok: false, field: '(root)' }, 'an unknown field is refused, named at the root');
+  t.notMatch(JSON.stringify(extra), /yes-please/, 'the value is never echoed');
+  t.match(checkCommand(decoded({ manualObservation: undefined })), { ok: false, field: 'action', rule: 'must carry exactly one action' }, 'no action');
+});
+
+t.test('REQ-CMD-025 an effect that refuses without naming a field is answered with its reason and an empty field', async (t) => {
+  const { stage, cmd } = setup(() => ({ ok: false, reason: 'not-applicable', detail: 'nothing to do' }));
+  const r = stage.handle(encodeCommand(cmd()));
+  t.match(r, { reason: 'not-applicable', field: '', detail: 'nothing to do' });
+  t.equal(stage.counters()['commands-rejected.not-applicable'], 1);
 });

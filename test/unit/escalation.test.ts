@@ -18,7 +18,7 @@ import { vigilPatchEscalation } from '../../agent/src/drivers/vigil-patch/driver
 import { memoryLogger } from '../../agent/src/log';
 
 /** A link on a fake clock whose driver holds one open port (or none: `portOpen` false). */
-function supervised(policy: EscalationPolicy, portOpen = true) {
+function supervised(policy: EscalationPolicy, portOpen = true, detachGivesNone = false) {
   const clock = new FakeClock();
   const emitter = new EventEmitter<DriverEvents>();
   const changes: LinkChange[] = [];
@@ -41,7 +41,7 @@ function supervised(policy: EscalationPolicy, portOpen = true) {
       hooks: {
         hasOpenPort: () => port.open,
         detachPort: () => {
-          if (!port.open) return null;
+          if (!port.open || detachGivesNone) return null;
           port.open = false;
           return {
             close: async () => {
@@ -154,6 +154,20 @@ t.test('REQ-HL7-031 HAZ-003 an HL7 monitor falls silent: stale; a serial port is
   t.equal(tcp.link.tick(), null, 'no open port: no step');
   t.equal(tcp.link.state, 'stale', 'stale until the monitor reconnects');
   t.equal(tcp.link.snapshot().counters['escalation-reopen'], undefined);
+});
+
+t.test('REQ-SAFE-031 HAZ-003 a port that is gone when the reopen step comes (closed meanwhile): no step taken, counted or retried', async (t) => {
+  const s = supervised(masimoEscalation(1000), true, true);
+  t.teardown(() => s.link.stop());
+  s.clock.advanceMs(1001);
+  t.equal(s.link.tick(), null, 'stale first');
+  s.clock.advanceMs(1000);
+  t.equal(s.link.tick(), null, 'the port reported open but none to detach: no step');
+  t.equal(s.link.state, 'stale', 'still stale: the values stay withdrawn');
+  t.equal(s.link.snapshot().counters['escalation-reopen'], undefined, 'no reopen counted');
+  t.equal(s.reopens(), 0, 'no reopen scheduled');
+  s.clock.advanceMs(1000);
+  t.equal(s.link.tick(), null, 'the step is tried again at the next tick, not taken');
 });
 
 t.test('REQ-SAFE-031 the drivers give their escalation as data: quiet time, then their steps', async (t) => {

@@ -12,6 +12,7 @@ import { buildAck, MAX_ACK_ERRORS } from '../../agent/src/drivers/hl7-pcd01/ack'
 import { parseDtm } from '../../agent/src/drivers/hl7-pcd01/dtm';
 import { DEFAULT_DELIMITERS, escapeHl7, parseHl7, splitUnframed, unescapeHl7, value } from '../../agent/src/drivers/hl7-pcd01/hl7v2';
 import type { Hl7Delimiters } from '../../agent/src/drivers/hl7-pcd01/hl7v2';
+import { unitFromObx6 } from '../../agent/src/drivers/hl7-pcd01/obx-parse';
 import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import type { Pcd01Decoded } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import { profileSetting } from '../../agent/src/drivers/hl7-pcd01/profile';
@@ -103,6 +104,20 @@ t.test('REQ-HL7-001 MLLP splitter: blocks across chunks, an end block split betw
   const clean = new MllpSplitter();
   clean.push(Buffer.from('\r\n'));
   t.same(clean.end(), [], 'trailing padding is not a truncated frame');
+});
+
+t.test('REQ-HL7-008 HAZ-001 OBX-6 read by its coding system: MDC by code or name, UCUM or none by code else text, another system kept with its name', async (t) => {
+  t.equal(unitFromObx6('', '', ''), '', 'no unit');
+  t.equal(unitFromObx6('262688', 'MDC_DIM_PERCENT', 'MDC'), '%', 'MDC code and name agree');
+  t.equal(unitFromObx6('', 'MDC_DIM_PERCENT', 'mdc'), '%', 'MDC name alone (the coding system in any case)');
+  t.equal(unitFromObx6('262688', 'MDC_DIM_MMHG', 'MDC'), 'MDC:262688/MDC_DIM_MMHG', 'code and name disagree: both kept, for the unit check to reject');
+  t.equal(unitFromObx6('999999', '', 'MDC'), 'MDC:999999', 'an MDC code not in the table: passed on by its code');
+  t.equal(unitFromObx6('', 'MDC_DIM_NONE_SUCH', 'MDC'), 'MDC:MDC_DIM_NONE_SUCH', 'an MDC name not in the table: passed on by its name');
+  t.equal(unitFromObx6('mm[Hg]', 'mm[Hg]', 'UCUM'), 'mm[Hg]', 'UCUM: the code');
+  t.equal(unitFromObx6('', '%', 'UCUM'), '%', 'UCUM without a code: the text');
+  t.equal(unitFromObx6('Cel', '', ''), 'Cel', 'no coding system: read as UCUM');
+  t.equal(unitFromObx6('', 'furlong', 'L'), 'L:furlong', 'another system: kept with its name, never guessed');
+  t.equal(unitFromObx6('bpm', 'beats', 'L'), 'L:bpm');
 });
 
 // --- delimiters, terminators, escapes, repetitions --------------------------------------

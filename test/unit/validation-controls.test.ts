@@ -3,7 +3,7 @@ import { FakeClock } from '../../agent/src/clock';
 import type { Observation } from '../../agent/src/model/observation';
 import type { ParameterCode } from '../../agent/src/model/parameters';
 import { PARAMETERS } from '../../agent/src/model/parameters';
-import { runControls, newSourceMemory, scoreExclusion } from '../../agent/src/validation/controls';
+import { arrivalOffsetMs, deviceClockChecked, OFFSET_WINDOW_MS, runControls, newSourceMemory, scoreExclusion } from '../../agent/src/validation/controls';
 import { ValidationStage } from '../../agent/src/validation/stage';
 import { VitalsStore } from '../../agent/src/scoring/vitals';
 import { News2Stage } from '../../agent/src/scoring/news2-stage';
@@ -100,6 +100,58 @@ t.test('HAZ-004 one late frame does not flip a good clock (median of recent offs
   for (let i = 0; i < 5; i++) check(obs('spo2', 97, '%', { deviceTimeMs: T + i * 1000, receiveWallMs: T + i * 1000 + 100 }), memory);
   const odd = check(obs('spo2', 97, '%', { deviceTimeMs: T + 5000 + 10 * 60_000, receiveWallMs: T + 5100 }), memory);
   t.ok(odd.ok && !odd.obs.quality.includes('device-clock-untrusted'));
+});
+
+t.test('HAZ-004 REQ-VAL-006 a clock that comes back within the bound is trusted again, noticed once; the median is of the 15 latest offsets', async (t) => {
+  const memory = newSourceMemory();
+  const at = (i: number, offsetMs: number) => deviceClockChecked(obs('spo2', 97, '%', { deviceTimeMs: T + i * 1000 + offsetMs, receiveWallMs: T + i * 1000 }), memory, settings);
+  const notices: string[] = [];
+  for (let i = 0; i < 15; i++) {
+    const v = at(i, 10 * 60_000);
+    if (v.ok) notices.push(...v.notices.map((n) => n.condition));
+  }
+  t.same(notices, ['device-clock-untrusted'], '15 frames 10 min ahead: untrusted once');
+  const flags: boolean[] = [];
+  for (let i = 15; i < 30; i++) {
+    const v = at(i, 0);
+    t.ok(v.ok);
+    if (!v.ok) continue;
+    notices.push(...v.notices.map((n) => n.condition));
+    flags.push(v.obs.quality.includes('device-clock-untrusted'));
+  }
+  // The window holds 15 offsets: the 8th correct frame makes them the majority (the older ones left it).
+  t.same(flags, [...Array(7).fill(true), ...Array(8).fill(false)], 'flagged until the correct offsets are the median of the last 15');
+  t.same(notices, ['device-clock-untrusted', 'device-clock-trusted'], 'trusted again, noticed once');
+  t.equal(memory.clockOffsetsMs.length, 15, 'only the 15 latest offsets are kept');
+});
+
+t.test('HAZ-004 REQ-VAL-006 a value without a device time passes the clock check unflagged and leaves the offset alone', async (t) => {
+  const memory = newSourceMemory();
+  const v = deviceClockChecked(obs('spo2', 97, '%', { deviceTimeMs: null }), memory, settings);
+  t.match(v, { ok: true, notices: [] });
+  t.ok(v.ok && !v.obs.quality.includes('device-clock-untrusted'));
+  t.same(memory.clockOffsetsMs, [], 'no offset measured');
+});
+
+t.test('HAZ-003 REQ-VAL-014 the offset for ages on arrival: unknown without a device time, from the last five minutes, at most 3,000 samples', async (t) => {
+  const memory = newSourceMemory();
+  t.equal(arrivalOffsetMs(memory, obs('spo2', 97, '%', { deviceTimeMs: null })), null, 'no device time: no offset');
+  t.same(memory.offsetSamples, [], 'and no sample kept');
+  const at = (receivedMs: number, offsetMs: number) =>
+    arrivalOffsetMs(memory, obs('spo2', 97, '%', { deviceTimeMs: T + receivedMs + offsetMs, receiveWallMs: T + receivedMs, receiveMonoNs: BigInt(receivedMs + 1000) * 1_000_000n }));
+  t.equal(at(0, 5000), null, 'the first frame: not yet known');
+  t.equal(at(1000, 5000), 5000, 'known from the second');
+  t.equal(at(2000, 7000), 5000, 'the median of three');
+  t.equal(at(3000, 7000), 6000, 'of four: the mean of the two middle ones');
+  // 3,000 more frames 50 ms apart (150 s: all within the window): the oldest samples leave by count.
+  for (let i = 0; i < 3000; i++) at(4000 + i * 50, -2000);
+  t.equal(memory.offsetSamples.length, 3000, 'at most 3,000 samples');
+  t.equal(memory.sortedOffsetsMs.length, 3000, 'the sorted copy follows');
+  // Six minutes later the whole window has gone by: only the new frame is left.
+  const later = 4000 + 3000 * 50 + OFFSET_WINDOW_MS + 60_000;
+  t.equal(at(later, 1000), null, 'after a silence longer than the window the offset is not known again');
+  t.same(memory.sortedOffsetsMs, [1000], 'the samples older than the window are dropped');
+  t.equal(arrivalOffsetMs(newSourceMemory(250), obs('spo2', 97, '%')), 250, 'an assumed offset (a source already measured) is used as it is');
 });
 
 t.test('HAZ-003 a value whose trusted device time is already past its maximum age is rejected as stale on arrival', async (t) => {

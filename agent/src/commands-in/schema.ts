@@ -82,7 +82,8 @@ export type CommandCheck = { ok: true; command: Command } | { ok: false; field: 
 export function checkCommand(decoded: CommandMsg): CommandCheck {
   const result = commandSchema.safeParse(decoded);
   if (result.success) return { ok: true, command: result.data };
-  const issue = result.error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
-  return { ok: false, field, rule: issue?.message ?? 'invalid' };
+  // A failed zod parse always carries at least one issue.
+  const issue = result.error.issues[0] as (typeof result.error.issues)[number];
+  const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+  return { ok: false, field, rule: issue.message };
 }

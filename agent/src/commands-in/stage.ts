@@ -86,7 +86,8 @@ export class CommandStage {
     } catch {
       return this.reject('', 'undecodable', '', 'not a vigil.v1 Command');
     }
-    const commandId = typeof decoded.commandId === 'string' ? decoded.commandId.slice(0, 64) : '';
+    // decodeCommand gives every field with its default: commandId is always a string.
+    const commandId = decoded.commandId.slice(0, 64);
     const checked = checkCommand(decoded);
     if (!checked.ok) return this.reject(commandId, 'invalid', checked.field, checked.rule);
     const c = checked.command;

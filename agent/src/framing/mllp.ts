@@ -10,6 +10,11 @@
  * It knows nothing of HL7 beyond the block: the message inside is decoded by the driver.
  */
 
+import { DelimitedSplitter } from './delimited';
+import type { SplitEvent } from './delimited';
+
+export type { SplitEvent } from './delimited';
+
 export const MLLP_START = 0x0b;
 export const MLLP_END = 0x1c;
 export const MLLP_TRAILER: readonly number[] = [0x1c, 0x0d];
@@ -88,71 +93,33 @@ export function unwrapMllp(frame: Uint8Array): UnwrapResult {
   return { ok: true, payload, noiseBytes, truncatedFrames };
 }
 
-export type SplitEvent = { kind: 'frame'; bytes: Uint8Array } | { kind: 'overflow' } | { kind: 'truncated' };
-
 /**
  * Splits a byte stream at the MLLP end block (0x1C 0x0D), bounded: past `maxFrameBytes`
  * without an end block the partial frame is discarded, reported once as an overflow, and the
  * bytes up to the next end block are skipped (so the tail of an over-long frame is never
- * taken for a frame). The same semantics as io/serial.ts BoundedDelimiterParser, for the TCP
- * link and for captures. Pure and incremental.
+ * taken for a frame). The same core (framing/delimited.ts) as the serial delimiter parser of
+ * io/serial.ts, for the TCP link and for captures: linear in the bytes received whatever the
+ * segmentation (REQ-HL7-036). Pure and incremental.
  */
 export class MllpSplitter {
-  private buffer: Buffer = Buffer.alloc(0);
-  private discarding = false;
+  private readonly core: DelimitedSplitter;
 
-  constructor(private readonly maxFrameBytes: number = MLLP_MAX_FRAME_BYTES) {}
+  constructor(maxFrameBytes: number = MLLP_MAX_FRAME_BYTES) {
+    // CR and LF between blocks are padding, not a partial block (unwrapMllp ignores them too).
+    this.core = new DelimitedSplitter(Uint8Array.from(MLLP_TRAILER), maxFrameBytes, (b) => b === 0x0d || b === 0x0a);
+  }
+
+  /** Bytes read or copied so far (DelimitedSplitter.workBytes): at most 5 per byte plus 4 per chunk. */
+  get workBytes(): number {
+    return this.core.workBytes;
+  }
 
   push(chunk: Uint8Array): SplitEvent[] {
-    const events: SplitEvent[] = [];
-    let data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    // An end block split across two chunks: 0x1C at the end of the buffer, 0x0D first here.
-    let carry = this.buffer;
-    for (;;) {
-      const joined = carry.length > 0 ? Buffer.concat([carry, data]) : data;
-      carry = Buffer.alloc(0);
-      const at = indexOfTrailer(joined);
-      if (at < 0) {
-        if (this.discarding) {
-          // Keep only a possible first half of an end block.
-          this.buffer = joined.length > 0 && joined[joined.length - 1] === MLLP_END ? Buffer.from([MLLP_END]) : Buffer.alloc(0);
-        } else if (joined.length > this.maxFrameBytes) {
-          this.discarding = true;
-          events.push({ kind: 'overflow' });
-          this.buffer = joined[joined.length - 1] === MLLP_END ? Buffer.from([MLLP_END]) : Buffer.alloc(0);
-        } else {
-          this.buffer = Buffer.from(joined);
-        }
-        return events;
-      }
-      if (this.discarding) {
-        this.discarding = false;
-      } else if (at > this.maxFrameBytes) {
-        events.push({ kind: 'overflow' });
-      } else {
-        events.push({ kind: 'frame', bytes: Uint8Array.from(joined.subarray(0, at)) });
-      }
-      data = joined.subarray(at + 2);
-      this.buffer = Buffer.alloc(0);
-      if (data.length === 0) return events;
-    }
+    return this.core.push(chunk);
   }
 
   /** End of stream: a partial frame is reported, never passed on as a frame. */
   end(): SplitEvent[] {
-    const pending = this.buffer.some((b) => b !== 0x0d && b !== 0x0a) || this.discarding;
-    this.buffer = Buffer.alloc(0);
-    this.discarding = false;
-    return pending ? [{ kind: 'truncated' }] : [];
-  }
-}
-
-function indexOfTrailer(buf: Buffer): number {
-  let from = 0;
-  for (;;) {
-    const at = buf.indexOf(MLLP_END, from);
-    if (at < 0 || at + 1 >= buf.length) return -1;
-    if (buf[at + 1] === 0x0d) return at;
-    from = at + 1;
+    return this.core.end();
   }
 }

@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Clock } from '../clock';
 import { MllpSplitter } from '../framing/mllp';
@@ -56,6 +56,14 @@ export interface MllpTcpEvents {
   failed: [detail: string];
 }
 
+/**
+ * "address:port" of a connected device, for logs; "?" for a part the socket no longer knows (a
+ * device that disconnected before it was accepted).
+ */
+export function remoteName(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
+
 export class MllpTcpServer extends EventEmitter<MllpTcpEvents> {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -82,7 +90,8 @@ export class MllpTcpServer extends EventEmitter<MllpTcpEvents> {
           ca: o.tls.caFile === undefined ? undefined : readFileSync(o.tls.caFile),
         };
       } catch (cause) {
-        return Promise.reject(new MllpTcpError('TCP_TLS_FILES', `cannot read the listener's TLS files: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause }));
+        // fs errors carry a code (ENOENT, EACCES, EISDIR): named, the path is in the configuration.
+        return Promise.reject(new MllpTcpError('TCP_TLS_FILES', `cannot read the listener's TLS files: ${String((cause as NodeJS.ErrnoException).code)}`, { cause }));
       }
       const tlsServer = createTlsServer({
         cert: files.cert,
@@ -108,8 +117,9 @@ export class MllpTcpServer extends EventEmitter<MllpTcpEvents> {
           void this.close();
         });
         this.server = server;
-        const address = server.address();
-        resolve(typeof address === 'object' && address !== null ? { host: address.address, port: address.port } : { host: o.host, port: o.port });
+        // A TCP listener's address is an AddressInfo (a string only for a pipe or socket file).
+        const address = server.address() as AddressInfo;
+        resolve({ host: address.address, port: address.port });
       });
     });
   }
@@ -124,7 +134,7 @@ export class MllpTcpServer extends EventEmitter<MllpTcpEvents> {
   }
 
   private accept(socket: Socket): void {
-    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const remote = remoteName(socket);
     if (this.sockets.size >= this.options.maxConnections) {
       this.emit('refused', remote);
       socket.destroy();

@@ -13,6 +13,8 @@ import type { TransformCallback } from 'node:stream';
 import { SerialPort } from 'serialport';
 import { DelimiterParser } from '@serialport/parser-delimiter';
 import type { Clock } from '../clock';
+import { DelimitedSplitter } from '../framing/delimited';
+import type { SplitEvent } from '../framing/delimited';
 import { SerialError } from '../errors';
 
 const fsRead = promisify(fsReadCallback);
@@ -69,51 +71,49 @@ export interface FrameStamp {
 }
 
 /**
- * `@serialport/parser-delimiter` with a maximum frame size. The stock parser buffers
- * without limit while no delimiter arrives (a babbling or mis-configured device would
- * exhaust memory). Past `maxFrameBytes` the partial frame is discarded, counted as an
- * overflow, and bytes are skipped up to the next delimiter, so the tail of an
- * over-long line is never mistaken for a frame.
+ * `@serialport/parser-delimiter` with a maximum frame size, and linear. The stock parser buffers
+ * without limit while no delimiter arrives (a babbling or mis-configured device would exhaust
+ * memory), and joins its whole buffer to each chunk and searches it again (a frame read in k
+ * pieces costs O(k x frame)). Its split is replaced by the bounded, linear DelimitedSplitter
+ * (framing/delimited.ts): past `maxFrameBytes` the partial frame is discarded, counted as an
+ * overflow, and bytes are skipped up to the next delimiter, so the tail of an over-long line is
+ * never mistaken for a frame; a complete frame longer than `maxFrameBytes` is an overflow too.
  */
 export class BoundedDelimiterParser extends DelimiterParser {
-  private discarding = false;
+  private readonly splitter: DelimitedSplitter;
 
   constructor(
     delimiter: Buffer,
-    private readonly maxFrameBytes: number,
+    maxFrameBytes: number,
     private readonly onOverflow: () => void,
     private readonly onTruncated: () => void,
   ) {
     super({ delimiter });
+    this.splitter = new DelimitedSplitter(delimiter, maxFrameBytes);
   }
 
-  override _transform(chunk: Buffer, encoding: BufferEncoding, cb: TransformCallback): void {
-    let data = chunk;
-    if (this.discarding) {
-      const at = data.indexOf(this.delimiter);
-      if (at === -1) {
-        cb();
-        return;
-      }
-      this.discarding = false;
-      data = data.subarray(at + this.delimiter.length);
-    }
-    super._transform(data, encoding, (err?: Error | null) => {
-      if (!err && this.buffer.length > this.maxFrameBytes) {
-        this.buffer = Buffer.alloc(0);
-        this.discarding = true;
-        this.onOverflow();
-      }
-      cb(err);
-    });
+  /** Bytes read or copied so far by the splitter (DelimitedSplitter.workBytes). */
+  get workBytes(): number {
+    return this.splitter.workBytes;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, cb: TransformCallback): void {
+    this.emitAll(this.splitter.push(chunk));
+    cb();
   }
 
   /** At end of stream a partial frame is counted and dropped, never passed on as a frame. */
   override _flush(cb: TransformCallback): void {
-    if (this.buffer.length > 0 || this.discarding) this.onTruncated();
-    this.buffer = Buffer.alloc(0);
-    this.discarding = false;
+    this.emitAll(this.splitter.end());
     cb();
+  }
+
+  private emitAll(events: SplitEvent[]): void {
+    for (const e of events) {
+      if (e.kind === 'frame') this.push(e.bytes);
+      else if (e.kind === 'overflow') this.onOverflow();
+      else this.onTruncated();
+    }
   }
 }
 

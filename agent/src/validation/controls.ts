@@ -181,7 +181,8 @@ export const deviceClockChecked: Control = (obs, memory, settings) => {
   if (obs.deviceTimeMs === null) return pass(obs);
   memory.clockOffsetsMs.push(obs.deviceTimeMs - obs.receiveWallMs);
   if (memory.clockOffsetsMs.length > CLOCK_WINDOW) memory.clockOffsetsMs.shift();
-  const offset = clockOffsetMs(memory) ?? 0;
+  // Never empty here: the offset of this frame was just added.
+  const offset = median(memory.clockOffsetsMs);
   const trusted = Math.abs(offset) <= settings.clockOffsetBoundMs;
   const notices: Notice[] = [];
   if (trusted !== memory.clockTrusted) {
@@ -225,7 +226,8 @@ export function arrivalOffsetMs(memory: SourceMemory, obs: Observation): number 
   // Known once something was received before this frame (samples are in receive order).
   if (!(samples[0] !== undefined && samples[0].receiveMonoNs < obs.receiveMonoNs)) return null;
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  // At least two samples here (one received before this frame): the indexes exist.
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** The first index of a sorted array whose value is not below `x`. */

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { BENCH_DIR, RESULTS_DIR } from './bed';
 import { runFullBed } from './full-bed';
 import { runHeadroom } from './headroom';
+import { runHl7 } from './hl7-bench';
 import { LoadSampler, machine, round } from './measure';
 import { DOC, printSummary, writeParts } from './report';
 import { figure, fmt, table, writeResult, type BenchResult } from './result';
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const steps: Array<[string, () => Promise<BenchResult> | BenchResult]> = [
     ['native', () => runNative(quick ? 3 : 9)],
+    ['hl7', () => runHl7(quick ? 3 : 9)],
     ['startup', () => runStartup({ runs: quick ? 2 : 5, log })],
     ['full-bed', () => runFullBed({ runs: quick ? 1 : 3, seconds: quick ? 20 : 60, log })],
     ['headroom', () => runHeadroom({ levels: quick ? [1, 10] : [1, 10, 100], max: quick ? 10 : 300, seconds: quick ? 15 : 30, log })],

@@ -59,11 +59,35 @@ export interface Hl7Location {
 }
 
 /**
- * Why a message's bytes are not an HL7 v2 message (counted as frames-rejected.<reason>):
+ * Why a message's bytes are not an HL7 v2 message Vigil reads (counted as frames-rejected.<reason>):
  *  - framing: control bytes that never occur in a message (line noise, a merged block);
- *  - malformed: anything else that breaks the syntax (MSH-1/MSH-2, segment names, encoding).
+ *  - malformed: anything else that breaks the syntax (MSH-1/MSH-2, segment names, encoding);
+ *  - decode-limit: more segments or repetitions than a monitor sends (HL7_MAX_SEGMENTS,
+ *    HL7_MAX_REPETITIONS), refused before any field is split.
  */
-export type Hl7SyntaxRejectReason = 'framing' | 'malformed';
+export type Hl7SyntaxRejectReason = 'framing' | 'malformed' | 'decode-limit';
+
+/**
+ * Most segments in one message (OBX rows and every other segment). The decode time of a message
+ * grows with its rows (about 25 us per OBX row on a PC, several times that on a Raspberry Pi 4):
+ * within the 256 KiB byte bound (framing/mllp.ts) a message of 65,000 minimal rows took 0.5 s
+ * to decode here, and 2,400 OBX rows about 100 ms (issue 14), a stall of every device on the
+ * gateway. What a monitor sends: the largest public PCD-01 example, a Philips physiological
+ * monitor (IHE PCD TF-2 Rev 5.0 appendix E.1.1), has 21 segments with 17 OBX; the GE B40 HL7
+ * interface guide (2062665-001 rev G) sends an MDS row, a header row per VMD and channel and one
+ * row per metric, tens of rows; a fully equipped monitor (12-lead ST, four invasive pressures,
+ * gases) with every header stays below a few hundred. 512 leaves that room twice over and bounds
+ * the decode to about 15 ms here.
+ */
+export const HL7_MAX_SEGMENTS = 512;
+
+/**
+ * Most repetition separators (MSH-2's second character) in one message. A field's repetitions
+ * are each split and unescaped (PID-3, MSH-21, OBX-8): 128,000 repetitions of PID-3 within
+ * 256 KiB took 170 ms to decode here. The public PCD-01 examples carry at most 4 (one in MSH-2);
+ * 1,024 is two per segment at the segment bound.
+ */
+export const HL7_MAX_REPETITIONS = 1024;
 
 export type Hl7ParseResult =
   | { ok: true; message: Hl7Message }
@@ -150,6 +174,8 @@ export function parseHl7(input: Uint8Array | string): Hl7ParseResult {
     subcomponent: chars[3] ?? '&',
     truncation: chars[4] ?? null,
   };
+  const overLimit = decodeLimit(text, lines, delimiters.repetition);
+  if (overLimit !== null) return { ok: false, reason: 'decode-limit', detail: overLimit, hl7Error: 207, location: null, delimiters };
   const segments: Hl7Segment[] = [];
   const seen = new Map<string, number>();
   let position = 0;
@@ -172,6 +198,21 @@ export function parseHl7(input: Uint8Array | string): Hl7ParseResult {
     segments.push({ name, position, fields });
   }
   return { ok: true, message: { delimiters, charset: decoded.charset, segments } };
+}
+
+/**
+ * Why a message is beyond what Vigil decodes (HL7_MAX_SEGMENTS, HL7_MAX_REPETITIONS), or null.
+ * One pass over the text, before any field is split: the refusal costs less than the decode.
+ */
+export function decodeLimit(text: string, lines: readonly string[], repetition: string): string | null {
+  let segments = 0;
+  for (const line of lines) if (line.length > 0) segments++;
+  if (segments > HL7_MAX_SEGMENTS) return `${segments} segments: more than the ${HL7_MAX_SEGMENTS} a monitor's message holds (HL7_MAX_SEGMENTS)`;
+  let repetitions = 0;
+  for (let at = text.indexOf(repetition); at >= 0; at = text.indexOf(repetition, at + 1)) {
+    if (++repetitions > HL7_MAX_REPETITIONS) return `more than ${HL7_MAX_REPETITIONS} repetition separators: more than a monitor's message holds (HL7_MAX_REPETITIONS)`;
+  }
+  return null;
 }
 
 /** A raw field of a segment ('' when absent). */

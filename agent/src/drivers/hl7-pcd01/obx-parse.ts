@@ -145,7 +145,8 @@ export function parseObx(message: Hl7Message, raw: RawObx, defaultOffsetMinutes:
   const values = parseObxValues(message, s, numericText ? 'NM' : valueType);
   if (typeof values === 'string') return fail(values, 102, 5);
   const unit = unitFromObx6(value(message, s, 6, 1, 1), value(message, s, 6, 1, 2), value(message, s, 6, 1, 3));
-  const abnormalFlags = repetitions(message, s, 8).map((r) => components(message, r)[0] ?? '').filter((f) => f !== '');
+  // components() splits, so it always has a first element.
+  const abnormalFlags = repetitions(message, s, 8).map((r) => components(message, r)[0] as string).filter((f) => f !== '');
   // OBX-11 is required by HL7, but an empty one is not a sign of corruption (a letter that is
   // not in table 0085 is): what it means is decided with the meaning (obx.ts).
   const statusCode = value(message, s, 11);

@@ -35,11 +35,13 @@ import { selectHl7Profile } from './profile';
 /**
  * Why a whole message is rejected (counted as frames-rejected.<reason>). framing and overflow
  * come from the MLLP block (framing/mllp.ts) or the bytes (hl7v2.ts), truncated from a block
- * cut short, malformed from any syntax error; the others from MSH (this file).
+ * cut short, malformed from any syntax error, decode-limit from more segments or repetitions
+ * than a monitor sends (hl7v2.ts); the others from MSH (this file).
  */
 export type Pcd01RejectReason =
   | 'framing'
   | 'overflow'
+  | 'decode-limit'
   | 'truncated'
   | 'malformed'
   | 'unsupported-message'
@@ -242,10 +244,8 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
     };
   }
   const message = parsed.message;
-  const msh = message.segments[0];
-  if (msh === undefined) {
-    return { ok: false, reason: 'malformed', detail: 'no segments', hl7Error: 100, location: null, header: null, delimiters: message.delimiters };
-  }
+  // parseHl7 accepts only a text that starts with MSH: its first segment is there, and is MSH.
+  const msh = message.segments[0] as Hl7Segment;
   const notes = new ConformanceNotes();
   const head = readHeader(message, msh, opts, notes);
   if (!head.ok) return head;

@@ -109,9 +109,10 @@ export class Pcd01Receiver {
     const ack = (code: AckCode, controlId: string, errors: AckError[], header: Partial<Pcd01Header> | null, delimiters: Hl7Delimiters | null): string =>
       buildAck({ code, controlId, ackControlId: `VIGIL${++this.ackCounter}`, nowWallMs, delimiters, header, errors });
     if (!decoded.ok) {
-      // MSH-level problems are AR (HL7 v2.6 2.9.2: message rejected as unacceptable); body
-      // problems AE. Bytes that are not a message (framing) cannot be acknowledged.
-      const mshLevel = decoded.location?.segment === 'MSH' || decoded.header === null;
+      // MSH-level problems are AR (HL7 v2.6 2.9.2: message rejected as unacceptable), and so is
+      // a message beyond the decode limit (sent again it would be refused again); body problems
+      // AE. Bytes that are not a message (framing) cannot be acknowledged.
+      const mshLevel = decoded.location?.segment === 'MSH' || decoded.header === null || decoded.reason === 'decode-limit';
       return {
         kind: 'rejected',
         reason: decoded.reason,
