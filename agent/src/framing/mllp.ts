@@ -116,7 +116,9 @@ export class MllpSplitter {
         if (this.discarding) {
           // Keep only a possible first half of an end block.
           this.buffer = joined.length > 0 && joined[joined.length - 1] === MLLP_END ? Buffer.from([MLLP_END]) : Buffer.alloc(0);
-        } else if (joined.length > this.maxFrameBytes) {
+        } else if (joined.length - (joined[joined.length - 1] === MLLP_END ? 1 : 0) > this.maxFrameBytes) {
+          // A last byte 0x1C may be the first half of an end block: it does not count, so that a
+          // frame of exactly the bound is a frame however the stream is cut (as at line end below).
           this.discarding = true;
           events.push({ kind: 'overflow' });
           this.buffer = joined[joined.length - 1] === MLLP_END ? Buffer.from([MLLP_END]) : Buffer.alloc(0);
