@@ -24,6 +24,16 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/**
+ * HH:MM:SS (UTC) of a wall time a gateway sent, or "--:--:--" when it is no time a Date can hold
+ * (beyond +-8.64e15 ms): a forged or broken time must not crash the rendering (HAZ-012;
+ * `toISOString` throws a RangeError on such a Date). Found by the station fuzz target.
+ */
+export function clockTime(wallMs: number): string {
+  const d = new Date(wallMs);
+  return Number.isNaN(d.getTime()) ? '--:--:--' : d.toISOString().slice(11, 19);
+}
+
 /** Renders the station view as plain text, one block per bed. */
 export function renderStation(views: BedView[], nowMs: number): string {
   const lines = [`Vigil station  ${new Date(nowMs).toISOString()}  beds: ${views.length}`];
@@ -62,13 +72,13 @@ export function renderStation(views: BedView[], nowMs: number): string {
     if (v.alarms.length === 0) lines.push('  Alarms  none');
     for (const a of v.alarms) {
       const state =
-        a.state === 'acknowledged' ? `  (acknowledged by ${a.acknowledgedBy})` : a.state === 'silenced' ? `  (silenced until ${new Date(a.silencedUntilWallMs).toISOString().slice(11, 19)})` : '';
+        a.state === 'acknowledged' ? `  (acknowledged by ${a.acknowledgedBy})` : a.state === 'silenced' ? `  (silenced until ${clockTime(a.silencedUntilWallMs)})` : '';
       lines.push(`  ALARM   [${a.priority.toUpperCase()}] ${a.kind} ${a.alarmId}: ${a.detail}${state}`);
     }
     if (v.backfill.received > 0) {
       const range =
         v.backfill.oldestWallMs !== null && v.backfill.newestWallMs !== null
-          ? ` from ${new Date(v.backfill.oldestWallMs).toISOString().slice(11, 19)} to ${new Date(v.backfill.newestWallMs).toISOString().slice(11, 19)}`
+          ? ` from ${clockTime(v.backfill.oldestWallMs)} to ${clockTime(v.backfill.newestWallMs)}`
           : '';
       lines.push(`  History ${v.backfill.received} message(s) delivered late (backfill)${range}: kept as history, never alarmed as live`);
     }

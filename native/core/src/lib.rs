@@ -14,6 +14,8 @@
 
 pub mod dsp;
 pub mod ecg;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod heart_rate;
 pub mod news2;
 pub mod numerics;

@@ -632,9 +632,16 @@ impl QrsDetector {
                 return;
             }
             let floor = SEARCH_BACK_THRESHOLD * self.threshold();
+            // A peak older than the search-back limit at its cap plus the peak decision is
+            // never taken: its beat would come later than `max_delay_samples` (REQ-SIG-003).
+            // Without this, a threshold learned again after a long gap (lower) released every
+            // small peak still held, up to 8 s old, at once.
+            let d = &self.design;
+            let oldest = s.index.saturating_sub((SEARCH_BACK_RR * d.rr_max).ceil() as u64 + d.refractory + d.peak_timeout);
             let best = s
                 .candidates
                 .iter()
+                .filter(|c| c.index >= oldest)
                 .filter(|c| c.index >= last.index + self.design.t_wave_window && c.height > floor)
                 .filter(|c| c.amplitude >= self.design.config.min_qrs_amplitude)
                 .copied()
@@ -758,6 +765,39 @@ mod tests {
             assert!(late.is_empty(), "fs {fs}: typical {typical}, late {late:?}");
             assert!(typical / fs < 0.6, "typical delay {} s", typical / fs);
         }
+    }
+
+    /// Found by the fuzzer (native/fuzz, target ecg_qrs; HAZ-009): large beats for 3 s, then
+    /// beats too small for the threshold. When the threshold is learned again (8 s without a
+    /// QRS) it falls, and the search-back used to take every small peak still held, up to 8 s
+    /// old, at once: beats far later than the stated bound, all entering the heart rate
+    /// together. A peak older than the search-back limit is no longer taken.
+    #[test]
+    fn haz_009_a_relearned_threshold_never_releases_beats_older_than_the_stated_delay() {
+        let fs = 125.0;
+        let spike = |amplitude_mv: f32, at: usize, samples: &mut Vec<f32>| {
+            // A 48 ms triangle: a QRS-like deflection.
+            for k in 0..6 {
+                samples[at + k] = amplitude_mv * (1.0 - (k as f32 - 3.0).abs() / 3.0);
+            }
+        };
+        let mut samples = vec![0.0f32; (20.0 * fs) as usize];
+        for second in 0..20 {
+            let amplitude = if second < 3 { 2.0 } else { 0.3 };
+            spike(amplitude, second * fs as usize + 40, &mut samples);
+        }
+        let mut d = QrsDetector::new(QrsConfig::new(fs)).unwrap();
+        let max_delay = d.max_delay_samples();
+        let mut beats = Vec::new();
+        let mut worst = 0;
+        for chunk in samples.chunks(1) {
+            let before = beats.len();
+            d.process(chunk, &mut beats).unwrap();
+            let seen = d.samples_seen();
+            worst = beats[before..].iter().map(|&b| seen - b).fold(worst, u64::max);
+        }
+        assert!(beats.len() > 3, "the large beats are found");
+        assert!(worst <= max_delay, "worst delay {worst} > bound {max_delay} samples");
     }
 
     #[test]

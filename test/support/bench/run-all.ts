@@ -6,7 +6,8 @@
  *   node dist/test/support/bench/run-all.js [--quick]
  *
  * --quick: one short run of each (a smoke test of the suite, not figures to publish).
- * About 22 minutes on the development machine without --quick (the soak under faults is about 10).
+ * About 22 minutes on the development machine without --quick (the soak under faults is about 10), plus the
+ * fuzzing (fuzz.ts: 10 million inputs per target; its time is in docs/fuzzing.md).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, RESULTS_DIR } from './bed';
 import { runFullBed } from './full-bed';
+import { runFuzz } from './fuzz';
 import { runHeadroom } from './headroom';
 import { runHl7 } from './hl7-bench';
 import { LoadSampler, machine, round } from './measure';
@@ -82,6 +84,8 @@ async function main(): Promise<void> {
     ['headroom', () => runHeadroom({ levels: quick ? [1, 10] : [1, 10, 100], max: quick ? 10 : 300, seconds: quick ? 15 : 30, log })],
     ['ward', () => runWard({ gateways: 200, processes: 2, seconds: quick ? 20 : 60, runs: 1, log })],
     ['soak', () => runSoak({ brokerKills: quick ? 5 : 100, agentKills: quick ? 5 : 100, log })],
+    // Last: the longest part (10 million inputs per fuzz target; see docs/fuzzing.md for the time).
+    ['fuzz', () => runFuzz({ runs: quick ? 10_000 : 10_000_000, log })],
   ];
   const failed: string[] = [];
   for (const [name, step] of steps) {
