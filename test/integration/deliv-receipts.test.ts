@@ -130,7 +130,7 @@ t.test('REQ-DELIV-042 a receipt is checked: each fault rejected with its reason,
   t.equal(plain.delivery.counters()['receipts-ignored.not-waited-for'], 1, 'a gateway that waits for no station ignores receipts (counted)');
 });
 
-t.test('REQ-DELIV-043 HAZ-013 with confirmBy, the PUBACK does not delete a message: the station\'s receipt does', async (t) => {
+t.test("REQ-DELIV-043 HAZ-013 with confirmBy, the PUBACK does not delete a message: the station's receipt does", async (t) => {
   const { delivery, link, publisher, clock, store } = await setup(new MemoryQueueStore(), CONFIRM);
   t.same(delivery.confirmingStations, ['station']);
   for (let v = 90; v < 94; v += 1) await publisher.observation(obs(clock, v), 5000);

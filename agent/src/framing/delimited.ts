@@ -20,7 +20,7 @@ export type SplitEvent = { kind: 'frame'; bytes: Buffer } | { kind: 'overflow' }
  * discarded, reported once as an overflow, and the bytes up to the next delimiter are skipped (so
  * the tail of an over-long frame is never taken for a frame); a complete frame longer than
  * `maxFrameBytes` is reported as an overflow, never passed on. Memory held: at most
- * `maxFrameBytes` plus one chunk.
+ * `maxFrameBytes` plus one chunk (and the first bytes of a delimiter cut between chunks).
  */
 export class DelimitedSplitter {
   private readonly delimiter: Buffer;
@@ -76,7 +76,9 @@ export class DelimitedSplitter {
     const rest = chunk.subarray(from);
     this.keepTail(rest);
     if (this.discarding || rest.length === 0) return events;
-    if (this.pendingBytes + rest.length > this.maxFrameBytes) {
+    // The last bytes may be the first part of a delimiter cut between chunks: they do not count
+    // against the bound, so a frame of exactly the bound is a frame however the stream is cut.
+    if (this.pendingBytes + rest.length - this.delimiterPrefixInTail() > this.maxFrameBytes) {
       // Counted before the bytes are kept: the buffer never holds more than the bound.
       this.pendingBytes = 0;
       this.discarding = true;
@@ -89,13 +91,15 @@ export class DelimitedSplitter {
 
   /** End of stream: a partial frame (other than padding) is reported, never passed on as a frame. */
   end(): SplitEvent[] {
-    let partial = this.discarding;
+    // Over the bound only by the first bytes of a delimiter that never came: over-long after all.
+    const over = !this.discarding && this.pendingBytes > this.maxFrameBytes;
+    let partial = this.discarding || over;
     for (let i = 0; i < this.pendingBytes && !partial; i++) partial = !this.isPadding(this.pending[i] as number);
     this.pendingBytes = 0;
     this.pending = Buffer.alloc(0);
     this.discarding = false;
     this.tailBytes = 0;
-    return partial ? [{ kind: 'truncated' }] : [];
+    return over ? [{ kind: 'overflow' }, { kind: 'truncated' }] : partial ? [{ kind: 'truncated' }] : [];
   }
 
   /**
@@ -159,6 +163,15 @@ export class DelimitedSplitter {
     bytes.copy(this.pending, this.pendingBytes);
     this.pendingBytes = need;
     this.work += bytes.length;
+  }
+
+  /** How many bytes at the end of the tail are a proper prefix of the delimiter (the longest), 0 when none. */
+  private delimiterPrefixInTail(): number {
+    for (let k = this.tailBytes; k >= 1; k--) {
+      this.work += k;
+      if (this.tail.subarray(this.tailBytes - k, this.tailBytes).equals(this.delimiter.subarray(0, k))) return k;
+    }
+    return 0;
   }
 
   /** Keeps the last (delimiter length - 1) bytes received after the last delimiter. */
