@@ -205,6 +205,19 @@ t.test('HAZ-008 REQ-PATCH-024 garbage, bit errors and truncated frames are rejec
   t.ok(typeof value(run.seconds[13], 'heartRate') === 'number', 'values go on');
 });
 
+t.test('HAZ-008 REQ-PATCH-024 a host command frame coming from the device side (an echo, a looped cable) is rejected as unknown-type and never acted on', async (t) => {
+  const run = harness({});
+  run.run(2);
+  const before = run.seconds.length;
+  const echo = encodeCommand({ type: 'start' }, 7, 0).subarray(1); // without the leading 0x00
+  run.driver.handleFrame(echo.subarray(0, echo.length - 1), { wallMs: run.clock.wallMs(), monoNs: run.clock.monoNs() });
+  t.match(run.rejected.at(-1), { reason: 'unknown-type', detail: 'a host command frame came from the device side' });
+  t.equal(run.driver.snapshot().counters['frames-rejected.unknown-type'], 1);
+  t.equal(run.driver.snapshot().counters['frames-valid.start'], undefined, 'not counted as a valid frame');
+  run.run(2);
+  t.equal(run.seconds.length, before + 2, 'the seconds go on');
+});
+
 t.test('HAZ-011 REQ-PATCH-025 a different patch is held back until the change is confirmed', async (t) => {
   const run = harness({ injections: [{ kind: 'serial', atS: 6, durationS: null }] });
   run.run(10);

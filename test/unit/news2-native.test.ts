@@ -4,7 +4,8 @@
  * carries them, and its errors, across to JavaScript.
  */
 import t from 'tap';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { News2Input, News2Outcome, News2Score } from '../../agent/src/native/addon';
 import {
@@ -12,6 +13,7 @@ import {
   addonFileName,
   coreVersion,
   loadNative,
+  loadNativeFile,
   scoreNews2,
   scoreNews2Batch,
 } from '../../agent/src/native/addon';
@@ -71,6 +73,24 @@ t.test('REQ-NATIVE-001 any exception thrown by the addon surfaces as NativeError
   t.ok((err as NativeError).cause instanceof Error);
   t.match((err as Error).message, 'pulseBpm', 'names the field');
   t.notMatch((err as Error).message, 'fast', 'never echoes the value');
+});
+
+t.test('REQ-NATIVE-002 HAZ-017 an addon file that cannot be loaded, or a stale build that lacks an export, is refused at start (NATIVE_LOAD)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-addon-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const garbage = join(dir, 'garbage.node');
+  writeFileSync(garbage, 'not a shared object');
+  const unloadable = thrown(() => loadNativeFile(garbage, 'rebuild it'));
+  t.ok(unloadable instanceof NativeError, 'a NativeError');
+  t.match(unloadable, { code: 'NATIVE_LOAD', message: /failed to load .*: rebuild it$/ });
+  t.ok((unloadable as NativeError).cause instanceof Error, 'with the loader error as its cause');
+  // A build from before fuseRespRate and NumericsFilter existed: the other exports are there.
+  const stale = join(dir, 'stale.js');
+  writeFileSync(stale, "for (const n of ['scoreNews2', 'scoreNews2Batch', 'coreVersion', 'sdNotify', 'QrsDetector', 'PpgProcessor', 'RespProcessor']) exports[n] = function () {};\n");
+  t.match(thrown(() => loadNativeFile(stale, 'rebuild it')), { code: 'NATIVE_LOAD', message: /lacks fuseRespRate, NumericsFilter \(stale build\?\)/ });
+  const empty = join(dir, 'empty.js');
+  writeFileSync(empty, 'module.exports = null;\n');
+  t.match(thrown(() => loadNativeFile(empty)), { code: 'NATIVE_LOAD', message: /lacks scoreNews2, /, }, 'a module that exports nothing');
 });
 
 t.test('REQ-NATIVE-002 the addon loads from one file', async (t) => {

@@ -212,6 +212,18 @@ t.test('REQ-AGENT-002 HAZ-003 expiry withdraws values and manual inputs past the
   t.equal(s.published.scores.length, scores + 1);
 });
 
+t.test('REQ-AGENT-002 HAZ-003 a score computed between safety ticks first withdraws the values past their maximum age', async (t) => {
+  const s = stages();
+  s.flow.accept(ITF, [s.obs('spo2', 97)]);
+  s.clock.advanceMs(PARAMETERS.spo2.defaultMaxAgeMs + 1);
+  // No safety tick: the next emission (another parameter) rescores.
+  s.flow.accept(ITF, [s.obs('pulseRate', 72)]);
+  const withdrawn = s.published.observations.find((o) => o.parameter === 'spo2' && o.value === null);
+  t.match(withdrawn, { unavailableReason: 'max-age-exceeded' }, 'the old SpO2 is withdrawn, published unavailable');
+  t.equal(s.store.get('spo2', ITF), undefined, 'and out of the store, so out of the score');
+  t.equal(s.published.scores.length, 2, 'one score per emission');
+});
+
 t.test('REQ-VAL-002 HAZ-006 value-rejected.<rule> clears once every parameter it rejected passes again', async (t) => {
   const s = stages();
   s.flow.accept(ITF, [s.obs('spo2', 250), s.obs('pulseRate', 900)]);

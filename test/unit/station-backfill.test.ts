@@ -7,7 +7,8 @@
 import t from 'tap';
 import type { AlarmMsg, EnvelopeMsg, GatewayStatusMsg, ObservationMsg } from '../../agent/src/proto/codec';
 import { decodeEnvelope, encodeEnvelope, markBackfill } from '../../agent/src/proto/codec';
-import { renderStation, StationModel } from '../../agent/src/station/station';
+import { ReceiptBook } from '../../agent/src/station/receipts';
+import { HISTORY_LIMIT, renderStation, StationModel } from '../../agent/src/station/station';
 
 const T0 = 1767261600000;
 const base = 'vigil/v1/site1/ward7/bed12';
@@ -172,4 +173,27 @@ t.test('REQ-STATION-011 acknowledged and silenced alarms, and manual inputs, are
   const text = renderStation([v], T0 + 10);
   t.match(text, /spo2\.link-lost: port closed\s+\(acknowledged by nurse-a\)/);
   t.match(text, /ACVPU\s+A\s+age 0\.0 s\s+entered by nurse-b/);
+});
+
+t.test('REQ-DELIV-032 the backfill history is bounded: past HISTORY_LIMIT the oldest leave it, every one is still counted and noted for the receipt', async (t) => {
+  const book = new ReceiptBook(0);
+  const m = new StationModel(book);
+  const n = HISTORY_LIMIT + 10;
+  for (let i = 0; i < n; i++) m.apply(`${base}/obs/spo2`, env({ observation: obs('spo2', 96, T0 - (n - i) * 1000) }, { seq: i + 1, boot: 'boot-h', backfill: true }), T0);
+  const v = m.view(T0)[0];
+  t.equal(v?.backfill.received, n, 'every backfilled message counted');
+  t.equal(v?.backfill.oldestWallMs, T0 - (n - 10) * 1000, 'the 10 oldest left the history');
+  t.equal(v?.backfill.newestWallMs, T0 - 1000);
+  t.equal(v?.backfill.recent.length, 20, 'the view shows the 20 latest');
+  t.match(book.due(T0), [{ gatewayId: 'gw-1', bootId: 'boot-h', received: [{ first: 1, last: n }] }], 'the receipt confirms every sequence number, 1 to n');
+});
+
+t.test('REQ-DELIV-032 a cleared retained message is ignored; an envelope that carries nothing the station knows is counted undecodable', async (t) => {
+  const m = new StationModel();
+  t.equal(m.apply(`${base}/obs/spo2`, new Uint8Array(0), T0), false, 'an empty payload clears a retained message: nothing to show');
+  t.equal(m.undecodable, 0, 'and is not a fault');
+  t.equal(m.apply(`${base}/obs/spo2`, env({}, { seq: 1 }), T0), false, 'an envelope without a payload');
+  t.equal(m.undecodable, 1, 'counted');
+  t.equal(m.apply(`${base}/obs/spo2`, Uint8Array.from([0xff, 0xff, 0xff]), T0), false, 'bytes that are not an envelope');
+  t.equal(m.undecodable, 2);
 });

@@ -226,7 +226,7 @@ export class SignalBatches {
     const ppg = this.runPpg(conditions);
     // Electrodes and optical probe both off: the patch is off the body, and its accelerometer
     // measures the bed, not breathing. Not processed; the channel starts afresh when it is back.
-    const patchOff = (conditions?.has('probe-off') ?? false) && (conditions?.has('lead-off') ?? false);
+    const patchOff = conditions !== undefined && conditions.has('probe-off') && conditions.has('lead-off');
     if (patchOff) this.accel.processor = null;
     const accel: BatchOutcome<RespEstimate> =
       this.accel.y.length === 0 || patchOff
