@@ -231,6 +231,28 @@ t.test('REQ-DELIV-017 one agent per queue directory: a second open fails with QU
   t.match((err as QueueError).message, dir, 'naming the directory');
 });
 
+t.test('REQ-DELIV-016 HAZ-013 every durable-queue operation that fails is a QUEUE_IO error naming what failed (here: a store closed under it)', async (t) => {
+  const dir = tempDir(t);
+  const store = await LevelQueueStore.open(dir);
+  await store.put(1n, Uint8Array.from([1]));
+  await store.saveState('confirmed', Uint8Array.from([2]));
+  t.same(await store.get(1n), Buffer.from([1]), 'written and read back while open');
+  await store.close();
+  const failures: Array<[string, Promise<unknown>, RegExp]> = [
+    ['put', store.put(2n, Uint8Array.from([3])), /durable queue write failed/],
+    ['get', store.get(1n), /durable queue read failed/],
+    ['del', store.del([1n]), /durable queue delete failed/],
+    ['saveState', store.saveState('confirmed', Uint8Array.from([4])), /state record confirmed write failed/],
+    ['loadState', store.loadState('confirmed'), /state record confirmed read failed/],
+  ];
+  for (const [what, op, message] of failures) {
+    const err = await op.then(() => null, (e: unknown) => e);
+    t.ok(err instanceof QueueError, `${what}: a typed QueueError`);
+    t.match(err, { code: 'QUEUE_IO', message }, `${what}: QUEUE_IO naming the operation`);
+  }
+  t.equal(await store.del([]).then(() => 'nothing to do'), 'nothing to do', 'deleting no key touches nothing, even closed');
+});
+
 t.test('REQ-DELIV-018 eviction keeps memory bounded over many messages (index compaction)', async (t) => {
   const clock = new FakeClock();
   const size = encodeRecord(rec('observation', 1, clock)).byteLength + 8;
