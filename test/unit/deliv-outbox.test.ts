@@ -253,6 +253,89 @@ t.test('REQ-DELIV-016 HAZ-013 every durable-queue operation that fails is a QUEU
   t.equal(await store.del([]).then(() => 'nothing to do'), 'nothing to do', 'deleting no key touches nothing, even closed');
 });
 
+/** A store whose writes wait until released, and whose reads and deletes can fail: what a slow or failing disk does. */
+class SlowStore extends MemoryQueueStore {
+  private held: Array<{ go: () => void; fail: (e: Error) => void }> = [];
+  failDeletes = false;
+  override async put(key: bigint, value: Uint8Array): Promise<void> {
+    await new Promise<void>((go, fail) => this.held.push({ go, fail }));
+    return super.put(key, value);
+  }
+  override async del(keys: readonly bigint[]): Promise<void> {
+    if (this.failDeletes && keys.length > 0) throw new QueueError('QUEUE_IO', 'durable queue delete failed: test');
+    return super.del(keys);
+  }
+  release(): void {
+    for (const h of this.held.splice(0)) h.go();
+  }
+  failHeld(): void {
+    for (const h of this.held.splice(0)) h.fail(new QueueError('QUEUE_IO', 'durable queue write failed: test'));
+  }
+}
+const settle = () => new Promise((r) => setImmediate(r));
+
+t.test('REQ-DELIV-012 HAZ-013 a message evicted while its write is in flight is deleted when the write lands, never sent', async (t) => {
+  const clock = new FakeClock();
+  const store = new SlowStore();
+  const size = encodeRecord(rec('observation', 1, clock)).byteLength + 8;
+  const outbox = await Outbox.open(store, { maxBytes: size * 2, maxAgeMs: 3_600_000 }, clock, memoryLogger());
+  const first = outbox.append(rec('observation', 1, clock));
+  const second = outbox.append(rec('observation', 2, clock));
+  const third = outbox.append(rec('alarm', 3, clock, 100));
+  store.release();
+  const [a] = await Promise.all([first, second, third]);
+  t.ok(a.ok, 'its write completed');
+  t.equal(outbox.counters()['queue-evicted.observation.size'], 1, 'evicted for the alarm while in flight');
+  await settle();
+  t.equal(store.entries.size, 2, 'the evicted one deleted from disk once its write landed');
+  t.same(drainOrder(outbox).map((e) => e.deliveryClass), ['observation', 'alarm'], 'and never sent');
+});
+
+t.test('REQ-DELIV-016 HAZ-013 a write that fails after its entry was evicted is counted once, the bounds stay right', async (t) => {
+  const clock = new FakeClock();
+  const store = new SlowStore();
+  const size = encodeRecord(rec('observation', 1, clock)).byteLength + 8;
+  const outbox = await Outbox.open(store, { maxBytes: size, maxAgeMs: 3_600_000 }, clock, memoryLogger());
+  const first = outbox.append(rec('observation', 1, clock));
+  const second = outbox.append(rec('observation', 2, clock));
+  store.failHeld();
+  const results = await Promise.all([first, second]);
+  t.same(results.map((r) => r.ok), [false, false], 'both writes failed');
+  const c = outbox.counters();
+  t.equal(c['queue-depth'], 0, 'nothing left in the index');
+  t.equal(c['queue-bytes'], 0, 'the evicted entry is not subtracted twice');
+  t.equal(c['queue-depth.observation'], 0);
+});
+
+t.test('REQ-DELIV-014 HAZ-013 reads and removals of an entry that is gone, a corrupt record, a delete that fails, a closed queue', async (t) => {
+  const clock = new FakeClock();
+  const store = new SlowStore();
+  const logger = memoryLogger();
+  const outbox = await Outbox.open(store, LIMITS, clock, logger);
+  const appended = [outbox.append(rec('score', 1, clock)), outbox.append(rec('score', 2, clock)), outbox.append(rec('score', 3, clock))];
+  store.release();
+  const [e1, e2, e3] = (await Promise.all(appended)).map((r) => (r.ok ? r.entry : null));
+  if (!e1 || !e2 || !e3) throw new Error('appends failed');
+  outbox.remove(e1);
+  t.equal(await outbox.read(e1), undefined, 'a removed entry reads as gone');
+  outbox.remove(e1);
+  t.equal(outbox.counters()['queue-depth'], 2, 'removing it again changes nothing');
+  const reading = outbox.read(e2);
+  outbox.remove(e2);
+  t.equal(await reading, undefined, 'removed while its read was in flight: gone');
+  store.entries.set(e3.key, Buffer.from('not a record'));
+  t.equal(await outbox.read(e3), undefined, 'a corrupt record is not sent');
+  t.equal(outbox.counters()['queue-corrupt'], 1, 'counted');
+  t.equal(outbox.counters()['queue-depth'], 0, 'and removed');
+  store.failDeletes = true;
+  await settle();
+  t.equal(outbox.counters()['queue-delete-failed'], 1, 'a delete that fails is counted (the message would be re-sent after a restart, dropped by id)');
+  t.ok(logger.records.some((r) => r.event === 'queue-delete-failed'));
+  await outbox.close();
+  await outbox.close();
+  t.same(await outbox.append(rec('alarm', 4, clock)), { ok: false, reason: 'write-failed', detail: 'queue closed' }, 'nothing is accepted once closed');
+});
+
 t.test('REQ-DELIV-018 eviction keeps memory bounded over many messages (index compaction)', async (t) => {
   const clock = new FakeClock();
   const size = encodeRecord(rec('observation', 1, clock)).byteLength + 8;

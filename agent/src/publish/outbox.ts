@@ -214,7 +214,7 @@ export class Outbox {
     const corrupt: bigint[] = [];
     let lastKey = 0n;
     for await (const [key, value] of store.scan()) {
-      lastKey = key > lastKey ? key : lastKey;
+      lastKey = key; // scan() gives the keys in order: the last is the highest
       const rec = decodeRecord(value);
       if (rec) found.push({ key, rec, bytes: KEY_BYTES + value.byteLength });
       else corrupt.push(key);
@@ -255,7 +255,8 @@ export class Outbox {
 
   /** Counters for the gateway status: accepted, delivered, evicted by class and reason... */
   counters(): Record<string, number> {
-    const depth = Object.fromEntries(EVICTION_ORDER.map((c) => [`queue-depth.${c}`, this.countByClass.get(c) ?? 0]));
+    // countByClass holds every class from the start.
+    const depth = Object.fromEntries(EVICTION_ORDER.map((c) => [`queue-depth.${c}`, this.countByClass.get(c) as number]));
     return { ...this.counts, ...depth, 'queue-depth': this.liveCount, 'queue-bytes': this.totalBytes };
   }
 
@@ -404,7 +405,7 @@ export class Outbox {
   private index(e: QueueEntry): void {
     this.all.push(e);
     (this.byClass.get(e.deliveryClass) as OrderedEntries).push(e);
-    this.countByClass.set(e.deliveryClass, (this.countByClass.get(e.deliveryClass) ?? 0) + 1);
+    this.countByClass.set(e.deliveryClass, (this.countByClass.get(e.deliveryClass) as number) + 1);
     this.totalBytes += e.bytes;
     this.liveCount += 1;
   }
@@ -414,7 +415,7 @@ export class Outbox {
     e.removed = true;
     this.totalBytes -= e.bytes;
     this.liveCount -= 1;
-    this.countByClass.set(e.deliveryClass, (this.countByClass.get(e.deliveryClass) ?? 1) - 1);
+    this.countByClass.set(e.deliveryClass, (this.countByClass.get(e.deliveryClass) as number) - 1);
     this.all.noteRemoved();
     (this.byClass.get(e.deliveryClass) as OrderedEntries).noteRemoved();
   }
