@@ -193,6 +193,39 @@ t.test('REQ-DELIV-045 HAZ-013 a message a receipt passed over is sent again once
   t.equal(store.entries.size, 0, 'a receipt naming it alone confirms it (receipts add up)');
 });
 
+t.test('REQ-DELIV-043 HAZ-013 receipts of another run confirm nothing of this one; a message the queue evicted while waiting is neither confirmed nor sent again', async (t) => {
+  const plain = await setup(new MemoryQueueStore());
+  t.same(plain.delivery.confirmingStations, [], 'without confirmBy: the PUBACK suffices');
+  const { delivery, link, publisher, clock, store } = await setup(new MemoryQueueStore(), CONFIRM);
+  t.same(delivery.confirmingStations, ['station']);
+  for (let v = 90; v < 93; v += 1) await publisher.observation(obs(clock, v), 5000);
+  await settle();
+  const bootId = link.sent[0]!.env.bootId;
+  delivery.receipt('station', receipt('another-run', [[1, 3]]));
+  await settle();
+  t.equal(store.entries.size, 3, 'a receipt for another run of the gateway confirms none of this run');
+  t.equal(delivery.counters()['queue-confirmed'], undefined);
+  // The age bound evicts the three while they wait for the station (the next message triggers it).
+  clock.advanceMs(LIMITS.maxAgeMs + 1);
+  await publisher.observation(obs(clock, 93), 5000);
+  await settle();
+  t.equal(store.entries.size, 1, 'the three evicted by age');
+  delivery.receipt('station', receipt(bootId, [[1, 4]]));
+  await settle();
+  t.equal(delivery.counters()['queue-confirmed'], 1, 'the receipt confirms the one left; the evicted ones are not counted as confirmed');
+  t.equal(store.entries.size, 0);
+  await publisher.observation(obs(clock, 94), 5000);
+  await settle();
+  clock.advanceMs(LIMITS.maxAgeMs + 1);
+  await publisher.observation(obs(clock, 95), 5000);
+  await settle();
+  const sent = link.sent.length;
+  link.down();
+  link.up();
+  await settle();
+  t.same(link.sent.slice(sent).map((s) => Number(s.env.sequence)), [6], 'after a reconnect the evicted one is not sent again, the one still queued is');
+});
+
 t.test('REQ-DELIV-046 HAZ-013 with two stations waited for, a message leaves the queue when both have received it', async (t) => {
   const { delivery, link, publisher, clock, store } = await setup(new MemoryQueueStore(), { ...CONFIRM, confirmBy: ['station', 'station-b'] });
   await publisher.observation(obs(clock, 90), 5000);
