@@ -238,3 +238,76 @@ t.test('REQ-DELIV-035 a message accepted live but sent more than 2 s later (behi
   t.equal(link.sent[1]!.env.backfill, true, 'the second left 2.001 s after it was accepted: flagged, never late without saying so');
   t.ok(link.sent[1]!.env.observation?.quality.includes('QUALITY_FLAG_BACKFILL'));
 });
+
+/** A store whose reads the test holds or fails, one at a time. */
+class ControlledStore extends MemoryQueueStore {
+  failNextGet = false;
+  onGet: (() => void) | null = null;
+  override async get(key: bigint): Promise<Uint8Array | undefined> {
+    if (this.failNextGet) {
+      this.failNextGet = false;
+      throw new Error('disk read failed');
+    }
+    const hook = this.onGet;
+    this.onGet = null;
+    hook?.();
+    return super.get(key);
+  }
+}
+
+t.test('REQ-DELIV-024 a queued message whose read fails is counted and sent later, in order; one whose link dropped during the read waits for the reconnect', async (t) => {
+  const store = new ControlledStore();
+  const { link, publisher, delivery, clock, logger } = await setup(store);
+  store.failNextGet = true;
+  await publisher.observation(obs(clock, 90), 5000);
+  await settle();
+  t.equal(link.sent.length, 0, 'not sent: its read failed');
+  t.equal(delivery.counters()['queue-read-failed'], 1, 'counted');
+  t.ok(logger.records.some((r) => r.event === 'queue-read-failed'), 'logged');
+  store.onGet = () => {
+    link.connected = false; // the broker goes while the next message is read
+  };
+  await publisher.observation(obs(clock, 91), 5000);
+  await settle();
+  t.equal(link.sent.length, 0, 'nothing sent while the link is down');
+  link.up();
+  await settle();
+  t.same(link.sent.map((s) => s.env.observation?.value), [90, 91], 'both sent after the reconnect, in order');
+  t.equal(store.entries.size, 0, 'and acknowledged');
+});
+
+t.test('REQ-DELIV-021 state is refused while the broker is unreachable, counted, never queued', async (t) => {
+  const { link, delivery } = await setup();
+  link.connected = false;
+  await t.rejects(delivery.publish('vigil/v1/s/w/b/status', Uint8Array.from([1]), { qos: 1, retain: true }), /not sent: broker not connected/);
+  t.equal(delivery.counters()['state-not-sent-offline'], 1, 'counted');
+  t.equal(delivery.counters()['queue-depth'], 0, 'not queued');
+});
+
+t.test('REQ-DELIV-013 a message evicted by the age bound while it is being read is not sent; the next one is', async (t) => {
+  const store = new ControlledStore();
+  const { link, publisher, outbox, clock } = await setup(store);
+  link.connected = false;
+  await publisher.observation(obs(clock, 90), 5000);
+  store.onGet = () => {
+    clock.advanceMs(3_600_001); // past the age bound (LIMITS.maxAgeMs) during the read
+    outbox.enforceAge();
+  };
+  link.up();
+  await settle();
+  t.equal(link.sent.length, 0, 'the evicted message is not sent');
+  t.equal(outbox.counters()['queue-evicted.observation.age'], 1, 'its eviction is counted');
+  await publisher.observation(obs(clock, 91), 5000);
+  await settle();
+  t.same(link.sent.map((s) => s.env.observation?.value), [91], 'the forwarder carries on with the next');
+});
+
+t.test('REQ-DELIV-020 a queued message without expiry or content type is sent without them', async (t) => {
+  const { link, delivery, store } = await setup();
+  await delivery.publish('vigil/v1/s/w/b/obs/spo2', Uint8Array.from([0x08, 0x01]), { qos: 1, retain: false, deliveryClass: 'observation' });
+  await settle();
+  t.equal(link.sent.length, 1, 'sent');
+  t.equal(link.sent[0]!.options.expirySec, undefined, 'no expiry');
+  t.equal(link.sent[0]!.options.contentType, undefined, 'no content type');
+  t.equal(store.entries.size, 0, 'acknowledged');
+});

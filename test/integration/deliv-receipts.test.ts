@@ -272,3 +272,30 @@ t.test('REQ-DELIV-048 StationConfirmations: knowledge only grows, and a run not 
   for (let i = 0; i < 16; i += 1) c.record({ stationId: 'station', bootId: `b${i}`, received: [{ first: 1, last: 1 }] });
   t.notOk(c.confirmed('a', 3), 'the least recently heard run is forgotten (its messages are simply re-sent and confirmed again)');
 });
+
+t.test('REQ-DELIV-041 the station notes only numbered messages of a named run (state, number 0, and a run without id are not receipted)', async (t) => {
+  const book = new ReceiptBook(1000);
+  const bed = { siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
+  book.note(bed, 'gw-1', 'boot-1', 0, 1000);
+  book.note(bed, 'gw-1', '', 5, 1000);
+  book.note(bed, 'gw-1', 'boot-1', Number.NaN, 1000);
+  t.same(book.due(2000), [], 'nothing to confirm');
+  book.note(bed, 'gw-1', 'boot-1', 1, 2000);
+  t.same(book.due(3000).map((r) => r.received), [[{ first: 1, last: 1 }]], 'a numbered message of a named run is');
+});
+
+t.test('REQ-DELIV-043 HAZ-013 a receipt that overtakes the broker\'s PUBACK: the message leaves the queue at the PUBACK, confirmed', async (t) => {
+  const { delivery, link, publisher, clock, store } = await setup(new MemoryQueueStore(), CONFIRM);
+  link.autoAck = false;
+  await publisher.observation(obs(clock, 90), 5000);
+  await settle();
+  t.equal(link.sent.length, 1, 'sent, not yet acknowledged by the broker');
+  delivery.receipt('station', receipt(link.sent[0]!.env.bootId, [[1, 1]]));
+  await settle();
+  t.equal(store.entries.size, 1, 'still in flight: kept');
+  link.sent[0]!.ack();
+  await settle();
+  t.equal(store.entries.size, 0, 'the PUBACK finds it confirmed: gone');
+  t.equal(delivery.counters()['queue-confirmed'], 1);
+  t.equal(delivery.counters()['queue-awaiting-receipt'], 0, 'never waited');
+});

@@ -299,3 +299,16 @@ t.test('HAZ-003 REQ-VAL-014 the first frame of a source is aged by the gateway c
   const after = stream(0, 10, () => 50, memory2, 61_000);
   t.ok(after.every((v) => v.ok), 'and the frames after it are not made stale by it');
 });
+
+t.test('HAZ-001 a withdrawal (no value) carries no unit or an accepted one: given the canonical unit; an unknown unit is still rejected', async (t) => {
+  const none = check(obs('temperature', null, '', { unavailableReason: 'sensor-off' }));
+  t.ok(none.ok, 'no unit on a withdrawal: accepted');
+  if (none.ok) t.equal(none.obs.unitUcum, 'Cel', 'with the canonical unit');
+  const same = check(obs('temperature', null, 'Cel', { unavailableReason: 'sensor-off' }));
+  t.ok(same.ok && same.obs.unitUcum === 'Cel', 'the canonical unit itself: accepted');
+  const other = check(obs('temperature', null, '[degF]', { unavailableReason: 'sensor-off' }));
+  t.ok(other.ok, 'another accepted unit: accepted');
+  if (other.ok) t.equal(other.obs.unitUcum, 'Cel', 'named by the canonical unit (there is no value to convert)');
+  const wrong = check(obs('temperature', null, 'furlong', { unavailableReason: 'sensor-off' }));
+  t.match(wrong, { ok: false, hazard: 'HAZ-001', rule: 'unknown-unit', field: 'temperature' }, 'an unknown unit: rejected even without a value');
+});
