@@ -11,11 +11,10 @@ import { FakeClock } from '../../agent/src/clock';
 import { PublishError } from '../../agent/src/errors';
 import { LevelQueueStore, MemoryQueueStore } from '../../agent/src/io/durable-queue';
 import { memoryLogger } from '../../agent/src/log';
-import type { Observation } from '../../agent/src/model/observation';
 import { Delivery } from '../../agent/src/publish/delivery';
 import { Outbox } from '../../agent/src/publish/outbox';
 import { Publisher } from '../../agent/src/publish/publisher';
-import { FakeLink, identity, settle, setup } from '../support/delivery-harness';
+import { FakeLink, identity, settle, setup, obs } from '../support/delivery-harness';
 
 /** For the LevelDB store, whose reads and writes complete on the thread pool: poll, with a deadline. */
 async function waitFor(what: string, probe: () => boolean): Promise<void> {
@@ -27,21 +26,6 @@ async function waitFor(what: string, probe: () => boolean): Promise<void> {
 }
 
 
-function obs(clock: FakeClock, value: number): Observation {
-  return {
-    parameter: 'spo2',
-    value,
-    unitUcum: '%',
-    status: 'final',
-    quality: [],
-    source: { driver: 'masimo-ascii', interfaceId: 'spo2', serialNumber: '', port: '/dev/x' },
-    deviceTimeMs: clock.wallMs(),
-    deviceTimeText: '',
-    receiveWallMs: clock.wallMs(),
-    receiveMonoNs: clock.monoNs(),
-    unavailableReason: '',
-  };
-}
 
 t.test('REQ-DELIV-020 a message counts as sent once it is on disk; the PUBACK deletes it', async (t) => {
   const { link, publisher, store, delivery, clock } = await setup();

@@ -6,7 +6,6 @@
  */
 import t from 'tap';
 import { MemoryQueueStore } from '../../agent/src/io/durable-queue';
-import type { Observation } from '../../agent/src/model/observation';
 import { SequenceRanges } from '../../agent/src/model/sequence-ranges';
 import type { DeliveryReceiptMsg } from '../../agent/src/proto/codec';
 import { encodeReceipt } from '../../agent/src/proto/codec';
@@ -16,24 +15,8 @@ import { Outbox } from '../../agent/src/publish/outbox';
 import { topics } from '../../agent/src/publish/topics';
 import { RECEIPT_RANGES, ReceiptBook } from '../../agent/src/station/receipts';
 import { StationModel } from '../../agent/src/station/station';
-import type { FakeClock } from '../../agent/src/clock';
-import { FakeLink, identity, LIMITS, settle, setup } from '../support/delivery-harness';
+import { FakeLink, identity, LIMITS, settle, setup, obs } from '../support/delivery-harness';
 
-function obs(clock: FakeClock, value: number): Observation {
-  return {
-    parameter: 'spo2',
-    value,
-    unitUcum: '%',
-    status: 'final',
-    quality: [],
-    source: { driver: 'masimo-ascii', interfaceId: 'spo2', serialNumber: '', port: '/dev/x' },
-    deviceTimeMs: clock.wallMs(),
-    deviceTimeText: '',
-    receiveWallMs: clock.wallMs(),
-    receiveMonoNs: clock.monoNs(),
-    unavailableReason: '',
-  };
-}
 
 function receipt(bootId: string, ranges: Array<[number, number]>, over: Partial<DeliveryReceiptMsg> = {}): Uint8Array {
   return encodeReceipt({

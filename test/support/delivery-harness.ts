@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { FakeClock } from '../../agent/src/clock';
+import type { Observation } from '../../agent/src/model/observation';
 import { MemoryQueueStore } from '../../agent/src/io/durable-queue';
 import type { QueueStore } from '../../agent/src/io/durable-queue';
 import type { PublishOptions } from '../../agent/src/io/mqtt';
@@ -64,4 +65,21 @@ export async function setup<S extends QueueStore = MemoryQueueStore>(store: S = 
   const delivery = new Delivery(outbox, link, clock, logger, options);
   const publisher = new Publisher(delivery, identity, clock, logger);
   return { clock, logger, link, outbox, delivery, publisher, store };
+}
+
+/** A live SpO2 observation stamped with the clock's times. */
+export function obs(clock: FakeClock, value: number): Observation {
+  return {
+    parameter: 'spo2',
+    value,
+    unitUcum: '%',
+    status: 'final',
+    quality: [],
+    source: { driver: 'masimo-ascii', interfaceId: 'spo2', serialNumber: '', port: '/dev/x' },
+    deviceTimeMs: clock.wallMs(),
+    deviceTimeText: '',
+    receiveWallMs: clock.wallMs(),
+    receiveMonoNs: clock.monoNs(),
+    unavailableReason: '',
+  };
 }
