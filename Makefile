@@ -3,7 +3,13 @@
 # TypeScript, and then run.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-export PATH := $(HOME)/.cargo/bin:$(PATH)
+# The Node.js runtime every make target uses: the pinned Node 24 LTS of agent/packaging/node-runtime.json
+# (the one the Debian package ships), fetched from the npm registry into build/runtime/ when missing,
+# whatever Node the machine has: what is tested is what is shipped (README, "Supported runtime").
+NODE_RUNTIME_VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' agent/packaging/node-runtime.json)
+HOST_NODE_ARCH := $(shell uname -m | sed -e 's/^x86_64$$/x64/' -e 's/^aarch64$$/arm64/')
+NODE_RUNTIME_DIR := $(CURDIR)/build/runtime/node-$(NODE_RUNTIME_VERSION)-linux-$(HOST_NODE_ARCH)
+export PATH := $(NODE_RUNTIME_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # command:package pairs installed from Debian when the command is missing.
@@ -27,7 +33,7 @@ NATIVE_SOURCES := $(shell find native/core native/sys native/binding/src -name '
 	native/Cargo.toml native/Cargo.lock native/core/Cargo.toml native/sys/Cargo.toml \
 	native/binding/Cargo.toml native/binding/build.rs native/binding/package.json
 
-.PHONY: all deps deps-system deps-rust deps-evidence deps-coverage build native native-test ts test test-ts test-rust bench evidence run clean help
+.PHONY: all runtime deps deps-system deps-rust deps-evidence deps-coverage build native native-test ts test test-ts test-rust bench evidence run clean help
 
 all: build
 
@@ -39,7 +45,14 @@ help:
 	@echo "make bench  benchmarks (about 22 min): prints the table and writes docs/benchmarks.md"
 
 ## ---- installing what is missing -----------------------------------------------------
-deps: deps-system deps-rust node_modules/.vigil-installed
+deps: runtime deps-system deps-rust node_modules/.vigil-installed
+
+# The pinned Node runtime for this machine's architecture (checked against its pinned sha512).
+runtime: $(NODE_RUNTIME_DIR)/.vigil-runtime
+
+$(NODE_RUNTIME_DIR)/.vigil-runtime: agent/packaging/node-runtime.json agent/packaging/fetch-node.sh
+	agent/packaging/fetch-node.sh $(HOST_NODE_ARCH) $(NODE_RUNTIME_DIR)
+	@node --version | grep -qx "v$(NODE_RUNTIME_VERSION)" || { echo "make: node on PATH is $$(node --version), not the pinned v$(NODE_RUNTIME_VERSION)"; exit 1; }
 
 deps-system:
 	@missing=""; \
@@ -57,7 +70,7 @@ deps-rust:
 	@command -v cargo >/dev/null 2>&1 || { \
 	  echo "make: cargo (Rust >= 1.88) is required to build native/: install it with rustup (https://rustup.rs)"; exit 1; }
 
-node_modules/.vigil-installed: package.json package-lock.json
+node_modules/.vigil-installed: package.json package-lock.json | runtime
 	@# The committed lock records every optional platform package (@napi-rs/*), so npm ci installs
 	@# exactly it and never rewrites it: a build is reproducible from the lock.
 	npm ci --no-audit --no-fund
