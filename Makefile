@@ -33,7 +33,7 @@ NATIVE_SOURCES := $(shell find native/core native/sys native/binding/src -name '
 	native/Cargo.toml native/Cargo.lock native/core/Cargo.toml native/sys/Cargo.toml \
 	native/binding/Cargo.toml native/binding/build.rs native/binding/package.json
 
-.PHONY: all runtime deps deps-system deps-rust deps-evidence deps-coverage build native native-test ts test test-ts test-rust bench evidence run clean help
+.PHONY: all runtime deps package package-test deps-package deps-system deps-rust deps-evidence deps-coverage build native native-test ts test test-ts test-rust bench evidence run clean help
 
 all: build
 
@@ -117,7 +117,7 @@ ts: node_modules/.vigil-installed
 # under cargo llvm-cov (cargo test's results above stay the ones counted).
 TAP_COVERAGE := --no-disable-coverage --coverage-map=dist/test/support/coverage/map.js --coverage-report=none
 TAP_THRESHOLD_COMMENT := ^\# ERROR: incomplete [a-z]* coverage (
-test: build native-test deps-coverage
+test: build native-test deps-coverage package
 	@rm -rf build/single-fault build/test/coverage .tap/coverage; mkdir -p build/test/coverage; rm -f build/test/run.json build/test/tap-results.json
 	@node dist/test/support/evidence/records.js start --out build/test/run.json || true; \
 	tap_files=$$(find dist/test -name '*.test.js' | sort); \
@@ -141,6 +141,43 @@ test-ts: build native-test
 
 test-rust: deps-rust
 	cd native && cargo test --workspace
+
+## ---- Debian packages (README, "Installing on a gateway") --------------------------------
+# vigil_<version>_amd64.deb and vigil_<version>_arm64.deb in build/package/, built on an amd64
+# machine: each has the agent's JavaScript, its production npm packages, the addon and the pinned
+# Node runtime of its architecture (test/support/package/build-deb.ts says what goes where). The
+# arm64 addon is cross-built with Debian's cross gcc as linker. Reproducible: the timestamps are
+# SOURCE_DATE_EPOCH, the commit's time unless set.
+ARM64_TARGET := aarch64-unknown-linux-gnu
+ARM64_ADDON_DIR := build/package/addon-arm64
+NODE_RUNTIME_ARM64_DIR := $(CURDIR)/build/runtime/node-$(NODE_RUNTIME_VERSION)-linux-arm64
+PACKAGE_DEBIAN := dpkg-deb:dpkg aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64-static:qemu-user-static
+PACKAGE_DEBIAN_LIBS := /usr/aarch64-linux-gnu/lib/libc.so.6:libc6-dev-arm64-cross \
+	/usr/aarch64-linux-gnu/lib/libstdc++.so.6:libstdc++6-arm64-cross
+
+package: build deps-package deps-evidence
+	agent/packaging/fetch-node.sh arm64 $(NODE_RUNTIME_ARM64_DIR)
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	  npx napi build $(NAPI_FLAGS) --target $(ARM64_TARGET) --output-dir $(ARM64_ADDON_DIR)
+	node dist/test/support/package/build-deb.js --arch amd64
+	node dist/test/support/package/build-deb.js --arch arm64
+
+# Each package's payload installed into a scratch root and its agent run from there (arm64 under
+# qemu-aarch64-static with the packaged arm64 Node) against hw-sim and a real Mosquitto; the
+# second build of each package must give the same bytes. `make test` runs these tests too.
+package-test: package native-test
+	npx tap --disable-coverage $$(find dist/test/package -name '*.test.js' | sort)
+
+deps-package:
+	@missing=""; \
+	for pair in $(PACKAGE_DEBIAN); do cmd=$${pair%%:*}; command -v $$cmd >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	for pair in $(PACKAGE_DEBIAN_LIBS); do [ -e $${pair%%:*} ] || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@rustup target list --installed | grep -qx $(ARM64_TARGET) || rustup target add $(ARM64_TARGET)
 
 ## ---- benchmarks (never in tests) -----------------------------------------------------
 # The whole suite (native speed, start-up, one full bed, headroom, a ward on one broker) in about

@@ -552,5 +552,4 @@ t.test('REQ-HL7-019 HAZ-008 fuzz: 100,000 seeded random and mutated inputs never
   }
   t.pass(`${N} inputs, ${accepted} accepted as messages, in ${Date.now() - started} ms (seed ${seed})`);
   t.ok(accepted > 0, 'some mutated messages still decode (the mutations are not all fatal)');
-  t.ok(Date.now() - started < 60_000, 'within the test budget');
 });
