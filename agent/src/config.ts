@@ -5,7 +5,7 @@
  *
  * Interface specification: docs/interfaces/config.md.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { CONFORMANCE_LEVELS } from './drivers/hl7-pcd01/conformance';
 import { hl7ProfileNames } from './drivers/hl7-pcd01/profile';
@@ -180,6 +180,8 @@ const mqtt = z
   });
 
 export const configSchema = z.strictObject({
+  /** The JSON Schema the file follows (for editors, e.g. /usr/share/vigil/vigil-config.schema.json); not used otherwise. */
+  $schema: z.string().optional(),
   gateway: z.strictObject({
     gatewayId: id,
     siteId: id,
@@ -301,14 +303,69 @@ function formatIssues(error: z.ZodError): string[] {
   });
 }
 
-/** Validates an already-parsed value; throws ConfigError listing every problem. */
+/** Validates an already-parsed value against the schema (not the files it names: see loadConfig); throws ConfigError listing every problem. */
 export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(formatIssues(result.error));
   return result.data;
 }
 
-/** Reads and validates a JSON config file; throws ConfigError. */
+/**
+ * The files the configuration names that the agent reads at start (TLS material and broker
+ * credentials), with their config paths. Read from the raw value, so that they are checked even
+ * when other parts of the file are invalid: every problem is reported at once.
+ */
+function namedFiles(raw: unknown): Array<{ path: string; file: string }> {
+  const found: Array<{ path: string; file: string }> = [];
+  const collect = (obj: unknown, prefix: string, keys: readonly string[]): void => {
+    if (typeof obj !== 'object' || obj === null) return;
+    for (const key of keys) {
+      const file = (obj as Record<string, unknown>)[key];
+      if (typeof file === 'string') found.push({ path: `${prefix}.${key}`, file });
+    }
+  };
+  if (typeof raw !== 'object' || raw === null) return found;
+  const { mqtt, interfaces } = raw as { mqtt?: unknown; interfaces?: unknown };
+  collect(mqtt, 'mqtt', ['caFile', 'certFile', 'keyFile', 'usernameFile', 'passwordFile']);
+  if (Array.isArray(interfaces)) {
+    interfaces.forEach((itf: unknown, i) => {
+      if (typeof itf === 'object' && itf !== null) collect((itf as { tls?: unknown }).tls, `interfaces.${i}.tls`, ['certFile', 'keyFile', 'caFile']);
+    });
+  }
+  return found;
+}
+
+/** Why `file` cannot be read by this process, or undefined when it can. */
+function unreadable(file: string): string | undefined {
+  try {
+    // stat first: opening a FIFO for reading would block until a writer comes.
+    if (!statSync(file).isFile()) return `not a regular file: ${file}`;
+    closeSync(openSync(file, 'r')); // as this process's user: the service runs as `vigil`
+    return undefined;
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `file not found: ${file}`;
+    if (code === 'EACCES' || code === 'EPERM') return `file not readable (permission denied): ${file}`;
+    return `cannot read ${file}: ${code}`;
+  }
+}
+
+/**
+ * Every certificate, key, CA and credentials file the configuration names that cannot be read
+ * now, as `path: message`. Checked at load so that a missing certificate stops the start with
+ * the other problems, instead of failing later inside the MQTT or TLS listener setup.
+ */
+export function configFileIssues(raw: unknown): string[] {
+  return namedFiles(raw).flatMap(({ path, file }) => {
+    const problem = unreadable(file);
+    return problem === undefined ? [] : [`${path}: ${problem}`];
+  });
+}
+
+/**
+ * Reads and validates a JSON config file, and checks that the files it names can be read;
+ * throws ConfigError listing every problem.
+ */
 export function loadConfig(file: string): Config {
   let text: string;
   try {
@@ -322,5 +379,31 @@ export function loadConfig(file: string): Config {
   } catch (cause) {
     throw new ConfigError([`(file): ${file} is not valid JSON: ${(cause as Error).message}`], { cause });
   }
-  return parseConfig(raw);
+  const result = configSchema.safeParse(raw);
+  const issues = [...(result.success ? [] : formatIssues(result.error)), ...configFileIssues(raw)];
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
+  return result.data;
+}
+
+/**
+ * The JSON Schema (draft 2020-12) of the configuration file, generated from `configSchema` for
+ * editors (the file's `$schema` key) and shipped as agent/packaging/vigil-config.schema.json.
+ * Input side: keys with a default are optional. Refinements (unique ids, TLS or `insecure`,
+ * profile names, readable files) are not expressible there: `vigil check-config` checks them.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  const { $schema, ...rest } = z.toJSONSchema(configSchema, {
+    io: 'input',
+    target: 'draft-2020-12',
+    // zod marks startsWith() with a format of its own; JSON Schema has none, the pattern says it.
+    override: (ctx) => {
+      if (ctx.jsonSchema.format === 'starts_with') delete ctx.jsonSchema.format;
+    },
+  });
+  return {
+    $schema,
+    title: 'Vigil gateway configuration',
+    description: 'The configuration file of the Vigil bedside gateway agent (docs/interfaces/config.md). Generated by `vigil config-schema`.',
+    ...rest,
+  };
 }
