@@ -26,7 +26,7 @@ const masimoInterface = z.strictObject({
   driver: z.literal('masimo-ascii'),
   /** The serial device node, e.g. /dev/ttyUSB0 or a udev link /dev/vigil-spo2. */
   path: z.string().startsWith('/', 'must be an absolute device path'),
-  baudRate: z.union([z.literal(9600), z.literal(19200), z.literal(38400)]).default(9600),
+  baudRate: z.literal([9600, 19200, 38400]).default(9600),
   /** The device's own clock is local time without a zone: this says which. */
   deviceUtcOffset: utcOffset.default('+00:00'),
   /** With no valid frame for this long the link is stale and its values are withdrawn. */
@@ -78,9 +78,7 @@ const hl7SerialInterface = z.strictObject({
   transport: z.literal('serial'),
   /** The serial device node, e.g. /dev/serial/by-id/... or a udev link. */
   path: z.string().startsWith('/', 'must be an absolute device path'),
-  baudRate: z
-    .union([z.literal(9600), z.literal(19200), z.literal(38400), z.literal(57600), z.literal(115200)])
-    .default(115200),
+  baudRate: z.literal([9600, 19200, 38400, 57600, 115200]).default(115200),
   /** Delay before reopening a port that closed or failed to open. */
   reopenDelayMs: z.number().int().min(100).max(60000).default(1000),
 });
@@ -120,7 +118,7 @@ const vigilPatchInterface = z.strictObject({
   /** The serial device node, e.g. /dev/serial/by-id/usb-Vigil_Patch_Dongle_... or a udev link. */
   path: z.string().startsWith('/', 'must be an absolute device path'),
   /** USB CDC-ACM ignores it; the UART variant of the dongle runs at 921600 (or 115200). */
-  baudRate: z.union([z.literal(115200), z.literal(230400), z.literal(460800), z.literal(921600)]).default(921600),
+  baudRate: z.literal([115200, 230400, 460800, 921600]).default(921600),
   /**
    * The patch's serial number (8 hex digits). When set, frames from another patch are
    * rejected; when absent, the first serial seen is learned and a change is held back until confirmed.
@@ -133,8 +131,8 @@ const vigilPatchInterface = z.strictObject({
   /** Period of the keep-alive; the patch stops streaming after 5 s without any host frame. */
   keepAliveIntervalMs: z.number().int().min(200).max(2500).default(1000),
   /** Sample rates asked of the patch (SET_RATE); absent: the patch's defaults (ECG 250, PPG 100 Hz). */
-  ecgSampleRateHz: z.union([z.literal(125), z.literal(250), z.literal(500)]).optional(),
-  ppgSampleRateHz: z.union([z.literal(50), z.literal(100), z.literal(200)]).optional(),
+  ecgSampleRateHz: z.literal([125, 250, 500]).optional(),
+  ppgSampleRateHz: z.literal([50, 100, 200]).optional(),
   /**
    * The sensor's SpO2 calibration curve `SpO2 = a + b R + c R^2` (measured for the patch's LEDs
    * against arterial blood gases); absent: the documented default 110 - 25 R.
@@ -153,7 +151,7 @@ const interfaceSchema = z.discriminatedUnion('driver', [
 const mqtt = z
   .strictObject({
     url: z.string().regex(/^(mqtt|mqtts|tcp|ssl):\/\/[^\s]+$/, 'must be an mqtt://, mqtts:// URL with host and port'),
-    protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
+    protocolVersion: z.literal([5, 4]).default(5),
     /** Plain TCP (no TLS) must be asked for explicitly, and it warns at every start. */
     insecure: z.boolean().default(false),
     caFile: z.string().optional(),
@@ -202,7 +200,7 @@ export const configSchema = z.strictObject({
   patient: z
     .strictObject({
       /** NEWS2 SpO2 scale 2 is a clinical decision for a patient; default scale 1. */
-      spo2Scale: z.union([z.literal(1), z.literal(2)]).default(1),
+      spo2Scale: z.literal([1, 2]).default(1),
       /**
        * The bed's patient identifier: an HL7 monitor's PID-3 must carry it, or the message is
        * rejected with a technical alarm (docs/interfaces/hl7-pcd01.md). Absent: not checked.

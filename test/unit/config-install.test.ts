@@ -117,11 +117,11 @@ t.test('REQ-INST-011 a file the agent\'s user cannot read is reported as such', 
   const raw = { mqtt: { keyFile: key } };
   let issues: string[];
   if (process.getuid?.() === 0) {
-    // root reads any file: ask as the unprivileged user `nobody` (uid 65534), as the service's own user would
-    // (a clean environment: the test runner's loader hooks would write where nobody may not).
+    // root reads any file: ask as the unprivileged user `nobody` (uid 65534), as the service's own user would.
     const configModule = join(ROOT, 'dist', 'agent', 'src', 'config.js');
     const script = `process.stdout.write(JSON.stringify(require(${JSON.stringify(configModule)}).configFileIssues(${JSON.stringify(raw)})))`;
-    const child = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    // Through `env -i`: the test runner adds its loader hooks to any node child's environment.
+    const child = spawnSync('env', ['-i', process.execPath, '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
     t.equal(child.status, 0, `the check ran as uid 65534 ${child.stderr}`);
     issues = JSON.parse(child.stdout) as string[];
   } else {
