@@ -4,6 +4,8 @@
  *
  *   vigil run --config <file.json>          run the gateway agent
  *   vigil check-config --config <file.json> validate a config file and exit
+ *   vigil config-schema                     the config file's JSON Schema (draft 2020-12)
+ *   vigil --version | version [--json]      agent, addon, protocol, parameter table and profile versions
  *   vigil station --url mqtt://host:port    console view of the nurses' station [--json] [--refresh-ms N]
  *   vigil station ack|silence|observe|confirm-device ...   send a command to a bed's gateway
  *   vigil score news2                       JSON Lines in (stdin), one NEWS2 result per line out
@@ -21,6 +23,8 @@ import { createLogger } from './log';
 const USAGE = `usage:
   vigil run --config <file.json>
   vigil check-config --config <file.json>
+  vigil config-schema                    the config file's JSON Schema (for editors: "$schema")
+  vigil --version | version [--json]     agent, native addon, protocol, parameter table, HL7 profile versions
   vigil station --url mqtt://host:port [--json] [--refresh-ms 1000] [--ca F --cert F --key F] [--client-id ID]
                 [--station-id ID]   (confirm delivery to the gateways as station ID: delivery receipts)
   vigil station ack|silence|observe|confirm-device --url U --bed site/ward/bed --user NAME
@@ -52,6 +56,18 @@ export async function main(argv: string[]): Promise<number> {
         const config = loadConfig(requireConfigFlag(rest));
         process.stdout.write(`config ok: gateway ${config.gateway.gatewayId}, ${config.interfaces.length} interface(s)\n`);
         return 0;
+      }
+      case 'config-schema': {
+        if (rest.length > 0) throw new UsageError('usage: vigil config-schema');
+        const { configJsonSchema } = await import('./config.js');
+        process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+        return 0;
+      }
+      case '--version':
+      case 'version': {
+        const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } }, strict: true });
+        const { runVersion } = await import('./commands/version.js');
+        return runVersion({ json: values.json ?? false }, process.stdout, process.stderr);
       }
       case 'station':
         return await stationCommand(rest);

@@ -5,7 +5,7 @@
  *
  * Interface specification: docs/interfaces/config.md.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { CONFORMANCE_LEVELS } from './drivers/hl7-pcd01/conformance';
 import { hl7ProfileNames } from './drivers/hl7-pcd01/profile';
@@ -26,7 +26,7 @@ const masimoInterface = z.strictObject({
   driver: z.literal('masimo-ascii'),
   /** The serial device node, e.g. /dev/ttyUSB0 or a udev link /dev/vigil-spo2. */
   path: z.string().startsWith('/', 'must be an absolute device path'),
-  baudRate: z.union([z.literal(9600), z.literal(19200), z.literal(38400)]).default(9600),
+  baudRate: z.literal([9600, 19200, 38400]).default(9600),
   /** The device's own clock is local time without a zone: this says which. */
   deviceUtcOffset: utcOffset.default('+00:00'),
   /** With no valid frame for this long the link is stale and its values are withdrawn. */
@@ -78,9 +78,7 @@ const hl7SerialInterface = z.strictObject({
   transport: z.literal('serial'),
   /** The serial device node, e.g. /dev/serial/by-id/... or a udev link. */
   path: z.string().startsWith('/', 'must be an absolute device path'),
-  baudRate: z
-    .union([z.literal(9600), z.literal(19200), z.literal(38400), z.literal(57600), z.literal(115200)])
-    .default(115200),
+  baudRate: z.literal([9600, 19200, 38400, 57600, 115200]).default(115200),
   /** Delay before reopening a port that closed or failed to open. */
   reopenDelayMs: z.number().int().min(100).max(60000).default(1000),
 });
@@ -120,7 +118,7 @@ const vigilPatchInterface = z.strictObject({
   /** The serial device node, e.g. /dev/serial/by-id/usb-Vigil_Patch_Dongle_... or a udev link. */
   path: z.string().startsWith('/', 'must be an absolute device path'),
   /** USB CDC-ACM ignores it; the UART variant of the dongle runs at 921600 (or 115200). */
-  baudRate: z.union([z.literal(115200), z.literal(230400), z.literal(460800), z.literal(921600)]).default(921600),
+  baudRate: z.literal([115200, 230400, 460800, 921600]).default(921600),
   /**
    * The patch's serial number (8 hex digits). When set, frames from another patch are
    * rejected; when absent, the first serial seen is learned and a change is held back until confirmed.
@@ -133,8 +131,8 @@ const vigilPatchInterface = z.strictObject({
   /** Period of the keep-alive; the patch stops streaming after 5 s without any host frame. */
   keepAliveIntervalMs: z.number().int().min(200).max(2500).default(1000),
   /** Sample rates asked of the patch (SET_RATE); absent: the patch's defaults (ECG 250, PPG 100 Hz). */
-  ecgSampleRateHz: z.union([z.literal(125), z.literal(250), z.literal(500)]).optional(),
-  ppgSampleRateHz: z.union([z.literal(50), z.literal(100), z.literal(200)]).optional(),
+  ecgSampleRateHz: z.literal([125, 250, 500]).optional(),
+  ppgSampleRateHz: z.literal([50, 100, 200]).optional(),
   /**
    * The sensor's SpO2 calibration curve `SpO2 = a + b R + c R^2` (measured for the patch's LEDs
    * against arterial blood gases); absent: the documented default 110 - 25 R.
@@ -153,7 +151,7 @@ const interfaceSchema = z.discriminatedUnion('driver', [
 const mqtt = z
   .strictObject({
     url: z.string().regex(/^(mqtt|mqtts|tcp|ssl):\/\/[^\s]+$/, 'must be an mqtt://, mqtts:// URL with host and port'),
-    protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
+    protocolVersion: z.literal([5, 4]).default(5),
     /** Plain TCP (no TLS) must be asked for explicitly, and it warns at every start. */
     insecure: z.boolean().default(false),
     caFile: z.string().optional(),
@@ -180,6 +178,8 @@ const mqtt = z
   });
 
 export const configSchema = z.strictObject({
+  /** The JSON Schema the file follows (for editors, e.g. /usr/share/vigil/vigil-config.schema.json); not used otherwise. */
+  $schema: z.string().optional(),
   gateway: z.strictObject({
     gatewayId: id,
     siteId: id,
@@ -200,7 +200,7 @@ export const configSchema = z.strictObject({
   patient: z
     .strictObject({
       /** NEWS2 SpO2 scale 2 is a clinical decision for a patient; default scale 1. */
-      spo2Scale: z.union([z.literal(1), z.literal(2)]).default(1),
+      spo2Scale: z.literal([1, 2]).default(1),
       /**
        * The bed's patient identifier: an HL7 monitor's PID-3 must carry it, or the message is
        * rejected with a technical alarm (docs/interfaces/hl7-pcd01.md). Absent: not checked.
@@ -301,14 +301,69 @@ function formatIssues(error: z.ZodError): string[] {
   });
 }
 
-/** Validates an already-parsed value; throws ConfigError listing every problem. */
+/** Validates an already-parsed value against the schema (not the files it names: see loadConfig); throws ConfigError listing every problem. */
 export function parseConfig(raw: unknown): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(formatIssues(result.error));
   return result.data;
 }
 
-/** Reads and validates a JSON config file; throws ConfigError. */
+/**
+ * The files the configuration names that the agent reads at start (TLS material and broker
+ * credentials), with their config paths. Read from the raw value, so that they are checked even
+ * when other parts of the file are invalid: every problem is reported at once.
+ */
+function namedFiles(raw: unknown): Array<{ path: string; file: string }> {
+  const found: Array<{ path: string; file: string }> = [];
+  const collect = (obj: unknown, prefix: string, keys: readonly string[]): void => {
+    if (typeof obj !== 'object' || obj === null) return;
+    for (const key of keys) {
+      const file = (obj as Record<string, unknown>)[key];
+      if (typeof file === 'string') found.push({ path: `${prefix}.${key}`, file });
+    }
+  };
+  if (typeof raw !== 'object' || raw === null) return found;
+  const { mqtt, interfaces } = raw as { mqtt?: unknown; interfaces?: unknown };
+  collect(mqtt, 'mqtt', ['caFile', 'certFile', 'keyFile', 'usernameFile', 'passwordFile']);
+  if (Array.isArray(interfaces)) {
+    interfaces.forEach((itf: unknown, i) => {
+      if (typeof itf === 'object' && itf !== null) collect((itf as { tls?: unknown }).tls, `interfaces.${i}.tls`, ['certFile', 'keyFile', 'caFile']);
+    });
+  }
+  return found;
+}
+
+/** Why `file` cannot be read by this process, or undefined when it can. */
+function unreadable(file: string): string | undefined {
+  try {
+    // stat first: opening a FIFO for reading would block until a writer comes.
+    if (!statSync(file).isFile()) return `not a regular file: ${file}`;
+    closeSync(openSync(file, 'r')); // as this process's user: the service runs as `vigil`
+    return undefined;
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `file not found: ${file}`;
+    if (code === 'EACCES' || code === 'EPERM') return `file not readable (permission denied): ${file}`;
+    return `cannot read ${file}: ${code}`;
+  }
+}
+
+/**
+ * Every certificate, key, CA and credentials file the configuration names that cannot be read
+ * now, as `path: message`. Checked at load so that a missing certificate stops the start with
+ * the other problems, instead of failing later inside the MQTT or TLS listener setup.
+ */
+export function configFileIssues(raw: unknown): string[] {
+  return namedFiles(raw).flatMap(({ path, file }) => {
+    const problem = unreadable(file);
+    return problem === undefined ? [] : [`${path}: ${problem}`];
+  });
+}
+
+/**
+ * Reads and validates a JSON config file, and checks that the files it names can be read;
+ * throws ConfigError listing every problem.
+ */
 export function loadConfig(file: string): Config {
   let text: string;
   try {
@@ -322,5 +377,31 @@ export function loadConfig(file: string): Config {
   } catch (cause) {
     throw new ConfigError([`(file): ${file} is not valid JSON: ${(cause as Error).message}`], { cause });
   }
-  return parseConfig(raw);
+  const result = configSchema.safeParse(raw);
+  const issues = [...(result.success ? [] : formatIssues(result.error)), ...configFileIssues(raw)];
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
+  return result.data;
+}
+
+/**
+ * The JSON Schema (draft 2020-12) of the configuration file, generated from `configSchema` for
+ * editors (the file's `$schema` key) and shipped as agent/packaging/vigil-config.schema.json.
+ * Input side: keys with a default are optional. Refinements (unique ids, TLS or `insecure`,
+ * profile names, readable files) are not expressible there: `vigil check-config` checks them.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  const { $schema, ...rest } = z.toJSONSchema(configSchema, {
+    io: 'input',
+    target: 'draft-2020-12',
+    // zod marks startsWith() with a format of its own; JSON Schema has none, the pattern says it.
+    override: (ctx) => {
+      if (ctx.jsonSchema.format === 'starts_with') delete ctx.jsonSchema.format;
+    },
+  });
+  return {
+    $schema,
+    title: 'Vigil gateway configuration',
+    description: 'The configuration file of the Vigil bedside gateway agent (docs/interfaces/config.md). Generated by `vigil config-schema`.',
+    ...rest,
+  };
 }
