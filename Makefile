@@ -183,7 +183,7 @@ deps-package:
 # The whole suite (native speed, start-up, one full bed, headroom, a ward on one broker) in about
 # 22 minutes (the soak under 100 broker and 100 agent kills is about 10 of them); prints the table and writes
 # docs/benchmarks.md. Each part reruns alone: see that file.
-bench: build
+bench: build package
 	node dist/test/support/bench/run-all.js
 
 ## ---- regulatory evidence (docs/evidence/README.md) ----------------------------------------

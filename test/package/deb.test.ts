@@ -13,50 +13,29 @@
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Bom } from '../support/evidence/sbom';
 import { ARCHES, buildDeb, CONFFILES, debFileName, defaultInputs, installedNpmPackages, LAYOUT, sourceDateEpoch } from '../support/package/build-deb';
 import type { DebArch } from '../support/package/build-deb';
+import { debOf, PACKAGE_DIR, packagedNode, startPackagedAgent, unpackDeb } from '../support/package/installed';
 import { startBroker } from '../support/broker';
 import { observe, until } from '../support/observer';
 import type { Received } from '../support/observer';
 import { createPki, STATIONS, vigilAcl } from '../support/pki';
-import { exitOf, ROOT, startHwSim, writeAgentConfig } from '../support/processes';
+import { ROOT, startHwSim, writeAgentConfig } from '../support/processes';
 
 // Two package builds and an agent under emulation: longer than the suite's per-file timeout.
 t.setTimeout(900_000);
 
-const PACKAGE_DIR = join(ROOT, 'build', 'package');
 const ARCH_LIST = Object.keys(ARCHES) as DebArch[];
 /** ELF e_machine of each architecture (System V ABI): x86-64 62, AArch64 183. */
 const ELF_MACHINE: Record<DebArch, number> = { amd64: 62, arm64: 183 };
-/** The gateway's C library for the arm64 Node under emulation (Debian's libc6-arm64-cross). */
-const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
 
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 const elfMachine = (file: string): number => readFileSync(file).readUInt16LE(18);
-
-function debOf(arch: DebArch): string {
-  const file = join(PACKAGE_DIR, debFileName(arch));
-  if (!existsSync(file)) throw new Error(`${file} is missing: run make package`);
-  return file;
-}
-
-/** The command that runs the packaged Node of `arch` on this (amd64) machine. */
-function nodeCommand(arch: DebArch, root: string): string[] {
-  const node = join(root, LAYOUT.runtime, 'bin', 'node');
-  return arch === 'arm64' ? ['qemu-aarch64-static', '-L', ARM64_SYSROOT, node] : [node];
-}
-
-function unpack(arch: DebArch): string {
-  const root = mkdtempSync(join(tmpdir(), `vigil-deb-${arch}-`));
-  execFileSync('dpkg-deb', ['-x', debOf(arch), root]);
-  return root;
-}
 
 for (const arch of ARCH_LIST) {
   t.test(`REQ-INST-001 ${arch}: a second build from the same commit gives the same package, byte for byte`, async (t) => {
@@ -77,8 +56,8 @@ for (const arch of ARCH_LIST) {
     t.notMatch(depends, /\b(nodejs|npm|rustc|cargo|gcc(-\d+)?|mosquitto)\b/, 'no compiler, npm, Node or broker from the distribution');
     const conffiles = execFileSync('sh', ['-c', `dpkg-deb --ctrl-tarfile ${deb} | tar -xOf - ./conffiles`], { encoding: 'utf8' }).trim().split('\n');
     t.same(conffiles, CONFFILES, 'the files a site edits are conffiles');
-    const root = unpack(arch);
-    t.teardown(() => execFileSync('rm', ['-rf', root]));
+    const { root, remove } = unpackDeb(arch);
+    t.teardown(remove);
     for (const path of [LAYOUT.unit, LAYOUT.sysusers, LAYOUT.tmpfiles, LAYOUT.udev, LAYOUT.config, LAYOUT.brokerExample, LAYOUT.schema, '/usr/bin/vigil', '/usr/bin/hw-sim', `${LAYOUT.doc}/sbom.cdx.json`, `${LAYOUT.app}/proto/vigil/v1/vigil.proto`]) {
       t.ok(existsSync(join(root, path)), `${path} is installed`);
     }
@@ -114,12 +93,13 @@ for (const arch of ARCH_LIST) {
   });
 
   t.test(`REQ-INST-003 ${arch}: the packaged agent runs from a scratch root against hw-sim and a real Mosquitto (TLS); a subscriber gets observations and NEWS2`, async (t) => {
-    const root = unpack(arch);
-    t.teardown(() => execFileSync('rm', ['-rf', root]));
-    const node = nodeCommand(arch, root);
+    const { root, remove } = unpackDeb(arch);
+    t.teardown(remove);
+    const node = packagedNode(arch, root);
     const cli = join(root, LAYOUT.app, 'dist', 'agent', 'src', 'cli.js');
     const version = execFileSync(node[0]!, [...node.slice(1), cli, '--version'], { encoding: 'utf8', timeout: 120_000 });
-    t.match(version, /vigil/, '`vigil --version` runs on the packaged runtime');
+    const pin = JSON.parse(readFileSync(join(ROOT, 'agent', 'packaging', 'node-runtime.json'), 'utf8')) as { version: string };
+    t.match(version, new RegExp(`^node v?${pin.version.replace(/\./g, '\\.')}$`, 'm'), '`vigil --version` runs on the packaged runtime, the pinned release');
 
     const gatewayId = `gw-pkg-${arch}`;
     const bed = { gatewayId, siteId: 'site1', wardId: 'ward7', bedId: `bed-${arch}` };
@@ -133,22 +113,10 @@ for (const arch of ARCH_LIST) {
     t.teardown(() => sim.stop('SIGKILL'));
     const dir = mkdtempSync(join(tmpdir(), `vigil-pkg-agent-${arch}-`));
     const config = writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, tls: pki.clientTls(gatewayId), gatewayId, bedId: bed.bedId });
-    // The unit's ExecStart, with this scratch root in place of /.
-    const unit = readFileSync(join(root, LAYOUT.unit), 'utf8');
-    const exec = /^ExecStart=(\S+)(.*)$/m.exec(unit);
-    t.ok(exec, 'the unit has an ExecStart');
-    const execArgs = (exec?.[2] ?? '').trim().split(/\s+/).map((w) => (w.startsWith('/usr/') ? join(root, w) : w));
-    const configAt = execArgs.indexOf('--config');
-    t.ok(configAt > 0, 'the unit names the config file');
-    execArgs[configAt + 1] = config;
-    t.equal(exec?.[1], `${LAYOUT.runtime}/bin/node`, 'the unit runs the packaged runtime');
-    const agent = spawn(node[0]!, [...node.slice(1), ...execArgs], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
-    const logs: string[] = [];
-    createInterface({ input: agent.stderr! }).on('line', (l) => logs.push(l));
-    t.teardown(async () => {
-      agent.kill('SIGKILL');
-      await exitOf(agent);
-    });
+    // Started as the installed unit's ExecStart starts it, with the scratch root in place of /.
+    const agent = startPackagedAgent(arch, root, config, dir);
+    t.teardown(() => agent.stop());
+    const logs = agent.logs;
     const values = (got: Received[], p: string) => got.filter((r) => r.topic.endsWith(`/obs/${p}`) && r.env.observation?.hasValue).map((r) => r.env.observation!);
     try {
       await until('SpO2 and pulse from the packaged agent', () => values(sub.got, 'spo2').length >= 3 && values(sub.got, 'pulseRate').length >= 3, 180_000);
@@ -166,7 +134,6 @@ for (const arch of ARCH_LIST) {
     t.equal(score.complete, false, 'NEWS2 is scored, incomplete with only SpO2 and pulse');
     t.same(score.missing, ['respRatePerMin', 'onOxygen', 'systolicMmHg', 'consciousness', 'tempCelsius']);
     t.ok(sub.got.every((r) => r.env.gatewayId === gatewayId), 'everything came from the packaged agent');
-    t.equal(agent.exitCode, null, 'the packaged agent is still running');
-    writeFileSync(join(dir, 'done'), '');
+    t.equal(agent.process.exitCode, null, 'the packaged agent is still running');
   });
 }

@@ -21,6 +21,7 @@ import { runHl7 } from './hl7-bench';
 import { LoadSampler, machine, round } from './measure';
 import { DOC, printSummary, writeParts } from './report';
 import { figure, fmt, table, writeResult, type BenchResult } from './result';
+import { runPackageArch } from './package-arch';
 import { runSoak } from './soak';
 import { runStartup } from './startup';
 import { runWard } from './ward';
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
     ['full-bed', () => runFullBed({ runs: quick ? 1 : 3, seconds: quick ? 20 : 60, log })],
     ['headroom', () => runHeadroom({ levels: quick ? [1, 10] : [1, 10, 100], max: quick ? 10 : 300, seconds: quick ? 15 : 30, log })],
     ['ward', () => runWard({ gateways: 200, processes: 2, seconds: quick ? 20 : 60, runs: 1, log })],
+    ['package-arch', () => runPackageArch({ windowS: quick ? 15 : 60, log })],
     ['soak', () => runSoak({ brokerKills: quick ? 5 : 100, agentKills: quick ? 5 : 100, log })],
     // Last: the longest part (10 million inputs per fuzz target; see docs/fuzzing.md for the time).
     ['fuzz', () => runFuzz({ runs: quick ? 10_000 : 10_000_000, log })],
