@@ -68,12 +68,13 @@ async function configLoggingEveryLevel(): Promise<string> {
 type LogRecord = { level: 'debug' | 'info' | 'warn' | 'error'; event: string };
 
 t.test('REQ-INST-030 under the journal, every log line carries its priority and `journalctl -p warning` shows exactly the warnings and errors', async (t) => {
-  const config = await configLoggingEveryLevel();
+  // One config each: an agent locks its queue directory.
+  const [config, otherConfig] = await Promise.all([configLoggingEveryLevel(), configLoggingEveryLevel()]);
   const offline = (text: string) => text.includes('"event":"agent-ready"') && text.includes('"event":"mqtt-offline"');
   const [journal, inherited] = await Promise.all([
     runWithStderrFile(['run', '--config', config], (dev, ino) => `${dev}:${ino}`, offline),
     // A process whose stderr is not the stream the variable names (a child that inherited it, a redirection).
-    runWithStderrFile(['run', '--config', config], (dev, ino) => `${dev}:${ino + 1n}`, offline),
+    runWithStderrFile(['run', '--config', otherConfig], (dev, ino) => `${dev}:${ino + 1n}`, offline),
   ]);
   t.equal(journal.code, 0, 'the agent stopped cleanly');
 
