@@ -36,6 +36,8 @@ const USAGE = `usage:
                                          decode a device capture (file or stdin) to JSON Lines
   vigil detect qrs <record>              beat sample indexes of a WFDB record's first signal
   vigil eval qrs|ppg [dir] [--json]      evaluate on MIT-BIH (qrs) or BIDMC (ppg); dir defaults to ../shared/data/...
+  vigil broker-acl --station NAME... [--gateway ID=site/ward/bed...] [--config vigil.json...]
+                                         the ward broker's Mosquitto ACL on stdout
 `;
 
 function requireConfigFlag(args: string[]): string {
@@ -85,6 +87,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'eval':
         return await evalCommand(rest);
+      case 'broker-acl': {
+        const { runBrokerAcl } = await import('./commands/broker-acl.js');
+        return runBrokerAcl(rest, process.stdout);
+      }
       case undefined:
       case '-h':
       case '--help':

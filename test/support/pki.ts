@@ -11,6 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brokerAcl } from '../../agent/src/publish/broker-acl';
+import type { AclGateway } from '../../agent/src/publish/broker-acl';
 
 export interface CertFiles {
   certFile: string;
@@ -117,38 +119,14 @@ export const STATIONS = {
   observer: 'station-observer',
 } as const;
 
-export interface AclGateway {
-  gatewayId: string;
-  siteId: string;
-  wardId: string;
-  bedId: string;
-}
+export type { AclGateway } from '../../agent/src/publish/broker-acl';
 
 /**
- * The Mosquitto ACL of docs/interfaces/mqtt.md (Security): a gateway may publish only
- * the message types of its own bed and read only its bed's command and receipt topics; a station
- * reads everything and writes commands, and delivery receipts under its own name. Identities are certificate common names, which are
- * also the client ids: list every station-side process (view, command tool, observer) by its own name.
+ * The Mosquitto ACL of docs/interfaces/mqtt.md (Security), as the agent writes it
+ * (`vigil broker-acl`, agent/src/publish/broker-acl.ts): the tests' brokers apply the very rules a
+ * site's broker gets. Identities are certificate common names, which are also the client ids: list
+ * every station-side process (view, command tool, observer) by its own name.
  */
 export function vigilAcl(gateways: readonly AclGateway[], stations: readonly string[]): string {
-  const lines = ['# Vigil ACL: identities are client certificate common names (use_identity_as_username), also the client ids (use_username_as_clientid).'];
-  for (const s of stations) {
-    // A station writes receipts only under its own name (the gateway checks the payload names it too).
-    lines.push('', `user ${s}`, 'topic read vigil/v1/#', 'topic write vigil/v1/+/+/+/cmd', `topic write vigil/v1/+/+/+/receipt/${s}`);
-  }
-  for (const g of gateways) {
-    const bed = `vigil/v1/${g.siteId}/${g.wardId}/${g.bedId}`;
-    lines.push(
-      '',
-      `user ${g.gatewayId}`,
-      `topic write ${bed}/status`,
-      `topic write ${bed}/obs/#`,
-      `topic write ${bed}/score`,
-      `topic write ${bed}/alarm/#`,
-      `topic write ${bed}/cmd-result`,
-      `topic read ${bed}/cmd`,
-      `topic read ${bed}/receipt/#`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
+  return brokerAcl({ gateways, stations });
 }

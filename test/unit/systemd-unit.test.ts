@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -37,7 +37,13 @@ t.test('REQ-SAFE-013 systemd itself accepts the unit (systemd-analyze verify)', 
   t.equal(which.status, 0, 'systemd-analyze is installed (make deps installs Debian systemd)');
   const dir = mkdtempSync(join(tmpdir(), 'vigil-unit-'));
   const copy = join(dir, 'vigil.service');
-  copyFileSync(UNIT, copy);
+  // verify checks that ExecStart's program is executable: the packaged runtime
+  // (/usr/lib/vigil/node/bin/node, checked in inst-systemd-files.test.ts) is not installed on the
+  // development machine, so the copy names the Node running this test instead; nothing else changes.
+  const unit = readFileSync(UNIT, 'utf8');
+  const packagedNode = /^ExecStart=(\S+)/m.exec(unit)?.[1];
+  t.equal(packagedNode, '/usr/lib/vigil/node/bin/node', 'ExecStart runs the packaged Node');
+  writeFileSync(copy, unit.replace(/^ExecStart=\S+/m, `ExecStart=${process.execPath}`));
   const r = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
   // Keys newer than the installed systemd (RestartSteps, RestartMaxDelaySec: systemd >= 254) are
   // the only accepted complaints: older systemd ignores them, newer uses them for restart backoff.
