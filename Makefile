@@ -14,7 +14,7 @@ export PATH := $(NODE_RUNTIME_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # command:package pairs installed from Debian when the command is missing.
 DEBIAN_PACKAGES := mosquitto:mosquitto mosquitto_pub:mosquitto-clients socat:socat openssl:openssl \
-	systemd-analyze:systemd python3:python3
+	systemd-analyze:systemd python3:python3 strace:strace
 NAPI_FLAGS := --platform --no-js --release \
 	--manifest-path native/binding/Cargo.toml \
 	--package-json-path native/binding/package.json
