@@ -151,7 +151,8 @@ test-rust: deps-rust
 ARM64_TARGET := aarch64-unknown-linux-gnu
 ARM64_ADDON_DIR := build/package/addon-arm64
 NODE_RUNTIME_ARM64_DIR := $(CURDIR)/build/runtime/node-$(NODE_RUNTIME_VERSION)-linux-arm64
-PACKAGE_DEBIAN := dpkg-deb:dpkg aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64-static:qemu-user-static
+PACKAGE_DEBIAN := dpkg-deb:dpkg aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64-static:qemu-user-static \
+	debootstrap:debootstrap
 PACKAGE_DEBIAN_LIBS := /usr/aarch64-linux-gnu/lib/libc.so.6:libc6-dev-arm64-cross \
 	/usr/aarch64-linux-gnu/lib/libstdc++.so.6:libstdc++6-arm64-cross
 

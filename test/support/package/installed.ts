@@ -38,10 +38,15 @@ export function unpackDeb(arch: DebArch): ScratchRoot {
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-/** The command that runs the packaged Node of `arch` on this (amd64) machine. */
+/**
+ * The command that runs the packaged Node of `arch` on this (amd64) machine, without the Node
+ * options of the process that starts it (the test runner adds NODE_OPTIONS naming its own loaders
+ * to every child process): the packaged agent runs as the unit runs it, on its own files only.
+ */
 export function packagedNode(arch: DebArch, root: string): string[] {
   const node = join(root, LAYOUT.runtime, 'bin', 'node');
-  return arch === 'arm64' ? ['qemu-aarch64-static', '-L', ARM64_SYSROOT, node] : [node];
+  const clean = ['env', '-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE'];
+  return arch === 'arm64' ? [...clean, 'qemu-aarch64-static', '-L', ARM64_SYSROOT, node] : [...clean, node];
 }
 
 /**
