@@ -20,12 +20,10 @@ import { join } from 'node:path';
 import type { Bom } from '../support/evidence/sbom';
 import { ARCHES, buildDeb, CONFFILES, debFileName, defaultInputs, installedNpmPackages, LAYOUT, sourceDateEpoch } from '../support/package/build-deb';
 import type { DebArch } from '../support/package/build-deb';
-import { debOf, PACKAGE_DIR, packagedNode, startPackagedAgent, unpackDeb } from '../support/package/installed';
-import { startBroker } from '../support/broker';
-import { observe, until } from '../support/observer';
+import { debOf, PACKAGE_DIR, packagedNode, startOximeterBed, startPackagedAgent, unpackDeb } from '../support/package/installed';
+import { until } from '../support/observer';
 import type { Received } from '../support/observer';
-import { createPki, STATIONS, vigilAcl } from '../support/pki';
-import { ROOT, startHwSim, writeAgentConfig } from '../support/processes';
+import { ROOT, writeAgentConfig } from '../support/processes';
 
 // Two package builds and an agent under emulation: longer than the suite's per-file timeout.
 t.setTimeout(900_000);
@@ -102,15 +100,7 @@ for (const arch of ARCH_LIST) {
     t.match(version, new RegExp(`^node v?${pin.version.replace(/\./g, '\\.')}$`, 'm'), '`vigil --version` runs on the packaged runtime, the pinned release');
 
     const gatewayId = `gw-pkg-${arch}`;
-    const bed = { gatewayId, siteId: 'site1', wardId: 'ward7', bedId: `bed-${arch}` };
-    const pki = createPki([gatewayId, STATIONS.observer]);
-    t.teardown(() => pki.remove());
-    const broker = await startBroker({ tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([bed], [STATIONS.observer]) } });
-    t.teardown(() => broker.stop());
-    const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer) });
-    t.teardown(() => sub.end());
-    const sim = await startHwSim(['masimo-ascii', '--seed', '11', '--scenario', 'stable', '--period-ms', '500']);
-    t.teardown(() => sim.stop('SIGKILL'));
+    const { bed, pki, broker, sub, sim } = await startOximeterBed({ gatewayId, bedId: `bed-${arch}`, seed: 11, periodMs: 500 }, (fn) => t.teardown(fn));
     const dir = mkdtempSync(join(tmpdir(), `vigil-pkg-agent-${arch}-`));
     const config = writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, tls: pki.clientTls(gatewayId), gatewayId, bedId: bed.bedId });
     // Started as the installed unit's ExecStart starts it, with the scratch root in place of /.

@@ -13,11 +13,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { debFileName, LAYOUT } from '../support/package/build-deb';
 import { chrootCommand, freshDebianRoot } from '../support/package/debian-root';
-import { debOf } from '../support/package/installed';
-import { startBroker } from '../support/broker';
-import { observe, until } from '../support/observer';
-import { createPki, STATIONS, vigilAcl } from '../support/pki';
-import { startHwSim } from '../support/processes';
+import { debOf, startOximeterBed } from '../support/package/installed';
+import { until } from '../support/observer';
 
 // debootstrap (once), apt in the chroot and an agent: longer than the suite's per-file timeout.
 t.setTimeout(900_000);
@@ -55,15 +52,7 @@ t.test('REQ-INST-005 on a fresh Debian 12 root the package installs with apt, ne
 
   // Enrolment and a real configuration, then the agent as the service user.
   const gatewayId = 'gw-debian-root';
-  const bed = { gatewayId, siteId: 'site1', wardId: 'ward7', bedId: 'bed-root' };
-  const pki = createPki([gatewayId, STATIONS.observer]);
-  t.teardown(() => pki.remove());
-  const broker = await startBroker({ tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([bed], [STATIONS.observer]) } });
-  t.teardown(() => broker.stop());
-  const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer) });
-  t.teardown(() => sub.end());
-  const sim = await startHwSim(['masimo-ascii', '--seed', '3', '--scenario', 'stable', '--period-ms', '500']);
-  t.teardown(() => sim.stop('SIGKILL'));
+  const { broker, sub, sim, pki } = await startOximeterBed({ gatewayId, bedId: 'bed-root', seed: 3, periodMs: 500 }, (fn) => t.teardown(fn));
   const pty = realpathSync(sim.path);
   chownSync(pty, 0, DIALOUT_GID);
   chmodSync(pty, 0o660);
@@ -82,7 +71,7 @@ t.test('REQ-INST-005 on a fresh Debian 12 root the package installs with apt, ne
   }
   const config = {
     $schema: LAYOUT.schema,
-    gateway: bed,
+    gateway: { gatewayId, siteId: 'site1', wardId: 'ward7', bedId: 'bed-root' },
     mqtt: { url: broker.url, caFile: '/etc/vigil/certs/ca.crt', certFile: '/etc/vigil/certs/gateway.crt', keyFile: '/etc/vigil/certs/gateway.key', heartbeatIntervalMs: 1000 },
     interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/vigil-spo2' }],
     queue: { dir: '/var/lib/vigil/queue' },

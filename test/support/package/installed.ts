@@ -15,7 +15,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { debFileName, LAYOUT } from './build-deb';
 import type { DebArch } from './build-deb';
-import { ROOT } from '../processes';
+import type { Broker } from '../broker';
+import { startBroker } from '../broker';
+import type { Observer } from '../observer';
+import { observe } from '../observer';
+import type { Pki } from '../pki';
+import { createPki, STATIONS, vigilAcl } from '../pki';
+import type { HwSim } from '../processes';
+import { ROOT, startHwSim } from '../processes';
 
 export const PACKAGE_DIR = join(ROOT, 'build', 'package');
 /** The gateway's C library for the arm64 Node under emulation (Debian's libc6-arm64-cross). */
@@ -88,4 +95,36 @@ export function startPackagedAgent(arch: DebArch, root: string, configFile: stri
         child.kill('SIGKILL');
       }),
   };
+}
+
+export interface OximeterBed {
+  bed: { gatewayId: string; siteId: string; wardId: string; bedId: string };
+  pki: Pki;
+  broker: Broker;
+  /** A station-side subscriber (its own certificate) on everything. */
+  sub: Observer;
+  /** hw-sim's pulse oximeter on a pseudo-terminal. */
+  sim: HwSim;
+}
+
+/**
+ * One bed's outside world for a packaged agent: a PKI with the gateway's and a station
+ * subscriber's certificates, a real Mosquitto with mutual TLS and the ACL, the subscriber, and
+ * hw-sim's pulse oximeter (stable scenario) on a pseudo-terminal. Every part started is handed to
+ * `onCleanup` (a test's teardown, or a list a benchmark runs).
+ */
+export async function startOximeterBed(
+  o: { gatewayId: string; bedId: string; seed: number; periodMs: number },
+  onCleanup: (fn: () => unknown) => void,
+): Promise<OximeterBed> {
+  const bed = { gatewayId: o.gatewayId, siteId: 'site1', wardId: 'ward7', bedId: o.bedId };
+  const pki = createPki([o.gatewayId, STATIONS.observer]);
+  onCleanup(() => pki.remove());
+  const broker = await startBroker({ tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([bed], [STATIONS.observer]) } });
+  onCleanup(() => broker.stop());
+  const sub = await observe(broker.url, { tls: pki.clientTls(STATIONS.observer) });
+  onCleanup(() => sub.end());
+  const sim = await startHwSim(['masimo-ascii', '--seed', String(o.seed), '--scenario', 'stable', '--period-ms', String(o.periodMs)]);
+  onCleanup(() => sim.stop('SIGKILL'));
+  return { bed, pki, broker, sub, sim };
 }
