@@ -12,6 +12,7 @@ import { hl7ProfileNames } from './drivers/hl7-pcd01/profile';
 import { ConfigError } from './errors';
 import { PARAMETER_CODES } from './model/parameters';
 import type { ParameterCode } from './model/parameters';
+import { NEWS2_DEFAULT_PRIORITIES } from './safety/conditions';
 
 const id = z
   .string()
@@ -236,6 +237,23 @@ export const configSchema = z.strictObject({
       frozenWindowMs: z.number().int().min(5000).max(600_000).default(30_000),
     })
     .default({ eventLoopStallMs: 1000, frozenWindowMs: 30_000 }),
+  /** Alarm policy a site may set (docs/alarms.md lists every condition and its default priority). */
+  alarms: z
+    .strictObject({
+      /**
+       * IEC 60601-1-8 priority of each NEWS2 trigger-level alarm (news2-low-medium, news2-medium,
+       * news2-high); defaults from the catalogue (safety/conditions.ts, RCP NEWS2 2017 charts 3-4).
+       * Not the top-level news2Priority, which chooses the source of a NEWS2 input.
+       */
+      news2Priority: z
+        .strictObject({
+          lowMedium: z.enum(['low', 'medium', 'high']).default(NEWS2_DEFAULT_PRIORITIES.lowMedium),
+          medium: z.enum(['low', 'medium', 'high']).default(NEWS2_DEFAULT_PRIORITIES.medium),
+          high: z.enum(['low', 'medium', 'high']).default(NEWS2_DEFAULT_PRIORITIES.high),
+        })
+        .default({ ...NEWS2_DEFAULT_PRIORITIES }),
+    })
+    .default({ news2Priority: { ...NEWS2_DEFAULT_PRIORITIES } }),
   /** Rejected frames within the window above which a technical alarm is raised. */
   rejectAlarm: z
     .strictObject({

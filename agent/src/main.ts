@@ -33,6 +33,7 @@ import type { CommandResultMsg, GatewayStatusMsg } from './proto/codec';
 import type { Supervisor } from './io/systemd';
 import { AlarmStage } from './safety/alarm-stage';
 import { AlarmBook } from './safety/alarms';
+import { withNews2Priorities } from './safety/conditions';
 import { LinkPolicy } from './safety/link-policy';
 import { Supervision } from './safety/supervision';
 import type { ProgressGate } from './safety/watchdog';
@@ -90,7 +91,7 @@ function buildDataPath(deps: AgentDeps, counters: Counters) {
   // Under overload the least important messages are not produced: extras, then vitals and scores, never alarms.
   const shedder = new LoadShedder(clock);
   const publisher = new Publisher(sink, { ...config.gateway }, clock, logger, shedder);
-  const alarms = new AlarmStage(new AlarmBook(clock), (m) => void publisher.alarm(m), logger);
+  const alarms = new AlarmStage(new AlarmBook(clock, withNews2Priorities(config.alarms.news2Priority)), (m) => void publisher.alarm(m), logger);
   const flow = new ObservationFlow({ clock, logger, counters, validation, store, manual, news2, alarms, output: publisher, maxAgeMs });
   return { drivers, interfaceIds, interfaceConfig, validation, manual, sink, shedder, publisher, alarms, flow };
 }

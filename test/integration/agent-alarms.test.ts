@@ -57,3 +57,38 @@ t.test('REQ-ALARM-002 HAZ-018 through the agent: a deteriorating patient raises 
   ], 'high is raised and medium cleared, at once');
   t.equal(alarms.find((a) => a.condition === 'news2-high')?.alarmId, 'gateway.news2-high', 'the catalogue id');
 });
+
+t.test('REQ-ALARM-006 HAZ-018 through the agent: a single parameter of 3 raises news2-low-medium at the priority the site configured', async (t) => {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1, 10, 0, 0));
+  const logger = memoryLogger();
+  const siteConfig = parseConfig({
+    gateway: BED,
+    mqtt: { url: 'mqtt://127.0.0.1:1', insecure: true, heartbeatIntervalMs: 60000 },
+    interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/null-device', quietTimeMs: 3000 }],
+    alarms: { news2Priority: { lowMedium: 'medium' } },
+  });
+  const driver = new MasimoAsciiDriver(siteConfig.interfaces[0] as MasimoInterfaceConfig, clock, logger);
+  const alarms: AlarmMsg[] = [];
+  const agent = startAgent({
+    config: siteConfig, clock, logger, scorer: scoreNews2, drivers: [driver], tickMs: 3_600_000,
+    connect: () => ({
+      publish: async (_topic, payload) => {
+        const env = decodeEnvelope(payload);
+        if (env.alarm) alarms.push(env.alarm);
+      },
+      end: async () => undefined,
+    }),
+  });
+  t.teardown(() => agent.stop('test'));
+  const feed = (line: Buffer) => driver.handleFrame(line, { wallMs: clock.wallMs(), monoNs: clock.monoNs() });
+  const news2 = () => alarms.filter((a) => a.condition.startsWith('news2-')).map((a) => `${a.condition}:${a.priority}:${a.kind}:${a.state}`);
+
+  feed(LINE('097', '072'));
+  t.same(news2(), [], 'a well patient raises nothing');
+  // RCP NEWS2 chart 1: SpO2 89 % scores 3 (scale 1), pulse 72 scores 0: low-medium (chart 3).
+  feed(LINE('089', '072'));
+  t.same(news2(), ['news2-low-medium:ALARM_PRIORITY_MEDIUM:ALARM_KIND_PHYSIOLOGICAL:ALARM_STATE_ACTIVE'], 'at the configured priority, not the default low');
+  t.equal(alarms.find((a) => a.condition === 'news2-low-medium')?.alarmId, 'gateway.news2-low-medium', 'the catalogue id');
+  feed(LINE('097', '072'));
+  t.same(news2().slice(1), ['news2-low-medium:ALARM_PRIORITY_MEDIUM:ALARM_KIND_PHYSIOLOGICAL:ALARM_STATE_CLEARED'], 'cleared when SpO2 recovers');
+});

@@ -17,7 +17,8 @@ import { NATIVE_FAILURE_ALARM_COUNT, ObservationFlow } from '../../agent/src/pip
 import type { AlarmMsg, EarlyWarningScoreMsg, ObservationMsg } from '../../agent/src/proto/codec';
 import { AlarmStage } from '../../agent/src/safety/alarm-stage';
 import { AlarmBook } from '../../agent/src/safety/alarms';
-import { ALARM_CONDITIONS } from '../../agent/src/safety/conditions';
+import type { ConditionKey } from '../../agent/src/safety/conditions';
+import { ALARM_CONDITIONS, withNews2Priorities } from '../../agent/src/safety/conditions';
 import { LinkPolicy } from '../../agent/src/safety/link-policy';
 import type { News2Scorer } from '../../agent/src/scoring/news2-stage';
 import { News2Stage } from '../../agent/src/scoring/news2-stage';
@@ -26,7 +27,7 @@ import { ValidationStage } from '../../agent/src/validation/stage';
 
 const ITF = 'spo2';
 
-function stages(scorer: News2Scorer = scoreNews2, rejectAlarm = { count: 3, windowMs: 10_000 }) {
+function stages(scorer: News2Scorer = scoreNews2, rejectAlarm = { count: 3, windowMs: 10_000 }, catalogue = ALARM_CONDITIONS as Parameters<typeof withNews2Priorities>[1]) {
   const clock = new FakeClock();
   const logger = memoryLogger();
   const counters = new Counters();
@@ -36,7 +37,7 @@ function stages(scorer: News2Scorer = scoreNews2, rejectAlarm = { count: 3, wind
   const manual = new ManualObservations(clock, { consciousness: 3_600_000, onOxygen: 3_600_000, spo2Scale: 86_400_000 });
   const news2 = new News2Stage(scorer, store, clock, () => 1, [ITF], () => manual.inputs());
   const alarmLog: AlarmMsg[] = [];
-  const alarms = new AlarmStage(new AlarmBook(clock), (m) => alarmLog.push(m), logger);
+  const alarms = new AlarmStage(new AlarmBook(clock, catalogue), (m) => alarmLog.push(m), logger);
   const published = { observations: [] as Observation[], msgs: [] as ObservationMsg[], scores: [] as EarlyWarningScoreMsg[] };
   const output: FlowOutput = {
     observation: (o) => void published.observations.push(o),
@@ -119,6 +120,70 @@ t.test('REQ-ALARM-002 NEWS2 medium and high risk raise physiological alarms with
   t.same(raised(), ['gateway.news2-high:ALARM_PRIORITY_HIGH:ALARM_KIND_PHYSIOLOGICAL'], 'high replaces medium');
   s.flow.accept(ITF, [s.obs('spo2', 97), s.obs('pulseRate', 72), s.obs('respRate', 16)]);
   t.same(raised(), [], 'both cleared');
+});
+
+t.test('REQ-ALARM-006 HAZ-018 a single parameter scoring 3 raises news2-low-medium at low priority; medium and high replace it; one NEWS2 alarm at a time', async (t) => {
+  // RCP NEWS2 chart 1, SpO2 scale 1: 89 % scores 3, pulse 72 scores 0: a 3 in one parameter with
+  // aggregate 3 is low-medium (chart 3), also while the score is incomplete (only the oximeter).
+  const s = stages();
+  const raised = (): string[] => s.active().filter((a) => a.includes('news2'));
+  const news2Log = () => s.alarmLog.filter((a) => a.condition.startsWith('news2-')).map((a) => `${a.condition}:${a.state}`);
+  s.flow.accept(ITF, [s.obs('spo2', 96), s.obs('pulseRate', 72)]);
+  t.same(raised(), [], 'low risk: no alarm');
+  s.flow.accept(ITF, [s.obs('spo2', 89), s.obs('pulseRate', 72)]);
+  t.equal(s.published.scores.at(-1)?.riskLevel, 'RISK_LEVEL_LOW_MEDIUM', 'the score says low-medium');
+  t.equal(s.published.scores.at(-1)?.complete, false, 'with an incomplete score');
+  t.same(raised(), ['gateway.news2-low-medium:ALARM_PRIORITY_LOW:ALARM_KIND_PHYSIOLOGICAL'], 'raised at the catalogue priority (low)');
+  t.equal(s.alarms.list().find((a) => a.condition === 'news2-low-medium')?.detail, 'NEWS2 risk low-medium: a single parameter scores 3');
+  // SpO2 91 (3) + pulse 115 (2) = 5: medium.
+  s.flow.accept(ITF, [s.obs('spo2', 91), s.obs('pulseRate', 115)]);
+  t.same(raised(), ['gateway.news2-medium:ALARM_PRIORITY_MEDIUM:ALARM_KIND_PHYSIOLOGICAL'], 'medium replaces low-medium');
+  // SpO2 91 (3) + pulse 135 (3) + respiration 26 (3) = 9: high.
+  s.flow.accept(ITF, [s.obs('spo2', 91), s.obs('pulseRate', 135), s.obs('respRate', 26)]);
+  t.same(raised(), ['gateway.news2-high:ALARM_PRIORITY_HIGH:ALARM_KIND_PHYSIOLOGICAL'], 'high replaces medium');
+  s.flow.accept(ITF, [s.obs('spo2', 89), s.obs('pulseRate', 72), s.obs('respRate', 16)]);
+  t.same(raised(), ['gateway.news2-low-medium:ALARM_PRIORITY_LOW:ALARM_KIND_PHYSIOLOGICAL'], 'high falls straight to low-medium');
+  s.flow.accept(ITF, [s.obs('spo2', 89), s.obs('pulseRate', 135), s.obs('respRate', 26)]);
+  t.same(raised(), ['gateway.news2-high:ALARM_PRIORITY_HIGH:ALARM_KIND_PHYSIOLOGICAL'], 'low-medium rises straight to high');
+  s.flow.accept(ITF, [s.obs('spo2', 97), s.obs('pulseRate', 72), s.obs('respRate', 16)]);
+  t.same(raised(), [], 'low clears it');
+  t.same(news2Log(), [
+    'news2-low-medium:ALARM_STATE_ACTIVE',
+    'news2-medium:ALARM_STATE_ACTIVE', 'news2-low-medium:ALARM_STATE_CLEARED',
+    'news2-high:ALARM_STATE_ACTIVE', 'news2-medium:ALARM_STATE_CLEARED',
+    'news2-high:ALARM_STATE_CLEARED', 'news2-low-medium:ALARM_STATE_ACTIVE',
+    'news2-high:ALARM_STATE_ACTIVE', 'news2-low-medium:ALARM_STATE_CLEARED',
+    'news2-high:ALARM_STATE_CLEARED',
+  ], 'every change announced once, each level change clearing the level before in the same step');
+});
+
+t.test('REQ-ALARM-006 the NEWS2 priorities a site configures are the priorities the alarms carry', async (t) => {
+  const s = stages(scoreNews2, undefined, withNews2Priorities({ lowMedium: 'medium', medium: 'high', high: 'high' }));
+  const raised = (): string[] => s.active().filter((a) => a.includes('news2'));
+  s.flow.accept(ITF, [s.obs('spo2', 89), s.obs('pulseRate', 72)]);
+  t.same(raised(), ['gateway.news2-low-medium:ALARM_PRIORITY_MEDIUM:ALARM_KIND_PHYSIOLOGICAL'], 'low-medium at the site\'s medium');
+  s.flow.accept(ITF, [s.obs('spo2', 91), s.obs('pulseRate', 115)]);
+  t.same(raised(), ['gateway.news2-medium:ALARM_PRIORITY_HIGH:ALARM_KIND_PHYSIOLOGICAL'], 'medium at the site\'s high');
+  s.flow.accept(ITF, [s.obs('spo2', 250)]);
+  t.ok(s.active().includes('spo2.value-rejected.implausible:ALARM_PRIORITY_MEDIUM:ALARM_KIND_TECHNICAL'), 'other conditions keep the catalogue priority');
+});
+
+t.test('REQ-ALARM-006 withNews2Priorities changes the priority of the three NEWS2 conditions only', async (t) => {
+  const before = JSON.stringify(ALARM_CONDITIONS);
+  const site = withNews2Priorities({ lowMedium: 'high', medium: 'low', high: 'medium' });
+  t.equal(JSON.stringify(ALARM_CONDITIONS), before, 'the catalogue itself is not changed');
+  t.same(Object.keys(site).sort(), Object.keys(ALARM_CONDITIONS).sort(), 'the same conditions');
+  const news2: ConditionKey[] = ['news2-low-medium', 'news2-medium', 'news2-high'];
+  for (const k of Object.keys(ALARM_CONDITIONS) as ConditionKey[]) {
+    if (news2.includes(k)) continue;
+    t.same(site[k], ALARM_CONDITIONS[k], `${k} unchanged`);
+  }
+  t.same([site['news2-low-medium'].priority, site['news2-medium'].priority, site['news2-high'].priority], ['high', 'low', 'medium']);
+  for (const k of news2) t.same({ ...site[k], priority: ALARM_CONDITIONS[k].priority }, ALARM_CONDITIONS[k], `${k}: only its priority changes`);
+  // A priority for any other condition does not compile (excess property of News2Priorities):
+  // @ts-expect-error 'link-stale' is not a NEWS2 trigger level
+  const typo = withNews2Priorities({ lowMedium: 'low', medium: 'medium', high: 'high', 'link-stale': 'low' });
+  t.equal(typo['link-stale'].priority, 'medium', 'and is ignored if forced past the compiler');
 });
 
 t.test('REQ-SAFE-039 HAZ-017 a native failure loses that score only; three within the window raise native-failure', async (t) => {

@@ -134,7 +134,10 @@ export class ObservationFlow {
 
   /**
    * Computes and publishes the NEWS2 score from the current values, and raises or clears the
-   * physiological alarms of its risk level (RCP NEWS2 chart 2: medium 5-6, high 7+).
+   * physiological alarms of its risk level (RCP NEWS2 chart 3: a 3 in a single parameter
+   * low-medium, 5-6 medium, 7+ high). One risk level at a time, so one of the three alarms at
+   * most: the others are cleared in the same step. An incomplete score's level is the lowest
+   * the complete score can have, so an alarm is never raised above what the known values show.
    */
   rescore(): void {
     for (const obs of this.d.store.expire()) this.withdraw(obs, 'max-age-exceeded');
@@ -156,6 +159,7 @@ export class ObservationFlow {
     this.d.output.score(result.message);
     this.d.alarms.set(result.riskLevel === 'high', 'news2-high', 'gateway', 'NEWS2 risk high');
     this.d.alarms.set(result.riskLevel === 'medium', 'news2-medium', 'gateway', 'NEWS2 risk medium');
+    this.d.alarms.set(result.riskLevel === 'low-medium', 'news2-low-medium', 'gateway', 'NEWS2 risk low-medium: a single parameter scores 3');
   }
 
   /**

@@ -164,13 +164,17 @@ export const ALARM_CONDITIONS = {
     rationale: 'Native signal processing failed repeatedly: the patch\'s derived values are unavailable.',
   },
   // --- the score (scoring/news2-stage.ts, pipeline/observation-flow.ts) ---------------------
+  // RCP NEWS2 (2017): chart 3 "NEWS thresholds and triggers" gives the trigger levels and the
+  // response each calls for, chart 4 "Clinical response to the NEWS trigger thresholds" what the
+  // ward does. The three are exclusive (one risk level at a time); their priorities are the
+  // defaults a site may change (config `alarms.news2Priority`, withNews2Priorities below).
   'news2-high': {
     idPattern: 'gateway.news2-high',
     kind: 'physiological',
     priority: 'high',
     hazards: ['HAZ-018'],
     requirement: 'REQ-ALARM-002',
-    rationale: 'RCP NEWS2 (2017), chart 2: aggregate score 7 or more calls for an emergency response.',
+    rationale: 'RCP NEWS2 (2017), chart 3: aggregate score 7 or more, high clinical risk, calls for an urgent or emergency response (chart 4: emergency assessment by a team with critical-care competencies): high priority, immediate response.',
   },
   'news2-medium': {
     idPattern: 'gateway.news2-medium',
@@ -178,7 +182,15 @@ export const ALARM_CONDITIONS = {
     priority: 'medium',
     hazards: ['HAZ-018'],
     requirement: 'REQ-ALARM-002',
-    rationale: 'RCP NEWS2 (2017), chart 2: aggregate score 5-6 calls for an urgent response.',
+    rationale: 'RCP NEWS2 (2017), chart 3: aggregate score 5-6, medium clinical risk, is the key threshold for an urgent response (chart 4: urgent assessment by a clinician with acute-care competencies): medium priority, prompt response.',
+  },
+  'news2-low-medium': {
+    idPattern: 'gateway.news2-low-medium',
+    kind: 'physiological',
+    priority: 'low',
+    hazards: ['HAZ-018'],
+    requirement: 'REQ-ALARM-006',
+    rationale: 'RCP NEWS2 (2017), chart 3: a score of 3 in a single parameter (aggregate 4 or less), low-medium clinical risk, calls for an urgent ward-based response (chart 4: the registered nurse informs the medical team, who decide whether to escalate), a step below the urgent response of 5-6: low priority (awareness), below medium and high as in IEC 60601-1-8; a site may raise it.',
   },
   'score-input-rejected': {
     idPattern: 'gateway.score-input-rejected',
@@ -248,6 +260,44 @@ export const ALARM_CONDITIONS = {
 } as const satisfies Record<string, ConditionSpec>;
 
 export type ConditionKey = keyof typeof ALARM_CONDITIONS;
+
+/** An IEC 60601-1-8 alarm priority (info is a signal, not an alarm). */
+export type AlarmConditionPriority = Exclude<AlarmPriority, 'info'>;
+
+/**
+ * The site's priorities of the three NEWS2 trigger levels (config `alarms.news2Priority`):
+ * the only conditions whose priority a site may choose. Their response is a clinical policy of
+ * the site (RCP NEWS2 chart 4 is adapted locally); every other priority is the catalogue's.
+ */
+export interface News2Priorities {
+  lowMedium: AlarmConditionPriority;
+  medium: AlarmConditionPriority;
+  high: AlarmConditionPriority;
+}
+
+/** The catalogue's own NEWS2 priorities (the defaults of `alarms.news2Priority`). */
+export const NEWS2_DEFAULT_PRIORITIES: Readonly<News2Priorities> = {
+  lowMedium: ALARM_CONDITIONS['news2-low-medium'].priority,
+  medium: ALARM_CONDITIONS['news2-medium'].priority,
+  high: ALARM_CONDITIONS['news2-high'].priority,
+};
+
+/**
+ * The catalogue with the site's priorities for the three NEWS2 conditions, and nothing else
+ * changed: the alarm book built on it raises them at the site's priority. The kind, hazards,
+ * requirement and rationale stay; a priority for any other condition cannot be expressed.
+ */
+export function withNews2Priorities(
+  priorities: Readonly<News2Priorities>,
+  catalogue: Readonly<Record<ConditionKey, ConditionSpec>> = ALARM_CONDITIONS,
+): Readonly<Record<ConditionKey, ConditionSpec>> {
+  return {
+    ...catalogue,
+    'news2-low-medium': { ...catalogue['news2-low-medium'], priority: priorities.lowMedium },
+    'news2-medium': { ...catalogue['news2-medium'], priority: priorities.medium },
+    'news2-high': { ...catalogue['news2-high'], priority: priorities.high },
+  };
+}
 
 /** Conditions a driver may report by itself (DriverCondition). */
 export type DriverConditionKey = 'low-battery' | 'device-fault' | 'signal-processing-failed' | 'frames-lost' | 'value-withheld' | 'device-mapping-incomplete';
