@@ -245,7 +245,7 @@ export const configSchema = z.strictObject({
        * news2-high); defaults from the catalogue (safety/conditions.ts, RCP NEWS2 2017 charts 3-4).
        * Not the top-level news2Priority, which chooses the source of a NEWS2 input.
        */
-      news2Priority: z
+      news2TriggerPriority: z
         .strictObject({
           lowMedium: z.enum(['low', 'medium', 'high']).default(NEWS2_DEFAULT_PRIORITIES.lowMedium),
           medium: z.enum(['low', 'medium', 'high']).default(NEWS2_DEFAULT_PRIORITIES.medium),
@@ -253,7 +253,7 @@ export const configSchema = z.strictObject({
         })
         .default({ ...NEWS2_DEFAULT_PRIORITIES }),
     })
-    .default({ news2Priority: { ...NEWS2_DEFAULT_PRIORITIES } }),
+    .default({ news2TriggerPriority: { ...NEWS2_DEFAULT_PRIORITIES } }),
   /** Rejected frames within the window above which a technical alarm is raised. */
   rejectAlarm: z
     .strictObject({

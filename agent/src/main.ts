@@ -91,7 +91,7 @@ function buildDataPath(deps: AgentDeps, counters: Counters) {
   // Under overload the least important messages are not produced: extras, then vitals and scores, never alarms.
   const shedder = new LoadShedder(clock);
   const publisher = new Publisher(sink, { ...config.gateway }, clock, logger, shedder);
-  const alarms = new AlarmStage(new AlarmBook(clock, withNews2Priorities(config.alarms.news2Priority)), (m) => void publisher.alarm(m), logger);
+  const alarms = new AlarmStage(new AlarmBook(clock, withNews2Priorities(config.alarms.news2TriggerPriority)), (m) => void publisher.alarm(m), logger);
   const flow = new ObservationFlow({ clock, logger, counters, validation, store, manual, news2, alarms, output: publisher, maxAgeMs });
   return { drivers, interfaceIds, interfaceConfig, validation, manual, sink, shedder, publisher, alarms, flow };
 }

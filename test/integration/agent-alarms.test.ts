@@ -65,7 +65,7 @@ t.test('REQ-ALARM-006 HAZ-018 through the agent: a single parameter of 3 raises 
     gateway: BED,
     mqtt: { url: 'mqtt://127.0.0.1:1', insecure: true, heartbeatIntervalMs: 60000 },
     interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/null-device', quietTimeMs: 3000 }],
-    alarms: { news2Priority: { lowMedium: 'medium' } },
+    alarms: { news2TriggerPriority: { lowMedium: 'medium' } },
   });
   const driver = new MasimoAsciiDriver(siteConfig.interfaces[0] as MasimoInterfaceConfig, clock, logger);
   const alarms: AlarmMsg[] = [];

@@ -83,18 +83,18 @@ t.test('REQ-HL7-023 REQ-HL7-028 an HL7 interface is tolerant by default; conform
   t.match(text, /interfaces\.0\.baudRate: /, 'reported with the other problems at once');
 });
 
-t.test('REQ-ALARM-006 alarms.news2Priority: the catalogue defaults, a site value, and bad values refused as path: message', async (t) => {
-  t.same(parseConfig(valid).alarms.news2Priority, { lowMedium: 'low', medium: 'medium', high: 'high' }, 'absent: the catalogue priorities');
-  const site = parseConfig({ ...valid, alarms: { news2Priority: { lowMedium: 'medium' } } }).alarms.news2Priority;
+t.test('REQ-ALARM-006 alarms.news2TriggerPriority: the catalogue defaults, a site value, and bad values refused as path: message', async (t) => {
+  t.same(parseConfig(valid).alarms.news2TriggerPriority, { lowMedium: 'low', medium: 'medium', high: 'high' }, 'absent: the catalogue priorities');
+  const site = parseConfig({ ...valid, alarms: { news2TriggerPriority: { lowMedium: 'medium' } } }).alarms.news2TriggerPriority;
   t.same(site, { lowMedium: 'medium', medium: 'medium', high: 'high' }, 'one level set, the others default');
   const err = t.throws(() =>
-    parseConfig({ ...valid, alarms: { news2Priority: { lowMedium: 'urgent', high: 'info', linkStale: 'high' } } }),
+    parseConfig({ ...valid, alarms: { news2TriggerPriority: { lowMedium: 'urgent', high: 'info', linkStale: 'high' } } }),
   ) as ConfigError;
   t.ok(err instanceof ConfigError, 'a ConfigError');
   const issues = err.issues;
-  t.ok(issues.some((i) => /^alarms\.news2Priority\.lowMedium: /.test(i)), 'an unknown priority names its path');
-  t.ok(issues.some((i) => /^alarms\.news2Priority\.high: /.test(i)), 'info is a signal, not an alarm priority');
-  t.ok(issues.some((i) => /^alarms\.news2Priority: .*linkStale/.test(i)), 'no other condition has a priority setting');
+  t.ok(issues.some((i) => /^alarms\.news2TriggerPriority\.lowMedium: /.test(i)), 'an unknown priority names its path');
+  t.ok(issues.some((i) => /^alarms\.news2TriggerPriority\.high: /.test(i)), 'info is a signal, not an alarm priority');
+  t.ok(issues.some((i) => /^alarms\.news2TriggerPriority: .*linkStale/.test(i)), 'no other condition has a priority setting');
   t.notOk(issues.some((i) => i.includes('urgent')), 'the message does not echo the value');
   const other = t.throws(() => parseConfig({ ...valid, alarms: { linkStalePriority: 'high' } })) as ConfigError;
   t.match(other.issues.join('\n'), /^alarms: .*linkStalePriority/m, 'alarms has no other key');

@@ -14,7 +14,7 @@ export type Consciousness = 'A' | 'C' | 'V' | 'P' | 'U';
 /** The NEWS2 parameters, by their JSON names, in the order of Chart 1 (one list: the model's). */
 export type News2Parameter = News2Field;
 
-/** Risk level (RCP NEWS2 2017, Chart 2). */
+/** Risk level (RCP NEWS2 2017, Chart 3: NEWS thresholds and triggers). */
 export type RiskLevel = 'low' | 'low-medium' | 'medium' | 'high';
 
 /** One observation set. An absent field means "not measured", never zero. */

@@ -167,7 +167,7 @@ export const ALARM_CONDITIONS = {
   // RCP NEWS2 (2017): chart 3 "NEWS thresholds and triggers" gives the trigger levels and the
   // response each calls for, chart 4 "Clinical response to the NEWS trigger thresholds" what the
   // ward does. The three are exclusive (one risk level at a time); their priorities are the
-  // defaults a site may change (config `alarms.news2Priority`, withNews2Priorities below).
+  // defaults a site may change (config `alarms.news2TriggerPriority`, withNews2Priorities below).
   'news2-high': {
     idPattern: 'gateway.news2-high',
     kind: 'physiological',
@@ -265,7 +265,7 @@ export type ConditionKey = keyof typeof ALARM_CONDITIONS;
 export type AlarmConditionPriority = Exclude<AlarmPriority, 'info'>;
 
 /**
- * The site's priorities of the three NEWS2 trigger levels (config `alarms.news2Priority`):
+ * The site's priorities of the three NEWS2 trigger levels (config `alarms.news2TriggerPriority`):
  * the only conditions whose priority a site may choose. Their response is a clinical policy of
  * the site (RCP NEWS2 chart 4 is adapted locally); every other priority is the catalogue's.
  */
@@ -275,7 +275,7 @@ export interface News2Priorities {
   high: AlarmConditionPriority;
 }
 
-/** The catalogue's own NEWS2 priorities (the defaults of `alarms.news2Priority`). */
+/** The catalogue's own NEWS2 priorities (the defaults of `alarms.news2TriggerPriority`). */
 export const NEWS2_DEFAULT_PRIORITIES: Readonly<News2Priorities> = {
   lowMedium: ALARM_CONDITIONS['news2-low-medium'].priority,
   medium: ALARM_CONDITIONS['news2-medium'].priority,

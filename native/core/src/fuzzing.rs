@@ -147,7 +147,7 @@ fn check_rejection(e: &SampleError, field: &str, batch: &[f32]) -> Result<(), Vi
 /// given value is impossible (not finite, negative, or beyond its plausibility limit), naming
 /// the first such field in validation order; a score has every parameter's points in its
 /// Chart 1 range, the total is their sum (at most 20), `missing` lists exactly the
-/// parameters not given, and the risk level follows Chart 2.
+/// parameters not given, and the risk level follows Chart 3.
 pub fn news2_score(data: &[u8]) -> Result<(), Violation> {
     let mut r = Reader::new(data);
     let mut inputs = Vec::new();
@@ -234,7 +234,7 @@ pub fn news2_score(data: &[u8]) -> Result<(), Violation> {
                 } else {
                     RiskLevel::Low
                 };
-                check(s.risk_level == risk, "the risk level follows Chart 2")?;
+                check(s.risk_level == risk, "the risk level follows Chart 3")?;
             }
         }
     }

@@ -3,7 +3,7 @@
 //! Source of truth: Royal College of Physicians, *National Early Warning Score (NEWS) 2:
 //! Standardising the assessment of acute-illness severity in the NHS*, updated report of a
 //! working party, London: RCP, 2017. Chart 1 ("The NEWS scoring system") gives the points of
-//! each physiological parameter; Chart 2 ("NEWS thresholds and triggers") gives the risk
+//! each physiological parameter; Chart 3 ("NEWS thresholds and triggers") gives the risk
 //! levels. Each table below cites the row of Chart 1 it implements.
 //!
 //! Policy (also in `docs/news2.md`):
@@ -147,7 +147,7 @@ impl fmt::Display for Parameter {
     }
 }
 
-/// Clinical risk level (RCP NEWS2 2017, Chart 2 "NEWS thresholds and triggers").
+/// Clinical risk level (RCP NEWS2 2017, Chart 3 "NEWS thresholds and triggers").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RiskLevel {
     /// Aggregate score 0-4 with no single parameter scoring 3.
@@ -323,7 +323,7 @@ pub fn score_batch(inputs: &[News2Input]) -> Vec<Result<News2Score, InputError>>
     inputs.iter().map(score).collect()
 }
 
-/// Risk level of the known points (RCP NEWS2 2017, Chart 2):
+/// Risk level of the known points (RCP NEWS2 2017, Chart 3):
 /// aggregate 7 or more: high; 5-6: medium; a 3 in any single parameter (aggregate 4 or
 /// less): low-medium; otherwise low.
 ///
