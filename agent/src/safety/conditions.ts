@@ -16,7 +16,7 @@
 import type { AlarmKind, AlarmPriority } from './alarms';
 
 /** What a family of conditions is qualified by (the alarm's condition is `<key>.<qualifier>`). */
-export type ConditionQualifier = 'validation-rule' | 'parameter' | 'device-code';
+export type ConditionQualifier = 'validation-rule' | 'parameter' | 'device-code' | 'device-alarm-bit';
 
 export interface ConditionSpec {
   /** The alarm id the station sees: `<source>.<condition>`. */
@@ -31,6 +31,11 @@ export interface ConditionSpec {
   rationale: string;
   /** Present for a family: the condition's name carries this qualifier after a dot. */
   qualifier?: ConditionQualifier;
+  /**
+   * `device`: an alarm the bedside device announced itself, relayed (the station shows it with
+   * the device as its source, apart from the gateway's own alarms). Absent: the gateway's own.
+   */
+  origin?: 'device';
 }
 
 const technical = 'technical' as const;
@@ -162,6 +167,61 @@ export const ALARM_CONDITIONS = {
     hazards: ['HAZ-017'],
     requirement: 'REQ-SIG-005',
     rationale: 'Native signal processing failed repeatedly: the patch\'s derived values are unavailable.',
+  },
+  // --- the bedside device's own alarms, relayed (drivers/masimo-ascii/alarm-bits.ts) ----------
+  // The device's local alarm stays the primary one: it sounds at the bedside at the device's own
+  // priority. The relay tells the station, one line period (1 s) later at best. IEC 60601-1-8
+  // (6.1.2, table 1) asks for the priority the response needs, and a relayed alarm must not claim
+  // more than its source: Masimo's ASCII output carries no priority (docs/interfaces/masimo-ascii.md),
+  // so the relay cannot know it was high at the bedside. A limit alarm is relayed at medium (a
+  // prompt response: someone goes to the bed, where the device shows the value and its own
+  // priority); a sustained deterioration also reaches the station through NEWS2 (news2-*), whose
+  // priorities come from the RCP chart, not from the device.
+  'device-spo2-low': {
+    idPattern: '<interface>.device-spo2-low',
+    kind: 'physiological',
+    priority: 'medium',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-007',
+    rationale: 'The oximeter announces SpO2 below its low limit (ALARM bit 0x0002, S1 and S8): relayed so the station sees it; medium (a prompt look) because the line carries no priority and the device\'s own alarm, sounding at the bedside at its own priority, stays the primary one.',
+    origin: 'device',
+  },
+  'device-spo2-high': {
+    idPattern: '<interface>.device-spo2-high',
+    kind: 'physiological',
+    priority: 'medium',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-007',
+    rationale: 'The oximeter announces SpO2 above its high limit (ALARM bit 0x0001, S1 and S8; hyperoxia in neonates, or a limit set on oxygen therapy): relayed at medium, as every limit alarm, since the line carries no priority and the device\'s own alarm stays the primary one.',
+    origin: 'device',
+  },
+  'device-pulse-low': {
+    idPattern: '<interface>.device-pulse-low',
+    kind: 'physiological',
+    priority: 'medium',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-007',
+    rationale: 'The oximeter announces a pulse rate below its low limit (ALARM bit 0x0008, S1 and S8): relayed at medium (a prompt look); the line carries no priority and the device\'s own alarm stays the primary one.',
+    origin: 'device',
+  },
+  'device-pulse-high': {
+    idPattern: '<interface>.device-pulse-high',
+    kind: 'physiological',
+    priority: 'medium',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-007',
+    rationale: 'The oximeter announces a pulse rate above its high limit (ALARM bit 0x0004, S1 and S8): relayed at medium (a prompt look); the line carries no priority and the device\'s own alarm stays the primary one.',
+    origin: 'device',
+  },
+  'device-alarm-unconfirmed': {
+    idPattern: '<interface>.device-alarm-unconfirmed.<bit>',
+    kind: 'physiological',
+    priority: 'medium',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-007',
+    rationale: 'The device sets an ALARM bit whose meaning no second source confirms (0x0040 and up: S1 alone names most of them: low battery, SpCO, SpMet, desaturation index, PI change) or none names: relayed with the raw bit, never guessed, so the nurse goes to read the device; medium because it may be any of these, most of them physiological (hence the kind); the device\'s own alarm stays the primary one.',
+    qualifier: 'device-alarm-bit',
+    origin: 'device',
   },
   // --- the score (scoring/news2-stage.ts, pipeline/observation-flow.ts) ---------------------
   // RCP NEWS2 (2017): chart 3 "NEWS thresholds and triggers" gives the trigger levels and the
@@ -300,7 +360,9 @@ export function withNews2Priorities(
 }
 
 /** Conditions a driver may report by itself (DriverCondition). */
-export type DriverConditionKey = 'low-battery' | 'device-fault' | 'signal-processing-failed' | 'frames-lost' | 'value-withheld' | 'device-mapping-incomplete';
+export type DriverConditionKey =
+  | 'low-battery' | 'device-fault' | 'signal-processing-failed' | 'frames-lost' | 'value-withheld' | 'device-mapping-incomplete'
+  | 'device-spo2-low' | 'device-spo2-high' | 'device-pulse-low' | 'device-pulse-high' | 'device-alarm-unconfirmed';
 
 export function isConditionKey(name: string): name is ConditionKey {
   return Object.prototype.hasOwnProperty.call(ALARM_CONDITIONS, name);
@@ -309,6 +371,15 @@ export function isConditionKey(name: string): name is ConditionKey {
 /** The condition's name in the alarm: the key, or `<key>.<qualifier>` for a family. */
 export function conditionName(key: ConditionKey, qualifier?: string): string {
   return qualifier === undefined ? key : `${key}.${qualifier}`;
+}
+
+/**
+ * Whether an alarm's condition is one a bedside device announced itself (relayed): the station
+ * shows it with the device as its source. An unknown condition (another version) is the gateway's.
+ */
+export function isDeviceAlarm(condition: string): boolean {
+  const found = specOf(condition);
+  return found !== null && found.spec.origin === 'device';
 }
 
 /** The catalogue entry of an alarm's condition name (`value-rejected.implausible` -> value-rejected). */

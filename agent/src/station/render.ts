@@ -34,6 +34,13 @@ export function clockTime(wallMs: number): string {
   return Number.isNaN(d.getTime()) ? '--:--:--' : d.toISOString().slice(11, 19);
 }
 
+/** The station's own handling of an alarm (acknowledged, silenced here), after its text. */
+function stationState(a: BedView['alarms'][number]): string {
+  if (a.state === 'acknowledged') return `  (acknowledged by ${a.acknowledgedBy})`;
+  if (a.state === 'silenced') return `  (silenced until ${clockTime(a.silencedUntilWallMs)})`;
+  return '';
+}
+
 /** Renders the station view as plain text, one block per bed. */
 export function renderStation(views: BedView[], nowMs: number): string {
   const lines = [`Vigil station  ${new Date(nowMs).toISOString()}  beds: ${views.length}`];
@@ -70,10 +77,13 @@ export function renderStation(views: BedView[], nowMs: number): string {
       lines.push(`  NEWS2        ${head.padStart(6)}       ${risk}${inc}${scale}${manual}${s.backfill ? '  (last score was backfill)' : ''}`);
     }
     if (v.alarms.length === 0) lines.push('  Alarms  none');
-    for (const a of v.alarms) {
-      const state =
-        a.state === 'acknowledged' ? `  (acknowledged by ${a.acknowledgedBy})` : a.state === 'silenced' ? `  (silenced until ${clockTime(a.silencedUntilWallMs)})` : '';
-      lines.push(`  ALARM   [${a.priority.toUpperCase()}] ${a.kind} ${a.alarmId}: ${a.detail}${state}`);
+    // The gateway's own alarms first, then the bedside devices' alarms it relays, each with the
+    // device as its source (the text names the model, serial, the device's alarm id and state).
+    for (const a of v.alarms.filter((x) => x.origin !== 'device')) {
+      lines.push(`  ALARM   [${a.priority.toUpperCase()}] ${a.kind} ${a.alarmId}: ${a.detail}${stationState(a)}`);
+    }
+    for (const a of v.alarms.filter((x) => x.origin === 'device')) {
+      lines.push(`  DEVICE  [${a.priority.toUpperCase()}] ${a.kind} from device on ${a.source || 'unknown interface'} ${a.alarmId}: ${a.detail}${stationState(a)}`);
     }
     if (v.backfill.received > 0) {
       const range =

@@ -22,6 +22,7 @@ import type { EnvelopeMsg, ObservationMsg, EarlyWarningScoreMsg, AlarmMsg, Gatew
 import { decodeEnvelopeChecked, payloadKind } from '../proto/codec';
 import type { ReceiptBook } from './receipts';
 import { parseTopic } from '../publish/topics';
+import { isDeviceAlarm } from '../safety/conditions';
 
 interface Received<T> {
   msg: T;
@@ -125,6 +126,10 @@ export interface BedView {
     alarmId: string;
     priority: string;
     condition: string;
+    /** `device`: the bedside device's own alarm, relayed (shown with the device as its source); `gateway`: the gateway's. */
+    origin: 'device' | 'gateway';
+    /** The alarm's source as the gateway names it (the interface id, or `gateway`). */
+    source: string;
     kind: string;
     detail: string;
     state: string;
@@ -383,6 +388,8 @@ function alarmView(msg: AlarmMsg): BedView['alarms'][number] {
     alarmId: msg.alarmId,
     priority: msg.priority.replace('ALARM_PRIORITY_', '').toLowerCase(),
     condition: msg.condition,
+    origin: isDeviceAlarm(msg.condition ?? '') ? 'device' : 'gateway',
+    source: msg.source ?? '',
     kind: msg.kind.replace('ALARM_KIND_', '').toLowerCase(),
     detail: msg.detail,
     state: msg.state.replace('ALARM_STATE_', '').toLowerCase(),

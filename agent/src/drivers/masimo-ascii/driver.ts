@@ -16,10 +16,11 @@ import type { Logger } from '../../log';
 import type { Observation, QualityFlag, ResultStatus, SourceDevice } from '../../model/observation';
 import { PARAMETERS } from '../../model/parameters';
 import type { ParameterCode } from '../../model/parameters';
-import type { DeviceChangeConfirmation, DeviceDriver, DriverEvents, InterfaceSnapshot } from '../driver';
+import type { DeviceChangeConfirmation, DeviceDriver, DriverCondition, DriverEvents, InterfaceSnapshot } from '../driver';
 import { DeviceIdentity } from '../device-identity';
 import type { EscalationPolicy } from '../escalation';
 import { InterfaceLink } from '../interface-link';
+import { MasimoAlarmRelay } from './alarm-bits';
 import { decodeMasimoAscii, MASIMO_MAX_LINE_BYTES } from './protocol';
 import type { MasimoException, MasimoFrame } from './protocol';
 
@@ -173,6 +174,8 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
   private readonly identity: DeviceIdentity;
   /** Optional parameters (Rainbow, PVI) this device has given a value for: published from then on. */
   private readonly reported = new Set<ParameterCode>();
+  /** The device's own alarms (ALARM bits) relayed as alarm conditions (alarm-bits.ts). */
+  private readonly deviceAlarms: MasimoAlarmRelay;
 
   constructor(
     private readonly config: MasimoInterfaceConfig,
@@ -197,6 +200,13 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
       random,
     });
     this.identity = new DeviceIdentity(config.serialNumber);
+    this.deviceAlarms = new MasimoAlarmRelay(config.id);
+    // A device alarm is only known while lines arrive: once the link is stale or lost, every
+    // relayed alarm ends (never shown as current), and the link's own technical alarm is what
+    // the station sees. This listener is registered first, so the clears go out before it.
+    this.on('link', (change) => {
+      if (change.to === 'stale' || change.to === 'lost') this.relayDeviceAlarms(this.deviceAlarms.clearAll(`link ${change.to}`));
+    });
   }
 
   /**
@@ -260,6 +270,14 @@ export class MasimoAsciiDriver extends EventEmitter<DriverEvents> implements Dev
     this.link.valid(stamp, 'valid frame received');
     const source = { driver: DRIVER_NAME, interfaceId: this.interfaceId, port: this.config.path };
     this.emit('observations', frameToObservations(result.frame, stamp, source, this.config.deviceUtcOffset, this.reported));
+    // The device's own alarms: raised on the first line with the bit, cleared on the first without.
+    const alarms = this.deviceAlarms.update(result.frame.alarmBits, result.model, serial);
+    if (alarms.raised > 0) this.link.count('device-alarms-relayed', alarms.raised);
+    this.relayDeviceAlarms(alarms.edges);
+  }
+
+  private relayDeviceAlarms(edges: readonly DriverCondition[]): void {
+    for (const edge of edges) this.emit('condition', edge);
   }
 
   /** The escalation takes the port to reopen it: its close is then not a loss. */

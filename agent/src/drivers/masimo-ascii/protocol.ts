@@ -84,8 +84,15 @@ export interface MasimoFrame {
   leadingNulBytes: number;
 }
 
+/**
+ * The model a line was recognised as, from the keys it carries (docs/interfaces/masimo-ascii.md,
+ * "Variants"; the line has no other model identification). `unknown`: a set of known keys that
+ * matches no row of the table (a model or firmware not seen yet).
+ */
+export type MasimoModel = 'Rad-8' | 'Radical-7' | 'Radical-5' | 'Radical-7 colour' | 'unknown';
+
 export type DecodeResult =
-  | { ok: true; frame: MasimoFrame }
+  | { ok: true; frame: MasimoFrame; model: MasimoModel }
   | { ok: false; reason: MasimoRejectReason; detail: string };
 
 /**
@@ -221,7 +228,22 @@ export function decodeMasimoAscii(line: Uint8Array): DecodeResult {
   const decoded = decodeExceptions(frame.exceptionBits);
   frame.exceptions = decoded.exceptions;
   frame.unknownExceptionBits = decoded.unknownBits;
-  return { ok: true, frame };
+  return { ok: true, frame, model: recogniseMasimoModel(seen) };
+}
+
+/**
+ * The model of a line from the keys it carries, by the Variants table of the interface
+ * document: a key only the colour Radical-7 prints (SPHB, SPOC, RESVD, EXC1, S5), then PVI (the
+ * "blue" Radical-7, S1, S4), then SN or a Rad-8-only key (Rad-8, S4, S6: its sensor-off line
+ * keeps SN, DESAT and PIDELTA), then the Radical-5's bare set (S1). The Rad-97 prints no line
+ * anyone published (S9): it would be recognised as whichever model its keys match.
+ */
+export function recogniseMasimoModel(keys: ReadonlySet<string>): MasimoModel {
+  if (keys.has('EXC1') || keys.has('SPHB') || keys.has('SPOC') || keys.has('RESVD')) return 'Radical-7 colour';
+  if (keys.has('PVI')) return 'Radical-7';
+  if (keys.has('SN') || keys.has('SPCO') || keys.has('SPMET') || keys.has('DESAT') || keys.has('PIDELTA')) return 'Rad-8';
+  const radical5 = ['SPO2', 'BPM', 'PI', 'ALARM', 'EXC'];
+  return [...keys].every((k) => radical5.includes(k)) ? 'Radical-5' : 'unknown';
 }
 
 function emptyFrame(deviceTime: MasimoDeviceTime, leadingNulBytes: number): MasimoFrame {
