@@ -6,7 +6,7 @@ import type { MasimoDeviceTime } from './devices/masimo-ascii';
 import { splitOptions } from './options';
 import { DEVICE_NAME, INJECT_KINDS, isInjectKind, type Injection } from './devices/masimo-ascii';
 import { QUIET_BEFORE_HANGUP_MS } from './pty';
-import { SCENARIO_NAMES, isScenarioName, type ScenarioName } from './scenarios';
+import { DEFAULT_ALARM_LIMITS, SCENARIO_NAMES, isScenarioName, type AlarmLimits, type ScenarioName } from './scenarios';
 
 export interface SimConfig {
   device: typeof DEVICE_NAME;
@@ -24,6 +24,8 @@ export interface SimConfig {
   /** The serial number sent (SN=); null: the simulator's default. A different one is "a different device". */
   serialNumber: string | null;
   includePvi: boolean;
+  /** The device's alarm limits (ALARM bits). */
+  alarmLimits: AlarmLimits;
   /** Quiet time on the line before the hang-up at shutdown (see Pty.close). */
   unplugQuietMs: number;
 }
@@ -48,6 +50,10 @@ options:
   --no-serial              omit SN= (models without it)
   --serial <digits>        the serial number sent as SN= (another value: a different device)
   --pvi                    add PVI= (models with it)
+  --spo2-low-limit <int>   SpO2 low alarm limit, % (default ${DEFAULT_ALARM_LIMITS.spo2LowPercent}; ALARM 0x0002 below it)
+  --spo2-high-limit <int>  SpO2 high alarm limit, % (default ${DEFAULT_ALARM_LIMITS.spo2HighPercent} = off; 0x0001 above it)
+  --pulse-low-limit <int>  pulse rate low alarm limit, /min (default ${DEFAULT_ALARM_LIMITS.pulseLowBpm}; 0x0008 below it)
+  --pulse-high-limit <int> pulse rate high alarm limit, /min (default ${DEFAULT_ALARM_LIMITS.pulseHighBpm}; 0x0004 above it)
   --unplug-quiet-ms <int>  at shutdown, hang up only after this long without a write
                            (default ${QUIET_BEFORE_HANGUP_MS}; 0 = at once, even mid-line)
   -h, --help               this text
@@ -58,6 +64,7 @@ const START_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$/;
 const MAX_PERIOD_MS = 3_600_000;
 const VALUE_OPTIONS = new Set([
   '--scenario', '--seed', '--period-ms', '--link', '--frames', '--inject', '--start-time', '--unplug-quiet-ms', '--serial',
+  '--spo2-low-limit', '--spo2-high-limit', '--pulse-low-limit', '--pulse-high-limit',
 ]);
 const MAX_UNPLUG_QUIET_MS = 10_000;
 const FLAG_OPTIONS = new Set(['--exit-after-frames', '--no-serial', '--pvi']);
@@ -153,6 +160,20 @@ export function parseArgs(argv: readonly string[]): ParseResult {
   const link = values.get('--link') ?? null;
   if (link !== null && link.length === 0) return fail('--link must be a path');
 
+  const limits: Array<[string, keyof AlarmLimits, number]> = [
+    ['--spo2-low-limit', 'spo2LowPercent', 100], ['--spo2-high-limit', 'spo2HighPercent', 100],
+    ['--pulse-low-limit', 'pulseLowBpm', 240], ['--pulse-high-limit', 'pulseHighBpm', 240],
+  ];
+  const alarmLimits: AlarmLimits = { ...DEFAULT_ALARM_LIMITS };
+  for (const [option, field, max] of limits) {
+    const text = values.get(option);
+    if (text === undefined) continue;
+    const value = parseInteger(text);
+    // The line's ranges (docs/interfaces/masimo-ascii.md: SPO2 0-100, BPM 0-240).
+    if (value === null || value < 0 || value > max) return fail(`${option} must be an integer from 0 to ${max}`);
+    alarmLimits[field] = value;
+  }
+
   const serial = values.get('--serial');
   if (serial !== undefined && !/^[0-9]{1,10}$/.test(serial)) return fail('--serial must be 1 to 10 digits');
   return {
@@ -170,6 +191,7 @@ export function parseArgs(argv: readonly string[]): ParseResult {
       includeSerial: !flags.has('--no-serial'),
       serialNumber: values.get('--serial') ?? null,
       includePvi: flags.has('--pvi'),
+      alarmLimits,
       unplugQuietMs,
     },
   };

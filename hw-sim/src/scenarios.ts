@@ -38,14 +38,28 @@ export interface Scenario {
 const EXC_MASIMO_SET = 0x000800;
 const EXC_SENSOR_OFF = 0x000020;
 
-// ALARM bits (same source): SpO2 low limit violated, pulse rate high limit violated, alarm active.
+// ALARM bits (docs/interfaces/masimo-ascii.md, "ALARM bits": S1, and S8 by experiment on a
+// Rad-8 for 0x0001-0x0020): the limit alarms, and "alarm active" while any of them is on.
+const ALARM_SPO2_HIGH = 0x0001;
 const ALARM_SPO2_LOW = 0x0002;
 const ALARM_PULSE_HIGH = 0x0004;
+const ALARM_PULSE_LOW = 0x0008;
 const ALARM_ACTIVE = 0x0010;
 
+/**
+ * The device's alarm limits: a limit alarm is on while the value is beyond its limit (below a low
+ * limit, above a high one). Vigil never sees the limits: they are the device's settings.
+ */
+export interface AlarmLimits {
+  spo2LowPercent: number;
+  /** 100: off (SpO2 cannot exceed it). */
+  spo2HighPercent: number;
+  pulseLowBpm: number;
+  pulseHighBpm: number;
+}
+
 /** Simulated alarm limits (a plausible adult setting, not a device's factory default). */
-const SPO2_LOW_LIMIT_PERCENT = 90;
-const PULSE_HIGH_LIMIT_BPM = 120;
+export const DEFAULT_ALARM_LIMITS: Readonly<AlarmLimits> = { spo2LowPercent: 90, spo2HighPercent: 100, pulseLowBpm: 50, pulseHighBpm: 120 };
 
 const BASELINE_SPO2_PERCENT = 98;
 const BASELINE_PULSE_BPM = 75;
@@ -68,10 +82,13 @@ function ramp(t: number, t0: number, t1: number, from: number, to: number): numb
   return from + ((to - from) * (t - t0)) / (t1 - t0);
 }
 
-function alarmsFor(spo2Percent: number | null, pulseBpm: number | null): number {
+/** The ALARM bits a device with these limits sets for these readings (none for a dashed value). */
+export function alarmBitsFor(spo2Percent: number | null, pulseBpm: number | null, limits: Readonly<AlarmLimits> = DEFAULT_ALARM_LIMITS): number {
   let bits = 0;
-  if (spo2Percent !== null && spo2Percent < SPO2_LOW_LIMIT_PERCENT) bits |= ALARM_SPO2_LOW;
-  if (pulseBpm !== null && pulseBpm > PULSE_HIGH_LIMIT_BPM) bits |= ALARM_PULSE_HIGH;
+  if (spo2Percent !== null && spo2Percent > limits.spo2HighPercent) bits |= ALARM_SPO2_HIGH;
+  if (spo2Percent !== null && spo2Percent < limits.spo2LowPercent) bits |= ALARM_SPO2_LOW;
+  if (pulseBpm !== null && pulseBpm > limits.pulseHighBpm) bits |= ALARM_PULSE_HIGH;
+  if (pulseBpm !== null && pulseBpm < limits.pulseLowBpm) bits |= ALARM_PULSE_LOW;
   return bits === 0 ? 0 : bits | ALARM_ACTIVE;
 }
 
@@ -96,7 +113,7 @@ function reading(
     pulseBpm,
     perfusionIndexPercent,
     pviPercent,
-    alarmBits: alarmsFor(spo2Percent, pulseBpm),
+    alarmBits: alarmBitsFor(spo2Percent, pulseBpm),
     exceptionBits: EXC_MASIMO_SET,
   };
 }

@@ -60,6 +60,7 @@ export function createDevice(config: SimConfig, startTime: MasimoDeviceTime): Ma
     startTime,
     serialNumber: config.includeSerial ? (config.serialNumber ?? SIMULATED_SERIAL_NUMBER) : null,
     includePvi: config.includePvi,
+    alarmLimits: config.alarmLimits,
     injections: config.injections,
   });
 }

@@ -105,3 +105,28 @@ t.test('REQ-HWSIM-003 injecting faults does not change the other frames', async 
   const again = frames(device({ seed: 4, injections: [{ kind: 'garbage', frameIndex: 3 }] }), 4)[3]!.bytes;
   t.ok(again.equals(faulty[3]!.bytes), 'fault payloads are seeded too');
 });
+
+t.test('REQ-HWSIM-015 the ALARM bits follow the scenario against the device limits, with alarm active while a limit alarm is on', async (t) => {
+  // Bits written from docs/interfaces/masimo-ascii.md "ALARM bits": 0x0002 SpO2 low limit, 0x0010 alarm active.
+  const alarmOf = (f: EmittedFrame): number => {
+    const r = decodeMasimoAscii(f.bytes.subarray(0, f.bytes.length - 2));
+    if (!r.ok) throw new Error(`frame ${f.index}: ${r.reason}`);
+    return r.frame.alarmBits;
+  };
+  const seed = 7;
+  const desat = frames(device({ scenario: 'desaturation', seed }), 110);
+  for (const f of desat) {
+    const low = f.spo2Percent !== null && f.spo2Percent < 90;
+    t.equal(alarmOf(f), low ? 0x0012 : 0, `seed ${seed} frame ${f.index}: SpO2 ${f.spo2Percent} against the default low limit 90 %`);
+  }
+  t.ok(desat.some((f) => alarmOf(f) === 0x0012), `seed ${seed}: the desaturation reaches the low limit`);
+  t.equal(alarmOf(desat[109]!), 0, `seed ${seed}: ended once SpO2 recovered`);
+  // Other limits: a stable patient (pulse 70-80) above a pulse high limit of 60 and SpO2 above a high limit of 95.
+  const limited = new MasimoAsciiDevice({
+    scenario: createScenario('stable', 3), seed: 3, startTime: START, serialNumber: null, includePvi: false, injections: [],
+    alarmLimits: { spo2LowPercent: 90, spo2HighPercent: 95, pulseLowBpm: 50, pulseHighBpm: 60 },
+  });
+  t.same([...new Set(frames(limited, 20).map(alarmOf))], [0x0015], 'SpO2 high 0x0001 + pulse high 0x0004 + alarm active 0x0010');
+  const sensorOff = frames(device({ scenario: 'sensor-off', seed }), 10);
+  t.same(sensorOff.slice(5).map(alarmOf), [0, 0, 0, 0, 0], 'no limit alarm on dashed values');
+});

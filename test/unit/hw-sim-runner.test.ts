@@ -145,18 +145,21 @@ t.test('REQ-HWSIM-001 command line: defaults, both option forms, and clear error
   const ok = parseArgs(['masimo-ascii']);
   t.same(ok.ok ? ok.config : null, {
     device: 'masimo-ascii', scenario: 'stable', seed: 1, periodMs: 1000, link: null, frames: null, exitAfterFrames: false,
-    injections: [], startTime: null, includeSerial: true, serialNumber: null, includePvi: false, unplugQuietMs: 100,
+    injections: [], startTime: null, includeSerial: true, serialNumber: null, includePvi: false,
+    alarmLimits: { spo2LowPercent: 90, spo2HighPercent: 100, pulseLowBpm: 50, pulseHighBpm: 120 }, unplugQuietMs: 100,
   });
   const full = parseArgs([
     'masimo-ascii', '--scenario', 'desaturation', '--seed=-3', '--period-ms', '50', '--link', '/tmp/x', '--frames', '5',
     '--exit-after-frames', '--inject', 'malformed@2,overlong@0', '--start-time', '2026-01-01T10:00:00', '--no-serial', '--pvi',
-    '--unplug-quiet-ms', '0',
+    '--unplug-quiet-ms', '0', '--spo2-low-limit', '88', '--pulse-high-limit=140',
   ]);
   t.same(full.ok ? full.config : null, {
     device: 'masimo-ascii', scenario: 'desaturation', seed: -3, periodMs: 50, link: '/tmp/x', frames: 5, exitAfterFrames: true,
     injections: [{ kind: 'malformed', frameIndex: 2 }, { kind: 'overlong', frameIndex: 0 }],
-    startTime: { year: 2026, month: 1, day: 1, hour: 10, minute: 0, second: 0 }, includeSerial: false, serialNumber: null, includePvi: true, unplugQuietMs: 0,
+    startTime: { year: 2026, month: 1, day: 1, hour: 10, minute: 0, second: 0 }, includeSerial: false, serialNumber: null, includePvi: true,
+    alarmLimits: { spo2LowPercent: 88, spo2HighPercent: 100, pulseLowBpm: 50, pulseHighBpm: 140 }, unplugQuietMs: 0,
   });
+  t.same(parseArgs(['masimo-ascii', '--spo2-low-limit', '101']), { ok: false, help: false, message: 'hw-sim: --spo2-low-limit must be an integer from 0 to 100' });
   t.same(parseArgs(['masimo-ascii', '--help']), { ok: false, help: true });
   const errors: Array<[string[], string]> = [
     [[], 'hw-sim: missing device (expected: masimo-ascii)'],

@@ -8,7 +8,7 @@
  */
 import { createRng, type Rng } from '../rng';
 import { encodeMasimoLine, radical7Fields, type DeviceTime, type MasimoReading } from '../wire/masimo-ascii';
-import type { Scenario } from '../scenarios';
+import { alarmBitsFor, DEFAULT_ALARM_LIMITS, type AlarmLimits, type Scenario } from '../scenarios';
 
 /** The device clock (docs/interfaces/masimo-ascii.md, "Line format"). */
 export type MasimoDeviceTime = DeviceTime;
@@ -47,6 +47,8 @@ export interface MasimoAsciiDeviceOptions {
   /** true: a model that adds PVI=. */
   includePvi: boolean;
   injections: readonly Injection[];
+  /** The device's alarm limits, against which it sets its ALARM bits (default DEFAULT_ALARM_LIMITS). */
+  alarmLimits?: Readonly<AlarmLimits>;
 }
 
 /** One line as written to the wire, with the ground truth behind it. */
@@ -115,7 +117,8 @@ export class MasimoAsciiDevice {
       pviPercent: this.opts.includePvi ? sample.pviPercent : null,
       desat: null,
       piDeltaPercent: null,
-      alarmBits: sample.alarmBits,
+      // The device's own alarms: the scenario's readings against this device's limits.
+      alarmBits: alarmBitsFor(sample.spo2Percent, sample.pulseBpm, this.opts.alarmLimits ?? DEFAULT_ALARM_LIMITS),
       exceptionBits: sample.exceptionBits,
     };
     const fields = radical7Fields(reading, { includeSerial: this.opts.serialNumber !== null, includePvi: this.opts.includePvi });
