@@ -16,6 +16,8 @@
  * model or firmware: `unsupported-variant`, naming the first such key), then every value. So a
  * value printed in the form of a variant Vigil does not know is never blamed on its field.
  * Rejects name the field and the rule in `detail`, never the value: readings are patient data.
+ * A decoded line also says which model it was recognised as (recogniseMasimoModel): the ALARM
+ * bits are read by a per-model table (alarm-bits.ts).
  */
 import {
   daysInMonth,
