@@ -369,7 +369,8 @@ export function buildDeb(o: BuildOptions): BuildResult {
     `Installed-Size: ${installedSizeKiB}`,
     // The official Node binary needs glibc 2.28 and libstdc++ (GLIBCXX 3.4.21); the rest is the system's own.
     `Depends: libc6 (>= 2.28), libstdc++6 (>= 6), libgcc-s1 | libgcc1, systemd (>= 247), udev`,
-    `Suggests: mosquitto`,
+    // hw-sim (a test tool, not the agent) makes its pseudo-terminals with socat; a broker is the site's.
+    `Suggests: socat, mosquitto`,
     `Section: misc`,
     `Priority: optional`,
     `Homepage: https://github.com/vigil-gateway/vigil`,
