@@ -3,44 +3,15 @@
  * decoder, validation, native NEWS2 score, alarm catalogue and command stage, a fake MQTT sink.
  */
 import t from 'tap';
-import { FakeClock } from '../../agent/src/clock';
-import { parseConfig } from '../../agent/src/config';
-import type { MasimoInterfaceConfig } from '../../agent/src/config';
-import { MasimoAsciiDriver } from '../../agent/src/drivers/masimo-ascii/driver';
-import { memoryLogger } from '../../agent/src/log';
-import { startAgent } from '../../agent/src/main';
-import { scoreNews2 } from '../../agent/src/native/addon';
-import type { AlarmMsg } from '../../agent/src/proto/codec';
-import { decodeEnvelope, encodeCommand } from '../../agent/src/proto/codec';
+import { encodeCommand } from '../../agent/src/proto/codec';
 import { buildCommand } from '../../agent/src/station/commands';
-
-const BED = { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
-const config = parseConfig({
-  gateway: BED,
-  mqtt: { url: 'mqtt://127.0.0.1:1', insecure: true, heartbeatIntervalMs: 60000 },
-  interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/null-device', quietTimeMs: 3000 }],
-});
+import { OXIMETER_BED, startOximeterAgent } from '../support/oximeter-agent';
 
 const LINE = (spo2: string, bpm: string) =>
   Buffer.from(`01/01/26 10:00:00 SN=0000056661 SPO2=${spo2}% BPM=${bpm} PI=03.60% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- ALARM=0000 EXC=000000`);
 
 t.test('REQ-ALARM-002 HAZ-018 through the agent: a deteriorating patient raises news2-medium, then news2-high once a nurse enters ACVPU V', async (t) => {
-  const clock = new FakeClock(Date.UTC(2026, 0, 1, 10, 0, 0));
-  const logger = memoryLogger();
-  const driver = new MasimoAsciiDriver(config.interfaces[0] as MasimoInterfaceConfig, clock, logger);
-  const alarms: AlarmMsg[] = [];
-  const agent = startAgent({
-    config, clock, logger, scorer: scoreNews2, drivers: [driver], tickMs: 3_600_000,
-    connect: () => ({
-      publish: async (_topic, payload) => {
-        const env = decodeEnvelope(payload);
-        if (env.alarm) alarms.push(env.alarm);
-      },
-      end: async () => undefined,
-    }),
-  });
-  t.teardown(() => agent.stop('test'));
-  const feed = (line: Buffer) => driver.handleFrame(line, { wallMs: clock.wallMs(), monoNs: clock.monoNs() });
+  const { clock, agent, alarms, feed } = startOximeterAgent(t);
   const news2 = () => alarms.filter((a) => a.condition.startsWith('news2-')).map((a) => `${a.condition}:${a.priority}:${a.kind}:${a.state}`);
 
   feed(LINE('097', '072'));
@@ -49,7 +20,7 @@ t.test('REQ-ALARM-002 HAZ-018 through the agent: a deteriorating patient raises 
   feed(LINE('091', '115'));
   t.same(news2(), ['news2-medium:ALARM_PRIORITY_MEDIUM:ALARM_KIND_PHYSIOLOGICAL:ALARM_STATE_ACTIVE']);
   // The nurse finds the patient responding to voice only (V scores 3): aggregate 8, high risk.
-  const r = agent.handleCommand(encodeCommand(buildCommand({ kind: 'observe', consciousness: 'V' }, BED, 'nurse-a', 'station-1', clock.wallMs())));
+  const r = agent.handleCommand(encodeCommand(buildCommand({ kind: 'observe', consciousness: 'V' }, OXIMETER_BED, 'nurse-a', 'station-1', clock.wallMs())));
   t.equal(r.outcome, 'COMMAND_OUTCOME_ACCEPTED');
   t.same(news2().slice(1), [
     'news2-high:ALARM_PRIORITY_HIGH:ALARM_KIND_PHYSIOLOGICAL:ALARM_STATE_ACTIVE',
@@ -59,28 +30,7 @@ t.test('REQ-ALARM-002 HAZ-018 through the agent: a deteriorating patient raises 
 });
 
 t.test('REQ-ALARM-006 HAZ-018 through the agent: a single parameter of 3 raises news2-low-medium at the priority the site configured', async (t) => {
-  const clock = new FakeClock(Date.UTC(2026, 0, 1, 10, 0, 0));
-  const logger = memoryLogger();
-  const siteConfig = parseConfig({
-    gateway: BED,
-    mqtt: { url: 'mqtt://127.0.0.1:1', insecure: true, heartbeatIntervalMs: 60000 },
-    interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/null-device', quietTimeMs: 3000 }],
-    alarms: { news2TriggerPriority: { lowMedium: 'medium' } },
-  });
-  const driver = new MasimoAsciiDriver(siteConfig.interfaces[0] as MasimoInterfaceConfig, clock, logger);
-  const alarms: AlarmMsg[] = [];
-  const agent = startAgent({
-    config: siteConfig, clock, logger, scorer: scoreNews2, drivers: [driver], tickMs: 3_600_000,
-    connect: () => ({
-      publish: async (_topic, payload) => {
-        const env = decodeEnvelope(payload);
-        if (env.alarm) alarms.push(env.alarm);
-      },
-      end: async () => undefined,
-    }),
-  });
-  t.teardown(() => agent.stop('test'));
-  const feed = (line: Buffer) => driver.handleFrame(line, { wallMs: clock.wallMs(), monoNs: clock.monoNs() });
+  const { clock, agent, alarms, feed } = startOximeterAgent(t, { alarms: { news2TriggerPriority: { lowMedium: 'medium' } } });
   const news2 = () => alarms.filter((a) => a.condition.startsWith('news2-')).map((a) => `${a.condition}:${a.priority}:${a.kind}:${a.state}`);
 
   feed(LINE('097', '072'));

@@ -5,44 +5,14 @@
  * ends it before the link's own technical alarm.
  */
 import t from 'tap';
-import { FakeClock } from '../../agent/src/clock';
-import { parseConfig } from '../../agent/src/config';
-import type { MasimoInterfaceConfig } from '../../agent/src/config';
-import { MasimoAsciiDriver } from '../../agent/src/drivers/masimo-ascii/driver';
-import { memoryLogger } from '../../agent/src/log';
-import { startAgent } from '../../agent/src/main';
-import { scoreNews2 } from '../../agent/src/native/addon';
-import type { AlarmMsg } from '../../agent/src/proto/codec';
-import { decodeEnvelope } from '../../agent/src/proto/codec';
-
-const BED = { gatewayId: 'gw-1', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
-const config = parseConfig({
-  gateway: BED,
-  mqtt: { url: 'mqtt://127.0.0.1:1', insecure: true, heartbeatIntervalMs: 60000 },
-  interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/null-device', quietTimeMs: 3000 }],
-});
+import { startOximeterAgent } from '../support/oximeter-agent';
 
 /** The Rad-8 line form (docs/interfaces/masimo-ascii.md, S4) with SpO2 95 % so NEWS2 stays quiet. */
 const LINE = (alarm: string) =>
   Buffer.from(`01/01/26 10:00:00 SN=0000056661 SPO2=096% BPM=072 PI=03.60% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- ALARM=${alarm} EXC=000800`);
 
 t.test('REQ-ALARM-007 HAZ-019 through the agent: the device SpO2-low bit raises its relayed alarm, the first line without clears it, a stale link ends it', async (t) => {
-  const clock = new FakeClock(Date.UTC(2026, 0, 1, 10, 0, 0));
-  const logger = memoryLogger();
-  const driver = new MasimoAsciiDriver(config.interfaces[0] as MasimoInterfaceConfig, clock, logger);
-  const alarms: AlarmMsg[] = [];
-  const agent = startAgent({
-    config, clock, logger, scorer: scoreNews2, drivers: [driver], tickMs: 3_600_000,
-    connect: () => ({
-      publish: async (_topic, payload) => {
-        const env = decodeEnvelope(payload);
-        if (env.alarm) alarms.push(env.alarm);
-      },
-      end: async () => undefined,
-    }),
-  });
-  t.teardown(() => agent.stop('test'));
-  const feed = (line: Buffer) => driver.handleFrame(line, { wallMs: clock.wallMs(), monoNs: clock.monoNs() });
+  const { clock, agent, driver, alarms, feed } = startOximeterAgent(t);
   const seen = () => alarms.map((a) => `${a.alarmId}:${a.kind}:${a.priority}:${a.state}`);
 
   feed(LINE('0000'));

@@ -4,35 +4,14 @@
  * (`vigil station --json`). Nothing here is mocked.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { BedView } from '../../agent/src/station/station';
-import { startBroker } from '../support/broker';
-import { observe, until } from '../support/observer';
-import { startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig } from '../support/processes';
+import { startDesaturationBed } from '../support/desaturation-bed';
+import { until } from '../support/observer';
 
 t.test('REQ-ALARM-007 HAZ-019 through a pty and Mosquitto: the oximeter SpO2-low alarm of the desaturation scenario reaches the station with its source and state, and clears when the device ends it', async (t) => {
-  const broker = await startBroker();
-  t.teardown(() => broker.stop());
-  const sub = await observe(broker.url);
-  t.teardown(() => sub.end());
   // hw-sim's desaturation with seed 7 (hw-sim/src/scenarios.ts): SpO2 is below the device's low
   // limit of 90 % from device second 29 to 81 without a break, so the device sets ALARM 0x0012
   // (SpO2 low limit + alarm active) on exactly those lines: one alarm, raised once, ended once.
-  const sim = await startHwSim(['masimo-ascii', '--scenario', 'desaturation', '--seed', '7', '--period-ms', '150']);
-  t.teardown(() => sim.stop('SIGKILL'));
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-devalarm-'));
-  const agent = startAgentProcess(writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, heartbeatIntervalMs: 1000 }));
-  t.teardown(() => agent.stop('SIGKILL'));
-  const station = spawn(process.execPath, [VIGIL_CLI, 'station', '--url', broker.url, '--json', '--refresh-ms', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    station.kill('SIGKILL');
-  });
-  const views: Array<{ beds: BedView[] }> = [];
-  createInterface({ input: station.stdout! }).on('line', (l) => views.push(JSON.parse(l)));
+  const { sub, sim, agent, views } = await startDesaturationBed(t, 'devalarm');
 
   const device = () => sub.got.filter((r) => r.env.alarm?.condition.startsWith('device-')).map((r) => ({ topic: r.topic, alarm: r.env.alarm! }));
   const raised = await until('device-spo2-low raised', () => device().find((a) => a.alarm.state === 'ALARM_STATE_ACTIVE'), 30_000);

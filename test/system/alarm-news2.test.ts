@@ -4,37 +4,16 @@
  * (`vigil station --json`). Nothing here is mocked.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { BedView } from '../../agent/src/station/station';
-import { startBroker } from '../support/broker';
-import { observe, until } from '../support/observer';
-import { startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig } from '../support/processes';
+import { startDesaturationBed } from '../support/desaturation-bed';
+import { until } from '../support/observer';
 
 t.test('REQ-ALARM-006 HAZ-018 through a pty and Mosquitto: the desaturation scenario raises news2-low-medium (physiological, low) at the station and clears it when SpO2 recovers', async (t) => {
-  const broker = await startBroker();
-  t.teardown(() => broker.stop());
-  const sub = await observe(broker.url);
-  t.teardown(() => sub.end());
   // hw-sim's desaturation (hw-sim/src/scenarios.ts): SpO2 98 -> 85 % over device seconds 10-40,
   // held to 70, back to 98 % by 100; pulse 75 -> 105 /min. With seed 7, SpO2 is at most 91 % (3
   // points, RCP NEWS2 chart 1 scale 1) from second 25 to 84 while the pulse stays at 110 or less
   // (at most 1 point): aggregate 4 or less with a single 3, low-medium (chart 3), never medium.
   // The score is incomplete (only the oximeter), and its level the lowest the complete one can have.
-  const sim = await startHwSim(['masimo-ascii', '--scenario', 'desaturation', '--seed', '7', '--period-ms', '150']);
-  t.teardown(() => sim.stop('SIGKILL'));
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-news2-'));
-  const agent = startAgentProcess(writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, heartbeatIntervalMs: 1000 }));
-  t.teardown(() => agent.stop('SIGKILL'));
-  const station = spawn(process.execPath, [VIGIL_CLI, 'station', '--url', broker.url, '--json', '--refresh-ms', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    station.kill('SIGKILL');
-  });
-  const views: Array<{ beds: BedView[] }> = [];
-  createInterface({ input: station.stdout! }).on('line', (l) => views.push(JSON.parse(l)));
+  const { sub, sim, agent, views } = await startDesaturationBed(t, 'news2');
 
   const news2 = () => sub.got.filter((r) => r.env.alarm?.condition.startsWith('news2-')).map((r) => ({ topic: r.topic, alarm: r.env.alarm! }));
   const raised = await until('news2-low-medium raised', () => news2().find((a) => a.alarm.state === 'ALARM_STATE_ACTIVE'));
