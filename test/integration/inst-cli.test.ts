@@ -3,24 +3,15 @@
  * gateway (issue 15): `vigil check-config` and `vigil run` on a bad configuration,
  * `vigil config-schema`, `vigil --version`.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { SOFTWARE_VERSION } from '../../agent/src/main';
 import { PARAMETER_TABLE_VERSION } from '../../agent/src/model/parameters';
-import { exitOf, ROOT, VIGIL_CLI } from '../support/processes';
+import { ROOT, runCollecting, VIGIL_CLI } from '../support/processes';
 
-async function vigil(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [VIGIL_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await exitOf(child);
-  return { code, out, err };
-}
+const vigil = (args: string[]) => runCollecting(process.execPath, [VIGIL_CLI, ...args]);
 
 /** A configuration with an unknown key, a wrong type and a missing client certificate. */
 function badConfig(): { file: string; certFile: string } {

@@ -2,19 +2,10 @@
  * The package's two commands as a user runs them after the build: `npx vigil ...` and
  * `npx hw-sim ...` from the project root (issue 2), through npm, not `node dist/...`.
  */
-import { spawn } from 'node:child_process';
 import t from 'tap';
-import { exitOf, ROOT } from '../support/processes';
+import { ROOT, runCollecting } from '../support/processes';
 
-async function npx(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn('npx', ['--no-install', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await exitOf(child);
-  return { code, out, err };
-}
+const npx = (args: string[]) => runCollecting('npx', ['--no-install', ...args], ROOT);
 
 t.test('REQ-SYS-006 npx vigil and npx hw-sim run from the project root after the build', async (t) => {
   const vigil = await npx(['vigil', '--help']);

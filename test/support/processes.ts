@@ -14,6 +14,17 @@ export const HWSIM_CLI = join(ROOT, 'dist', 'hw-sim', 'src', 'cli.js');
 /** The test-only agent entry whose NEWS2 scorer panics in Rust every second call (fault-agent.ts). */
 export const FAULT_AGENT = join(ROOT, 'dist', 'test', 'support', 'fault-agent.js');
 
+/** Runs a command to its end, collecting its standard output and error. */
+export async function runCollecting(command: string, args: string[], cwd?: string): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await exitOf(child);
+  return { code, out, err };
+}
+
 export interface HwSim {
   process: ChildProcess;
   path: string;
