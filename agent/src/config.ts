@@ -63,6 +63,11 @@ const hl7Common = {
   /** Let unverified device values (OBX-11 "R", how live monitor values arrive) feed the score. */
   scoreUnverified: z.boolean().default(false),
   /**
+   * A relayed PCD-04 alert the monitor has not updated (no `continue`) for this long stays shown,
+   * with a text saying its end may have been lost (docs/interfaces/hl7-pcd01.md, "Alerts").
+   */
+  alertUpdateTimeoutMs: z.number().int().min(5000).max(3_600_000).default(60_000),
+  /**
    * How far a message may deviate from IHE PCD-01 (drivers/hl7-pcd01/conformance.ts): tolerant
    * (HL7 2.3-2.9, no MSH-21, ... each deviation counted) or pcd01-strict (any deviation rejects).
    */

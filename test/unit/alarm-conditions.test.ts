@@ -63,9 +63,11 @@ t.test('REQ-ALARM-001 every condition the agent raises, clears or reports is a k
   // Conditions raised through a typed variable (a driver's condition event, link-<state>) are
   // checked by the compiler; the rest must appear as literals somewhere.
   // The device alarms a driver relays come from its bit table (drivers/masimo-ascii/alarm-bits.ts,
-  // typed MasimoAlarmCondition), not from a literal at a call site.
+  // typed MasimoAlarmCondition) or its PCD-04 condition table (drivers/hl7-pcd01/alert-relay.ts,
+  // typed Pcd04AlertCondition), not from a literal at a call site.
   const viaVariables = new Set(['link-stale', 'link-lost', 'low-battery', 'device-fault', 'signal-processing-failed', 'frames-lost',
-    'device-spo2-low', 'device-spo2-high', 'device-pulse-low', 'device-pulse-high', 'device-alarm-unconfirmed']);
+    'device-spo2-low', 'device-spo2-high', 'device-pulse-low', 'device-pulse-high', 'device-alarm-unconfirmed',
+    'device-alarm-high', 'device-alarm-medium', 'device-alarm-low', 'device-technical-high', 'device-technical-medium', 'device-technical-low']);
   for (const k of KEYS) t.ok(raisedKeys.has(k) || viaVariables.has(k), `${k} is raised somewhere (no dead catalogue entry)`);
 });
 

@@ -67,7 +67,22 @@ export type DecodeLine =
   /** pcd01: a deviation from PCD-01 that a tolerant interface reads (conformance-warning.<what>). */
   | { kind: 'warning'; reason: string; detail: string }
   /** pcd01 with --profile: the device profile applied from this message on (null: none, and why). */
-  | { kind: 'profile'; profile: string | null; detail: string };
+  | { kind: 'profile'; profile: string | null; detail: string }
+  /** pcd01: an alert of an ORU^R40 (IHE PCD-04), as the gateway reads it (relayed or not is the driver's). */
+  | {
+      kind: 'alert';
+      instanceId: string;
+      event: string;
+      eventKnown: boolean;
+      source: string | null;
+      phase: string | null;
+      state: string | null;
+      inactivation: string | null;
+      priority: string | null;
+      type: string | null;
+      ended: boolean;
+      deviceTime: string | null;
+    };
 
 export type DecodeStatus = 'final' | 'corrected' | 'preliminary' | 'unverified' | 'unavailable' | 'deleted';
 
@@ -144,6 +159,11 @@ function acceptedLines(outcome: Extract<ReceiveOutcome, { kind: 'accepted' }>, m
   return [...warnings, ...ordered.map((o) => o.line)];
 }
 
+/** `196670^MDC_EVT_LO`: a coded element as the device sent it. */
+function codedText(c: { code: number | null; refId: string }): string {
+  return [c.code === null ? '' : String(c.code), c.refId].filter((x) => x !== '').join('^');
+}
+
 /** One message of a capture through the receiver, as JSON lines; `profiles` says when to name the profile applied. */
 function messageLines(outcome: ReceiveOutcome, memory: SourceMemory, nowWallMs: number, profiles: { last: string | undefined; shown: boolean }): DecodeLine[] {
   switch (outcome.kind) {
@@ -153,6 +173,27 @@ function messageLines(outcome: ReceiveOutcome, memory: SourceMemory, nowWallMs: 
       return [{ kind: 'rejection', reason: outcome.reason, detail: outcome.detail }];
     case 'duplicate':
       return [{ kind: 'rejection', reason: 'duplicate', detail: outcome.detail }];
+    case 'alert':
+      return [
+        ...outcome.warnings.map((w): DecodeLine => ({ kind: 'warning', reason: `conformance-warning.${w.what}`, detail: w.detail })),
+        ...outcome.alerts.flatMap((a): DecodeLine[] => [
+          ...a.warnings.map((w): DecodeLine => ({ kind: 'warning', reason: `alert-warning.${w.what}`, detail: w.detail })),
+          {
+            kind: 'alert',
+            instanceId: a.instanceId,
+            event: codedText(a.event),
+            eventKnown: a.eventKnown,
+            source: a.source === null ? null : codedText(a.source),
+            phase: a.phase,
+            state: a.state,
+            inactivation: a.inactivation,
+            priority: a.priority,
+            type: a.type,
+            ended: a.ended,
+            deviceTime: a.deviceTime === null ? null : isoTime(a.deviceTime.ms),
+          },
+        ]),
+      ];
     case 'accepted': {
       const lines: DecodeLine[] = [];
       const choice = outcome.profile;

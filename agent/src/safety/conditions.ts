@@ -16,7 +16,7 @@
 import type { AlarmKind, AlarmPriority } from './alarms';
 
 /** What a family of conditions is qualified by (the alarm's condition is `<key>.<qualifier>`). */
-export type ConditionQualifier = 'validation-rule' | 'parameter' | 'device-code' | 'device-alarm-bit';
+export type ConditionQualifier = 'validation-rule' | 'parameter' | 'device-code' | 'device-alarm-bit' | 'device-event';
 
 export interface ConditionSpec {
   /** The alarm id the station sees: `<source>.<condition>`. */
@@ -223,6 +223,70 @@ export const ALARM_CONDITIONS = {
     qualifier: 'device-alarm-bit',
     origin: 'device',
   },
+  // IHE PCD-04 (ORU^R40) alerts of an HL7 monitor (drivers/hl7-pcd01/alert-relay.ts): unlike the
+  // Masimo line, the message carries the device's priority (OBX-8 or MDC_ATTR_ALARM_PRIORITY) and
+  // type (SP/ST/SA), so the relay picks the condition of that kind and priority: the priority is the
+  // device's, not the gateway's (docs/interfaces/hl7-pcd01.md, "Alerts").
+  'device-alarm-high': {
+    idPattern: '<interface>.device-alarm-high.<alert>',
+    kind: 'physiological',
+    priority: 'high',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-009',
+    rationale: 'An HL7 monitor announces a physiological (or advisory) alert by IHE PCD-04 (ORU^R40): relayed with its event and source codes; the device said high (PH): immediate response; relayed at the priority the device gave it, never above or below; the device\'s own alarm stays the primary one.',
+    qualifier: 'device-event',
+    origin: 'device',
+  },
+  'device-alarm-medium': {
+    idPattern: '<interface>.device-alarm-medium.<alert>',
+    kind: 'physiological',
+    priority: 'medium',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-009',
+    rationale: 'An HL7 monitor announces a physiological (or advisory) alert by IHE PCD-04 (ORU^R40): relayed with its event and source codes; the device said medium (PM), or gave no priority Vigil can read (relayed as medium, a prompt look, and the text says so); the device\'s own alarm stays the primary one.',
+    qualifier: 'device-event',
+    origin: 'device',
+  },
+  'device-alarm-low': {
+    idPattern: '<interface>.device-alarm-low.<alert>',
+    kind: 'physiological',
+    priority: 'low',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-009',
+    rationale: 'An HL7 monitor announces a physiological (or advisory) alert by IHE PCD-04 (ORU^R40): relayed with its event and source codes; the device said low (PL) or no alarm priority (PN): awareness; the device\'s own alarm stays the primary one.',
+    qualifier: 'device-event',
+    origin: 'device',
+  },
+  'device-technical-high': {
+    idPattern: '<interface>.device-technical-high.<alert>',
+    kind: 'technical',
+    priority: 'high',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-009',
+    rationale: 'An HL7 monitor announces a technical alert by IHE PCD-04 (ORU^R40): relayed with its event and source codes; the device said high (PH): immediate response; relayed at the priority the device gave it, never above or below; the device\'s own alarm stays the primary one.',
+    qualifier: 'device-event',
+    origin: 'device',
+  },
+  'device-technical-medium': {
+    idPattern: '<interface>.device-technical-medium.<alert>',
+    kind: 'technical',
+    priority: 'medium',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-009',
+    rationale: 'An HL7 monitor announces a technical alert by IHE PCD-04 (ORU^R40): relayed with its event and source codes; the device said medium (PM), or gave no priority Vigil can read (relayed as medium, a prompt look, and the text says so); the device\'s own alarm stays the primary one.',
+    qualifier: 'device-event',
+    origin: 'device',
+  },
+  'device-technical-low': {
+    idPattern: '<interface>.device-technical-low.<alert>',
+    kind: 'technical',
+    priority: 'low',
+    hazards: ['HAZ-019'],
+    requirement: 'REQ-ALARM-009',
+    rationale: 'An HL7 monitor announces a technical alert by IHE PCD-04 (ORU^R40): relayed with its event and source codes; the device said low (PL) or no alarm priority (PN): awareness; the device\'s own alarm stays the primary one.',
+    qualifier: 'device-event',
+    origin: 'device',
+  },
   // --- the score (scoring/news2-stage.ts, pipeline/observation-flow.ts) ---------------------
   // RCP NEWS2 (2017): chart 3 "NEWS thresholds and triggers" gives the trigger levels and the
   // response each calls for, chart 4 "Clinical response to the NEWS trigger thresholds" what the
@@ -362,7 +426,9 @@ export function withNews2Priorities(
 /** Conditions a driver may report by itself (DriverCondition). */
 export type DriverConditionKey =
   | 'low-battery' | 'device-fault' | 'signal-processing-failed' | 'frames-lost' | 'value-withheld' | 'device-mapping-incomplete'
-  | 'device-spo2-low' | 'device-spo2-high' | 'device-pulse-low' | 'device-pulse-high' | 'device-alarm-unconfirmed';
+  | 'device-spo2-low' | 'device-spo2-high' | 'device-pulse-low' | 'device-pulse-high' | 'device-alarm-unconfirmed'
+  | 'device-alarm-high' | 'device-alarm-medium' | 'device-alarm-low'
+  | 'device-technical-high' | 'device-technical-medium' | 'device-technical-low';
 
 export function isConditionKey(name: string): name is ConditionKey {
   return Object.prototype.hasOwnProperty.call(ALARM_CONDITIONS, name);

@@ -56,9 +56,17 @@ export interface AckInput {
   delimiters?: Hl7Delimiters | null;
   header?: Partial<Pcd01Header> | null;
   errors?: readonly AckError[];
+  /** The trigger acknowledged: R01 (PCD-01, the default) or R40 (PCD-04 alerts). */
+  trigger?: 'R01' | 'R40';
 }
 
-/** Builds the ACK^R01^ACK text, segments ended by CR (HL7 v2.6 2.14.1). */
+/** MSH-21 of the ACK: the profile of the message acknowledged (PCD-01 as S3; PCD-04 ACM as S9 names it). */
+const ACK_PROFILE: Readonly<Record<'R01' | 'R40', readonly string[]>> = {
+  R01: ['IHE PCD ORU-R01 2006', 'HL7', '1.3.6.1.4.1.19376.1.6.1.1.1', 'ISO'],
+  R40: ['IHE_PCD_ACM_001', 'IHE PCD', '1.3.6.1.4.1.19376.1.6.1.4.1', 'ISO'],
+};
+
+/** Builds the ACK^R01^ACK (or ACK^R40^ACK) text, segments ended by CR (HL7 v2.6 2.14.1). */
 export function buildAck(a: AckInput): string {
   const d = a.delimiters ?? DEFAULT_DELIMITERS;
   // Every literal is escaped, "2.6" and the profile OID included: a sender may declare "." or
@@ -68,6 +76,7 @@ export function buildAck(a: AckInput): string {
   // MSH-3/MSH-4 of the message are echoed raw (already escaped in these delimiters), unless
   // they hold anything but printable ASCII: the ACK itself stays ASCII.
   const echo = (raw: string | undefined): string => (raw !== undefined && /^[\x20-\x7e]*$/.test(raw) ? raw : '');
+  const trigger = a.trigger ?? 'R01';
   const processingId = h.processingId && ['P', 'D', 'T'].includes(h.processingId) ? h.processingId : 'P';
   const encoding = `${d.component}${d.repetition}${d.escape}${d.subcomponent}${d.truncation ?? ''}`;
   const msh = [
@@ -79,7 +88,7 @@ export function buildAck(a: AckInput): string {
     echo(h.rawSendingFacility),
     comp(formatDtm(a.nowWallMs)),
     '',
-    comp('ACK', 'R01', 'ACK'),
+    comp('ACK', trigger, 'ACK'),
     comp(a.ackControlId),
     comp(processingId),
     comp('2.6'),
@@ -91,7 +100,7 @@ export function buildAck(a: AckInput): string {
     '',
     '',
     '',
-    comp('IHE PCD ORU-R01 2006', 'HL7', '1.3.6.1.4.1.19376.1.6.1.1.1', 'ISO'),
+    comp(...ACK_PROFILE[trigger]),
   ].join(d.field);
   const segments = [msh, ['MSA', comp(a.code), comp(a.controlId)].join(d.field)];
   const errors = a.errors ?? [];

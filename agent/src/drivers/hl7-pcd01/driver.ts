@@ -25,6 +25,8 @@ import type { EscalationPolicy } from '../escalation';
 import { InterfaceLink } from '../interface-link';
 import { frameMllp, MLLP_MAX_FRAME_BYTES, MLLP_TRAILER, unwrapMllp } from '../../framing/mllp';
 import { utcOffsetMinutes } from './dtm';
+import { Pcd04AlertRelay } from './alert-relay';
+import type { RelayResult } from './alert-relay';
 import { Hl7Conditions } from './hl7-conditions';
 import { withheldObservation } from './obx';
 import type { ObxRejectReason } from './obx';
@@ -72,6 +74,8 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
   private readonly link: InterfaceLink;
   private readonly receiver: Pcd01Receiver;
   private readonly conditions: Hl7Conditions;
+  /** The monitor's own alarms (PCD-04 ORU^R40) relayed to the station. */
+  private readonly alerts: Pcd04AlertRelay;
   private port: SerialLinePort | null = null;
   private listener: MllpTcpServer | null = null;
   private readonly source: Omit<SourceDevice, 'serialNumber'>;
@@ -109,6 +113,11 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
       profile: profileSetting(config.profile),
     });
     this.conditions = new Hl7Conditions(config.id, (c) => this.emit('condition', c));
+    this.alerts = new Pcd04AlertRelay(config.id, config.alertUpdateTimeoutMs);
+    // A relayed device alarm is never shown as current past its link: the link's own technical alarm takes over.
+    this.on('link', (change) => {
+      if (change.to === 'stale' || change.to === 'lost') for (const edge of this.alerts.clearAll(`link ${change.to}`)) this.emit('condition', edge);
+    });
     this.source = {
       driver: DRIVER_NAME,
       interfaceId: config.id,
@@ -155,6 +164,7 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
   /** Quiet-time supervision and its escalation (hl7Escalation), on the monotonic clock. */
   tick(): void {
     this.link.tick();
+    this.relayed(this.alerts.tick(this.clock.monoNs()));
   }
 
   snapshot(): InterfaceSnapshot {
@@ -191,7 +201,33 @@ export class Hl7Pcd01Driver extends EventEmitter<DriverEvents> implements Device
       case 'accepted':
         this.send(reply, outcome.ack);
         this.accepted(outcome, stamp);
+        return;
+      case 'alert':
+        this.alert(outcome, stamp, reply);
     }
+  }
+
+  /**
+   * An accepted ORU^R40 (IHE PCD-04): its alerts relayed as device alarms, then the ACK^R40 with
+   * what the relay found (an end without start) as warnings. An alert message keeps the link alive.
+   */
+  private alert(outcome: Extract<ReceiveOutcome, { kind: 'alert' }>, stamp: FrameStamp, reply: Reply): void {
+    this.count('messages-valid');
+    this.alive(stamp);
+    for (const w of outcome.warnings) this.count(`conformance-warning.${w.what}`);
+    const result = this.alerts.update(outcome.alerts, { interfaceId: this.interfaceId, sendingApplication: outcome.header.sendingApplication, equipmentId: outcome.equipmentId }, stamp.monoNs);
+    this.send(reply, outcome.ack(result.ackWarnings));
+    this.relayed(result);
+    for (const a of outcome.alerts) {
+      this.logger.info('device-alert', { interfaceId: this.interfaceId, instanceId: a.instanceId, phase: a.phase, state: a.state, priority: a.priority, type: a.type, eventKnown: a.eventKnown });
+    }
+  }
+
+  /** Emits a relay's edges and counts what it found. */
+  private relayed(result: RelayResult): void {
+    for (const name of result.counts) this.count(name);
+    for (const n of result.notes) this.logger.warn(n.event, { interfaceId: this.interfaceId, instanceId: n.instanceId, detail: n.detail });
+    for (const edge of result.edges) this.emit('condition', edge);
   }
 
   /** An accepted message: counted by what it held, its rows' conditions raised, its values emitted. */

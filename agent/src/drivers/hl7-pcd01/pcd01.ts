@@ -29,6 +29,8 @@ import { equipmentIdResolver, judgeMalformedObx, judgeObx } from './obx';
 import type { ParsedObx, RawObx } from './obx-parse';
 import { noteSetIds, ownEquipmentIdOf, parseObx, rowLabel, obxIdentity, setIdsInSequence } from './obx-parse';
 import { resolveDuplicates } from './obx-resolve';
+import type { Pcd04Alert } from './pcd04';
+import { decodeAlertGroups } from './pcd04';
 import type { ProfileChoice, ProfileSetting } from './profile';
 import { selectHl7Profile } from './profile';
 
@@ -100,6 +102,18 @@ export type Pcd01Decoded =
     }
   | { ok: true; kind: 'ack'; header: Pcd01Header; ack: AckReceived; delimiters: Hl7Delimiters }
   | {
+      ok: true;
+      /** An ORU^R40 (IHE PCD-04): the monitor's alerts (pcd04.ts). */
+      kind: 'alert';
+      header: Pcd01Header;
+      patientIds: PatientId[] | null;
+      /** The device's identity: the first OBX-18 of the message. */
+      equipmentId: string | null;
+      alerts: Pcd04Alert[];
+      delimiters: Hl7Delimiters;
+      warnings: ConformanceNote[];
+    }
+  | {
       ok: false;
       reason: Pcd01RejectReason;
       detail: string;
@@ -140,8 +154,8 @@ function readHeader(message: Hl7Message, msh: Hl7Segment, opts: DecodeOptions, n
   const type = v(9, 1, 1);
   const trigger = v(9, 1, 2);
   if (type === '') return fail('malformed', 'MSH-9: message type is required', 101, 9);
-  const isOru = type === 'ORU' && trigger === 'R01';
-  if (!isOru && type !== 'ACK') return fail('unsupported-message', 'MSH-9: only ORU^R01 and ACK are read', 200, 9);
+  const isOru = type === 'ORU' && (trigger === 'R01' || trigger === 'R40');
+  if (!isOru && type !== 'ACK') return fail('unsupported-message', 'MSH-9: only ORU^R01, ORU^R40 and ACK are read', 200, 9);
   const controlId = v(10);
   if (controlId === '') return fail('malformed', 'MSH-10: message control id is required', 101, 10);
   if (controlId.length > MAX_CONTROL_ID_CHARS) return fail('malformed', `MSH-10: longer than ${MAX_CONTROL_ID_CHARS} characters`, 102, 10);
@@ -260,6 +274,7 @@ export function decodePcd01(input: Uint8Array | string, opts: DecodeOptions): Pc
     delimiters: message.delimiters,
   });
   if (header.messageType.startsWith('ACK')) return decodeAck(message, header, fail);
+  if (header.messageType === 'ORU^R40') return decodeAlert(message, header, opts, notes, fail);
   return decodeOru(message, header, opts, notes, fail);
 }
 
@@ -327,6 +342,30 @@ function decodeOru(message: Hl7Message, header: Pcd01Header, opts: DecodeOptions
     delimiters: message.delimiters,
     warnings: notes.list(),
     profile: choice,
+  };
+}
+
+/**
+ * An ORU^R40 (IHE PCD-04): MSH, [PID [PV1]], { OBR, { OBX }+ }+ ; the patient and the device's
+ * identity are read as for an ORU^R01 (the receiver checks them the same way), the alerts by
+ * pcd04.ts.
+ */
+function decodeAlert(message: Hl7Message, header: Pcd01Header, opts: DecodeOptions, notes: ConformanceNotes, fail: Reject): Pcd01Decoded {
+  const pids = message.segments.filter((s) => s.name === 'PID');
+  if (pids.length > 1) return fail('malformed', 'PID: more than one patient in one message', 100, { segment: 'PID', sequence: 2, field: 0 });
+  const pid = pids[0];
+  const groups = decodeAlertGroups(message, opts.defaultUtcOffsetMinutes);
+  if (!groups.ok) return fail('malformed', groups.detail, groups.hl7Error, groups.location);
+  const obx = message.segments.filter((s) => s.name === 'OBX');
+  return {
+    ok: true,
+    kind: 'alert',
+    header,
+    patientIds: pid === undefined ? null : readPatientIds(message, pid),
+    equipmentId: obx.map((s) => ownEquipmentIdOf(message, s)).find((e) => e !== null) ?? null,
+    alerts: groups.alerts,
+    delimiters: message.delimiters,
+    warnings: notes.list(),
   };
 }
 

@@ -14,6 +14,7 @@ import type { Hl7Delimiters } from './hl7v2';
 import type { ObxRejection, ObxRejectReason, Pcd01Reading } from './obx';
 import type { AckReceived, PatientId, Pcd01Header, Pcd01RejectReason } from './pcd01';
 import { decodePcd01 } from './pcd01';
+import type { Pcd04Alert } from './pcd04';
 import type { ProfileChoice, ProfileSetting } from './profile';
 
 export interface ReceiverSettings {
@@ -54,6 +55,16 @@ export type ReceiveOutcome =
       /** Deviations from PCD-01 the tolerant interface read (counted as conformance-warning.<what>). */
       warnings: ConformanceNote[];
       profile: ProfileChoice;
+    }
+  | {
+      /** An ORU^R40 (IHE PCD-04) that passed the same checks: its alerts, for the relay. */
+      kind: 'alert';
+      header: Pcd01Header;
+      alerts: Pcd04Alert[];
+      equipmentId: string | null;
+      warnings: ConformanceNote[];
+      /** The ACK^R40 (AA) with the alerts' deviations and `extra` (what the relay found) as ERR warnings. */
+      ack: (extra: readonly AckError[]) => string;
     }
   | { kind: 'duplicate'; controlId: string; detail: string; ack: string }
   | { kind: 'rejected'; reason: ReceiverRejectReason; detail: string; ack: string | null }
@@ -106,8 +117,8 @@ export class Pcd01Receiver {
       conformance: this.settings.conformance ?? 'tolerant',
       profile: this.settings.profile ?? { kind: 'none' },
     });
-    const ack = (code: AckCode, controlId: string, errors: AckError[], header: Partial<Pcd01Header> | null, delimiters: Hl7Delimiters | null): string =>
-      buildAck({ code, controlId, ackControlId: `VIGIL${++this.ackCounter}`, nowWallMs, delimiters, header, errors });
+    const ack = (code: AckCode, controlId: string, errors: readonly AckError[], header: Partial<Pcd01Header> | null, delimiters: Hl7Delimiters | null): string =>
+      buildAck({ code, controlId, ackControlId: `VIGIL${++this.ackCounter}`, nowWallMs, delimiters, header, errors, trigger: header?.messageType === 'ORU^R40' ? 'R40' : 'R01' });
     if (!decoded.ok) {
       // MSH-level problems are AR (HL7 v2.6 2.9.2: message rejected as unacceptable), and so is
       // a message beyond the decode limit (sent again it would be refused again); body problems
@@ -151,6 +162,17 @@ export class Pcd01Receiver {
       };
     }
     this.remember(key);
+    if (decoded.kind === 'alert') {
+      const deviations: AckError[] = decoded.alerts.flatMap((a) => a.warnings.map((w) => ({ code: w.what === 'obr7' ? 102 : 103, severity: 'W' as const, location: w.location, text: w.detail })));
+      return {
+        kind: 'alert',
+        header,
+        alerts: decoded.alerts,
+        equipmentId: device,
+        warnings: decoded.warnings,
+        ack: (extra) => ack('AA', header.controlId, [...deviations, ...extra], header, delimiters),
+      };
+    }
     const readings = decoded.obx.flatMap((o) => (o.ok ? [o.reading] : []));
     const obxRejections = decoded.obx.flatMap((o) => (o.ok ? [] : [o]));
     const warnings: AckError[] = obxRejections.map((r) => ({
