@@ -22,7 +22,7 @@ import { decodeEnvelope } from '../../agent/src/proto/codec';
 import type { EnvelopeMsg } from '../../agent/src/proto/codec';
 import { freePort } from '../support/broker';
 import { createPki } from '../support/pki';
-import { EUI64, monitorMessage, monitorObx, PATIENT_ID } from '../support/hl7-pcd01-fixtures';
+import { alertMessage, EUI64, monitorMessage, monitorObx, PATIENT_ID } from '../support/hl7-pcd01-fixtures';
 
 function configWith(itf: Record<string, unknown>): Config {
   return parseConfig({
@@ -277,4 +277,64 @@ t.test('REQ-HL7-033 a plain TCP listener only when asked for ("insecure"), and i
   await until(() => clash.snapshot().counters['listener-failed'], 'the failed listen');
   t.equal(clash.snapshot().state, 'lost');
   t.match(clash.snapshot().reason, /cannot listen/);
+});
+
+// --- IHE PCD-04 alerts (ORU^R40) through the agent: docs/interfaces/hl7-pcd01.md, "Alerts" --------
+const alarmsOf = (sent: Array<{ topic: string; env: EnvelopeMsg }>) =>
+  sent.filter((s) => s.topic.includes('/alarm/monitor.device-')).map((s) => `${s.env.alarm?.alarmId}:${s.env.alarm?.kind}:${s.env.alarm?.priority}:${s.env.alarm?.state}`);
+
+t.test('REQ-ALARM-009 HAZ-019 through the agent: a PCD-04 start raises the device alarm with its source, a continue changes nothing, the end clears it; each answered ACK^R40 AA', async (t) => {
+  const { sent, agent, feed, acks, ackCode, counters } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(monitorMessage());
+  feed(alertMessage());
+  t.match(ackCode(), { code: 'AA', controlId: 'A1' });
+  t.equal((acks.at(-1) ?? '').split('\r')[0]?.split('|')[8], 'ACK^R40^ACK');
+  t.same(alarmsOf(sent), ['monitor.device-alarm-medium.196670-150456:ALARM_KIND_PHYSIOLOGICAL:ALARM_PRIORITY_MEDIUM:ALARM_STATE_ACTIVE']);
+  const alarm = sent.find((s) => s.topic.endsWith('/alarm/monitor.device-alarm-medium.196670-150456'))?.env.alarm;
+  t.equal(alarm?.source, 'monitor');
+  t.equal(alarm?.detail, `device HL7 ACME_MON EUI-64 ${EUI64} on monitor: MDC_EVT_LO (196670) on MDC_PULS_OXIM_SAT_O2 (150456), state active, alarm signals on at the device`);
+  t.equal(counters()['device-alarms-relayed'], 1);
+  t.equal(counters()['alerts-received'], 1);
+  feed(alertMessage({ controlId: 'A2', phase: 'continue' }));
+  t.equal(alarmsOf(sent).length, 1, 'a continue announces nothing new');
+  feed(alertMessage({ controlId: 'A3', phase: 'end', state: 'inactive' }));
+  t.same(alarmsOf(sent).slice(1), ['monitor.device-alarm-medium.196670-150456:ALARM_KIND_PHYSIOLOGICAL:ALARM_PRIORITY_MEDIUM:ALARM_STATE_CLEARED']);
+  t.match(ackCode(), { code: 'AA', controlId: 'A3', errors: [] });
+});
+
+t.test('REQ-ALARM-010 through the agent: a malformed alert is answered AE and counted; an end without start AA with a warning; a stale link ends a relayed alert', async (t) => {
+  const { clock, sent, agent, feed, ackCode, counters } = setup();
+  t.teardown(() => agent.stop('test'));
+  feed(monitorMessage());
+  feed(alertMessage({ controlId: 'BAD1', withObr3: false }));
+  t.match(ackCode(), { code: 'AE', controlId: 'BAD1', errors: [{ code: '101' }] });
+  t.equal(counters()['frames-rejected.malformed'], 1);
+  feed(alertMessage({ controlId: 'E1', instance: '9999^ACME_MON', phase: 'end', state: 'inactive' }));
+  t.match(ackCode(), { code: 'AA', controlId: 'E1', errors: [{ code: '205', severity: 'W' }] });
+  t.equal(counters()['alert-end-without-start'], 1);
+  t.same(alarmsOf(sent), [], 'nothing raised or cleared');
+  feed(alertMessage({ controlId: 'S1', flags: 'PH~ST', event: '9001^HWSIM_EVT_PRIVATE^99HWSIM' }));
+  t.same(alarmsOf(sent), ['monitor.device-technical-high.9001-150456:ALARM_KIND_TECHNICAL:ALARM_PRIORITY_HIGH:ALARM_STATE_ACTIVE'], 'an unknown event code is relayed with its code');
+  t.equal(counters()['alert-event-unknown'], 1);
+  clock.advanceMs(10_500);
+  agent.tick();
+  t.same(alarmsOf(sent).slice(1), ['monitor.device-technical-high.9001-150456:ALARM_KIND_TECHNICAL:ALARM_PRIORITY_HIGH:ALARM_STATE_CLEARED'], 'the stale link ends the relayed alert');
+  t.equal(sent.filter((s) => s.topic.endsWith('/alarm/monitor.link-stale')).at(-1)?.env.alarm?.state, 'ALARM_STATE_ACTIVE');
+});
+
+t.test('REQ-ALARM-010 HAZ-019 through the agent: an alert the device stops updating stays raised and says so', async (t) => {
+  const { clock, sent, agent, feed, counters } = setup(configWith({ transport: 'serial', path: '/dev/null-device', alertUpdateTimeoutMs: 5000 }));
+  t.teardown(() => agent.stop('test'));
+  feed(monitorMessage());
+  feed(alertMessage());
+  for (let i = 1; i <= 3; i++) {
+    clock.advanceMs(2000);
+    feed(monitorMessage({ controlId: `M${i}` }));
+    agent.tick();
+  }
+  const last = sent.filter((s) => s.topic.endsWith('/alarm/monitor.device-alarm-medium.196670-150456')).at(-1)?.env.alarm;
+  t.equal(last?.state, 'ALARM_STATE_ACTIVE', 'never cleared on a guess');
+  t.match(last?.detail, /not updated by the device for more than 5 s: its end may have been lost, check the device$/);
+  t.equal(counters()['alert-update-missing'], 1);
 });

@@ -137,3 +137,35 @@ export function thermometerFahrenheit(value = '98.6'): string {
 export function ackMessage(code: string, controlId: string, version = '2.6', profile = 'IHE PCD ORU-R01 2006^HL7^1.3.6.1.4.1.19376.1.6.1.1.1^ISO'): string {
   return `MSH|^~\\&|GW|FAC|MONITOR|ICU|20260101100001+0000||ACK^R01^ACK|A1|P|${version}|||NE|NE|||||${profile}\rMSA|${code}|${controlId}\r`;
 }
+
+export interface AlertMessageSpec {
+  controlId?: string;
+  instance?: string;
+  event?: string;
+  source?: string;
+  flags?: string;
+  phase?: string;
+  state?: string;
+  inactivation?: string;
+  equipment?: string;
+  withObr3?: boolean;
+}
+
+/**
+ * An IHE PCD-04 ORU^R40 in the S8 layout of docs/interfaces/hl7-pcd01.md ("Alerts"), written by hand:
+ * one OBR per alert, the event in OBX-3 of the first OBX, the source in its OBX-5, priority~type in
+ * its OBX-8, then the SpO2 row and the phase, state and inactivation facets.
+ */
+export function alertMessage(spec: AlertMessageSpec = {}): string {
+  const instance = spec.instance ?? '7001^ACME_MON';
+  return [
+    `MSH|^~\\&|ACME_MON^${spec.equipment ?? EUI64}^EUI-64||||20261207120000+0000||ORU^R40^ORU_R40|${spec.controlId ?? 'A1'}|P|2.6|||AL|NE||UNICODE UTF-8|||IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.4.1^ISO`,
+    'PID|||MRN0042^^^Hospital^PI||Doe^Jane',
+    `OBR|1||${spec.withObr3 === false ? '' : instance}|196616^MDC_EVT_ALARM^MDC|||20261207120000+0000`,
+    `OBX|1|CWE|${spec.event ?? '196670^MDC_EVT_LO^MDC'}|1.0.0.0.1|${spec.source ?? '150456^MDC_PULS_OXIM_SAT_O2^MDC'}|||${spec.flags ?? 'PM~SP'}|||F|||20261207120000+0000||||${spec.equipment ?? EUI64}`,
+    'OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.150456.2|87|262688^MDC_DIM_PERCENT^MDC|90-100|L|||F',
+    `OBX|3|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.0.0.0.3|${spec.phase ?? 'start'}||||||F`,
+    `OBX|4|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.0.0.0.4|${spec.state ?? 'active'}||||||F`,
+    `OBX|5|ST|68483^MDC_ATTR_ALARM_INACTIVATION_STATE^MDC|1.0.0.0.5|${spec.inactivation ?? 'enabled'}||||||F`,
+  ].join('\r') + '\r';
+}

@@ -11,38 +11,10 @@ import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import type { Pcd04Alert } from '../../agent/src/drivers/hl7-pcd01/pcd04';
 import { Pcd01Receiver } from '../../agent/src/drivers/hl7-pcd01/receiver';
 import { ALARM_CONDITIONS } from '../../agent/src/safety/conditions';
+import { alertMessage as s8 } from '../support/hl7-pcd01-fixtures';
 
-const EUI = '0012A1FFFE3B4C5D';
 const NOW = Date.UTC(2026, 11, 7, 12, 0, 0);
-const DEVICE = { interfaceId: 'monitor', sendingApplication: 'ACME_MON', equipmentId: EUI };
-
-interface S8Spec {
-  controlId?: string;
-  instance?: string;
-  event?: string;
-  source?: string;
-  flags?: string;
-  phase?: string;
-  state?: string;
-  inactivation?: string;
-  equipment?: string;
-  withObr3?: boolean;
-}
-
-/** An S8-layout alert: OBR per alert, event in OBX-3 of the first OBX, source in its OBX-5. */
-function s8(spec: S8Spec = {}): string {
-  const instance = spec.instance ?? '7001^ACME_MON';
-  return [
-    `MSH|^~\\&|ACME_MON^${spec.equipment ?? EUI}^EUI-64||||20261207120000+0000||ORU^R40^ORU_R40|${spec.controlId ?? 'A1'}|P|2.6|||AL|NE||UNICODE UTF-8|||IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.4.1^ISO`,
-    'PID|||MRN0042^^^Hospital^PI||Doe^Jane',
-    `OBR|1||${spec.withObr3 === false ? '' : instance}|196616^MDC_EVT_ALARM^MDC|||20261207120000+0000`,
-    `OBX|1|CWE|${spec.event ?? '196670^MDC_EVT_LO^MDC'}|1.0.0.0.1|${spec.source ?? '150456^MDC_PULS_OXIM_SAT_O2^MDC'}|||${spec.flags ?? 'PM~SP'}|||F|||20261207120000+0000||||${spec.equipment ?? EUI}`,
-    'OBX|2|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.150456.2|87|262688^MDC_DIM_PERCENT^MDC|90-100|L|||F',
-    `OBX|3|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.0.0.0.3|${spec.phase ?? 'start'}||||||F`,
-    `OBX|4|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.0.0.0.4|${spec.state ?? 'active'}||||||F`,
-    `OBX|5|ST|68483^MDC_ATTR_ALARM_INACTIVATION_STATE^MDC|1.0.0.0.5|${spec.inactivation ?? 'enabled'}||||||F`,
-  ].join('\r') + '\r';
-}
+const DEVICE = { interfaceId: 'monitor', sendingApplication: 'ACME_MON', equipmentId: '0012A1FFFE3B4C5D' };
 
 /** An S9-layout alert (written here after the layout of a Mindray VS900 message, not copied). */
 function s9(phase: string, state: string, priority: string, type: string): string {
