@@ -1,6 +1,6 @@
 /**
  * One bed for the system tests of alarms seen at the station: a real Mosquitto, a subscriber,
- * hw-sim's pulse oximeter playing the `desaturation` scenario (seed 7, a line every 150 ms) on a
+ * hw-sim's pulse oximeter (or HL7 monitor) playing the `desaturation` scenario (seed 7, a line every 150 ms) on a
  * pseudo-terminal, the real agent, and the real station (`vigil station --json`) whose views are
  * collected. Each part started is handed to `t.teardown`.
  */
@@ -24,15 +24,25 @@ export interface DesaturationBed {
   views: Array<{ beds: BedView[] }>;
 }
 
-export async function startDesaturationBed(t: { teardown(fn: () => unknown): void }, name: string): Promise<DesaturationBed> {
+/** Which device plays the scenario: the oximeter (interface `spo2`) or the HL7 monitor (interface `monitor`, serial MLLP). */
+export interface BedDevice {
+  device: 'masimo-ascii' | 'hl7-monitor';
+  /** More hw-sim arguments (faults, alert options). */
+  simArgs?: string[];
+}
+
+export async function startDesaturationBed(t: { teardown(fn: () => unknown): void }, name: string, bed: BedDevice = { device: 'masimo-ascii' }): Promise<DesaturationBed> {
   const broker = await startBroker();
   t.teardown(() => broker.stop());
   const sub = await observe(broker.url);
   t.teardown(() => sub.end());
-  const sim = await startHwSim(['masimo-ascii', '--scenario', 'desaturation', '--seed', '7', '--period-ms', '150']);
+  const sim = await startHwSim([bed.device, '--scenario', 'desaturation', '--seed', '7', '--period-ms', '150', ...(bed.simArgs ?? [])]);
   t.teardown(() => sim.stop('SIGKILL'));
   const dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`));
-  const agent = startAgentProcess(writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, heartbeatIntervalMs: 1000 }));
+  const monitor = { id: 'monitor', driver: 'hl7-pcd01', transport: 'serial', path: sim.path, quietTimeMs: 5000, scoreUnverified: true };
+  const agent = startAgentProcess(
+    writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, heartbeatIntervalMs: 1000, ...(bed.device === 'hl7-monitor' ? { interface: monitor } : {}) }),
+  );
   t.teardown(() => agent.stop('SIGKILL'));
   const station = spawn(process.execPath, [VIGIL_CLI, 'station', '--url', broker.url, '--json', '--refresh-ms', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
