@@ -6,6 +6,7 @@
  * the event in OBX-5, facet rows for priority and type, facets 68164-68169).
  */
 import t from 'tap';
+import { decodePcd01Capture } from '../../agent/src/commands/decode';
 import { alertCondition, alertQualifier, Pcd04AlertRelay } from '../../agent/src/drivers/hl7-pcd01/alert-relay';
 import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import type { Pcd04Alert } from '../../agent/src/drivers/hl7-pcd01/pcd04';
@@ -228,4 +229,13 @@ t.test('REQ-ALARM-010 an alert from another device than the one bound is rejecte
   }
   const dup = rx.receive(s8(), NOW);
   t.equal(dup.kind, 'duplicate', 'the same control id again is a duplicate, not a second alert');
+});
+
+t.test('REQ-ALARM-009 vigil decode pcd01 prints each alert of a capture as the gateway reads it', async (t) => {
+  const capture = Buffer.from([s8(), s8({ controlId: 'A2', phase: 'end', state: 'inactive', flags: 'PH~ST' })].join('\n'), 'latin1');
+  const lines = decodePcd01Capture(capture, { nowWallMs: NOW });
+  t.same(lines, [
+    { kind: 'alert', instanceId: '7001^ACME_MON', event: '196670^MDC_EVT_LO', eventKnown: true, source: '150456^MDC_PULS_OXIM_SAT_O2', phase: 'start', state: 'active', inactivation: 'enabled', priority: 'medium', type: 'physiological', ended: false, deviceTime: '2026-12-07T12:00:00Z' },
+    { kind: 'alert', instanceId: '7001^ACME_MON', event: '196670^MDC_EVT_LO', eventKnown: true, source: '150456^MDC_PULS_OXIM_SAT_O2', phase: 'end', state: 'inactive', inactivation: 'enabled', priority: 'high', type: 'technical', ended: true, deviceTime: '2026-12-07T12:00:00Z' },
+  ]);
 });
