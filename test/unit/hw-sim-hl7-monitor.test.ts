@@ -8,7 +8,7 @@ import { buildAck } from '../../agent/src/drivers/hl7-pcd01/ack';
 import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import type { Pcd01Decoded } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import { frameMllp, unwrapMllp } from '../../agent/src/framing/mllp';
-import { HL7_INJECT_KINDS, Hl7MonitorDevice, OTHER_EQUIPMENT_ID, OTHER_PATIENT_ID } from '../../hw-sim/src/devices/hl7-monitor';
+import { HL7_ALERT_INJECT_KINDS, HL7_INJECT_KINDS, Hl7MonitorDevice, OTHER_EQUIPMENT_ID, OTHER_PATIENT_ID } from '../../hw-sim/src/devices/hl7-monitor';
 import type { Hl7InjectKind, Hl7MonitorOptions } from '../../hw-sim/src/devices/hl7-monitor';
 import { parseMonitorArgs } from '../../hw-sim/src/hl7-monitor-cli';
 
@@ -78,7 +78,7 @@ t.test('REQ-SIM-HL7-002 each fault does what it says to the message the agent re
   t.equal(at('other-patient').m.truth.spo2Percent, 88, "another patient's values in the ground truth");
   t.match(decodeBytes(at('other-device').m.bytes), { ok: true, equipmentId: OTHER_EQUIPMENT_ID });
   t.equal(at('silence').m.bytes.length, 0, 'silence: nothing sent');
-  t.ok(HL7_INJECT_KINDS.length === 12, 'every kind covered above');
+  t.ok(HL7_INJECT_KINDS.length === 12 + HL7_ALERT_INJECT_KINDS.length, 'every kind covered above (the alert kinds: hw-sim-hl7-monitor-alerts.test.ts)');
   const sensorOff = messages({ scenario: 'sensor-off' }, 8)[7]!;
   t.match(readingsOf(sensorOff.bytes).find((r) => r.parameter === 'spo2'), { value: null, status: 'cannot-obtain' }, 'sensor off: OBX-11 X');
 });

@@ -87,8 +87,8 @@ export interface Pcd01Observation {
   code: Hl7Field;
   /** OBX-4 sub-id: the containment MDS.VMD.CHAN.METRIC. */
   subId: string;
-  /** OBX-5 value, as text (the device's own digits). */
-  value: string;
+  /** OBX-5 value, as text (the device's own digits), or the components of a coded value (CWE). */
+  value: string | readonly string[];
   /** OBX-6 unit: code ^ name ^ coding system (MDC or UCUM). */
   unit?: Hl7Field;
   /** OBX-7 reference range. */
@@ -107,6 +107,8 @@ export interface Pcd01Observation {
 export interface Pcd01Order {
   /** OBR-1 set id. */
   setId: string;
+  /** OBR-3 filler order number (PCD-04: the alert instance id); absent in PCD-01. */
+  fillerOrderNumber?: Hl7Field;
   /** OBR-4 universal service identifier. */
   serviceId: Hl7Field;
   /** OBR-7 observation time (DTM). */
@@ -191,7 +193,7 @@ export function encodePcd01Text(m: Pcd01Message): string {
   if (m.patient !== undefined) segments.push(encodeSegment('PID', [undefined, undefined, m.patient.identifiers, undefined, m.patient.name]));
   if (m.visit !== undefined) segments.push(encodeSegment('PV1', [undefined, m.visit.patientClass, m.visit.location]));
   for (const order of m.orders) {
-    segments.push(encodeSegment('OBR', [order.setId, undefined, undefined, order.serviceId, undefined, undefined, order.observationTime]));
+    segments.push(encodeSegment('OBR', [order.setId, undefined, order.fillerOrderNumber, order.serviceId, undefined, undefined, order.observationTime]));
     for (const o of order.observations) segments.push(obxSegment(o));
   }
   return segments.map((s) => `${s}${SEGMENT_END}`).join('');
@@ -208,6 +210,119 @@ export function formatDtmUtc(ms: number): string {
   const d = new Date(ms);
   const p = (n: number, w = 2): string => String(n).padStart(w, '0');
   return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`;
+}
+
+// ---- ORU^R40 (IHE PCD-04 Report Alert) ----------------------------------------------------
+
+/*
+ * The monitor's alarms, as the document's "Alerts (IHE PCD-04, ORU^R40)" gives them, in the layout of
+ * its source S8 (an implementation guide derived from IHE PCD TF Vol 2 PCD-04): one OBR per alert, its
+ * instance id in OBR-3 and MDC_EVT_ALARM in OBR-4; the first OBX is the event (its MDC event code in
+ * OBX-3, the source parameter in OBX-5, `priority~type` in OBX-8); then the monitored parameter with its
+ * limit; then the facets as rows named MDC_ATTR_EVENT_PHASE, MDC_ATTR_ALARM_STATE and
+ * MDC_ATTR_ALARM_INACTIVATION_STATE (S8 numbers them 68481-68483; the document recognises a facet by
+ * its reference id, OBX-3 component 2). Written from the document, never from the agent's decoder.
+ */
+
+/** MSH-9 of a PCD-04 message (document, "Alerts": `ORU^R40^ORU_R40`). */
+const ORU_R40: readonly string[] = ['ORU', 'R40', 'ORU_R40'];
+/** MSH-21: the Alert Communication Management profile id (document, "Alerts": `IHE_PCD_ACM_001`). */
+export const PCD04_PROFILE: readonly string[] = ['IHE_PCD_ACM_001', 'IHE PCD', '1.3.6.1.4.1.19376.1.6.1.4.1', 'ISO'];
+/** OBR-4 of every alert (S9 and S8: `196616^MDC_EVT_ALARM^MDC`). */
+export const MDC_EVT_ALARM: readonly string[] = ['196616', 'MDC_EVT_ALARM', 'MDC'];
+/** The facet rows (S8's numbering; the reference id is what a receiver reads). */
+export const MDC_ATTR_EVENT_PHASE: readonly string[] = ['68481', 'MDC_ATTR_EVENT_PHASE', 'MDC'];
+export const MDC_ATTR_ALARM_STATE: readonly string[] = ['68482', 'MDC_ATTR_ALARM_STATE', 'MDC'];
+export const MDC_ATTR_ALARM_INACTIVATION_STATE: readonly string[] = ['68483', 'MDC_ATTR_ALARM_INACTIVATION_STATE', 'MDC'];
+
+/** The phases hw-sim's monitor sends (the document's list has more: start_only, tpoint, escalate, ...). */
+export type AlertPhase = 'start' | 'continue' | 'end';
+/** MDC_ATTR_ALARM_STATE values the monitor sends (document: active, latched, inactive, off). */
+export type AlarmState = 'active' | 'inactive';
+/** MDC_ATTR_ALARM_INACTIVATION_STATE values the monitor sends (document: enabled, audio-paused, ...). */
+export type AlarmInactivationState = 'enabled';
+/** OBX-8 priority: PH high, PM medium, PL low, PN none (document, "Message structure" of "Alerts"). */
+export type AlertPriority = 'PH' | 'PM' | 'PL' | 'PN';
+/** OBX-8 type: SP physiological, ST technical, SA advisory. */
+export type AlertType = 'SP' | 'ST' | 'SA';
+
+/** One alert report: the message header a monitor sends and one alert (one OBR group). */
+export interface Pcd04Alert {
+  /** MSH-3, MSH-4, MSH-7, MSH-10, MSH-11, MSH-12, MSH-18 as in an ORU^R01. */
+  sendingApplication: Hl7Field;
+  sendingFacility?: Hl7Field;
+  time: string;
+  controlId: string;
+  processingId: string;
+  version: string;
+  characterSet?: string;
+  /** PID-3/PID-5 and PV1-2/PV1-3 as in an ORU^R01. */
+  patient?: { identifiers: Hl7Field; name?: Hl7Field };
+  visit?: { patientClass: string; location?: Hl7Field };
+  /** OBR-3: the alert instance id (entity id ^ namespace); null leaves it out (a malformed alert). */
+  instanceId: Hl7Field | null;
+  /** OBR-7: the time of the alert at the device (DTM). */
+  alertTime: string;
+  /** OBX-3 of the first OBX: the event code (e.g. `196670^MDC_EVT_LO^MDC`). */
+  event: Hl7Field;
+  /** OBX-5 of the first OBX (CWE): the source the alert is about (e.g. the SpO2 code's components). */
+  source: readonly string[];
+  priority: AlertPriority;
+  type: AlertType;
+  /** The monitored parameter's row: its code, value, unit and limits (OBX-3, OBX-5, OBX-6, OBX-7). */
+  parameter?: { code: Hl7Field; value: string; unit: Hl7Field; referenceRange: string };
+  phase: AlertPhase;
+  state: AlarmState;
+  inactivationState: AlarmInactivationState;
+  /** OBX-18 of the first OBX (EUI-64 ^ type), as the ORU^R01's first OBX carries it. */
+  equipment: Hl7Field;
+}
+
+/**
+ * The ORU^R40 as a message of this encoder (MSH-15 AL: the profile asks for the accept ACK; MSH-16 NE).
+ * OBX-4 numbers each row as a facet of the MDS (`1.0.0.0.<n>`: the fifth level of the containment),
+ * OBX-11 is F on every row.
+ */
+export function pcd04Message(a: Pcd04Alert): Pcd01Message {
+  const rows: Pcd01Observation[] = [];
+  const row = (o: Omit<Pcd01Observation, 'setId' | 'subId' | 'status'>): void => {
+    const n = String(rows.length + 1);
+    rows.push({ setId: n, subId: `1.0.0.0.${n}`, status: 'F', ...o });
+  };
+  row({ type: 'CWE', code: a.event, value: a.source, abnormalFlags: { repetitions: [a.priority, a.type] }, equipment: a.equipment });
+  if (a.parameter !== undefined) {
+    row({ type: 'NM', code: a.parameter.code, value: a.parameter.value, unit: a.parameter.unit, referenceRange: a.parameter.referenceRange });
+  }
+  row({ type: 'ST', code: MDC_ATTR_EVENT_PHASE, value: a.phase });
+  row({ type: 'ST', code: MDC_ATTR_ALARM_STATE, value: a.state });
+  row({ type: 'ST', code: MDC_ATTR_ALARM_INACTIVATION_STATE, value: a.inactivationState });
+  return {
+    sendingApplication: a.sendingApplication,
+    ...(a.sendingFacility === undefined ? {} : { sendingFacility: a.sendingFacility }),
+    time: a.time,
+    messageType: ORU_R40,
+    controlId: a.controlId,
+    processingId: a.processingId,
+    version: a.version,
+    acceptAckType: 'AL',
+    applicationAckType: 'NE',
+    ...(a.characterSet === undefined ? {} : { characterSet: a.characterSet }),
+    profile: PCD04_PROFILE,
+    ...(a.patient === undefined ? {} : { patient: a.patient }),
+    ...(a.visit === undefined ? {} : { visit: a.visit }),
+    orders: [{
+      setId: '1',
+      ...(a.instanceId === null ? {} : { fillerOrderNumber: a.instanceId }),
+      serviceId: MDC_EVT_ALARM,
+      observationTime: a.alertTime,
+      observations: rows,
+    }],
+  };
+}
+
+/** The ORU^R40's bytes (not MLLP framed), in the character set MSH-18 declares. */
+export function encodePcd04(a: Pcd04Alert): Buffer {
+  return encodePcd01(pcd04Message(a));
 }
 
 // ---- reading the gateway's ACK -------------------------------------------------------------
