@@ -4,10 +4,12 @@
  * hand (split at CR, `|`, `~` and `^`) against expectations written from the document, never with
  * the agent's decoder: a misunderstanding shared by hw-sim and the agent would pass a round trip.
  * The expected message indexes come from the scenario's ground truth (each message's SpO2), never
- * from numbers written here.
+ * from numbers written here. One test at the end then checks that the agent's decoder (written
+ * apart, from the same document) reads hw-sim's alerts the same way: agreement, not the proof.
  */
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import t from 'tap';
+import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import { HL7_ALERT_INJECT_KINDS, Hl7MonitorDevice } from '../../hw-sim/src/devices/hl7-monitor';
 import type { EmittedMessage, Hl7Injection, Hl7MonitorOptions } from '../../hw-sim/src/devices/hl7-monitor';
 import { parseMonitorArgs, startMonitorSimulator } from '../../hw-sim/src/hl7-monitor-cli';
@@ -392,4 +394,34 @@ t.test('REQ-HWSIM-017 TCP arguments: --port needed, tcp options only with tcp, -
   for (const bad of [['--transport', 'tcp'], ['--transport', 'tcp', '--port', '70000'], ['--port', '2575'], ['--host', 'x'], ['--transport', 'udp'], ['--transport', 'tcp', '--port', '1', '--link', '/tmp/x']]) {
     t.match(parseMonitorArgs(bad), { ok: false, help: false }, bad.join(' '));
   }
+});
+
+// ---- the agent reads them alike ------------------------------------------------------------
+
+t.test("REQ-HWSIM-016 the agent's PCD-04 decoder, strict, reads every alert hw-sim sends as hw-sim says it sent it", async (t) => {
+  const list = run({ injections: [
+    { kind: 'alert-unknown-event', from: 2, to: 2 }, { kind: 'alert-malformed', from: 5, to: 5 }, { kind: 'alert-end-without-start', from: 7, to: 7 },
+  ] });
+  let n = 0;
+  for (const m of list) {
+    for (const a of m.alerts) {
+      n++;
+      const d = decodePcd01(a.bytes.subarray(1, a.bytes.length - 2), { defaultUtcOffsetMinutes: 0, conformance: 'pcd01-strict' });
+      if (a.injected === 'alert-malformed') {
+        t.match(d, { ok: false, reason: 'malformed', location: { segment: 'OBR', field: 3 } }, 'no OBR-3: malformed');
+        continue;
+      }
+      const technical = a.injected === 'alert-unknown-event';
+      t.match(d, {
+        ok: true, kind: 'alert', header: { controlId: a.controlId, messageType: 'ORU^R40' }, patientIds: [{ id: 'P1' }], equipmentId: EQUIPMENT,
+        alerts: [{
+          instanceId: `${a.instanceId}^HWSIM`, event: { code: Number(a.eventCode), refId: a.eventName }, eventKnown: !technical,
+          source: { code: Number(a.sourceCode) }, phase: a.phase, state: a.state, inactivation: 'enabled',
+          priority: technical ? 'low' : 'medium', type: technical ? 'technical' : 'physiological', ended: a.phase === 'end',
+          deviceTime: { ms: m.deviceTimeMs }, warnings: [],
+        }],
+      }, `message ${m.index}: ${a.controlId}`);
+    }
+  }
+  t.ok(n >= 6, 'the faults and the scenario\'s alarm were read');
 });
