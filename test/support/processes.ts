@@ -53,7 +53,9 @@ const LINKABLE_DEVICES = new Set(['masimo-ascii', 'hl7-monitor', 'vigil-patch'])
  * link when it ends, so a retry after the unplug fails as it would for an unplugged cable.
  */
 export function startHwSim(args: string[], timeoutMs = 10_000): Promise<HwSim> {
-  const ownLinkDir = LINKABLE_DEVICES.has(args[0] ?? '') && !args.some((a) => a === '--link' || a.startsWith('--link=')) ? mkdtempSync(join(tmpdir(), 'vigil-hwsim-')) : null;
+  // A device over TCP (`hl7-monitor --transport tcp`) has no pty to link.
+  const overTcp = args.some((a, i) => (a === '--transport' && args[i + 1] === 'tcp') || a === '--transport=tcp');
+  const ownLinkDir = LINKABLE_DEVICES.has(args[0] ?? '') && !overTcp && !args.some((a) => a === '--link' || a.startsWith('--link=')) ? mkdtempSync(join(tmpdir(), 'vigil-hwsim-')) : null;
   const ownLink = ownLinkDir === null ? null : join(ownLinkDir, 'tty');
   const child = spawn(process.execPath, [HWSIM_CLI, ...args, ...(ownLink === null ? [] : ['--link', ownLink])], { stdio: ['ignore', 'pipe', 'pipe'] });
   if (ownLinkDir !== null) child.once('exit', () => rmSync(ownLinkDir, { recursive: true, force: true }));
