@@ -2,7 +2,9 @@
  * Simulated multi-parameter monitor sending HL7 v2 ORU^R01 (IHE PCD-01), MLLP framed, as
  * docs/interfaces/hl7-pcd01.md specifies: SpO2, pulse, ECG heart rate and respiration rate in
  * every message, NIBP and temperature every Nth message (episodic), from a seeded scenario;
- * with the faults a real link shows, injected at chosen messages. It reads the gateway's ACKs.
+ * with the faults a real link shows, injected at chosen messages; and its SpO2 low limit alarm as
+ * IHE PCD-04 ORU^R40 alerts (start, continue, end; the document's "Alerts (PCD-04)"), with the
+ * alert faults. It reads the gateway's ACKs.
  *
  * Pure and deterministic: message n is built from the scenario at device second n and from
  * the wall time given by the caller; no I/O, no clock here (the CLI paces the messages and the
@@ -413,9 +415,9 @@ interface AlarmInProgress {
  * message at or below the limit, `continue` every `alertContinueEvery` messages while it lasts, `end`
  * (state inactive) at the first message above it; plus the alert faults. A message without an SpO2
  * value (sensor off) leaves the alarm as it is: nothing starts, continues or ends on an unknown.
- * Deterministic: no randomness, only the values and the faults. Exported for its tests.
+ * Deterministic: no randomness, only the values and the faults.
  */
-export class AlertAnnouncer {
+class AlertAnnouncer {
   private readonly on: boolean;
   private readonly limitPercent: number;
   private readonly continueEvery: number;
