@@ -12,7 +12,7 @@ import { buildAck } from './ack';
 import type { ConformanceLevel, ConformanceNote } from './conformance';
 import type { Hl7Delimiters } from './hl7v2';
 import type { ObxRejection, ObxRejectReason, Pcd01Reading } from './obx';
-import type { AckReceived, PatientId, Pcd01Header, Pcd01RejectReason } from './pcd01';
+import type { AckReceived, PatientId, Pcd01Decoded, Pcd01Header, Pcd01RejectReason } from './pcd01';
 import { decodePcd01 } from './pcd01';
 import type { Pcd04Alert } from './pcd04';
 import type { ProfileChoice, ProfileSetting } from './profile';
@@ -162,17 +162,7 @@ export class Pcd01Receiver {
       };
     }
     this.remember(key);
-    if (decoded.kind === 'alert') {
-      const deviations: AckError[] = decoded.alerts.flatMap((a) => a.warnings.map((w) => ({ code: w.what === 'obr7' ? 102 : 103, severity: 'W' as const, location: w.location, text: w.detail })));
-      return {
-        kind: 'alert',
-        header,
-        alerts: decoded.alerts,
-        equipmentId: device,
-        warnings: decoded.warnings,
-        ack: (extra) => ack('AA', header.controlId, [...deviations, ...extra], header, delimiters),
-      };
-    }
+    if (decoded.kind === 'alert') return alertOutcome(decoded, device, (errors) => ack('AA', header.controlId, errors, header, delimiters));
     const readings = decoded.obx.flatMap((o) => (o.ok ? [o.reading] : []));
     const obxRejections = decoded.obx.flatMap((o) => (o.ok ? [] : [o]));
     const warnings: AckError[] = obxRejections.map((r) => ({
@@ -212,4 +202,10 @@ export class Pcd01Receiver {
       if (old !== undefined) this.seen.delete(old);
     }
   }
+}
+
+/** An accepted ORU^R40: its alerts, and the AA whose ERR warnings are the alerts' deviations and what the relay adds. */
+function alertOutcome(decoded: Extract<Pcd01Decoded, { kind: 'alert' }>, equipmentId: string | null, ackAa: (errors: readonly AckError[]) => string): ReceiveOutcome {
+  const deviations: AckError[] = decoded.alerts.flatMap((a) => a.warnings.map((w) => ({ code: w.what === 'obr7' ? 102 : 103, severity: 'W' as const, location: w.location, text: w.detail })));
+  return { kind: 'alert', header: decoded.header, alerts: decoded.alerts, equipmentId, warnings: decoded.warnings, ack: (extra) => ackAa([...deviations, ...extra]) };
 }
