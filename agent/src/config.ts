@@ -281,10 +281,32 @@ export const configSchema = z.strictObject({
        * PUBACK deletes it, and a broker crash can lose what it acknowledged (logged at start).
        */
       confirmBy: z.array(id).max(8).default([]),
-      /** A message a station's receipt passed over is sent again once it was sent this long ago. */
+      /**
+       * A message a station's receipt passed over is sent again once it was sent this long ago;
+       * an alarm change not confirmed this long after it was sent is sent again, receipt or not.
+       */
       resendUnconfirmedAfterMs: z.number().int().min(1000).max(600_000).default(10_000),
+      /**
+       * Distributed alarm system (HAZ-013, CTRL-028): an alarm change still queued this long
+       * after it was accepted (not confirmed by the stations of confirmBy; without them not
+       * acknowledged by the broker) raises gateway.alarm-undelivered. 15 s: a station receipts
+       * what it received at most every second, so a delivered alarm is confirmed within about
+       * 2 s; one lost on the way is sent again at resendUnconfirmedAfterMs (10 s) and confirmed
+       * about 2 s later; 3 s more for a loaded broker. The same 15 s in which a station
+       * declares a silent gateway lost (three missed 5 s heartbeats, docs/interfaces/mqtt.md).
+       */
+      alarmDeliveryBoundMs: z.number().int().min(2000).max(300_000).default(15_000),
     })
-    .default({ dir: '/var/lib/vigil/queue', maxBytes: 67_108_864, maxAgeMs: 86_400_000, confirmBy: [], resendUnconfirmedAfterMs: 10_000 }),
+    .superRefine((q, ctx) => {
+      if (q.confirmBy.length > 0 && q.alarmDeliveryBoundMs <= q.resendUnconfirmedAfterMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alarmDeliveryBoundMs'],
+          message: 'must be greater than resendUnconfirmedAfterMs: an unconfirmed alarm is sent again at least once before it is declared undelivered',
+        });
+      }
+    })
+    .default({ dir: '/var/lib/vigil/queue', maxBytes: 67_108_864, maxAgeMs: 86_400_000, confirmBy: [], resendUnconfirmedAfterMs: 10_000, alarmDeliveryBoundMs: 15_000 }),
   /** Commands from the station (docs/interfaces/commands.md). */
   commands: z
     .strictObject({

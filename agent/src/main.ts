@@ -131,6 +131,7 @@ function buildSupervision(deps: AgentDeps, counters: Counters, p: DataPath, comm
       connected: () => p.sink.connected,
       backlog: () => p.sink.target?.backlog ?? 0,
       queueConditions: () => p.sink.target?.conditions?.() ?? null,
+      superviseAlarmDelivery: () => p.sink.target?.superviseAlarms?.() ?? null,
     },
   });
   const startedWallMs = clock.wallMs();

@@ -354,7 +354,7 @@ t.test('REQ-DELIV-019 the queue and command settings: defaults, and every proble
     interfaces: [{ id: 'spo2', driver: 'masimo-ascii', path: '/dev/ttyUSB0' }],
   };
   const c = parseConfig(base);
-  t.same(c.queue, { dir: '/var/lib/vigil/queue', maxBytes: 67_108_864, maxAgeMs: 86_400_000, confirmBy: [], resendUnconfirmedAfterMs: 10_000 }, 'queue defaults');
+  t.same(c.queue, { dir: '/var/lib/vigil/queue', maxBytes: 67_108_864, maxAgeMs: 86_400_000, confirmBy: [], resendUnconfirmedAfterMs: 10_000, alarmDeliveryBoundMs: 15_000 }, 'queue defaults');
   t.same(c.commands, {
     maxAgeMs: 60_000,
     maxClockSkewMs: 5_000,

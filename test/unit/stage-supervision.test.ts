@@ -15,6 +15,7 @@ import { memoryLogger } from '../../agent/src/log';
 import type { AlarmMsg, CommandResultMsg } from '../../agent/src/proto/codec';
 import { encodeCommand } from '../../agent/src/proto/codec';
 import { buildCommand } from '../../agent/src/station/commands';
+import type { UndeliveredAlarms } from '../../agent/src/publish/delivery';
 import { LoadShedder } from '../../agent/src/publish/shedding';
 import { AlarmStage } from '../../agent/src/safety/alarm-stage';
 import { AlarmBook } from '../../agent/src/safety/alarms';
@@ -36,6 +37,7 @@ function supervised(clock: FakeClock) {
     connected: true as boolean | undefined,
     backlog: 0,
     queue: { evicting: null as string | null, diskFailing: null as string | null },
+    undelivered: null as UndeliveredAlarms | null,
   };
   const pets: number[] = [];
   const supervisor: Supervisor = { watchdogIntervalMs: 10_000, ready: () => {}, watchdog: () => void pets.push(1), status: () => {}, stopping: () => {} };
@@ -51,10 +53,11 @@ function supervised(clock: FakeClock) {
       connected: () => world.connected,
       backlog: () => world.backlog,
       queueConditions: () => world.queue,
+      superviseAlarmDelivery: () => world.undelivered,
     },
   });
   const active = () => alarms.list().map((a) => `${a.alarmId}:${a.priority}`).sort();
-  return { supervision, supervisor, world, pets, counters, active, alarms };
+  return { supervision, supervisor, world, pets, counters, active, alarms, logger, alarmLog };
 }
 
 t.test('REQ-SAFE-011 HAZ-012 a stage without progress withholds the watchdog and raises gateway-stalled (high) first', async (t) => {

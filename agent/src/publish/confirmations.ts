@@ -98,6 +98,11 @@ export class StationConfirmations {
     return true;
   }
 
+  /** The stations waited for that have not (yet) named this message in a receipt. */
+  unconfirmedBy(bootId: string, sequence: number): string[] {
+    return [...this.byStation].filter(([, boots]) => !boots.get(bootId)?.has(sequence)).map(([station]) => station);
+  }
+
   /**
    * The station has received later messages of this run but not this one: a sign that it was
    * lost on the way (the forwarder re-sends it once it has waited long enough for reordering).

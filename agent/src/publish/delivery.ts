@@ -19,6 +19,12 @@
  *   heartbeat replaces it).
  * - A message the broker refuses for good (MQTT v5 PUBACK reason code >= 0x80, e.g. not
  *   authorized) is deleted and counted: retrying it would block every message behind it.
+ * - Alarm changes (HAZ-013, CTRL-028: Vigil is a distributed alarm system intended for
+ *   confirmed delivery, docs/interfaces/mqtt.md): every safety tick, an alarm change the
+ *   broker acknowledged but a station waited for has not confirmed is sent again once it was
+ *   sent `resendUnconfirmedAfterMs` ago, and an alarm change still queued `alarmDeliveryBoundMs`
+ *   after it was accepted is reported (`superviseAlarms`): the agent raises
+ *   `gateway.alarm-undelivered` while one is.
  *
  * Specification: docs/interfaces/durable-queue.md, docs/interfaces/mqtt.md.
  */
@@ -63,8 +69,26 @@ export interface DeliveryOptions {
   confirmBy?: readonly string[];
   /** This gateway's id: a receipt must name it. Required with confirmBy. */
   gatewayId?: string;
-  /** A message a station's receipt passed over is sent again once it was sent this long ago. */
+  /**
+   * A message a station's receipt passed over is sent again once it was sent this long ago;
+   * an alarm change unconfirmed this long is sent again even without a receipt.
+   */
   resendUnconfirmedAfterMs?: number;
+  /**
+   * An alarm change still queued (not confirmed by the stations, or without confirmBy not
+   * acknowledged by the broker) this long after it was accepted is undelivered (CTRL-028).
+   */
+  alarmDeliveryBoundMs?: number;
+}
+
+/** The alarm changes past the delivery bound, as of the last safety tick. */
+export interface UndeliveredAlarms {
+  /** Distinct alarms (alarm topics) with a change queued longer than the bound. */
+  alarms: number;
+  /** The stations waited for that have not confirmed one of them (empty without confirmBy). */
+  awaitedStations: string[];
+  /** The technical alarm's text (`gateway.alarm-undelivered`); null when there is none. */
+  detail: string | null;
 }
 
 /** A message the broker acknowledged that waits for the stations' receipts. */
@@ -89,6 +113,10 @@ export class Delivery {
   private readonly confirmations: StationConfirmations | null;
   private readonly gatewayId: string;
   private readonly resendAfterMs: number;
+  private readonly alarmBoundMs: number;
+  /** When this run opened the queue: where the age of an alarm left by an earlier run counts from. */
+  private readonly startedMonoNs: bigint;
+  private undelivered: UndeliveredAlarms = { alarms: 0, awaitedStations: [], detail: null };
   private readonly sentOrWaiting = (key: bigint): boolean => this.inFlight.has(key) || this.awaiting.has(key);
 
   constructor(
@@ -104,6 +132,8 @@ export class Delivery {
     this.confirmations = options.confirmBy && options.confirmBy.length > 0 ? new StationConfirmations(options.confirmBy) : null;
     this.gatewayId = options.gatewayId ?? '';
     this.resendAfterMs = options.resendUnconfirmedAfterMs ?? 10_000;
+    this.alarmBoundMs = options.alarmDeliveryBoundMs ?? 15_000;
+    this.startedMonoNs = clock.monoNs();
     outbox.onDurable(() => void this.pump());
     // MQTT.js re-sends what was in flight when the link dropped before it reports the
     // new connection; the forwarder then carries on from where it was. What the broker had
@@ -178,6 +208,64 @@ export class Delivery {
     }
   }
 
+  /**
+   * Every safety tick (safety/supervision.ts), on the injected clock (HAZ-013, CTRL-028):
+   * - with confirmBy and the broker connected, every alarm change the broker acknowledged that
+   *   a station waited for has not confirmed is sent again once it was sent
+   *   `resendUnconfirmedAfterMs` ago, receipt or not (a station that stopped sending receipts
+   *   passes over nothing), counted `queue-resent-alarm-unconfirmed`; it is late, so it goes
+   *   flagged backfill and not retained (the station learns the alarm's live state from its
+   *   re-announcements; the re-sent change is there to be confirmed);
+   * - returns the alarm changes still queued longer than `alarmDeliveryBoundMs` after they were
+   *   accepted: with confirmBy not confirmed by every station, without it not acknowledged by
+   *   the broker (hop by hop: the broker's PUBACK is the only confirmation there is). An alarm
+   *   left on disk by an earlier run counts from this run's start (its age on another run's
+   *   monotonic clock is unknown, and a wall-clock age would step with the clock).
+   */
+  superviseAlarms(): UndeliveredAlarms {
+    const now = this.clock.monoNs();
+    const c = this.confirmations;
+    const retry = c !== null && this.link.connected && !this.closed;
+    let resent = 0;
+    const alarms = new Set<string>();
+    const awaited = new Set<string>();
+    for (const e of this.outbox.ofClass('alarm')) {
+      const waiting = this.awaiting.get(e.key);
+      if (retry && waiting && elapsedMs(waiting.sentMonoNs, now) >= this.resendAfterMs) {
+        this.awaiting.delete(e.key); // the pump's alarms-first pass sends it again
+        resent += 1;
+      }
+      const ageMs = elapsedMs(e.acceptedMonoNs ?? this.startedMonoNs, now);
+      if (ageMs <= this.alarmBoundMs) continue;
+      alarms.add(e.alarmTopic ?? `key ${e.key}`);
+      if (c === null) continue;
+      const missing = e.bootId !== null && e.sequence !== null ? c.unconfirmedBy(e.bootId, e.sequence) : c.stations;
+      for (const s of missing) awaited.add(s);
+    }
+    if (resent > 0) {
+      this.add('queue-resent-alarm-unconfirmed', resent);
+      void this.pump();
+    }
+    const awaitedStations = [...awaited].sort();
+    this.undelivered = { alarms: alarms.size, awaitedStations, detail: this.undeliveredDetail(alarms.size, awaitedStations) };
+    return this.undelivered;
+  }
+
+  /**
+   * The text of the technical alarm: constant while the number of alarms and the stations
+   * awaited stay the same (raising it again then publishes nothing). Names no alarm and no value.
+   */
+  private undeliveredDetail(alarms: number, awaitedStations: readonly string[]): string | null {
+    if (alarms === 0) return null;
+    const n = alarms === 1 ? '1 alarm' : `${alarms} alarms`;
+    const bound = `${this.alarmBoundMs / 1000} s`;
+    if (this.confirmations === null) {
+      return `${n} not acknowledged by the broker within ${bound} of being accepted (queue.confirmBy is empty: delivery is confirmed hop by hop only)`;
+    }
+    const stations = (awaitedStations.length > 0 ? awaitedStations : this.confirmations.stations).join(', ');
+    return `${n} not confirmed by station ${stations} within ${bound} of being accepted: not known to have reached a station`;
+  }
+
   /** The in-order pass goes back to send `key` again (alarms sent ahead are found from the cursor too). */
   private rewind(key: bigint): void {
     if (key <= this.cursor) this.cursor = key - 1n;
@@ -228,7 +316,13 @@ export class Delivery {
 
   /** Counters for the gateway status. */
   counters(): Record<string, number> {
-    return { ...this.outbox.counters(), ...this.counts, 'queue-in-flight': this.inFlight.size, 'queue-awaiting-receipt': this.awaiting.size };
+    return {
+      ...this.outbox.counters(),
+      ...this.counts,
+      'queue-in-flight': this.inFlight.size,
+      'queue-awaiting-receipt': this.awaiting.size,
+      'queue-alarms-undelivered': this.undelivered.alarms,
+    };
   }
 
   /**
@@ -304,8 +398,11 @@ export class Delivery {
         while (!this.closed && this.link.connected && this.inFlight.size < this.maxInFlight) {
           // Alarm changes first: a queued alarm is sent ahead of a backlog of other messages
           // (REQ-PERF-003). It keeps its place in the key order: the in-order pass below skips
-          // it once it is in flight or acknowledged, and sends it if its send failed.
-          const alarm = this.outbox.nextOfClass('alarm', this.cursor, this.sentOrWaiting);
+          // it once it is in flight or acknowledged, and sends it if its send failed. Looked for
+          // from the first queued alarm, not from the cursor: an alarm the in-order pass went by
+          // that is neither in flight nor waiting for a receipt is one to send again
+          // (superviseAlarms takes an unconfirmed alarm out of `awaiting` for that).
+          const alarm = this.outbox.nextOfClass('alarm', -1n, this.sentOrWaiting);
           const entry = alarm ?? this.outbox.next(this.cursor);
           if (!entry) break;
           const inOrder = alarm === undefined;
@@ -387,7 +484,7 @@ export class Delivery {
     }
   }
 
-  private add(name: string): void {
-    this.counts[name] = (this.counts[name] ?? 0) + 1;
+  private add(name: string, n = 1): void {
+    this.counts[name] = (this.counts[name] ?? 0) + n;
   }
 }

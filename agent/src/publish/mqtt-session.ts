@@ -9,6 +9,7 @@ import type { Clock } from '../clock';
 import type { Config } from '../config';
 import { MqttLink } from '../io/mqtt';
 import type { Logger } from '../log';
+import type { UndeliveredAlarms } from './delivery';
 import { Delivery } from './delivery';
 import type { Outbox } from './outbox';
 import type { GatewayIdentity, MessageSink } from './publisher';
@@ -37,6 +38,8 @@ export interface AgentSink extends MessageSink {
   readonly backlog?: number;
   /** The durable queue's conditions for technical alarms. */
   conditions?(): { evicting: string | null; diskFailing: string | null };
+  /** Every safety tick: unconfirmed alarm changes sent again, and those past the delivery bound. */
+  superviseAlarms?(): UndeliveredAlarms;
 }
 
 export function connectMqttSession(config: Config, outbox: Outbox, clock: Clock, logger: Logger, will: SessionWill, hooks: SessionHooks): AgentSink {
@@ -86,6 +89,7 @@ export function connectMqttSession(config: Config, outbox: Outbox, clock: Clock,
     confirmBy,
     gatewayId: config.gateway.gatewayId,
     resendUnconfirmedAfterMs: config.queue.resendUnconfirmedAfterMs,
+    alarmDeliveryBoundMs: config.queue.alarmDeliveryBoundMs,
   });
   return delivery;
 }

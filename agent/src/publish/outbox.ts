@@ -60,6 +60,11 @@ export interface QueueEntry {
   /** The gateway run and sequence number of the envelope; null for a record without them. */
   readonly bootId: string | null;
   readonly sequence: number | null;
+  /**
+   * The topic of an alarm-class entry (the alarm delivery bound counts alarms by it, in
+   * publish/delivery.ts); null for the other classes, whose topics are not kept in memory.
+   */
+  readonly alarmTopic: string | null;
   durable: boolean;
   removed: boolean;
 }
@@ -230,6 +235,7 @@ export class Outbox {
         fromPreviousRun: true,
         bootId: rec.bootId ?? null,
         sequence: rec.sequence ?? null,
+        alarmTopic: rec.deliveryClass === 'alarm' ? rec.topic : null,
         durable: true,
         removed: false,
       });
@@ -292,6 +298,7 @@ export class Outbox {
       fromPreviousRun: false,
       bootId: rec.bootId ?? null,
       sequence: rec.sequence ?? null,
+      alarmTopic: rec.deliveryClass === 'alarm' ? rec.topic : null,
       durable: false,
       removed: false,
     };
@@ -332,6 +339,12 @@ export class Outbox {
     let e = list.after(after);
     while (e && skip(e.key)) e = list.after(e.key);
     return e && e.durable ? e : undefined;
+  }
+
+  /** The live entries of one class in key order (acceptance order), written to disk or not. */
+  *ofClass(cls: DeliveryClass): Generator<QueueEntry> {
+    const list = this.byClass.get(cls) as OrderedEntries;
+    for (let e = list.first(); e !== undefined; e = list.after(e.key)) yield e;
   }
 
   /** Reads an entry's record back; undefined when it was removed meanwhile (or cannot be read). */

@@ -365,6 +365,17 @@ export const ALARM_CONDITIONS = {
     requirement: 'REQ-SAFE-038',
     rationale: 'The state directory cannot be written: a broker outage now would lose data.',
   },
+  // --- distributed alarm system (publish/delivery.ts Delivery.superviseAlarms) -------------
+  // IEC 60601-1-8 (6.11.2): in a distributed alarm system intended for confirmed delivery, a
+  // failure of delivery is itself a technical alarm condition (docs/risk/hazards.yaml, HAZ-013).
+  'alarm-undelivered': {
+    idPattern: 'gateway.alarm-undelivered',
+    kind: technical,
+    priority: 'high',
+    hazards: ['HAZ-013'],
+    requirement: 'REQ-DELIV-051',
+    rationale: 'An alarm change (relayed from the device, a NEWS2 trigger or a technical alarm, any of them possibly high priority) is not known to have reached the station within queue.alarmDeliveryBoundMs (not confirmed by every station of queue.confirmBy; without them not even acknowledged by the broker): the ward may not know of an alarm that needs an immediate response, so high; the device\'s own alarm at the bedside stays the primary one.',
+  },
   'load-shedding': {
     idPattern: 'gateway.load-shedding',
     kind: technical,

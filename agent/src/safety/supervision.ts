@@ -5,6 +5,8 @@
  *   every safety tick      gate: tick progressed; a driver not streaming declares why;
  *                          the publisher progressed, or declares the broker unreachable
  *                          queue-evicting / queue-disk-failing while the queue says so
+ *                          unconfirmed alarm changes sent again; alarm-undelivered while
+ *                          one is queued past its delivery bound (publish/delivery.ts)
  *                          load-shedding while the shedder sheds (publish/shedding.ts)
  *                          event-loop-stall clears 60 s after the last stall
  *   every half watchdog    the watchdog is petted only while the gate passes; otherwise
@@ -16,6 +18,7 @@ import type { Counters } from '../counters';
 import type { InterfaceSnapshot } from '../drivers/driver';
 import type { Supervisor } from '../io/systemd';
 import type { Logger } from '../log';
+import type { UndeliveredAlarms } from '../publish/delivery';
 import type { LoadShedder } from '../publish/shedding';
 import type { AlarmStage } from './alarm-stage';
 import { LoopDelayWindow, LoopUtilization } from './loop-delay';
@@ -36,6 +39,12 @@ export interface Supervised {
   backlog(): number;
   /** The durable queue's conditions (publish/delivery.ts), when there is one. */
   queueConditions(): { evicting: string | null; diskFailing: string | null } | null;
+  /**
+   * The delivery's alarm supervision, run once per tick (publish/delivery.ts
+   * Delivery.superviseAlarms): re-sends unconfirmed alarm changes, returns those past the
+   * delivery bound. Null without a delivery.
+   */
+  superviseAlarmDelivery(): UndeliveredAlarms | null;
 }
 
 export interface SupervisionDeps {
@@ -61,6 +70,7 @@ export class Supervision {
   private readonly loopUtilization: () => number;
   private lastPublished = 0;
   private lastStallMono: bigint | null = null;
+  private lastUndelivered: string | null = null;
   private watchdogTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly d: SupervisionDeps) {
@@ -97,6 +107,7 @@ export class Supervision {
       this.d.alarms.clear('event-loop-stall', 'gateway');
     }
     this.queueHealth();
+    this.alarmDelivery();
   }
 
   /** Starts the loop monitors and, under systemd, the watchdog petted at half its period. */
@@ -150,6 +161,23 @@ export class Supervision {
     this.lastStallMono = this.d.clock.monoNs();
     this.d.logger.error('event-loop-stall', { lagMs });
     this.d.alarms.raise('event-loop-stall', 'gateway', `event loop blocked for ${lagMs} ms`);
+  }
+
+  /**
+   * Distributed alarm system (HAZ-013, CTRL-028): an alarm change not confirmed within its
+   * delivery bound raises gateway.alarm-undelivered (high) until none is. Logged at error on
+   * each change of its text, so the gateway's journal has it even when nothing reaches the
+   * broker; the alarm itself is queued like every alarm change and re-announced live to the
+   * station while the link is up.
+   */
+  private alarmDelivery(): void {
+    const u = this.d.supervised.superviseAlarmDelivery();
+    const detail = u?.detail ?? null;
+    if (u && detail !== null && detail !== this.lastUndelivered) {
+      this.d.logger.error('alarm-undelivered', { alarms: u.alarms, awaitedStations: u.awaitedStations, detail });
+    }
+    this.lastUndelivered = detail;
+    this.d.alarms.set(detail !== null, 'alarm-undelivered', 'gateway', detail ?? '');
   }
 
   /** Messages dropped by the queue's bounds or a failing disk, and load shedding: technical alarms. */
