@@ -99,3 +99,15 @@ t.test('REQ-ALARM-006 alarms.news2TriggerPriority: the catalogue defaults, a sit
   const other = t.throws(() => parseConfig({ ...valid, alarms: { linkStalePriority: 'high' } })) as ConfigError;
   t.match(other.issues.join('\n'), /^alarms: .*linkStalePriority/m, 'alarms has no other key');
 });
+
+t.test('REQ-DELIV-051 queue.alarmDeliveryBoundMs: 15 s by default, 2 s to 5 min, and longer than resendUnconfirmedAfterMs when stations confirm', async (t) => {
+  t.equal(parseConfig(valid).queue.alarmDeliveryBoundMs, 15_000, 'absent: 15 s');
+  t.equal(parseConfig({ ...valid, queue: { confirmBy: ['station'], resendUnconfirmedAfterMs: 2000, alarmDeliveryBoundMs: 3000 } }).queue.alarmDeliveryBoundMs, 3000, 'a site value');
+  for (const bound of [1999, 300_001, 2500.5]) {
+    const err = t.throws(() => parseConfig({ ...valid, queue: { alarmDeliveryBoundMs: bound } })) as ConfigError;
+    t.match(err.issues.join('\n'), /^queue\.alarmDeliveryBoundMs: /m, `${bound} refused, naming its path`);
+  }
+  const err = t.throws(() => parseConfig({ ...valid, queue: { confirmBy: ['station'], alarmDeliveryBoundMs: 10_000 } })) as ConfigError;
+  t.match(err.issues.join('\n'), /^queue\.alarmDeliveryBoundMs: must be greater than resendUnconfirmedAfterMs/m, 'with stations confirming, a bound that leaves no retry is refused');
+  t.equal(parseConfig({ ...valid, queue: { alarmDeliveryBoundMs: 10_000 } }).queue.alarmDeliveryBoundMs, 10_000, 'without confirmBy nothing is re-sent by the gateway: any bound in range');
+});

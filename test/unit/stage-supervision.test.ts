@@ -120,6 +120,34 @@ t.test('REQ-DELIV-029 HAZ-013 the queue evicting and a failing disk are alarmed 
   t.same(s.active(), []);
 });
 
+t.test('REQ-DELIV-051 HAZ-013 an alarm change past its delivery bound raises gateway.alarm-undelivered (high), logged at error on each change of its text, cleared when none is', async (t) => {
+  const clock = new FakeClock();
+  const s = supervised(clock);
+  const errors = () => s.logger.records.filter((r) => r.event === 'alarm-undelivered' && r.level === 'error');
+  s.supervision.tick();
+  t.same(s.active(), [], 'every alarm change within its bound');
+  const one = '1 alarm not confirmed by station station within 15 s of being accepted: not known to have reached a station';
+  s.world.undelivered = { alarms: 1, awaitedStations: ['station'], detail: one };
+  s.supervision.tick();
+  s.supervision.tick();
+  t.same(s.active(), ['gateway.alarm-undelivered:ALARM_PRIORITY_HIGH'], 'raised at the catalogue priority');
+  t.equal(s.alarmLog.filter((a) => a.alarmId === 'gateway.alarm-undelivered').length, 1, 'published once while its text stays the same');
+  t.equal(s.alarmLog[0]?.detail, one);
+  t.equal(errors().length, 1, 'logged at error once (the journal has it even when nothing reaches the broker)');
+  t.same(errors()[0]?.awaitedStations, ['station']);
+  s.world.undelivered = { alarms: 2, awaitedStations: ['station'], detail: one.replace('1 alarm', '2 alarms') };
+  s.supervision.tick();
+  t.equal(errors().length, 2, 'a new text is logged again');
+  t.equal(s.alarmLog.at(-1)?.detail, s.world.undelivered.detail, 'and published');
+  s.world.undelivered = { alarms: 0, awaitedStations: [], detail: null };
+  s.supervision.tick();
+  t.same(s.active(), [], 'cleared when none is past the bound');
+  t.equal(s.alarmLog.at(-1)?.state, 'ALARM_STATE_CLEARED');
+  s.world.undelivered = null;
+  s.supervision.tick();
+  t.same(s.active(), [], 'no delivery (no sink yet): nothing raised');
+});
+
 t.test('REQ-PERF-001 a backlog growing while connected raises load-shedding (low) while it sheds', async (t) => {
   const clock = new FakeClock();
   const s = supervised(clock);
