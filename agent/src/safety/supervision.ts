@@ -164,13 +164,14 @@ export class Supervision {
   }
 
   /**
-   * Distributed alarm system (HAZ-013, CTRL-028): an alarm change not confirmed within its
+   * Every safety tick (`tick` calls it). Distributed alarm system (HAZ-013, CTRL-028): the
+   * delivery re-sends unconfirmed alarm changes, and an alarm change not confirmed within its
    * delivery bound raises gateway.alarm-undelivered (high) until none is. Logged at error on
    * each change of its text, so the gateway's journal has it even when nothing reaches the
    * broker; the alarm itself is queued like every alarm change and re-announced live to the
    * station while the link is up.
    */
-  private alarmDelivery(): void {
+  alarmDelivery(): void {
     const u = this.d.supervised.superviseAlarmDelivery();
     const detail = u?.detail ?? null;
     if (u && detail !== null && detail !== this.lastUndelivered) {

@@ -69,6 +69,8 @@ const hazard = z.object({
   severity: z.string().default(''),
   controls: z.array(control).nullish().transform((c) => c ?? []),
   tests: z.array(z.string()).nullish().transform((t) => t ?? []),
+  /** A design decision the hazard's controls implement, with its reasoning (rendered with the hazard). */
+  decision: z.string().optional(),
 });
 const hazardFile = z.object({ hazards: z.array(hazard) });
 export type Hazard = z.infer<typeof hazard>;

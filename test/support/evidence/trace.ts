@@ -294,6 +294,10 @@ export function renderTraceMarkdown(trace: Trace, run: RunSummary, allGaps: Gap[
     out.push('');
     out.push(`**${cell(h.hazard.title)}** (${h.hazard.severity}). Cause: ${h.hazard.cause.trim()} Harm: ${h.hazard.harm.trim()}`);
     out.push('');
+    if (h.hazard.decision) {
+      out.push(`Decision: ${h.hazard.decision.trim()}`);
+      out.push('');
+    }
     for (const c of h.controls) {
       out.push(`- **${c.control.id}**: ${c.control.summary.trim()} Code: ${c.control.code.split(',').map((s) => code(s.trim())).join(', ')}.`);
       if (c.requirement) {
