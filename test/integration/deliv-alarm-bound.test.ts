@@ -12,6 +12,7 @@ import type { DeliveryReceiptMsg } from '../../agent/src/proto/codec';
 import { encodeReceipt } from '../../agent/src/proto/codec';
 import { Delivery } from '../../agent/src/publish/delivery';
 import { Outbox } from '../../agent/src/publish/outbox';
+import { topics } from '../../agent/src/publish/topics';
 import { AlarmBook } from '../../agent/src/safety/alarms';
 import { FakeLink, identity, LIMITS, obs, settle, setup } from '../support/delivery-harness';
 
@@ -112,6 +113,23 @@ t.test('REQ-DELIV-051 HAZ-013 an alarm change not confirmed within alarmDelivery
   t.same(delivery.superviseAlarms(), { alarms: 0, awaitedStations: [], detail: null }, 'all confirmed: cleared');
   t.equal(store.entries.size, 0);
   t.equal(delivery.counters()['queue-alarms-undelivered'], 0);
+});
+
+t.test('REQ-DELIV-051 HAZ-013 the changes of gateway.alarm-undelivered itself are not counted: it is neither held raised by its own announcement nor re-worded as that ages', async (t) => {
+  const own = topics.alarm(identity, 'gateway.alarm-undelivered');
+  const { delivery, link, publisher, clock } = await setup(new MemoryQueueStore(), { ...CONFIRM, undeliveredAlarmTopic: own });
+  const book = new AlarmBook(clock);
+  await publisher.alarm(book.raise('link-lost', 'spo2', 'port closed')!);
+  clock.advanceMs(BOUND_MS + 1);
+  const first = delivery.superviseAlarms();
+  t.equal(first.alarms, 1);
+  await publisher.alarm(book.raise('alarm-undelivered', 'gateway', first.detail!)!); // what the supervision then raises
+  clock.advanceMs(BOUND_MS + 1);
+  t.equal(delivery.superviseAlarms().detail, first.detail, 'its own unconfirmed change does not count: the same text, nothing published again');
+  await settle();
+  delivery.receipt('station', receipt(link.sent[0]!.env.bootId, [[1, 1]]));
+  await settle();
+  t.equal(delivery.superviseAlarms().detail, null, 'the alarm it reported confirmed: cleared, though its own change is still unconfirmed');
 });
 
 t.test('REQ-DELIV-051 HAZ-013 with two stations waited for, the report names the one that has not confirmed', async (t) => {

@@ -13,10 +13,11 @@ import type { BedView } from '../../agent/src/station/station';
 import { startBroker } from './broker';
 import type { Observer } from './observer';
 import { observe } from './observer';
-import type { AgentProcess, HwSim } from './processes';
+import type { AgentConfigOptions, AgentProcess, HwSim } from './processes';
 import { startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig } from './processes';
 
 export interface DesaturationBed {
+  brokerUrl: string;
   sub: Observer;
   sim: HwSim;
   agent: AgentProcess;
@@ -29,6 +30,8 @@ export interface BedDevice {
   device: 'masimo-ascii' | 'hl7-monitor';
   /** More hw-sim arguments (faults, alert options). */
   simArgs?: string[];
+  /** Added to the agent's configuration (e.g. the stations it waits for, queue.confirmBy). */
+  agent?: Partial<AgentConfigOptions>;
 }
 
 export async function startDesaturationBed(t: { teardown(fn: () => unknown): void }, name: string, bed: BedDevice = { device: 'masimo-ascii' }): Promise<DesaturationBed> {
@@ -41,7 +44,7 @@ export async function startDesaturationBed(t: { teardown(fn: () => unknown): voi
   const dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`));
   const monitor = { id: 'monitor', driver: 'hl7-pcd01', transport: 'serial', path: sim.path, quietTimeMs: 5000, scoreUnverified: true };
   const agent = startAgentProcess(
-    writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, heartbeatIntervalMs: 1000, ...(bed.device === 'hl7-monitor' ? { interface: monitor } : {}) }),
+    writeAgentConfig(dir, { brokerUrl: broker.url, devicePath: sim.path, heartbeatIntervalMs: 1000, ...(bed.device === 'hl7-monitor' ? { interface: monitor } : {}), ...bed.agent }),
   );
   t.teardown(() => agent.stop('SIGKILL'));
   const station = spawn(process.execPath, [VIGIL_CLI, 'station', '--url', broker.url, '--json', '--refresh-ms', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -50,5 +53,5 @@ export async function startDesaturationBed(t: { teardown(fn: () => unknown): voi
   });
   const views: Array<{ beds: BedView[] }> = [];
   createInterface({ input: station.stdout! }).on('line', (l) => views.push(JSON.parse(l)));
-  return { sub, sim, agent, views };
+  return { brokerUrl: broker.url, sub, sim, agent, views };
 }

@@ -115,6 +115,8 @@ export interface AgentConfigOptions {
   /** End-to-end delivery: the stations whose receipts queued messages wait for (queue.confirmBy). */
   confirmBy?: string[];
   resendUnconfirmedAfterMs?: number;
+  /** Distributed alarm system: an alarm change queued this long raises gateway.alarm-undelivered. */
+  alarmDeliveryBoundMs?: number;
 }
 
 export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
@@ -134,6 +136,7 @@ export function writeAgentConfig(dir: string, o: AgentConfigOptions): string {
       dir: o.queueDir ?? join(dir, 'queue'),
       ...(o.confirmBy ? { confirmBy: o.confirmBy } : {}),
       ...(o.resendUnconfirmedAfterMs ? { resendUnconfirmedAfterMs: o.resendUnconfirmedAfterMs } : {}),
+      ...(o.alarmDeliveryBoundMs ? { alarmDeliveryBoundMs: o.alarmDeliveryBoundMs } : {}),
     },
     log: { level: 'info' },
   };

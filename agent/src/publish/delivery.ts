@@ -79,6 +79,12 @@ export interface DeliveryOptions {
    * acknowledged by the broker) this long after it was accepted is undelivered (CTRL-028).
    */
   alarmDeliveryBoundMs?: number;
+  /**
+   * The topic of the technical alarm the bound raises (gateway.alarm-undelivered): its own
+   * changes are not counted. Counted, it would hold itself raised once its first change aged,
+   * and change its text (and be published again) as it did.
+   */
+  undeliveredAlarmTopic?: string;
 }
 
 /** The alarm changes past the delivery bound, as of the last safety tick. */
@@ -114,6 +120,7 @@ export class Delivery {
   private readonly gatewayId: string;
   private readonly resendAfterMs: number;
   private readonly alarmBoundMs: number;
+  private readonly undeliveredAlarmTopic: string | null;
   /** When this run opened the queue: where the age of an alarm left by an earlier run counts from. */
   private readonly startedMonoNs: bigint;
   private undelivered: UndeliveredAlarms = { alarms: 0, awaitedStations: [], detail: null };
@@ -133,6 +140,7 @@ export class Delivery {
     this.gatewayId = options.gatewayId ?? '';
     this.resendAfterMs = options.resendUnconfirmedAfterMs ?? 10_000;
     this.alarmBoundMs = options.alarmDeliveryBoundMs ?? 15_000;
+    this.undeliveredAlarmTopic = options.undeliveredAlarmTopic ?? null;
     this.startedMonoNs = clock.monoNs();
     outbox.onDurable(() => void this.pump());
     // MQTT.js re-sends what was in flight when the link dropped before it reports the
@@ -218,7 +226,8 @@ export class Delivery {
    *   re-announcements; the re-sent change is there to be confirmed);
    * - returns the alarm changes still queued longer than `alarmDeliveryBoundMs` after they were
    *   accepted: with confirmBy not confirmed by every station, without it not acknowledged by
-   *   the broker (hop by hop: the broker's PUBACK is the only confirmation there is). An alarm
+   *   the broker (hop by hop: the broker's PUBACK is the only confirmation there is), except
+   *   the changes of that report's own alarm (`undeliveredAlarmTopic`). An alarm
    *   left on disk by an earlier run counts from this run's start (its age on another run's
    *   monotonic clock is unknown, and a wall-clock age would step with the clock).
    */
@@ -236,7 +245,7 @@ export class Delivery {
         resent += 1;
       }
       const ageMs = elapsedMs(e.acceptedMonoNs ?? this.startedMonoNs, now);
-      if (ageMs <= this.alarmBoundMs) continue;
+      if (ageMs <= this.alarmBoundMs || e.alarmTopic === this.undeliveredAlarmTopic) continue;
       alarms.add(e.alarmTopic ?? `key ${e.key}`);
       if (c === null) continue;
       const missing = e.bootId !== null && e.sequence !== null ? c.unconfirmedBy(e.bootId, e.sequence) : c.stations;

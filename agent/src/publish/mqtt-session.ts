@@ -9,6 +9,7 @@ import type { Clock } from '../clock';
 import type { Config } from '../config';
 import { MqttLink } from '../io/mqtt';
 import type { Logger } from '../log';
+import { alarmId } from '../safety/alarms';
 import type { UndeliveredAlarms } from './delivery';
 import { Delivery } from './delivery';
 import type { Outbox } from './outbox';
@@ -90,6 +91,7 @@ export function connectMqttSession(config: Config, outbox: Outbox, clock: Clock,
     gatewayId: config.gateway.gatewayId,
     resendUnconfirmedAfterMs: config.queue.resendUnconfirmedAfterMs,
     alarmDeliveryBoundMs: config.queue.alarmDeliveryBoundMs,
+    undeliveredAlarmTopic: topics.alarm(identity, alarmId('alarm-undelivered', 'gateway')),
   });
   return delivery;
 }
