@@ -84,7 +84,11 @@ export function connectMqttSession(config: Config, outbox: Outbox, clock: Clock,
   // counts as sent, and leaves the queue when the stations in queue.confirmBy have received
   // it (their delivery receipts), or, with none configured, when the broker acknowledged it.
   if (confirmBy.length === 0) {
-    logger.warn('delivery-unconfirmed', { detail: 'queue.confirmBy is empty: a message leaves the queue on the broker\'s PUBACK, and a broker crash can lose it' });
+    // IEC 60601-1-8 (6.11.2): without confirmed delivery, say that it must not be relied on to
+    // receive alarm signals (docs/interfaces/mqtt.md, Distributed alarm system).
+    logger.warn('delivery-unconfirmed', {
+      detail: 'queue.confirmBy is empty: a message leaves the queue on the broker\'s PUBACK, and a broker crash can lose it; alarms are confirmed hop by hop only, so do not rely on this gateway for the receipt of alarm signals at the station',
+    });
   }
   const delivery = new Delivery(outbox, link, clock, logger, {
     confirmBy,
