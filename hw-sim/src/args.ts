@@ -36,7 +36,9 @@ export const USAGE = `usage: hw-sim masimo-ascii [options]
 
 Creates a pseudo-terminal that behaves as a Masimo pulse oximeter (ASCII 1 output), prints its
 path as the first line on stdout (then "link <path>" if --link), and writes one line per period.
-Each frame written is reported as one JSON line on stderr (the ground truth).
+Each frame written is reported as one JSON line on stderr (the ground truth), and each change of
+the ALARM field as an "alarm-bits" line (bits raised and ended, the time the line left: wall and
+CLOCK_MONOTONIC).
 
 options:
   --scenario <name>        ${SCENARIO_NAMES.join(' | ')} (default stable)

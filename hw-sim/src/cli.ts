@@ -11,7 +11,8 @@
  *
  * Frames start when the agent first opens the port, then follow the period drift-free.
  * stdout: line 1 is the pty path (for `head -1`), line 2 `link <path>` when --link is given.
- * stderr: one JSON object per line (events; the "frame" events are the ground truth), and
+ * stderr: one JSON object per line (events; the "frame" events are the ground truth, an "alarm-bits"
+ *         event follows each frame whose ALARM field changed, with its onset's time), and
  *         plain-text "hw-sim: ..." messages for fatal errors.
  * exit:   0 after SIGINT/SIGTERM or --exit-after-frames; 1 when socat fails or ends under us;
  *         2 for bad arguments.
@@ -44,6 +45,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     start: (config) =>
       startSimulator(config, {
         onFrame: (event) => emitEvent({ ...event }),
+        onAlarmBits: (event) => emitEvent({ ...event }),
         onReceived: (bytes) => emitEvent({ event: 'received', device: config.device, bytes: bytes.length }),
         onPortOpened: () => emitEvent({ event: 'port-opened', device: config.device }),
         onPortClosed: () => emitEvent({ event: 'port-closed', device: config.device }),

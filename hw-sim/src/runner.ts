@@ -39,11 +39,48 @@ export interface FrameEvent {
   lateMs: number;
   spo2Percent: number | null;
   pulseBpm: number | null;
+  /** The ALARM field of the line (docs/interfaces/masimo-ascii.md, "ALARM bits"). */
+  alarmBits: number;
   injected: EmittedFrame['injected'];
   /** Device-local time written in the line, YYYY-MM-DDTHH:MM:SS. */
   deviceTime: string;
   /** true when the pty backlog was full (nobody reading) and the bytes were lost. */
   dropped: boolean;
+}
+
+/**
+ * Reported after the frame event of every line whose ALARM field differs from the previous line's
+ * (the first line: from none set): the onset and the end of each device alarm, with the time its
+ * line left. The alarm onset benchmark measures from here to the station (docs/benchmarks.md).
+ */
+export interface AlarmBitsEvent {
+  event: 'alarm-bits';
+  device: string;
+  index: number;
+  /** As the frame event's: Date.now() just before the bytes were handed to the pty. */
+  sentWallMs: number;
+  /**
+   * The same instant on CLOCK_MONOTONIC (process.hrtime: ms, 0.001 ms resolution): one clock for
+   * every process of this machine (unlike performance.now(), whose origin is the process start),
+   * and no step when the wall clock is set.
+   */
+  sentMonoMs: number;
+  alarmBits: number;
+  /** Bits set on this line and not on the previous one: the onset of each. */
+  raisedBits: number;
+  /** Bits set on the previous line and not on this one. */
+  endedBits: number;
+  dropped: boolean;
+}
+
+/** CLOCK_MONOTONIC in ms with 0.001 ms resolution (process.hrtime.bigint() is libuv's uv_hrtime). */
+export function monotonicClockMs(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
+}
+
+/** The bits that came on and went off between two ALARM fields (unsigned 32-bit, as the decoder holds them). */
+export function alarmBitsChange(previous: number, current: number): { raisedBits: number; endedBits: number } {
+  return { raisedBits: (current & ~previous) >>> 0, endedBits: (previous & ~current) >>> 0 };
 }
 
 export interface RunnerOptions {
@@ -56,8 +93,11 @@ export interface RunnerOptions {
   frames: number | null;
   clock: MonotonicClock;
   wallNowMs: () => number;
+  /** CLOCK_MONOTONIC for the alarm-bits events (default monotonicClockMs). */
+  monoNowMs?: () => number;
   timers?: Timers;
   onFrame(event: FrameEvent): void;
+  onAlarmBits?(event: AlarmBitsEvent): void;
 }
 
 export interface Runner {
@@ -77,7 +117,9 @@ export const performanceClock: MonotonicClock = { nowMs: () => performance.now()
 export function startRunner(o: RunnerOptions): Runner {
   const timers = o.timers ?? realTimers;
   const startMs = o.clock.nowMs();
+  const monoNowMs = o.monoNowMs ?? monotonicClockMs;
   let sent = 0;
+  let previousAlarmBits = 0;
   let stopped = false;
   let handle: unknown = null;
   let finish: () => void = () => undefined;
@@ -106,6 +148,7 @@ export function startRunner(o: RunnerOptions): Runner {
     }
     const frame = o.source.nextFrame();
     const sentWallMs = o.wallNowMs();
+    const sentMonoMs = monoNowMs();
     const lateMs = Math.round((o.clock.nowMs() - dueMs) * 10) / 10;
     const written = o.write(frame.bytes);
     o.onFrame({
@@ -116,10 +159,16 @@ export function startRunner(o: RunnerOptions): Runner {
       lateMs,
       spo2Percent: frame.spo2Percent,
       pulseBpm: frame.pulseBpm,
+      alarmBits: frame.alarmBits,
       injected: frame.injected,
       deviceTime: formatDeviceTime(frame.deviceTime),
       dropped: !written,
     });
+    if (frame.alarmBits !== previousAlarmBits) {
+      const change = alarmBitsChange(previousAlarmBits, frame.alarmBits);
+      previousAlarmBits = frame.alarmBits;
+      o.onAlarmBits?.({ event: 'alarm-bits', device: o.device, index: frame.index, sentWallMs, sentMonoMs, alarmBits: frame.alarmBits, ...change, dropped: !written });
+    }
     sent++;
     if (o.frames !== null && sent >= o.frames) {
       stop();

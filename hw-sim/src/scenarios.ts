@@ -10,7 +10,7 @@
  */
 import { createRng, type Rng } from './rng';
 
-export const SCENARIO_NAMES = ['stable', 'desaturation', 'sensor-off'] as const;
+export const SCENARIO_NAMES = ['stable', 'desaturation', 'sensor-off', 'alarm-cycles'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export function isScenarioName(name: string): name is ScenarioName {
@@ -131,6 +131,15 @@ export const DESATURATION_TIMELINE = {
   peakPulseBpm: 105,
 } as const;
 
+/**
+ * Alarm cycles, for the alarm onset benchmark (docs/benchmarks.md): SpO2 is at the baseline on even
+ * device seconds and at `lowSpo2Percent` on odd ones, so a device with the default low limit (90 %)
+ * raises its SpO2-low alarm on every odd second and ends it on every even one: one onset every
+ * `periodSeconds`. 86 % is 4 points under the limit (a reading of 90 would take 7 standard deviations
+ * of the noise): no dip is missed. Not a physiological course (SpO2 does not fall 12 points in a second).
+ */
+export const ALARM_CYCLES = { periodSeconds: 2, lowSpo2Percent: 86 } as const;
+
 /** Sensor-off: valid readings for this many seconds, then the sensor comes off. */
 export const SENSOR_OFF_AFTER_SECONDS = 5;
 
@@ -159,6 +168,17 @@ export function createScenario(name: ScenarioName, seed: number): Scenario {
         },
       };
     }
+    case 'alarm-cycles':
+      return {
+        name,
+        seed,
+        sampleAt(t) {
+          const low = t % ALARM_CYCLES.periodSeconds === ALARM_CYCLES.periodSeconds - 1;
+          return low
+            ? reading(rng, t, ALARM_CYCLES.lowSpo2Percent, BASELINE_PULSE_BPM, WIDE_LIMITS)
+            : reading(rng, t, BASELINE_SPO2_PERCENT, BASELINE_PULSE_BPM, STABLE_LIMITS);
+        },
+      };
     case 'sensor-off':
       return {
         name,

@@ -6,7 +6,7 @@ import type { MasimoDeviceTime } from './devices/masimo-ascii';
 import type { SimConfig } from './args';
 import { MasimoAsciiDevice } from './devices/masimo-ascii';
 import { openPty, type OpenPtyOptions, type Pty } from './pty';
-import { performanceClock, startRunner, type FrameEvent, type MonotonicClock, type Runner } from './runner';
+import { performanceClock, startRunner, type AlarmBitsEvent, type FrameEvent, type MonotonicClock, type Runner } from './runner';
 import { createScenario } from './scenarios';
 
 /** The serial number the simulated device reports (a made-up value). */
@@ -18,6 +18,8 @@ export interface SimulatorDeps {
   /** Device clock at frame 0 when the config has no --start-time. */
   defaultStartTime?: () => MasimoDeviceTime;
   onFrame?: (event: FrameEvent) => void;
+  /** A line whose ALARM field differs from the previous line's (runner.ts AlarmBitsEvent). */
+  onAlarmBits?: (event: AlarmBitsEvent) => void;
   /** Bytes the agent wrote to the device (the oximeter ignores them; reported for tests). */
   onReceived?: (bytes: Buffer) => void;
   /** The agent opened the port for the first time: frame 0 is sent now. */
@@ -88,6 +90,7 @@ export async function startSimulator(config: SimConfig, deps: SimulatorDeps = {}
       clock: deps.clock ?? performanceClock,
       wallNowMs: deps.wallNowMs ?? Date.now,
       onFrame: deps.onFrame ?? (() => undefined),
+      ...(deps.onAlarmBits ? { onAlarmBits: deps.onAlarmBits } : {}),
     });
     void runner.finished.then(settle);
   });

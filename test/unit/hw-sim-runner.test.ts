@@ -2,7 +2,7 @@
 import t from 'tap';
 import { parseArgs, parseStartTime } from '../../hw-sim/src/args';
 import { MasimoAsciiDevice } from '../../hw-sim/src/devices/masimo-ascii';
-import { startRunner, type FrameEvent, type Timers } from '../../hw-sim/src/runner';
+import { alarmBitsChange, monotonicClockMs, startRunner, type AlarmBitsEvent, type FrameEvent, type Timers } from '../../hw-sim/src/runner';
 import { createScenario } from '../../hw-sim/src/scenarios';
 
 /** Timers on a fake monotonic clock; every timer fires `latenessMs` after it is due. */
@@ -68,7 +68,7 @@ t.test('REQ-HWSIM-001 frames follow the period without drift when every timer fi
   t.equal(events[2]!.injected, 'malformed');
   t.equal(events[3]!.deviceTime, '2026-01-01T10:00:03');
   t.equal(events[0]!.sentWallMs, 1_700_000_000_000 + sentAtMs[0]!, 'sentWallMs from the wall clock');
-  t.same(Object.keys(events[0]!).sort(), ['device', 'deviceTime', 'dropped', 'event', 'index', 'injected', 'lateMs', 'pulseBpm', 'sentWallMs', 'spo2Percent']);
+  t.same(Object.keys(events[0]!).sort(), ['alarmBits', 'device', 'deviceTime', 'dropped', 'event', 'index', 'injected', 'lateMs', 'pulseBpm', 'sentWallMs', 'spo2Percent']);
   t.same(events.map((e) => e.lateMs), sentAtMs.map((at, n) => at - 1000 - n * 1000), 'lateMs is the lateness against the schedule');
 });
 
@@ -141,6 +141,66 @@ t.test('REQ-HWSIM-001 stop() ends the frames; a dropped write is reported', asyn
   t.same(events.map((e) => e.dropped), [false, true, false, false]);
 });
 
+t.test('REQ-HWSIM-015 each change of the ALARM field is reported once, after its frame, with the bits raised and ended and the time its line left on both clocks', async (t) => {
+  const time = new FakeTime(3);
+  const device = new MasimoAsciiDevice({
+    scenario: createScenario('alarm-cycles', 5),
+    seed: 5,
+    startTime: { year: 2026, month: 1, day: 1, hour: 10, minute: 0, second: 0 },
+    serialNumber: null,
+    includePvi: false,
+    injections: [],
+  });
+  const order: string[] = [];
+  const frames: FrameEvent[] = [];
+  const changes: AlarmBitsEvent[] = [];
+  const runner = startRunner({
+    device: 'masimo-ascii',
+    source: device,
+    write: () => true,
+    periodMs: 1000,
+    frames: 7,
+    clock: { nowMs: () => time.nowMs },
+    wallNowMs: () => 1_700_000_000_000 + time.nowMs,
+    monoNowMs: () => 50_000 + time.nowMs,
+    timers: time,
+    onFrame: (e) => {
+      frames.push(e);
+      order.push(`frame ${e.index}`);
+    },
+    onAlarmBits: (e) => {
+      changes.push(e);
+      order.push(`alarm-bits ${e.index}`);
+    },
+  });
+  time.runAll(100);
+  await runner.finished;
+  // alarm-cycles: SpO2 at 86 % on odd device seconds, below the default low limit of 90 %: the
+  // device sets 0x0002 (SpO2 low limit) + 0x0010 (alarm active) on lines 1, 3, 5 and none on 0, 2, 4, 6.
+  t.same(frames.map((f) => f.alarmBits), [0, 0x12, 0, 0x12, 0, 0x12, 0], 'the frame events carry the ALARM field');
+  t.same(order, ['frame 0', 'frame 1', 'alarm-bits 1', 'frame 2', 'alarm-bits 2', 'frame 3', 'alarm-bits 3', 'frame 4', 'alarm-bits 4', 'frame 5', 'alarm-bits 5', 'frame 6', 'alarm-bits 6'], 'one event per change, after its frame; none for an unchanged field');
+  t.same(changes.map((c) => [c.index, c.alarmBits, c.raisedBits, c.endedBits]), [
+    [1, 0x12, 0x12, 0], [2, 0, 0, 0x12], [3, 0x12, 0x12, 0], [4, 0, 0, 0x12], [5, 0x12, 0x12, 0], [6, 0, 0, 0x12],
+  ], 'raised on the first line with the bits, ended on the first without');
+  for (const c of changes) {
+    const f = frames[c.index]!;
+    t.equal(c.sentWallMs, f.sentWallMs, `line ${c.index}: the frame's wall time`);
+    t.equal(c.sentMonoMs, c.sentWallMs - 1_700_000_000_000 + 50_000, `line ${c.index}: the monotonic time of the same instant`);
+  }
+  t.same(Object.keys(changes[0]!).sort(), ['alarmBits', 'device', 'dropped', 'endedBits', 'event', 'index', 'raisedBits', 'sentMonoMs', 'sentWallMs']);
+});
+
+t.test('REQ-HWSIM-015 the bits raised and ended between two ALARM fields, up to the 32 bits the field holds', async (t) => {
+  t.same(alarmBitsChange(0, 0x12), { raisedBits: 0x12, endedBits: 0 });
+  t.same(alarmBitsChange(0x12, 0), { raisedBits: 0, endedBits: 0x12 });
+  t.same(alarmBitsChange(0x12, 0x16), { raisedBits: 0x04, endedBits: 0 }, 'pulse high added while SpO2 low stays');
+  t.same(alarmBitsChange(0x16, 0x14), { raisedBits: 0, endedBits: 0x02 });
+  t.same(alarmBitsChange(0x8000_0000, 0x1), { raisedBits: 0x1, endedBits: 0x8000_0000 }, 'the top bit stays unsigned');
+  t.same(alarmBitsChange(0x12, 0x12), { raisedBits: 0, endedBits: 0 });
+  const before = monotonicClockMs();
+  t.ok(before > 0 && monotonicClockMs() >= before, 'CLOCK_MONOTONIC never goes back');
+});
+
 t.test('REQ-HWSIM-001 command line: defaults, both option forms, and clear errors', async (t) => {
   const ok = parseArgs(['masimo-ascii']);
   t.same(ok.ok ? ok.config : null, {
@@ -169,7 +229,7 @@ t.test('REQ-HWSIM-001 command line: defaults, both option forms, and clear error
     [['masimo-ascii', '--seed', '1', '--seed', '2'], 'hw-sim: --seed given twice'],
     [['masimo-ascii', '--period-ms', '0'], 'hw-sim: --period-ms must be an integer from 1 to 3600000'],
     [['masimo-ascii', '--frames', '-1'], 'hw-sim: --frames must be a non-negative integer'],
-    [['masimo-ascii', '--scenario', 'apnoea'], 'hw-sim: --scenario must be one of stable, desaturation, sensor-off'],
+    [['masimo-ascii', '--scenario', 'apnoea'], 'hw-sim: --scenario must be one of stable, desaturation, sensor-off, alarm-cycles'],
     [['masimo-ascii', '--inject', 'noise@1'], 'hw-sim: --inject kind must be one of malformed, unknown-field, garbage, overlong, frozen, bit-error (as <kind>@<index>)'],
     [['masimo-ascii', '--inject', 'malformed'], 'hw-sim: --inject kind must be one of malformed, unknown-field, garbage, overlong, frozen, bit-error (as <kind>@<index>)'],
     [['masimo-ascii', '--inject', 'malformed@x'], 'hw-sim: --inject index must be a non-negative integer'],

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { createRng } from '../../hw-sim/src/rng';
 import {
+  ALARM_CYCLES,
   createScenario,
   DESATURATION_TIMELINE,
   SCENARIO_NAMES,
@@ -62,6 +63,18 @@ t.test('REQ-HWSIM-002 desaturation: stable, SpO2 falls to <= 88 % with pulse ris
     t.ok(fall[0]! > fall[fall.length - 1]! + 8, `seed ${seed}: the fall takes ~30 s`);
     const lowWithAlarm = samples.filter((s) => s.spo2Percent !== null && s.spo2Percent < 90);
     t.ok(lowWithAlarm.length > 0 && lowWithAlarm.every((s) => (s.alarmBits & 0x0012) === 0x0012), `seed ${seed}: SpO2-low and alarm-active bits below 90 %`);
+  }
+});
+
+t.test('REQ-HWSIM-002 alarm-cycles: SpO2 under the default low limit on every odd second, 97-99 % on every even one, pulse as stable', async (t) => {
+  for (const seed of [1, 2, 3]) {
+    const samples = run('alarm-cycles', seed, 600);
+    const odd = samples.filter((_, s) => s % ALARM_CYCLES.periodSeconds === 1);
+    const even = samples.filter((_, s) => s % ALARM_CYCLES.periodSeconds === 0);
+    t.ok(odd.every((s) => s.spo2Percent !== null && s.spo2Percent >= 84 && s.spo2Percent <= 88), `seed ${seed}: 84-88 % on odd seconds (around ${ALARM_CYCLES.lowSpo2Percent} %)`);
+    t.ok(odd.every((s) => s.alarmBits === 0x12), `seed ${seed}: SpO2 low limit + alarm active on every odd second`);
+    t.ok(even.every((s) => s.spo2Percent !== null && s.spo2Percent >= 97 && s.spo2Percent <= 99 && s.alarmBits === 0), `seed ${seed}: 97-99 % and no alarm on even seconds`);
+    t.ok(samples.every((s) => s.pulseBpm !== null && s.pulseBpm >= 65 && s.pulseBpm <= 85 && s.exceptionBits === 0x800), `seed ${seed}: pulse near the baseline, Masimo SET only`);
   }
 });
 

@@ -59,6 +59,8 @@ export interface EmittedFrame {
   /** Scenario truth, also for injected frames (whose bytes may not carry it). */
   spo2Percent: number | null;
   pulseBpm: number | null;
+  /** The ALARM field of the line (for an injected frame: what the device set, which the bytes may not carry). */
+  alarmBits: number;
   injected: InjectKind | null;
 }
 
@@ -106,6 +108,8 @@ export class MasimoAsciiDevice {
     const live = this.opts.scenario.sampleAt(index);
     const sample = frozenFrom !== undefined && this.frozenSample !== null ? this.frozenSample : live;
     const deviceTime = addSeconds(this.opts.startTime, index);
+    // The device's own alarms: the scenario's readings against this device's limits.
+    const alarmBits = alarmBitsFor(sample.spo2Percent, sample.pulseBpm, this.opts.alarmLimits ?? DEFAULT_ALARM_LIMITS);
     const reading: MasimoReading = {
       serialNumber: this.opts.serialNumber,
       spo2Percent: sample.spo2Percent,
@@ -117,8 +121,7 @@ export class MasimoAsciiDevice {
       pviPercent: this.opts.includePvi ? sample.pviPercent : null,
       desat: null,
       piDeltaPercent: null,
-      // The device's own alarms: the scenario's readings against this device's limits.
-      alarmBits: alarmBitsFor(sample.spo2Percent, sample.pulseBpm, this.opts.alarmLimits ?? DEFAULT_ALARM_LIMITS),
+      alarmBits,
       exceptionBits: sample.exceptionBits,
     };
     const fields = radical7Fields(reading, { includeSerial: this.opts.serialNumber !== null, includePvi: this.opts.includePvi });
@@ -131,6 +134,7 @@ export class MasimoAsciiDevice {
       deviceTime,
       spo2Percent: sample.spo2Percent,
       pulseBpm: sample.pulseBpm,
+      alarmBits,
       injected,
     };
   }

@@ -27,7 +27,7 @@ import {
   type StreamName,
 } from '../wire/vigil-patch';
 import { createRng, type Rng } from '../rng';
-import { DESATURATION_TIMELINE, SENSOR_OFF_AFTER_SECONDS, type ScenarioName } from '../scenarios';
+import { ALARM_CYCLES, DESATURATION_TIMELINE, SENSOR_OFF_AFTER_SECONDS, type ScenarioName } from '../scenarios';
 import { PhysiologyModel, type ChannelRates, type PhysiologyBlock, type PhysiologyState, type Spo2Curve } from '../signals';
 
 export const DEVICE_NAME = 'vigil-patch';
@@ -136,7 +136,8 @@ function ramp(t: number, t0: number, t1: number, from: number, to: number): numb
  * The scenario's physiology at device time t (s). `stable`: a resting adult; `desaturation`:
  * the pulse oximeter's timeline (docs: hw-sim scenarios) with the heart and breathing rates
  * rising as SpO2 falls; `sensor-off`: valid for SENSOR_OFF_AFTER_SECONDS, then both the
- * electrodes and the optical probe are off.
+ * electrodes and the optical probe are off; `alarm-cycles`: the pulse oximeter's SpO2 dips
+ * (ALARM_CYCLES), the rest as `stable`.
  */
 export function patchStateAt(scenario: ScenarioName, tS: number): PhysiologyState {
   // Slow, deterministic variation (respiratory sinus arrhythmia is in the beat jitter).
@@ -159,6 +160,8 @@ export function patchStateAt(scenario: ScenarioName, tS: number): PhysiologyStat
         respRatePerMin: BASELINE.respRatePerMin + depth * 10,
       };
     }
+    case 'alarm-cycles':
+      return Math.floor(tS) % ALARM_CYCLES.periodSeconds === ALARM_CYCLES.periodSeconds - 1 ? { ...base, spo2Percent: ALARM_CYCLES.lowSpo2Percent } : base;
     case 'sensor-off':
       return tS < SENSOR_OFF_AFTER_SECONDS ? base : { ...base, leadOff: true, probeOff: true };
   }
