@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startBroker, type Broker } from '../broker';
 import { exitOf, HWSIM_CLI, ROOT, startAgentProcess, startHwSim, type AgentProcess, type HwSim } from '../processes';
+import type { ScenarioName } from '../../../hw-sim/src/scenarios';
 import { agentNodeOptions } from './agent-flags';
 import type { StationRecord, StationSummary } from './station';
 
@@ -35,18 +36,20 @@ function utcStartTime(): string {
   return new Date().toISOString().slice(0, 19);
 }
 
-function simArgs(device: BedDevice, seed: number): string[] {
+/** hw-sim's arguments for a bed device (scenario `stable` unless told). */
+export function simArgs(device: BedDevice, seed: number, scenario: ScenarioName = 'stable'): string[] {
   switch (device) {
     case 'masimo-ascii':
-      return ['masimo-ascii', '--scenario', 'stable', '--seed', String(seed), '--start-time', utcStartTime()];
+      return ['masimo-ascii', '--scenario', scenario, '--seed', String(seed), '--start-time', utcStartTime()];
     case 'hl7-monitor':
-      return ['hl7-monitor', '--scenario', 'stable', '--seed', String(seed), '--patient-id', PATIENT_ID];
+      return ['hl7-monitor', '--scenario', scenario, '--seed', String(seed), '--patient-id', PATIENT_ID];
     case 'vigil-patch':
-      return ['vigil-patch', '--scenario', 'stable', '--seed', String(seed)];
+      return ['vigil-patch', '--scenario', scenario, '--seed', String(seed)];
   }
 }
 
-function interfaceConfig(device: BedDevice, path: string): Record<string, unknown> {
+/** The agent's interface for a bed device on the pty at `path`. */
+export function interfaceConfig(device: BedDevice, path: string): Record<string, unknown> {
   const id = INTERFACE_OF[device];
   switch (device) {
     case 'masimo-ascii':
@@ -65,13 +68,16 @@ export interface AgentConfigExtras {
   maxQueueBytes?: number;
   /** End-to-end delivery: the stations whose receipts queued messages wait for (queue.confirmBy). */
   confirmBy?: string[];
+  /** The bed's address (default ward1 / bed1): several real beds on one broker need their own. */
+  wardId?: string;
+  bedId?: string;
 }
 
 /** The agent's configuration for these interfaces (defaults of the product elsewhere). */
 export function writeBedConfig(dir: string, brokerUrl: string, interfaces: Array<Record<string, unknown>>, extras: AgentConfigExtras = {}, gatewayId = 'gw-bench'): string {
   const file = join(dir, 'vigil.json');
   const config: Record<string, unknown> = {
-    gateway: { gatewayId, siteId: 'site1', wardId: 'ward1', bedId: 'bed1' },
+    gateway: { gatewayId, siteId: 'site1', wardId: extras.wardId ?? 'ward1', bedId: extras.bedId ?? 'bed1' },
     mqtt: { url: brokerUrl, insecure: true, heartbeatIntervalMs: extras.heartbeatIntervalMs ?? 5000 },
     interfaces,
     queue: {
@@ -148,13 +154,18 @@ export interface Bed {
   stop(): Promise<StationSummary>;
 }
 
-export async function startBed(devices: readonly BedDevice[], extras: AgentConfigExtras = {}, agentEnv: NodeJS.ProcessEnv = {}): Promise<Bed> {
+export async function startBed(
+  devices: readonly BedDevice[],
+  extras: AgentConfigExtras = {},
+  agentEnv: NodeJS.ProcessEnv = {},
+  scenarios: Partial<Record<BedDevice, ScenarioName>> = {},
+): Promise<Bed> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-bed-'));
   const broker = await startBroker();
   const station = await startStation(broker.url, 'all');
   const sims = new Map<BedDevice, HwSim>();
   let seed = 1;
-  for (const d of devices) sims.set(d, await startHwSim(simArgs(d, seed++)));
+  for (const d of devices) sims.set(d, await startHwSim(simArgs(d, seed++, scenarios[d])));
   const config = writeBedConfig(
     dir,
     broker.url,

@@ -28,7 +28,7 @@ export interface DocPart {
   end: string;
 }
 export const PARTS: readonly DocPart[] = [
-  { heading: 'Summary (`make bench`)', sections: ['native', 'full-bed', 'headroom', 'ward', 'startup'], begin: BEGIN, end: END },
+  { heading: 'Summary (`make bench`)', sections: ['native', 'full-bed', 'headroom', 'ward', 'alarm-onset', 'startup'], begin: BEGIN, end: END },
   {
     heading: 'Faults and robustness (`make bench`)',
     sections: ['hl7', 'soak', 'fuzz'],

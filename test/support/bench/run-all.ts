@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runAlarmOnset } from './alarm-onset';
 import { BENCH_DIR, RESULTS_DIR } from './bed';
 import { runFullBed } from './full-bed';
 import { runFuzz } from './fuzz';
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
     ['full-bed', () => runFullBed({ runs: quick ? 1 : 3, seconds: quick ? 20 : 60, log })],
     ['headroom', () => runHeadroom({ levels: quick ? [1, 10] : [1, 10, 100], max: quick ? 10 : 300, seconds: quick ? 15 : 30, log })],
     ['ward', () => runWard({ gateways: 200, processes: 2, seconds: quick ? 20 : 60, runs: 1, log })],
+    ['alarm-onset', () => runAlarmOnset({ bedSeconds: quick ? 20 : 240, wardSeconds: quick ? 20 : 120, wardBeds: 2, gateways: 200, processes: 2, log })],
     ['package-arch', () => runPackageArch({ windowS: quick ? 15 : 60, log })],
     ['soak', () => runSoak({ brokerKills: quick ? 5 : 100, agentKills: quick ? 5 : 100, log })],
     // Last: the longest part (10 million inputs per fuzz target; see docs/fuzzing.md for the time).

@@ -8,14 +8,14 @@
  *   node dist/test/support/bench/station.js --url mqtt://127.0.0.1:1883 [--record all|alarm|none]
  *
  * stdout: `{"ready":true}` once subscribed; then one record per message recorded:
- *   {"r": received wall ms, "k": kind, "g": gateway, "s": sequence, "boot": boot id,
- *    "bf": backfill, "sw": envelope sent wall ms, ...kind fields}
+ *   {"r": received wall ms, "rm": received CLOCK_MONOTONIC ms, "k": kind, "g": gateway,
+ *    "s": sequence, "boot": boot id, "bf": backfill, "sw": envelope sent wall ms, ...kind fields}
  * once a second `{"count": {"t": wall ms, "messages": received so far}}`, and at SIGTERM one
  * `{"summary": {...}}` line (messages, duplicates, sequence numbers
  * missing per gateway run), then it exits.
  *
- * Received time is Date.now() when MQTT.js hands the message over, before decoding: the
- * latency figures include the decode (the "decoded message at the subscriber").
+ * Received time is Date.now() (and CLOCK_MONOTONIC) when MQTT.js hands the message over, before
+ * decoding: the latency figures include the decode (the "decoded message at the subscriber").
  * `--record alarm`: only alarm messages are decoded a second time and written (the ward: the
  * station's CPU is then mostly the station model's own work).
  */
@@ -27,11 +27,15 @@ import { decodeEnvelope } from '../../../agent/src/proto/codec';
 import { sendReceipts } from '../../../agent/src/commands/station';
 import { ReceiptBook } from '../../../agent/src/station/receipts';
 import { StationModel } from '../../../agent/src/station/station';
+// hw-sim's clock for its alarm-bits events: one CLOCK_MONOTONIC for both ends of the alarm onset benchmark.
+import { monotonicClockMs } from '../../../hw-sim/src/runner';
 
 export type StationRecordKind = 'observation' | 'score' | 'alarm' | 'status' | 'other';
 
 export interface StationRecord {
   r: number;
+  /** Received, on CLOCK_MONOTONIC (ms, 0.001 ms resolution): the clock hw-sim's alarm-bits events use. */
+  rm: number;
   k: StationRecordKind;
   topic: string;
   g: string;
@@ -51,6 +55,8 @@ export interface StationRecord {
   a?: string;
   cond?: string;
   state?: string;
+  /** alarm: when the gateway changed it (changedWallMs) */
+  cw?: number;
   /** status: gateway counters, and per-interface counters */
   c?: Record<string, number>;
   ic?: Record<string, Record<string, number>>;
@@ -70,9 +76,10 @@ export interface StationSummary {
   runs: Array<{ gateway: string; boot: string; highest: number; missing: number; received: number }>;
 }
 
-function record(topic: string, env: EnvelopeMsg, receivedMs: number): StationRecord {
+function record(topic: string, env: EnvelopeMsg, receivedMs: number, receivedMonoMs: number): StationRecord {
   const base = {
     r: receivedMs,
+    rm: receivedMonoMs,
     topic,
     g: env.gatewayId,
     s: Number(env.sequence),
@@ -93,7 +100,7 @@ function record(topic: string, env: EnvelopeMsg, receivedMs: number): StationRec
       rw: Number(o.receiveWallMs),
     };
   }
-  if (env.alarm) return { ...base, k: 'alarm', a: env.alarm.alarmId, cond: env.alarm.condition, state: String(env.alarm.state) };
+  if (env.alarm) return { ...base, k: 'alarm', a: env.alarm.alarmId, cond: env.alarm.condition, state: String(env.alarm.state), cw: Number(env.alarm.changedWallMs) };
   if (env.score) return { ...base, k: 'score' };
   if (env.status) {
     const s = env.status;
@@ -149,11 +156,12 @@ async function main(): Promise<void> {
   );
   link.on('message', (topic, payload) => {
     const receivedMs = Date.now();
+    const receivedMonoMs = monotonicClockMs();
     messages += 1;
     if (!model.apply(topic, payload, receivedMs)) return;
     if (mode === 'all' || (mode === 'alarm' && topic.includes('/alarm/'))) {
       recorded += 1;
-      out.push(JSON.stringify(record(topic, decodeEnvelope(payload), receivedMs)));
+      out.push(JSON.stringify(record(topic, decodeEnvelope(payload), receivedMs, receivedMonoMs)));
       if (out.length >= 512) flush();
     }
   });

@@ -35,12 +35,13 @@ export interface WardRun {
   lost: { stationMissing: number; publishFailed: number; duplicates: number };
 }
 
-interface Generator {
+export interface Generator {
   process: ChildProcess;
   summary: Promise<{ messages: number; alarmChanges: number; failed: number } | null>;
 }
 
-function startGenerator(url: string, first: number, count: number): Promise<Generator> {
+/** One process of simulated gateways (ward-gateways.ts) `first`..`first + count - 1`; resolves once all are connected. */
+export function startGenerator(url: string, first: number, count: number): Promise<Generator> {
   const child = spawn(process.execPath, [join(BENCH_DIR, 'ward-gateways.js'), '--url', url, '--first', String(first), '--count', String(count)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
