@@ -42,7 +42,7 @@ help:
 	@echo "make test   build everything (and the addon's test build) and run every test (tap + cargo test)"
 	@echo "make build  install what is missing and build the addon and the TypeScript"
 	@echo "make evidence  traceability, SBOM, SOUP list, verification records (docs/evidence/)"
-	@echo "make bench  benchmarks (about 22 min): prints the table and writes docs/benchmarks.md"
+	@echo "make bench  benchmarks (about 29 min): prints the table and writes docs/benchmarks.md"
 
 ## ---- installing what is missing -----------------------------------------------------
 deps: runtime deps-system deps-rust node_modules/.vigil-installed
@@ -181,8 +181,8 @@ deps-package:
 	@rustup target list --installed | grep -qx $(ARM64_TARGET) || rustup target add $(ARM64_TARGET)
 
 ## ---- benchmarks (never in tests) -----------------------------------------------------
-# The whole suite (native speed, start-up, one full bed, headroom, a ward on one broker) in about
-# 22 minutes (the soak under 100 broker and 100 agent kills is about 10 of them); prints the table and writes
+# The whole suite (native speed, start-up, one full bed, headroom, a ward on one broker, device alarm
+# onset) in about 29 minutes (the soak under 100 broker and 100 agent kills is about 10 of them); prints the table and writes
 # docs/benchmarks.md. Each part reruns alone: see that file.
 bench: build package
 	node dist/test/support/bench/run-all.js

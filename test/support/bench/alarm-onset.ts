@@ -30,8 +30,8 @@ import { startBroker } from '../broker';
 import { until } from '../observer';
 import { startAgentProcess, startHwSim, type AgentProcess, type HwSim } from '../processes';
 import { agentNodeOptions } from './agent-flags';
-import { availableDevices, interfaceConfig, INTERFACE_OF, simArgs, startBed, startStation, writeBedConfig, type BedDevice } from './bed';
-import { CpuWindow, LoadSampler, machine, percentile, round, sleep, type LoadSummary } from './measure';
+import { availableDevices, interfaceConfig, INTERFACE_OF, simArgs, startBed, startStation, writeBedConfig, type StationCount } from './bed';
+import { CpuWindow, LoadSampler, machine, median, percentile, round, sleep, type LoadSummary } from './measure';
 import { figure, fmt, loadText, printFigures, table, writeResult, type BenchResult } from './result';
 import type { StationRecord } from './station';
 import { startGenerator, type Generator } from './ward';
@@ -157,6 +157,12 @@ export interface OnsetRun {
   /** Onsets in the window whose raise never reached the station; raises naming no onset. */
   missed: number;
   unexplained: number;
+  /** The slowest onsets: when in the window (s), which bed, and where the time went. */
+  worst: Array<{ atS: number; gateway: string; latencyMs: number; toRaiseMs: number; toStationMs: number }>;
+  /** The station's event-loop delay over the window: median of the per-second p99s, and the worst second's max. */
+  stationLoop: { p99MedianMs: number; maxMs: number };
+  /** Ward: the simulated gateways' own alarm changes in the window, envelope built -> station (wall clock). */
+  wardAlarms?: { n: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
 interface BedUnderTest {
@@ -164,19 +170,41 @@ interface BedUnderTest {
   sim: HwSim;
 }
 
-/** The window's onsets of every measured bed, joined to the station's raises. */
-function measure(beds: readonly BedUnderTest[], records: readonly StationRecord[], t0: number, t1: number): { samples: OnsetSample[]; missed: number; unexplained: number } {
-  const samples: OnsetSample[] = [];
+const WORST_SHOWN = 5;
+
+/** The window's onsets of every measured bed, joined to the station's raises, and what the station's loop did. */
+function measure(
+  beds: readonly BedUnderTest[],
+  records: readonly StationRecord[],
+  counts: readonly StationCount[],
+  t0: number,
+  t1: number,
+): Pick<OnsetRun, 'stats' | 'missed' | 'unexplained' | 'worst' | 'stationLoop'> {
+  const samples: Array<OnsetSample & { gateway: string }> = [];
   let missed = 0;
   let unexplained = 0;
   const inWindow = (o: Onset): boolean => o.sentWallMs >= t0 && o.sentWallMs <= t1;
   for (const b of beds) {
     const join = joinOnsets(onsetsOf(b.sim.events, SPO2_LOW_BIT), raisesOf(records, b.gateway, SPO2_LOW_ALARM_ID));
-    samples.push(...join.samples.filter((s) => inWindow(s.onset)));
+    samples.push(...join.samples.filter((s) => inWindow(s.onset)).map((s) => ({ ...s, gateway: b.gateway })));
     missed += join.missed.filter(inWindow).length;
     unexplained += join.unexplained;
   }
-  return { samples, missed, unexplained };
+  const worst = [...samples]
+    .sort((a, b) => b.latencyMs - a.latencyMs)
+    .slice(0, WORST_SHOWN)
+    .map((s) => ({ atS: round((s.onset.sentWallMs - t0) / 1000, 1), gateway: s.gateway, latencyMs: round(s.latencyMs, 1), toRaiseMs: s.toRaiseMs, toStationMs: s.toStationMs }));
+  const seconds = counts.filter((c) => c.t >= t0 && c.t <= t1 + 1000);
+  return {
+    stats: onsetStats(samples),
+    missed,
+    unexplained,
+    worst,
+    stationLoop: {
+      p99MedianMs: round(median(seconds.map((c) => c.loopP99Ms ?? NaN).filter(Number.isFinite)), 1),
+      maxMs: round(Math.max(...seconds.map((c) => c.loopMaxMs ?? NaN).filter(Number.isFinite)), 1),
+    },
+  };
 }
 
 /** The full bed, its oximeter in alarm-cycles. */
@@ -202,7 +230,7 @@ export async function runBedOnsets(seconds: number, log: (s: string) => void): P
     const loadSummary = load.stop();
     await sleep(TAIL_MS);
     const sim = bed.sims.get('masimo-ascii') as HwSim;
-    const m = measure([{ gateway, sim }], bed.station.records, t0, t1);
+    const m = measure([{ gateway, sim }], bed.station.records, bed.station.counts, t0, t1);
     await bed.stop();
     return {
       setting: 'bed',
@@ -211,9 +239,7 @@ export async function runBedOnsets(seconds: number, log: (s: string) => void): P
       windowS: round(measuredS, 1),
       load: loadSummary,
       cpuShare: Object.fromEntries(Object.entries(shares).map(([k, v]) => [k, round(v, 4)])),
-      stats: onsetStats(m.samples),
-      missed: m.missed,
-      unexplained: m.unexplained,
+      ...m,
     };
   } catch (err) {
     await bed.stop().catch(() => undefined);
@@ -263,7 +289,8 @@ export async function runWardOnsets(o: { gateways: number; processes: number; be
     const measuredS = cpu.seconds;
     const loadSummary = load.stop();
     await sleep(TAIL_MS);
-    const m = measure(real, station.records, t0, t1);
+    const m = measure(real, station.records, station.counts, t0, t1);
+    const wardLat = station.records.filter((r) => r.k === 'alarm' && r.s > 0 && r.g.startsWith('gw-ward-') && !real.some((b) => b.gateway === r.g) && r.r >= t0 && r.r <= t1).map((r) => r.r - r.sw);
     await stopAll();
     const cpuShare = Object.fromEntries(Object.entries(shares).map(([k, v]) => [k, round(v, 4)]));
     cpuShare.generators = round(Object.entries(shares).reduce((n, [k, v]) => (k.startsWith('generator') ? n + v : n), 0), 4);
@@ -274,9 +301,8 @@ export async function runWardOnsets(o: { gateways: number; processes: number; be
       windowS: round(measuredS, 1),
       load: loadSummary,
       cpuShare,
-      stats: onsetStats(m.samples),
-      missed: m.missed,
-      unexplained: m.unexplained,
+      ...m,
+      wardAlarms: { n: wardLat.length, p50Ms: percentile(wardLat, 50), p99Ms: percentile(wardLat, 99), maxMs: wardLat.length ? Math.max(...wardLat) : NaN },
     };
   } catch (err) {
     for (const g of generators) g.process.kill('SIGKILL');
@@ -331,6 +357,18 @@ export async function runAlarmOnset(o: AlarmOnsetOptions): Promise<BenchResult> 
     r.setting === 'bed' ? fmt((r.cpuShare.agent ?? NaN) * 100, 1) : fmt(Object.entries(r.cpuShare).filter(([k]) => k.startsWith('agent')).reduce((n, [, v]) => n + v * 100, 0) / r.beds, 1),
     fmt((r.cpuShare.mosquitto ?? NaN) * 100, 1),
     fmt((r.cpuShare.station ?? NaN) * 100, 1),
+    `${fmt(r.stationLoop.p99MedianMs, 0)} / ${fmt(r.stationLoop.maxMs, 0)}`,
+  ]);
+  const worstText = (r: OnsetRun): string =>
+    r.worst.map((w) => `${fmt(w.latencyMs, 0)} ms at ${fmt(w.atS, 0)} s (${w.gateway}: ${fmt(w.toRaiseMs, 0)} to the raise, ${fmt(w.toStationMs, 0)} to the station)`).join(', ');
+  const notes = runs.flatMap((r) => [
+    `- Slowest onsets, ${name(r)} (time into the window): ${worstText(r) || 'none'}.`,
+    ...(r.wardAlarms
+      ? [
+          `- The simulated gateways' own alarm changes in the same window (envelope built -> station, wall clock, ${r.wardAlarms.n} changes):`,
+          `  p50 ${fmt(r.wardAlarms.p50Ms, 0)} ms, p99 ${fmt(r.wardAlarms.p99Ms, 0)} ms, max ${fmt(r.wardAlarms.maxMs, 0)} ms.`,
+        ]
+      : []),
   ]);
   const markdown = [
     'From the moment hw-sim\'s pulse oximeter writes the first line with its SpO2-low ALARM bit (0x0002) set to the',
@@ -351,13 +389,17 @@ export async function runAlarmOnset(o: AlarmOnsetOptions): Promise<BenchResult> 
     'joined to its onset by the gateway\'s `changedWallMs` (the latest onset sent before it; onsets are 2 s apart).',
     'The parts: onset -> the gateway\'s raise (pty, decode, relay; wall clock, 1 ms), and raise -> station (durable',
     'queue with fsync, forwarder, Mosquitto, the station\'s event loop). Missed: onsets in the window whose raise never',
-    'reached the station; unexplained: raises naming no onset. Plain MQTT on the loopback, as every benchmark here.',
+    'reached the station; unexplained: raises naming no onset. Station loop delay: the station process\'s event-loop',
+    'delay (`monitorEventLoopDelay`, 10 ms resolution), median of the per-second p99s and the worst second\'s max.',
+    'Plain MQTT on the loopback, as every benchmark here.',
     '',
     table(
-      ['setting', 'load avg', 'window s', 'onsets', 'onset -> station p50 / p99 / max ms', 'onset -> raise p50 / p99 ms', 'raise -> station p50 / p99 ms', 'missed / unexplained', 'agent CPU % (per bed)', 'broker CPU %', 'station CPU %'],
+      ['setting', 'load avg', 'window s', 'onsets', 'onset -> station p50 / p99 / max ms', 'onset -> raise p50 / p99 ms', 'raise -> station p50 / p99 ms', 'missed / unexplained', 'agent CPU % (per bed)', 'broker CPU %', 'station CPU %', 'station loop delay p99 / max ms'],
       rows,
-      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
+    '',
+    ...notes,
   ].join('\n');
   const args = [`--bed-seconds ${o.bedSeconds}`, `--ward-seconds ${o.wardSeconds}`, `--ward-beds ${o.wardBeds}`, `--gateways ${o.gateways}`, `--processes ${o.processes}`, ...(o.only ? [`--only ${o.only}`] : [])];
   return {

@@ -95,11 +95,19 @@ export function writeBedConfig(dir: string, brokerUrl: string, interfaces: Array
 
 // ---- the bench station process --------------------------------------------------------
 
+/** The station's once-a-second line: messages received so far, and its event-loop delay over that second. */
+export interface StationCount {
+  t: number;
+  messages: number;
+  loopP99Ms?: number;
+  loopMaxMs?: number;
+}
+
 export interface StationProcess {
   process: ChildProcess;
   records: StationRecord[];
   /** Messages received so far, once a second. */
-  counts: Array<{ t: number; messages: number }>;
+  counts: StationCount[];
   /** Stops it and returns its summary. */
   stop(): Promise<StationSummary>;
 }
@@ -108,12 +116,12 @@ export function startStation(url: string, record: 'all' | 'alarm' | 'none' = 'al
   const args = [join(BENCH_DIR, 'station.js'), '--url', url, '--record', record, ...(stationId ? ['--station-id', stationId] : [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const records: StationRecord[] = [];
-  const counts: Array<{ t: number; messages: number }> = [];
+  const counts: StationCount[] = [];
   let summary: StationSummary | null = null;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the bench station did not subscribe within 20 s')), 20_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const msg = JSON.parse(line) as { ready?: boolean; summary?: StationSummary; count?: { t: number; messages: number } } & StationRecord;
+      const msg = JSON.parse(line) as { ready?: boolean; summary?: StationSummary; count?: StationCount } & StationRecord;
       if (msg.ready) {
         clearTimeout(timer);
         resolve({

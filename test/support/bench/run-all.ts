@@ -6,8 +6,9 @@
  *   node dist/test/support/bench/run-all.js [--quick]
  *
  * --quick: one short run of each (a smoke test of the suite, not figures to publish).
- * About 22 minutes on the development machine without --quick (the soak under faults is about 10), plus the
- * fuzzing (fuzz.ts: 10 million inputs per target; its time is in docs/fuzzing.md).
+ * About 29 minutes on the development machine without --quick (the soak under faults is about 10, the
+ * device alarm onset about 7), plus the fuzzing (fuzz.ts: 10 million inputs per target; its time is
+ * in docs/fuzzing.md).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';

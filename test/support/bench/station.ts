@@ -10,7 +10,8 @@
  * stdout: `{"ready":true}` once subscribed; then one record per message recorded:
  *   {"r": received wall ms, "rm": received CLOCK_MONOTONIC ms, "k": kind, "g": gateway,
  *    "s": sequence, "boot": boot id, "bf": backfill, "sw": envelope sent wall ms, ...kind fields}
- * once a second `{"count": {"t": wall ms, "messages": received so far}}`, and at SIGTERM one
+ * once a second `{"count": {"t": wall ms, "messages": received so far, "loopP99Ms", "loopMaxMs": the
+ * station's event-loop delay over that second}}`, and at SIGTERM one
  * `{"summary": {...}}` line (messages, duplicates, sequence numbers
  * missing per gateway run), then it exits.
  *
@@ -19,6 +20,7 @@
  * `--record alarm`: only alarm messages are decoded a second time and written (the ward: the
  * station's CPU is then mostly the station model's own work).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { MqttLink } from '../../../agent/src/io/mqtt';
 import { createLogger } from '../../../agent/src/log';
@@ -137,10 +139,16 @@ async function main(): Promise<void> {
     out.length = 0;
   };
   let ticks = 0;
+  // The station's own event-loop delay, per second: where a late message waited (10 ms resolution, as the agent's).
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const flushTimer = setInterval(() => {
     // Once a second, the count so far: throughput over any window without recording every message.
     ticks += 1;
-    if (ticks % 10 === 0) out.push(JSON.stringify({ count: { t: Date.now(), messages } }));
+    if (ticks % 10 === 0) {
+      out.push(JSON.stringify({ count: { t: Date.now(), messages, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 } }));
+      loop.reset();
+    }
     flush();
   }, 100);
   const link = new MqttLink(
