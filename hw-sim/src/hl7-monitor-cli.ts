@@ -38,6 +38,7 @@ import {
 } from './devices/hl7-monitor';
 import { runDeviceCommand } from './command';
 import { openPty, QUIET_BEFORE_HANGUP_MS, type OpenPtyOptions } from './pty';
+import { monotonicClockMs } from './runner';
 import { connectTcp } from './tcp';
 import { isScenarioName, SCENARIO_NAMES, type ScenarioName } from './scenarios';
 
@@ -328,6 +329,7 @@ export async function startMonitorSimulator(config: MonitorSimConfig, deps: Moni
       // Each alert right after its second's ORU^R01, as its own message (its own control id).
       for (const a of m.alerts) {
         const alertWallMs = wallNowMs();
+        const alertMonoMs = monotonicClockMs(); // the alarm onset benchmark's clock (runner.ts)
         const alertWritten = line.write(a.bytes);
         deps.emit({
           event: 'alert',
@@ -345,6 +347,7 @@ export async function startMonitorSimulator(config: MonitorSimConfig, deps: Moni
           type: a.type,
           injected: a.injected,
           sentWallMs: alertWallMs,
+          sentMonoMs: alertMonoMs,
           deviceTime: new Date(m.deviceTimeMs).toISOString(),
           dropped: !alertWritten && config.transport === 'pty',
         });

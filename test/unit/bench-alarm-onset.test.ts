@@ -3,7 +3,7 @@
  * (test/support/bench/alarm-onset.ts), from hand-written events and records: no processes, no clock.
  */
 import t from 'tap';
-import { joinOnsets, onsetsOf, onsetStats, raisesOf, SPO2_LOW_ALARM_ID, SPO2_LOW_BIT } from '../support/bench/alarm-onset';
+import { alertOnsetsOf, joinOnsets, MONITOR_SPO2_LOW_ALARM_ID, onsetsOf, onsetStats, raisesOf, SPO2_LOW_ALARM_ID, SPO2_LOW_BIT } from '../support/bench/alarm-onset';
 import type { StationRecord } from '../support/bench/station';
 
 /** hw-sim's alarm-bits event of line `index`, sent at wall `wallMs` and monotonic `monoMs`. */
@@ -45,6 +45,27 @@ t.test('REQ-PERF-006 the onsets of the SpO2-low bit are the alarm-bits events th
     { index: 1, sentWallMs: 2000, sentMonoMs: 51_000.25 },
     { index: 4, sentWallMs: 5000, sentMonoMs: 54_000 },
   ], 'line 1 raises it; line 3 raises pulse high only; line 4 adds SpO2 low to it; a dropped line never reached the gateway; an event without its times is not one');
+});
+
+t.test('REQ-PERF-006 the onsets of the HL7 monitor\'s alert are its ORU^R40 starts, never a continue, an end, a fault or a message that did not leave', async (t) => {
+  const alert = (index: number, phase: string, wallMs: number, monoMs: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    event: 'alert', device: 'hl7-monitor', index, controlId: `HWSIM1-${index}-A1`, instanceId: `HWSIM-ALERT-${index}`, phase, state: 'active', injected: null, sentWallMs: wallMs, sentMonoMs: monoMs, dropped: false, ...extra,
+  });
+  const events = [
+    { event: 'frame', device: 'hl7-monitor', index: 0, sentWallMs: 900 },
+    alert(1, 'start', 1000, 20_000.5),
+    alert(11, 'continue', 11_000, 30_000),
+    alert(12, 'end', 12_000, 31_000, { state: 'inactive' }),
+    alert(13, 'start', 13_000, 32_000, { injected: 'alert-malformed' }),
+    alert(14, 'start', 14_000, 33_000, { dropped: true }),
+    alert(15, 'start', 15_000, 34_000),
+    { event: 'ack', device: 'hl7-monitor', index: 15, sentWallMs: 15_001 },
+  ];
+  t.same(alertOnsetsOf(events), [
+    { index: 1, sentWallMs: 1000, sentMonoMs: 20_000.5 },
+    { index: 15, sentWallMs: 15_000, sentMonoMs: 34_000 },
+  ]);
+  t.equal(MONITOR_SPO2_LOW_ALARM_ID, 'monitor.device-alarm-medium.196670-150456', 'hw-sim\'s MDC_EVT_LO on MDC_PULS_OXIM_SAT_O2 at PM, as the agent relays it (test/integration/hl7-pcd01-driver.test.ts)');
 });
 
 t.test('REQ-PERF-006 the raises are the live changes to active of that alarm of that gateway, not its re-announcements', async (t) => {

@@ -1,20 +1,21 @@
 /**
- * Device alarm onset -> station (issue 20, "Speed"): from the moment hw-sim's pulse oximeter writes
- * the first line with its SpO2-low ALARM bit set to the moment the station receives the alarm
- * message that raises it, in two settings:
+ * Device alarm onset -> station (issue 20, "Speed"): from the moment hw-sim writes the bytes that
+ * start a device alarm (the pulse oximeter's first line with its SpO2-low ALARM bit set; the HL7
+ * monitor's PCD-04 ORU^R40 that starts its SpO2-low alert) to the moment the station receives the
+ * alarm message that raises it, in two settings:
  *
  * - a full bed: every bed device whose hw-sim command exists streaming at real time on its own
- *   pseudo-terminal (the full-bed benchmark's bed, bed.ts), the oximeter playing `alarm-cycles`
- *   (SpO2 under the device's low limit every other second: one onset every 2 s), the real agent,
- *   a private Mosquitto and the bench station (station.ts, its own process);
+ *   pseudo-terminal (the full-bed benchmark's bed, bed.ts), the oximeter and the monitor playing
+ *   `alarm-cycles` (SpO2 under the devices' low limit every other second: one onset every 2 s
+ *   each), the real agent, a private Mosquitto and the bench station (station.ts, its own process);
  * - a ward: the ward benchmark's simulated gateways (ward-gateways.ts) on one Mosquitto with one
- *   station, and among them `--ward-beds` real beds (hw-sim oximeter in `alarm-cycles` + the real
- *   agent each) raising device alarms; the ward has `--gateways` beds in all.
+ *   station, and among them `--ward-beds` real beds (hw-sim oximeter and monitor in `alarm-cycles`
+ *   + the real agent each) raising device alarms; the ward has `--gateways` beds in all.
  *
- * Onset: hw-sim's `alarm-bits` event (hw-sim/src/runner.ts) whose `raisedBits` has 0x0002, stamped
- * just before the line is handed to the pty. End: the station's receipt of the
- * `spo2.device-spo2-low` raise (state active, a sequence number: not a re-announcement), before
- * decoding. Both on CLOCK_MONOTONIC (process.hrtime; 0.001 ms resolution; one clock for every
+ * Onset: hw-sim's `alarm-bits` event (hw-sim/src/runner.ts) whose `raisedBits` has 0x0002, or its
+ * `alert` event of phase `start` (hw-sim/src/hl7-monitor-cli.ts), stamped just before the bytes are
+ * handed to the pty. End: the station's receipt of the raise (state active, a sequence number: not
+ * a re-announcement), before decoding. Both on CLOCK_MONOTONIC (process.hrtime; 0.001 ms resolution; one clock for every
  * process of this machine, and no step when the wall clock is set). Each raise is joined to its
  * onset by the gateway's own stamp (the alarm's changedWallMs: the latest onset sent before it; the
  * onsets are 2 s apart). Onsets whose line left within the measurement window count.
@@ -30,7 +31,8 @@ import { startBroker } from '../broker';
 import { until } from '../observer';
 import { startAgentProcess, startHwSim, type AgentProcess, type HwSim } from '../processes';
 import { agentNodeOptions } from './agent-flags';
-import { availableDevices, interfaceConfig, INTERFACE_OF, simArgs, startBed, startStation, writeBedConfig, type StationCount } from './bed';
+import { availableDevices, interfaceConfig, INTERFACE_OF, simArgs, startBed, startStation, writeBedConfig, type BedDevice, type StationCount } from './bed';
+import type { ScenarioName } from '../../../hw-sim/src/scenarios';
 import { CpuWindow, LoadSampler, machine, median, percentile, round, sleep, type LoadSummary } from './measure';
 import { figure, fmt, loadText, printFigures, table, writeResult, type BenchResult } from './result';
 import type { StationRecord } from './station';
@@ -41,6 +43,12 @@ export const TARGET_ONSET_P99_MS = 500;
 export const SPO2_LOW_BIT = 0x0002;
 /** The alarm the agent relays it as (agent/src/drivers/masimo-ascii/alarm-bits.ts), on the oximeter's interface. */
 export const SPO2_LOW_ALARM_ID = `${INTERFACE_OF['masimo-ascii']}.device-spo2-low`;
+/**
+ * The HL7 monitor's SpO2-low alert as the agent relays it (agent/src/drivers/hl7-pcd01/alert-relay.ts): hw-sim's
+ * ORU^R40 says event 196670 MDC_EVT_LO on source 150456 MDC_PULS_OXIM_SAT_O2 at priority PM (medium;
+ * docs/interfaces/hl7-pcd01.md, the simulator's alerts).
+ */
+export const MONITOR_SPO2_LOW_ALARM_ID = `${INTERFACE_OF['hl7-monitor']}.device-alarm-medium.196670-150456`;
 /** After the window: the raises of its last onsets are still on their way. */
 const TAIL_MS = 2000;
 
@@ -68,6 +76,28 @@ export function onsetsOf(events: ReadonlyArray<Record<string, unknown>>, bit: nu
   }
   return out.sort((a, b) => a.sentMonoMs - b.sentMonoMs);
 }
+
+/**
+ * The onsets of the HL7 monitor's alerts among hw-sim's events: each `alert` event of phase `start`
+ * (an ORU^R40 announcing the alarm), in order; an injected fault or a dropped message is not one.
+ */
+export function alertOnsetsOf(events: ReadonlyArray<Record<string, unknown>>): Onset[] {
+  const out: Onset[] = [];
+  for (const e of events) {
+    if (e.event !== 'alert' || e.phase !== 'start' || e.dropped === true || (e.injected ?? null) !== null) continue;
+    const { index, sentWallMs, sentMonoMs } = e;
+    if (typeof index !== 'number' || typeof sentWallMs !== 'number' || typeof sentMonoMs !== 'number') continue;
+    out.push({ index, sentWallMs, sentMonoMs });
+  }
+  return out.sort((a, b) => a.sentMonoMs - b.sentMonoMs);
+}
+
+/** The bed devices whose alarms are measured: what starts one at hw-sim, and the alarm the agent relays it as. */
+export type AlarmDevice = 'masimo-ascii' | 'hl7-monitor';
+export const ONSET_SOURCES: Readonly<Record<AlarmDevice, { what: string; alarmId: string; onsets: (events: ReadonlyArray<Record<string, unknown>>) => Onset[] }>> = {
+  'masimo-ascii': { what: 'ALARM bit 0x0002 (SpO2 low limit) set', alarmId: SPO2_LOW_ALARM_ID, onsets: (e) => onsetsOf(e, SPO2_LOW_BIT) },
+  'hl7-monitor': { what: 'PCD-04 alert start (MDC_EVT_LO on SpO2)', alarmId: MONITOR_SPO2_LOW_ALARM_ID, onsets: alertOnsetsOf },
+};
 
 /** The station's records that raise `alarmId` of `gateway`: changes (sequence > 0) to active, live (not backfill). */
 export function raisesOf(records: readonly StationRecord[], gateway: string, alarmId: string): StationRecord[] {
@@ -147,57 +177,69 @@ export function onsetStats(samples: readonly OnsetSample[]): OnsetStats {
 
 export interface OnsetRun {
   setting: 'bed' | 'ward';
-  /** What ran beside the measured oximeters. */
+  /** The measured devices (alarm-cycles) of each real bed, and what ran beside them. */
+  devices: AlarmDevice[];
   around: string;
   beds: number;
   windowS: number;
   load: LoadSummary;
   cpuShare: Record<string, number>;
+  /** Every onset of the window, every device together (the figures). */
   stats: OnsetStats;
+  /** Per device: its onsets' stats, and the onsets whose raise never reached the station. */
+  byDevice: Partial<Record<AlarmDevice, OnsetStats & { missed: number }>>;
   /** Onsets in the window whose raise never reached the station; raises naming no onset. */
   missed: number;
   unexplained: number;
-  /** The slowest onsets: when in the window (s), which bed, and where the time went. */
-  worst: Array<{ atS: number; gateway: string; latencyMs: number; toRaiseMs: number; toStationMs: number }>;
+  /** The slowest onsets: when in the window (s), which bed and device, and where the time went. */
+  worst: Array<{ atS: number; gateway: string; device: AlarmDevice; latencyMs: number; toRaiseMs: number; toStationMs: number }>;
   /** The station's event-loop delay over the window: median of the per-second p99s, and the worst second's max. */
   stationLoop: { p99MedianMs: number; maxMs: number };
   /** Ward: the simulated gateways' own alarm changes in the window, envelope built -> station (wall clock). */
   wardAlarms?: { n: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
 
-interface BedUnderTest {
+/** One measured device of one real bed. */
+interface AlarmSource {
   gateway: string;
+  device: AlarmDevice;
   sim: HwSim;
 }
 
 const WORST_SHOWN = 5;
 
-/** The window's onsets of every measured bed, joined to the station's raises, and what the station's loop did. */
+/** The window's onsets of every measured device, joined to the station's raises, and what the station's loop did. */
 function measure(
-  beds: readonly BedUnderTest[],
+  sources: readonly AlarmSource[],
   records: readonly StationRecord[],
   counts: readonly StationCount[],
   t0: number,
   t1: number,
-): Pick<OnsetRun, 'stats' | 'missed' | 'unexplained' | 'worst' | 'stationLoop'> {
-  const samples: Array<OnsetSample & { gateway: string }> = [];
-  let missed = 0;
+): Pick<OnsetRun, 'stats' | 'byDevice' | 'missed' | 'unexplained' | 'worst' | 'stationLoop'> {
+  const samples: Array<OnsetSample & { gateway: string; device: AlarmDevice }> = [];
+  const missedBy: Partial<Record<AlarmDevice, number>> = {};
   let unexplained = 0;
   const inWindow = (o: Onset): boolean => o.sentWallMs >= t0 && o.sentWallMs <= t1;
-  for (const b of beds) {
-    const join = joinOnsets(onsetsOf(b.sim.events, SPO2_LOW_BIT), raisesOf(records, b.gateway, SPO2_LOW_ALARM_ID));
-    samples.push(...join.samples.filter((s) => inWindow(s.onset)).map((s) => ({ ...s, gateway: b.gateway })));
-    missed += join.missed.filter(inWindow).length;
+  for (const src of sources) {
+    const { alarmId, onsets } = ONSET_SOURCES[src.device];
+    const join = joinOnsets(onsets(src.sim.events), raisesOf(records, src.gateway, alarmId));
+    samples.push(...join.samples.filter((s) => inWindow(s.onset)).map((s) => ({ ...s, gateway: src.gateway, device: src.device })));
+    missedBy[src.device] = (missedBy[src.device] ?? 0) + join.missed.filter(inWindow).length;
     unexplained += join.unexplained;
+  }
+  const byDevice: OnsetRun['byDevice'] = {};
+  for (const device of new Set(sources.map((s) => s.device))) {
+    byDevice[device] = { ...onsetStats(samples.filter((s) => s.device === device)), missed: missedBy[device] ?? 0 };
   }
   const worst = [...samples]
     .sort((a, b) => b.latencyMs - a.latencyMs)
     .slice(0, WORST_SHOWN)
-    .map((s) => ({ atS: round((s.onset.sentWallMs - t0) / 1000, 1), gateway: s.gateway, latencyMs: round(s.latencyMs, 1), toRaiseMs: s.toRaiseMs, toStationMs: s.toStationMs }));
+    .map((s) => ({ atS: round((s.onset.sentWallMs - t0) / 1000, 1), gateway: s.gateway, device: s.device, latencyMs: round(s.latencyMs, 1), toRaiseMs: s.toRaiseMs, toStationMs: s.toStationMs }));
   const seconds = counts.filter((c) => c.t >= t0 && c.t <= t1 + 1000);
   return {
     stats: onsetStats(samples),
-    missed,
+    byDevice,
+    missed: Object.values(missedBy).reduce((n, m) => n + m, 0),
     unexplained,
     worst,
     stationLoop: {
@@ -207,16 +249,33 @@ function measure(
   };
 }
 
-/** The full bed, its oximeter in alarm-cycles. */
+/** The bed devices of this build whose alarms are measured (each one's hw-sim command exists). */
+function alarmDevices(devices: readonly BedDevice[]): AlarmDevice[] {
+  return devices.filter((d): d is AlarmDevice => d in ONSET_SOURCES);
+}
+
+/** alarm-cycles for every measured device (the others stay `stable`). */
+function alarmScenarios(devices: readonly AlarmDevice[]): Partial<Record<BedDevice, ScenarioName>> {
+  return Object.fromEntries(devices.map((d) => [d, 'alarm-cycles' as const]));
+}
+
+/** Waits for a first raise of every measured device's alarm at the station. */
+function firstRaises(sources: readonly AlarmSource[], records: readonly StationRecord[]): Promise<boolean> {
+  return until('a first device alarm of every measured device at the station', () => sources.every((s) => raisesOf(records, s.gateway, ONSET_SOURCES[s.device].alarmId).length > 0), 60_000);
+}
+
+/** The full bed, its oximeter and monitor in alarm-cycles. */
 export async function runBedOnsets(seconds: number, log: (s: string) => void): Promise<OnsetRun> {
   const devices = availableDevices();
-  if (!devices.includes('masimo-ascii')) throw new Error('hw-sim masimo-ascii not found: build first');
-  const bed = await startBed(devices, {}, {}, { 'masimo-ascii': 'alarm-cycles' });
+  const measured = alarmDevices(devices);
+  if (measured.length === 0) throw new Error('no hw-sim device with alarms (masimo-ascii, hl7-monitor) found: build first');
+  const bed = await startBed(devices, {}, {}, alarmScenarios(measured));
   try {
     const gateway = 'gw-bench';
+    const sources = measured.map((device) => ({ gateway, device, sim: bed.sims.get(device) as HwSim }));
     const interfaces = devices.map((d) => INTERFACE_OF[d]);
     await until('a value from every interface', () => interfaces.every((i) => bed.station.records.some((r) => r.k === 'observation' && r.i === i && r.hv)), 60_000);
-    await until('a first device alarm at the station', () => raisesOf(bed.station.records, gateway, SPO2_LOW_ALARM_ID).length > 0, 30_000);
+    await firstRaises(sources, bed.station.records);
     await sleep(5000);
     const pids: Record<string, number> = { agent: bed.agent.process.pid as number, mosquitto: bed.broker.process.pid as number, station: bed.station.process.pid as number };
     const load = new LoadSampler();
@@ -229,12 +288,12 @@ export async function runBedOnsets(seconds: number, log: (s: string) => void): P
     const measuredS = cpu.seconds;
     const loadSummary = load.stop();
     await sleep(TAIL_MS);
-    const sim = bed.sims.get('masimo-ascii') as HwSim;
-    const m = measure([{ gateway, sim }], bed.station.records, bed.station.counts, t0, t1);
+    const m = measure(sources, bed.station.records, bed.station.counts, t0, t1);
     await bed.stop();
     return {
       setting: 'bed',
-      around: devices.filter((d) => d !== 'masimo-ascii').join(', '),
+      devices: measured,
+      around: devices.filter((d) => !(measured as BedDevice[]).includes(d)).join(', '),
       beds: 1,
       windowS: round(measuredS, 1),
       load: loadSummary,
@@ -247,18 +306,22 @@ export async function runBedOnsets(seconds: number, log: (s: string) => void): P
   }
 }
 
-/** The ward: `gateways - beds` simulated gateways and `beds` real oximeter beds in alarm-cycles on one broker. */
+/** The ward: `gateways - beds` simulated gateways and `beds` real beds (oximeter and monitor in alarm-cycles) on one broker. */
 export async function runWardOnsets(o: { gateways: number; processes: number; beds: number; seconds: number }, log: (s: string) => void): Promise<OnsetRun> {
+  const measured = alarmDevices(availableDevices());
+  if (measured.length === 0) throw new Error('no hw-sim device with alarms (masimo-ascii, hl7-monitor) found: build first');
   const simulated = o.gateways - o.beds;
   const broker = await startBroker();
   const station = await startStation(broker.url, 'alarm');
   const generators: Generator[] = [];
-  const real: Array<BedUnderTest & { agent: AgentProcess }> = [];
-  const stopAll = async (): Promise<void> => {
-    for (const g of generators) g.process.kill('SIGTERM');
-    await Promise.all(generators.map((g) => g.summary));
-    for (const b of real) await b.agent.stop('SIGTERM').catch(() => undefined);
-    for (const b of real) await b.sim.stop('SIGTERM').catch(() => undefined);
+  const sims: HwSim[] = [];
+  const agents: AgentProcess[] = [];
+  const sources: AlarmSource[] = [];
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
+    for (const g of generators) g.process.kill(signal);
+    if (signal === 'SIGTERM') await Promise.all(generators.map((g) => g.summary));
+    for (const a of agents) await a.stop(signal).catch(() => undefined);
+    for (const s of sims) await s.stop(signal).catch(() => undefined);
     await station.stop().catch(() => undefined);
     await broker.stop().catch(() => undefined);
   };
@@ -266,36 +329,44 @@ export async function runWardOnsets(o: { gateways: number; processes: number; be
     const per = Math.ceil(simulated / o.processes);
     for (let first = 0; first < simulated; first += per) generators.push(await startGenerator(broker.url, first, Math.min(per, simulated - first)));
     // The real beds follow the simulated ones in the ward's numbering (bed<index>, gw-ward-<index>).
+    let seed = 101;
     for (let i = 0; i < o.beds; i += 1) {
       const index = simulated + i;
-      const sim = await startHwSim(simArgs('masimo-ascii', 101 + i, 'alarm-cycles'));
-      const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-onset-'));
       const gateway = `gw-ward-${index}`;
-      const config = writeBedConfig(dir, broker.url, [interfaceConfig('masimo-ascii', sim.path)], { wardId: 'ward-bench', bedId: `bed${index}` }, gateway);
-      real.push({ gateway, sim, agent: startAgentProcess(config, agentNodeOptions()) });
+      const interfaces: Array<Record<string, unknown>> = [];
+      for (const device of measured) {
+        const sim = await startHwSim(simArgs(device, seed++, 'alarm-cycles'));
+        sims.push(sim);
+        sources.push({ gateway, device, sim });
+        interfaces.push(interfaceConfig(device, sim.path));
+      }
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-onset-'));
+      agents.push(startAgentProcess(writeBedConfig(dir, broker.url, interfaces, { wardId: 'ward-bench', bedId: `bed${index}` }, gateway), agentNodeOptions()));
     }
-    await until('a first device alarm from every real bed', () => real.every((b) => raisesOf(station.records, b.gateway, SPO2_LOW_ALARM_ID).length > 0), 60_000);
+    await firstRaises(sources, station.records);
     await sleep(5000);
     const pids: Record<string, number> = { mosquitto: broker.process.pid as number, station: station.process.pid as number };
-    real.forEach((b, i) => (pids[`agent ${i + 1}`] = b.agent.process.pid as number));
+    agents.forEach((a, i) => (pids[`agent ${i + 1}`] = a.process.pid as number));
     generators.forEach((g, i) => (pids[`generator ${i + 1}`] = g.process.pid as number));
     const load = new LoadSampler();
     const cpu = new CpuWindow(pids);
     const t0 = Date.now();
-    log(`  ward (${simulated} simulated gateways + ${o.beds} real beds): measuring ${o.seconds} s`);
+    log(`  ward (${simulated} simulated gateways + ${o.beds} real beds with ${measured.join(', ')}): measuring ${o.seconds} s`);
     await sleep(o.seconds * 1000);
     const t1 = Date.now();
     const shares = cpu.shares();
     const measuredS = cpu.seconds;
     const loadSummary = load.stop();
     await sleep(TAIL_MS);
-    const m = measure(real, station.records, station.counts, t0, t1);
-    const wardLat = station.records.filter((r) => r.k === 'alarm' && r.s > 0 && r.g.startsWith('gw-ward-') && !real.some((b) => b.gateway === r.g) && r.r >= t0 && r.r <= t1).map((r) => r.r - r.sw);
-    await stopAll();
+    const m = measure(sources, station.records, station.counts, t0, t1);
+    const realGateways = new Set(sources.map((s) => s.gateway));
+    const wardLat = station.records.filter((r) => r.k === 'alarm' && r.s > 0 && !realGateways.has(r.g) && r.r >= t0 && r.r <= t1).map((r) => r.r - r.sw);
+    await stop('SIGTERM');
     const cpuShare = Object.fromEntries(Object.entries(shares).map(([k, v]) => [k, round(v, 4)]));
     cpuShare.generators = round(Object.entries(shares).reduce((n, [k, v]) => (k.startsWith('generator') ? n + v : n), 0), 4);
     return {
       setting: 'ward',
+      devices: measured,
       around: `${simulated} simulated gateways`,
       beds: o.beds,
       windowS: round(measuredS, 1),
@@ -305,13 +376,7 @@ export async function runWardOnsets(o: { gateways: number; processes: number; be
       wardAlarms: { n: wardLat.length, p50Ms: percentile(wardLat, 50), p99Ms: percentile(wardLat, 99), maxMs: wardLat.length ? Math.max(...wardLat) : NaN },
     };
   } catch (err) {
-    for (const g of generators) g.process.kill('SIGKILL');
-    for (const b of real) {
-      await b.agent.stop('SIGKILL').catch(() => undefined);
-      await b.sim.stop('SIGKILL').catch(() => undefined);
-    }
-    await station.stop().catch(() => undefined);
-    await broker.stop().catch(() => undefined);
+    await stop('SIGKILL');
     throw err;
   }
 }
@@ -345,22 +410,33 @@ export async function runAlarmOnset(o: AlarmOnsetOptions): Promise<BenchResult> 
     figure(`Device alarm onset -> station, ${name(r)}: p50`, r.stats.p50Ms, 'ms', r.load, undefined, 0),
     figure(`Device alarm onset -> station, ${name(r)}: p99`, r.stats.p99Ms, 'ms', r.load, { op: '<=', value: TARGET_ONSET_P99_MS }, 0),
   ]);
+  const deviceName: Record<AlarmDevice, string> = { 'masimo-ascii': 'oximeter', 'hl7-monitor': 'monitor' };
+  const settingText = (r: OnsetRun): string =>
+    r.setting === 'bed'
+      ? `full bed (${r.devices.map((d) => deviceName[d]).join(' + ')} in alarm-cycles${r.around ? `, ${r.around} stable` : ''})`
+      : `ward: ${r.beds} real beds (${r.devices.map((d) => deviceName[d]).join(' + ')}) among ${r.around}`;
+  const latencyCells = (s: OnsetStats): string[] => [
+    String(s.n),
+    `${fmt(s.p50Ms, 0)} / ${fmt(s.p99Ms, 0)} / ${fmt(s.maxMs, 0)}`,
+    `${fmt(s.toRaise.p50Ms, 0)} / ${fmt(s.toRaise.p99Ms, 0)}`,
+    `${fmt(s.toStation.p50Ms, 0)} / ${fmt(s.toStation.p99Ms, 0)}`,
+  ];
   const rows = runs.map((r) => [
-    r.setting === 'bed' ? `full bed (oximeter + ${r.around || 'nothing else'})` : `ward: ${r.beds} real beds among ${r.around}`,
+    settingText(r),
     loadText(r.load),
     fmt(r.windowS, 0),
-    String(r.stats.n),
-    `${fmt(r.stats.p50Ms, 0)} / ${fmt(r.stats.p99Ms, 0)} / ${fmt(r.stats.maxMs, 0)}`,
-    `${fmt(r.stats.toRaise.p50Ms, 0)} / ${fmt(r.stats.toRaise.p99Ms, 0)}`,
-    `${fmt(r.stats.toStation.p50Ms, 0)} / ${fmt(r.stats.toStation.p99Ms, 0)}`,
+    ...latencyCells(r.stats),
     `${r.missed} / ${r.unexplained}`,
     r.setting === 'bed' ? fmt((r.cpuShare.agent ?? NaN) * 100, 1) : fmt(Object.entries(r.cpuShare).filter(([k]) => k.startsWith('agent')).reduce((n, [, v]) => n + v * 100, 0) / r.beds, 1),
     fmt((r.cpuShare.mosquitto ?? NaN) * 100, 1),
     fmt((r.cpuShare.station ?? NaN) * 100, 1),
     `${fmt(r.stationLoop.p99MedianMs, 0)} / ${fmt(r.stationLoop.maxMs, 0)}`,
   ]);
+  const deviceRows = runs.flatMap((r) =>
+    Object.entries(r.byDevice).map(([d, s]) => [name(r), `${deviceName[d as AlarmDevice]}: ${ONSET_SOURCES[d as AlarmDevice].what}`, ...latencyCells(s), String(s.missed)]),
+  );
   const worstText = (r: OnsetRun): string =>
-    r.worst.map((w) => `${fmt(w.latencyMs, 0)} ms at ${fmt(w.atS, 0)} s (${w.gateway}: ${fmt(w.toRaiseMs, 0)} to the raise, ${fmt(w.toStationMs, 0)} to the station)`).join(', ');
+    r.worst.map((w) => `${fmt(w.latencyMs, 0)} ms at ${fmt(w.atS, 0)} s (${w.gateway} ${deviceName[w.device]}: ${fmt(w.toRaiseMs, 0)} to the raise, ${fmt(w.toStationMs, 0)} to the station)`).join(', ');
   const notes = runs.flatMap((r) => [
     `- Slowest onsets, ${name(r)} (time into the window): ${worstText(r) || 'none'}.`,
     ...(r.wardAlarms
@@ -371,33 +447,40 @@ export async function runAlarmOnset(o: AlarmOnsetOptions): Promise<BenchResult> 
       : []),
   ]);
   const markdown = [
-    'From the moment hw-sim\'s pulse oximeter writes the first line with its SpO2-low ALARM bit (0x0002) set to the',
-    'moment the station receives the `spo2.device-spo2-low` alarm raising it. The oximeter plays `alarm-cycles`',
-    '(SpO2 under the device\'s low limit of 90 % every other device second, at real time: one onset every 2 s, ended',
-    'a second later). Two settings, each one run:',
+    'From the moment hw-sim writes the bytes that start a device alarm to the moment the station receives the alarm',
+    'message raising it, for the bed\'s two devices that announce alarms: the pulse oximeter (the first line with its',
+    'SpO2-low ALARM bit 0x0002 set, relayed as `spo2.device-spo2-low`) and the HL7 monitor (the PCD-04 ORU^R40 that',
+    'starts its SpO2-low alert, relayed as `monitor.device-alarm-medium.196670-150456`). Both play `alarm-cycles`',
+    '(SpO2 under the devices\' low limit of 90 % every other device second, at real time: one onset every 2 s per',
+    'device, ended a second later). Two settings, each one run:',
     '',
-    `- Full bed: the full-bed benchmark's bed (every bed device whose hw-sim command exists, the others in \`stable\`,`,
+    `- Full bed: the full-bed benchmark's bed (every bed device whose hw-sim command exists, the patch in \`stable\`,`,
     '  the real agent with its durable queue, a private Mosquitto, the bench station `test/support/bench/station.ts`',
     `  in its own process), ${o.bedSeconds} s measured after every interface published and 5 s of warm-up.`,
     `- Ward: the ward benchmark's simulated gateways (\`ward-gateways.ts\`, ${o.processes} processes) and ${o.wardBeds} real beds (hw-sim oximeter`,
-    `  + the real agent each), ${o.gateways} beds in all on one Mosquitto with one station subscribed to every bed (\`--record alarm\`),`,
-    `  ${o.wardSeconds} s measured after every real bed's first alarm and 5 s of warm-up.`,
+    `  and monitor + the real agent each), ${o.gateways} beds in all on one Mosquitto with one station subscribed to every bed`,
+    `  (\`--record alarm\`), ${o.wardSeconds} s measured after every real device's first alarm and 5 s of warm-up.`,
     '',
-    'Onset: hw-sim\'s `alarm-bits` event (`hw-sim/src/runner.ts`), stamped just before the line goes to the pty;',
-    'end: the station\'s receipt of the raise (a change with a sequence number, not a re-announcement), before',
-    'decoding. Both on CLOCK_MONOTONIC (`process.hrtime`, one clock for every process of the machine). Each raise is',
-    'joined to its onset by the gateway\'s `changedWallMs` (the latest onset sent before it; onsets are 2 s apart).',
+    'Onset: hw-sim\'s `alarm-bits` event (oximeter, `hw-sim/src/runner.ts`) or `alert` event of phase `start`',
+    '(monitor, `hw-sim/src/hl7-monitor-cli.ts`), stamped just before the bytes go to the pty; end: the station\'s',
+    'receipt of the raise (a change with a sequence number, not a re-announcement), before decoding. Both on',
+    'CLOCK_MONOTONIC (`process.hrtime`, one clock for every process of the machine). Each raise is joined to its',
+    'onset by the gateway\'s `changedWallMs` (the latest onset of that device sent before it; onsets are 2 s apart).',
     'The parts: onset -> the gateway\'s raise (pty, decode, relay; wall clock, 1 ms), and raise -> station (durable',
     'queue with fsync, forwarder, Mosquitto, the station\'s event loop). Missed: onsets in the window whose raise never',
     'reached the station; unexplained: raises naming no onset. Station loop delay: the station process\'s event-loop',
     'delay (`monitorEventLoopDelay`, 10 ms resolution), median of the per-second p99s and the worst second\'s max.',
-    'Plain MQTT on the loopback, as every benchmark here.',
+    'Plain MQTT on the loopback, as every benchmark here. The figures take every onset of the setting, both devices.',
     '',
     table(
       ['setting', 'load avg', 'window s', 'onsets', 'onset -> station p50 / p99 / max ms', 'onset -> raise p50 / p99 ms', 'raise -> station p50 / p99 ms', 'missed / unexplained', 'agent CPU % (per bed)', 'broker CPU %', 'station CPU %', 'station loop delay p99 / max ms'],
       rows,
       ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
+    '',
+    'By device:',
+    '',
+    table(['setting', 'device: onset', 'onsets', 'onset -> station p50 / p99 / max ms', 'onset -> raise p50 / p99 ms', 'raise -> station p50 / p99 ms', 'missed'], deviceRows, ['l', 'l', 'r', 'r', 'r', 'r', 'r']),
     '',
     ...notes,
   ].join('\n');
