@@ -8,6 +8,7 @@
  *   vigil --version | version [--json]      agent, addon, protocol, parameter table and profile versions
  *   vigil station --url mqtt://host:port    console view of the nurses' station [--json] [--refresh-ms N]
  *   vigil station ack|silence|observe|confirm-device ...   send a command to a bed's gateway
+ *   vigil station serve ... | add-user ...   the ward board in a browser (docs/interfaces/station-web.md)
  *   vigil score news2                       JSON Lines in (stdin), one NEWS2 result per line out
  *   vigil decode pcd01|masimo-ascii|vigil-patch [file]  a device capture through the agent's decoding and controls
  *   vigil detect qrs <record>               beat sample indexes of a WFDB record (docs/signal-processing.md)
@@ -30,6 +31,11 @@ const USAGE = `usage:
   vigil station ack|silence|observe|confirm-device --url U --bed site/ward/bed --user NAME
                 [--alarm ID] [--duration-sec N] [--consciousness A|C|V|P|U] [--on-oxygen true|false]
                 [--spo2-scale 1|2] [--interface ID] [--gateway ID] [--json] [--ca F --cert F --key F]
+  vigil station serve --url U [--ca-file F --cert-file F --key-file F] [--station-id ID] --users FILE
+                --listen HOST:PORT (--tls-cert F --tls-key F | --insecure-http) [--session-ttl-ms N]
+                [--allowed-origin URL]... [--silent-bed-ms 5000]   the ward board in a browser
+  vigil station add-user --users FILE --name NAME [--display-name TEXT] [--beds site/ward/*[,...]]
+                                         (password on stdin)
   vigil score news2   (JSON Lines on stdin)
   vigil decode pcd01|masimo-ascii|vigil-patch [file] [--utc-offset +HH:MM] [--patient-id ID]
                [--profile NAME|auto] [--conformance tolerant|pcd01-strict]   (pcd01)
@@ -124,6 +130,11 @@ function exitCodeOf(err: unknown): number {
 
 /** `vigil station ...`: a command to a bed's gateway, or the console view. */
 async function stationCommand(rest: string[]): Promise<number> {
+  if (rest[0] === 'serve' || rest[0] === 'add-user') {
+    // The ward board in a browser (docs/interfaces/station-web.md).
+    const { runStationServe, runAddUser } = await import('./commands/station-serve.js');
+    return rest[0] === 'serve' ? await runStationServe(rest.slice(1), createLogger('info')) : await runAddUser(rest.slice(1));
+  }
   if (rest[0] !== undefined && !rest[0].startsWith('-')) {
     // A command to a bed's gateway: ack, silence, observe, confirm-device.
     const { runStationCommand } = await import('./commands/station.js');

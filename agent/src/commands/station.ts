@@ -16,8 +16,9 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../errors';
 import { MqttLink } from '../io/mqtt';
 import type { Logger } from '../log';
-import type { CommandResultMsg } from '../proto/codec';
+import type { CommandMsg, CommandResultMsg } from '../proto/codec';
 import { decodeEnvelope, encodeCommand, encodeReceipt } from '../proto/codec';
+import type { BedAddress } from '../publish/topics';
 import { topics } from '../publish/topics';
 import type { StationAction } from '../station/commands';
 import { buildCommand, parseBed } from '../station/commands';
@@ -212,6 +213,69 @@ function parseObserveAction(values: CommandValues): StationAction {
   };
 }
 
+/** Answers kept for a command nobody waits for yet (one that overtook its PUBACK), at most. */
+const EARLY_RESULTS = 256;
+
+/**
+ * The gateways' CommandResults as they arrive on .../cmd-result, handed to whoever waits for
+ * that command id. Used by `vigil station ack|...` and by `vigil station serve` (one link each).
+ */
+export class CommandResultInbox {
+  private readonly waiting = new Map<string, (r: CommandResultMsg) => void>();
+  private readonly early = new Map<string, CommandResultMsg>();
+
+  /** A CommandResult arrived. */
+  push(result: CommandResultMsg): void {
+    const waiter = this.waiting.get(result.commandId);
+    if (waiter) return waiter(result);
+    this.early.set(result.commandId, result);
+    if (this.early.size > EARLY_RESULTS) this.early.delete(this.early.keys().next().value as string);
+  }
+
+  /** The answer to `commandId`, or null after `timeoutMs`. */
+  waitFor(commandId: string, timeoutMs: number): Promise<CommandResultMsg | null> {
+    const got = this.early.get(commandId);
+    if (got) {
+      this.early.delete(commandId);
+      return Promise.resolve(got);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(commandId);
+        resolve(null);
+      }, Math.max(0, timeoutMs));
+      this.waiting.set(commandId, (r) => {
+        clearTimeout(timer);
+        this.waiting.delete(commandId);
+        resolve(r);
+      });
+    });
+  }
+}
+
+/** What came of a command sent. */
+export type CommandOutcome =
+  | { outcome: 'accepted' | 'rejected'; result: CommandResultMsg }
+  | { outcome: 'refused-by-broker'; detail: string }
+  | { outcome: 'no-answer' };
+
+/**
+ * Publishes `command` on its bed's command topic (QoS 1) and waits up to `timeoutMs` for the
+ * gateway's CommandResult, which `inbox` must be fed from the bed's .../cmd-result.
+ */
+export async function publishCommand(link: MqttLink, bed: BedAddress, command: CommandMsg, inbox: CommandResultInbox, timeoutMs: number): Promise<CommandOutcome> {
+  const startedMs = Date.now();
+  try {
+    await link.publish(topics.command(bed), encodeCommand(command), { qos: 1, retain: false });
+  } catch (err) {
+    return { outcome: 'refused-by-broker', detail: (err as Error).message };
+  }
+  // An answer that overtook the PUBACK waits in the inbox.
+  const result = await inbox.waitFor(command.commandId, timeoutMs - (Date.now() - startedMs));
+  if (!result) return { outcome: 'no-answer' };
+  return { outcome: result.outcome === 'COMMAND_OUTCOME_ACCEPTED' ? 'accepted' : 'rejected', result };
+}
+
 /** Sends one station command and prints the gateway's answer; returns the exit code. */
 export async function runStationCommand(sub: string, args: string[], logger: Logger, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const o = parseStationCommand(sub, args);
@@ -231,15 +295,14 @@ export async function runStationCommand(sub: string, args: string[], logger: Log
     out.write(o.json ? `${JSON.stringify(json)}\n` : `${line}\n`);
   };
   let gatewayId = o.gatewayId;
-  let result: CommandResultMsg | null = null;
   let commandId = '';
-  const results: CommandResultMsg[] = [];
+  const inbox = new CommandResultInbox();
   link.on('message', (topic, payload) => {
     if (payload.length === 0) return;
     try {
       const env = decodeEnvelope(payload);
       if (topic === topics.status(o.bed) && !gatewayId && env.gatewayId) gatewayId = env.gatewayId;
-      if (topic === topics.commandResult(o.bed) && env.commandResult) results.push(env.commandResult);
+      if (topic === topics.commandResult(o.bed) && env.commandResult) inbox.push(env.commandResult);
     } catch {
       /* not a vigil.v1 envelope: ignored */
     }
@@ -267,18 +330,17 @@ export async function runStationCommand(sub: string, args: string[], logger: Log
     }
     const command = buildCommand(o.action, { ...o.bed, gatewayId: gatewayId as string }, o.user, o.stationId, Date.now());
     commandId = command.commandId;
-    try {
-      await link.publish(topics.command(o.bed), encodeCommand(command), { qos: 1, retain: false });
-    } catch (err) {
-      print(`refused by the broker: ${(err as Error).message}`, { commandId, outcome: 'refused-by-broker', detail: (err as Error).message });
+    const sent = await publishCommand(link, o.bed, command, inbox, deadline - Date.now());
+    if (sent.outcome === 'refused-by-broker') {
+      print(`refused by the broker: ${sent.detail}`, { commandId, outcome: 'refused-by-broker', detail: sent.detail });
       return 1;
     }
-    result = await waitFor(() => results.find((r) => r.commandId === commandId));
-    if (!result) {
+    if (sent.outcome === 'no-answer') {
       print(`no answer from gateway ${gatewayId} within ${o.timeoutMs} ms`, { commandId, outcome: 'no-answer' });
       return 1;
     }
-    const accepted = result.outcome === 'COMMAND_OUTCOME_ACCEPTED';
+    const { result } = sent;
+    const accepted = sent.outcome === 'accepted';
     print(
       accepted
         ? `accepted (${commandId})${result.detail ? `: ${result.detail}` : ''}`
