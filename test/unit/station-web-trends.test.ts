@@ -11,7 +11,8 @@ const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 const BED = 'site1/ward7/bed12';
 
 function value(parameter: string, v: number | null, current = true, source = ''): ValueView {
-  return { parameter, source, value: v, unit: '%', ageMs: 0, current, status: 'final', quality: [], reason: '', backfill: false, stopped: !current, enteredBy: '', valueCode: '' };
+  // Cast: the fields trends.ts reads; others the view may grow do not matter here.
+  return { parameter, source, value: v, unit: '%', ageMs: 0, current, status: 'final', quality: [], reason: '', backfill: false, stopped: !current, enteredBy: '', valueCode: '' } as ValueView;
 }
 
 function view(values: ValueView[], news2: { total: number; current: boolean } | null = null): BedView {
