@@ -353,7 +353,7 @@ t.test('station serve over plain HTTP with the real agent', async (t) => {
   });
 });
 
-t.test('REQ-WEB-002 an expired session gets 401 session-expired, and its event stream ends with session-expired', async (t) => {
+t.test('REQ-WEB-002 REQ-WEB-007 an expired session gets 401 session-expired, and its event stream (one event a second without news) ends with session-expired', async (t) => {
   const broker = await startBroker();
   t.teardown(() => broker.stop());
   const users = join(mkdtempSync(join(tmpdir(), 'vigil-web-ttl-')), 'users.json');
@@ -365,6 +365,11 @@ t.test('REQ-WEB-002 an expired session gets 401 session-expired, and its event s
   t.teardown(() => events.close());
   t.equal((await call(s, 'GET', '/api/session', { cookie })).status, 200, 'valid at first');
   await sleep(2300);
+  // No gateway on this broker: no news, so these are the periodic events alone.
+  const ticks = events.wards().map((e) => e.atMs);
+  const gaps = ticks.slice(1).map((x, i) => x - (ticks[i] as number));
+  t.ok(ticks.length >= 3, `${ticks.length} ward events in 2.3 s without news (one at once, then one a second)`);
+  t.ok(Math.max(...gaps) <= 1100, `at least one a second (largest gap ${Math.max(...gaps)} ms)`);
   const r = await call(s, 'GET', '/api/session', { cookie });
   t.same([r.status, r.body], [401, { error: 'session-expired' }]);
   const post = await call(s, 'POST', '/api/command', { cookie, csrf, json: { bed: BED, action: { kind: 'ack', alarmId: 'x' } } });

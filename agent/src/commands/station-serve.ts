@@ -164,6 +164,25 @@ class WardFeed {
     };
   }
 
+  /**
+   * Sends `action` to `bedText`'s gateway as `user` on `link` (the path `vigil station ack` uses:
+   * publishCommand) and waits COMMAND_TIMEOUT_MS for the gateway's answer.
+   */
+  async command(link: MqttLink, stationId: string, user: string, bedText: string, action: StationAction, logger: Logger): Promise<CommandAnswer> {
+    const bed = parseBed(bedText);
+    const state = this.model.beds.get(bedText);
+    if (!bed || !state) return { error: 'unknown-bed' };
+    if (!link.connected) return { error: 'broker-not-connected' };
+    const cmd = buildCommand(action, { ...bed, gatewayId: state.gatewayId }, user, stationId, this.clock.wallMs());
+    const sent = await publishCommand(link, bed, cmd, this.inbox, COMMAND_TIMEOUT_MS);
+    if (sent.outcome === 'refused-by-broker') {
+      logger.warn('web-command-refused-by-broker', { user, bed: bedText, error: sent.detail });
+      return { error: 'refused-by-broker' };
+    }
+    if (sent.outcome === 'no-answer') return { error: 'no-answer' };
+    return { status: sent.outcome, reason: sent.result.reason };
+  }
+
   /** Alarm changes go to the alarm log; command answers to whoever waits for them. */
   private noteDecoded(bed: string, payload: Buffer): void {
     let env: ReturnType<typeof decodeEnvelope>;
@@ -213,20 +232,6 @@ export async function runStationServe(args: string[], logger: Logger, out: NodeJ
     },
     logger,
   );
-  const command = async (user: string, bedText: string, action: StationAction): Promise<CommandAnswer> => {
-    const bed = parseBed(bedText);
-    const state = feed.model.beds.get(bedText);
-    if (!bed || !state) return { error: 'unknown-bed' };
-    if (!link.connected) return { error: 'broker-not-connected' };
-    const cmd = buildCommand(action, { ...bed, gatewayId: state.gatewayId }, user, commandStationId, clock.wallMs());
-    const sent = await publishCommand(link, bed, cmd, feed.inbox, COMMAND_TIMEOUT_MS);
-    if (sent.outcome === 'refused-by-broker') {
-      logger.warn('web-command-refused-by-broker', { user, bed: bedText, error: sent.detail });
-      return { error: 'refused-by-broker' };
-    }
-    if (sent.outcome === 'no-answer') return { error: 'no-answer' };
-    return { status: sent.outcome, reason: sent.result.reason };
-  };
   const sessions = new Sessions(users, o.sessionTtlMs, clock);
   const server = new StationWebServer({
     host: o.host,
@@ -238,7 +243,7 @@ export async function runStationServe(args: string[], logger: Logger, out: NodeJ
     logger,
     ward: () => feed.ward(link.connected),
     trends: (bed) => feed.trends.trends(bed, clock.wallMs()),
-    command,
+    command: (user, bed, action) => feed.command(link, commandStationId, user, bed, action, logger),
   });
   link.on('message', (topic, payload) => {
     if (feed.apply(topic, payload)) server.notify();

@@ -6,8 +6,9 @@
  * What the package installs (README, "Installing on a gateway"; docs/interfaces/systemd.md):
  *   /usr/lib/vigil/node/          the pinned Node.js runtime of that architecture (agent/packaging/node-runtime.json)
  *   /usr/lib/vigil/app/           the agent's and hw-sim's compiled JavaScript, the protobuf schema, the HL7
- *                                 device profiles, the native addon of that architecture and the production
- *                                 npm packages (prebuilt binaries of other platforms removed)
+ *                                 device profiles, the ward board's page (agent/station-web), the native addon
+ *                                 of that architecture and the production npm packages (prebuilt binaries of
+ *                                 other platforms removed)
  *   /usr/bin/vigil, /usr/bin/hw-sim   wrappers that run them on that runtime
  *   /lib/systemd/system/vigil.service, /usr/lib/sysusers.d/vigil.conf, /usr/lib/tmpfiles.d/vigil.conf
  *   /etc/udev/rules.d/99-vigil-serial.rules, /etc/vigil/vigil.json, /etc/vigil/mosquitto-example.conf (conffiles)
@@ -331,6 +332,8 @@ export function buildDeb(o: BuildOptions): BuildResult {
   copyJs(join(ROOT, 'dist', 'hw-sim', 'src'), join(app, 'dist', 'hw-sim', 'src'));
   cpSync(join(ROOT, 'proto'), join(app, 'proto'), { recursive: true });
   cpSync(join(ROOT, 'agent', 'profiles'), join(app, 'agent', 'profiles'), { recursive: true });
+  // The ward board's page, served by `vigil station serve` from <app>/agent/station-web (station/web/server.ts STATIC_DIR).
+  cpSync(join(ROOT, 'agent', 'station-web'), join(app, 'agent', 'station-web'), { recursive: true });
   copy(root, `${LAYOUT.app}/native/binding/vigil-native.linux-${ARCHES[o.arch].node}-gnu.node`, o.addonFile, 0o644);
   const appPkg = { name: pkg.name, version: pkg.version, description: pkg.description, license: pkg.license, private: true, type: 'commonjs', dependencies: pkg.dependencies };
   put(root, `${LAYOUT.app}/package.json`, `${JSON.stringify(appPkg, null, 2)}\n`);
