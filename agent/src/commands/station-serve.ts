@@ -121,7 +121,7 @@ function loadUsers(file: string, logger: Logger): UsersFile {
 }
 
 /** The station's side: model, receipts, trends, command answers, fed by one MQTT link. */
-class WardFeed {
+export class WardFeed {
   readonly receipts: ReceiptBook | undefined;
   readonly model: StationModel;
   readonly trends = new TrendBook();
