@@ -1,7 +1,9 @@
 /**
  * `make run`: the whole system on one machine. Starts a private Mosquitto on a free
  * local port, hw-sim's pulse oximeter, sensor patch and bedside monitor on real pseudo-terminals, the
- * agent reading them, and the station view in this terminal. Ctrl-C stops them all.
+ * agent reading them, two more beds (an agent and an oximeter each), the station view in this
+ * terminal, and the ward board in a browser (`vigil station serve`, docs/interfaces/station-web.md):
+ * its URL and a demo user's credentials, made for this run, are printed. Ctrl-C stops them all.
  *
  * Secure as a ward would run it (docs/interfaces/mqtt.md): a throw-away CA made for this run,
  * Mosquitto with TLS, `require_certificate`, client ids bound to certificates and the ACL, and
@@ -12,14 +14,23 @@
  *
  *   node dist/test/support/run-local.js [--scenario stable|desaturation|sensor-off] [--seed N]
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startBroker } from './broker';
+import { freePort, startBroker } from './broker';
 import { createPki, STATIONS, vigilAcl } from './pki';
 import { startAgentProcess, startHwSim, VIGIL_CLI, writeAgentConfig, exitOf } from './processes';
+
+/** The ward board's station process has a certificate of its own (one per client process). */
+const WEB_STATION = 'station-web';
+/** The other beds of the ward: a gateway and an oximeter each, on scenarios of their own. */
+const MORE_BEDS = [
+  { gatewayId: 'gw-bed13', bedId: 'bed13', scenario: 'stable', seed: '2' },
+  { gatewayId: 'gw-bed14', bedId: 'bed14', scenario: 'desaturation', seed: '3' },
+] as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -28,11 +39,12 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-run-'));
   const log = createWriteStream(join(dir, 'system.log'));
   const bed = { gatewayId: 'gw-local', siteId: 'site1', wardId: 'ward7', bedId: 'bed12' };
-  const stations = [STATIONS.view, STATIONS.cli];
-  const pki = createPki([bed.gatewayId, ...stations]);
+  const stations = [STATIONS.view, STATIONS.cli, WEB_STATION];
+  const beds = [bed, ...MORE_BEDS.map((b) => ({ gatewayId: b.gatewayId, siteId: bed.siteId, wardId: bed.wardId, bedId: b.bedId }))];
+  const pki = createPki([...beds.map((b) => b.gatewayId), ...stations]);
   const broker = await startBroker({
     log: (l) => log.write(`[mosquitto] ${l}`),
-    tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl([bed], stations) },
+    tls: { caFile: pki.caFile, ...pki.broker, acl: vigilAcl(beds, stations) },
   });
   const sim = await startHwSim(['masimo-ascii', '--scenario', values.scenario ?? 'desaturation', '--seed', values.seed ?? '1']);
   sim.process.stderr?.on('data', (d: Buffer) => log.write(d));
@@ -63,6 +75,16 @@ async function main(): Promise<void> {
   });
   const agent = startAgentProcess(configFile);
   agent.process.stderr?.on('data', (d: Buffer) => log.write(d));
+  const more = await Promise.all(MORE_BEDS.map(async (b) => {
+    const oximeter = await startHwSim(['masimo-ascii', '--scenario', b.scenario, '--seed', b.seed]);
+    oximeter.process.stderr?.on('data', (d: Buffer) => log.write(d));
+    const bedDir = mkdtempSync(join(dir, `${b.bedId}-`));
+    const file = writeAgentConfig(bedDir, { brokerUrl: broker.url, devicePath: oximeter.path, gatewayId: b.gatewayId, bedId: b.bedId, tls: pki.clientTls(b.gatewayId) });
+    const gateway = startAgentProcess(file);
+    gateway.process.stderr?.on('data', (d: Buffer) => log.write(d));
+    return { oximeter, gateway };
+  }));
+  const board = await startBoard(dir, broker.url, pki, log);
   process.stderr.write(
     `vigil: broker ${broker.url} (mutual TLS; CA and certificates in ${pki.dir}), pulse oximeter on ${sim.path}, sensor patch on ${patch.path}, monitor on ${monitor.path}, config ${configFile}, logs ${join(dir, 'system.log')}\n`,
   );
@@ -82,6 +104,11 @@ async function main(): Promise<void> {
   const stopAll = (): Promise<void> => {
     stopping ??= (async () => {
       if (station.exitCode === null) station.kill('SIGTERM');
+      if (board.exitCode === null) board.kill('SIGTERM');
+      for (const m of more) {
+        await m.gateway.stop('SIGTERM');
+        await m.oximeter.stop('SIGTERM');
+      }
       await agent.stop('SIGTERM');
       await sim.stop('SIGTERM');
       await patch.stop('SIGTERM');
@@ -103,6 +130,33 @@ async function main(): Promise<void> {
   agent.process.once('exit', (code) => {
     if (stopping === null) process.stderr.write(`vigil: the agent exited (${code}); see ${join(dir, 'system.log')}\n`);
   });
+}
+
+/**
+ * The ward board: a users file with one demo user and a password made for this run, and
+ * `vigil station serve` over HTTPS (the broker's certificate, for localhost, from this run's CA)
+ * on a free local port. Prints where to point a browser and how to sign in.
+ */
+async function startBoard(dir: string, brokerUrl: string, pki: ReturnType<typeof createPki>, log: NodeJS.WritableStream) {
+  const users = join(dir, 'station-users.json');
+  const password = randomBytes(12).toString('base64url');
+  const added = spawnSync(process.execPath, [VIGIL_CLI, 'station', 'add-user', '--users', users, '--name', 'nurse', '--display-name', 'Demo nurse', '--beds', 'site1/ward7/*'], { input: `${password}\n`, encoding: 'utf8' });
+  if (added.status !== 0) throw new Error(`vigil station add-user failed: ${added.stderr}`);
+  const port = await freePort();
+  const tls = pki.clientTls(WEB_STATION);
+  const board = spawn(
+    process.execPath,
+    [
+      VIGIL_CLI, 'station', 'serve', '--url', brokerUrl, '--ca-file', tls.caFile, '--cert-file', tls.certFile, '--key-file', tls.keyFile,
+      '--station-id', WEB_STATION, '--users', users, '--listen', `127.0.0.1:${port}`, '--tls-cert', pki.broker.certFile, '--tls-key', pki.broker.keyFile,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  board.stderr?.on('data', (d: Buffer) => log.write(d));
+  process.stderr.write(
+    `vigil: ward board https://localhost:${port}/  sign in as "nurse" with password "${password}" (made for this run); the certificate is from this run's CA ${pki.caFile}: let the browser trust it, or accept the warning\n`,
+  );
+  return board;
 }
 
 main().catch((err: unknown) => {
