@@ -115,6 +115,7 @@ async function main(): Promise<void> {
       await monitor.stop('SIGTERM');
       await broker.stop();
       await exitOf(station);
+      await exitOf(board);
       pki.remove();
       log.end();
       process.stderr.write(`vigil: stopped; logs kept in ${join(dir, 'system.log')}\n`);
