@@ -84,6 +84,10 @@ export interface ValueView {
   parameter: string;
   /** The interface it came from, when the bed has this parameter from more than one source. */
   source: string;
+  /** The interface it came from (the configured name, e.g. `spo2`), always: the ward board names the source device. */
+  interfaceId: string;
+  /** The driver that read it (e.g. `masimo-ascii`): the kind of device. */
+  driver: string;
   value: number | null;
   unit: string;
   ageMs: number;
@@ -348,6 +352,8 @@ function valueViews(bed: BedState, gatewayUp: boolean, nowMs: number): ValueView
       return {
         parameter: msg.parameter,
         source: (sources.get(msg.parameter) ?? 0) > 1 ? (msg.source?.interfaceId ?? '') : '',
+        interfaceId: msg.source?.interfaceId ?? '',
+        driver: msg.source?.driver ?? '',
         value: msg.hasValue ? msg.value : null,
         unit: msg.unitUcum,
         ageMs,

@@ -1,0 +1,814 @@
+/*
+ * The ward board in the browser (docs/interfaces/station-web.md, "The page").
+ *
+ * Plain ES2022, no framework, no build step, nothing loaded from outside the station. Values come
+ * from bedside devices: they are only ever put in the page with textContent and DOM building,
+ * never as HTML.
+ *
+ * Rules that matter (docs/interfaces/station.md): a value the station does not call current is
+ * never drawn as current; a page that no longer hears from the station (no `ward` event for 3 s)
+ * or whose station lost the broker says so as a technical alarm and greys every value, so that a
+ * stale page never looks live. Ages come from the station and keep growing here between events.
+ */
+'use strict';
+
+(() => {
+  /** The browser has lost the station after this long without a `ward` event (the contract's 3 s). */
+  const STATION_LOST_AFTER_MS = 3000;
+  /** Ages are redrawn this often (the contract: every second). */
+  const AGE_TICK_MS = 1000;
+  /** The station link is checked this often, so that a lost station shows within 3 s + 250 ms at most. */
+  const LINK_TICK_MS = 250;
+  /** A new EventSource after an error that the browser does not retry by itself. */
+  const RECONNECT_MS = 2000;
+  /** Trends on the bed page are fetched again this often (the station keeps one point per 5 s). */
+  const TREND_REFRESH_MS = 5000;
+  /** Silence from the page: two minutes (IEC 60601-1-8 lets the operator pause alarm signals for a set time). */
+  const SILENCE_SEC = 120;
+
+  /** Display forms of the UCUM units the agent publishes (agent/src/model/parameters.ts). */
+  const UNIT_DISPLAY = { '%': '%', '/min': '/min', 'mm[Hg]': 'mmHg', Cel: '°C', '[degF]': '°F', 'g/dL': 'g/dL', 'mL/dL': 'mL/dL', 1: '' };
+  /** Labels a nurse reads, per parameter code (agent/src/model/parameters.ts labels). */
+  const LABEL = {
+    heartRate: 'HR', pulseRate: 'Pulse', spo2: 'SpO₂', respRate: 'RR', nibpSystolic: 'NIBP sys', nibpDiastolic: 'NIBP dia',
+    nibpMean: 'NIBP mean', temperature: 'Temp', skinTemperature: 'Skin temp', perfusionIndex: 'PI', spCO: 'SpCO', spMet: 'SpMet',
+    spHb: 'SpHb', spOC: 'SpOC', pvi: 'PVI', consciousness: 'ACVPU', onOxygen: 'O₂', spo2Scale: 'SpO₂ scale',
+  };
+  /** The order of values in a tile: the vitals of NEWS2 first (RCP NEWS2 chart order), then the rest by name. */
+  const ORDER = ['respRate', 'spo2', 'spo2Scale', 'onOxygen', 'nibpSystolic', 'nibpDiastolic', 'nibpMean', 'heartRate', 'pulseRate',
+    'consciousness', 'temperature', 'skinTemperature', 'perfusionIndex', 'pvi', 'spCO', 'spMet', 'spHb', 'spOC'];
+  /** NEWS2 inputs as the score names them, for "missing: ...". */
+  const NEWS2_FIELD = {
+    respRatePerMin: 'RR', spo2Percent: 'SpO₂', onOxygen: 'air/O₂', systolicMmHg: 'systolic BP', pulseBpm: 'pulse',
+    consciousness: 'ACVPU', tempCelsius: 'temp',
+  };
+  const PRIORITY_RANK = { high: 3, medium: 2, low: 1 };
+  /** The words beside the colour (IEC 60601-1-8: a cue besides colour). */
+  const PRIORITY_TEXT = { high: 'HIGH', medium: 'MEDIUM', low: 'LOW' };
+  const RISK_TEXT = { low: 'low risk', 'low-medium': 'low-medium risk', medium: 'medium risk', high: 'high risk' };
+
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    /** The session: {user, displayName, csrfToken, expiresAtMs, beds} or null when signed out. */
+    session: null,
+    events: null,
+    reconnectTimer: 0,
+    /** performance.now() of the last `ward` event, and the event. */
+    lastWardAt: 0,
+    ward: null,
+    /** Per bed: {tile, signature}. */
+    tiles: new Map(),
+    order: [],
+    /** Commands sent and not answered yet, by `bed|alarmId|kind`. */
+    pending: new Set(),
+    trendTimer: 0,
+    toastTimer: 0,
+  };
+
+  // ---- small DOM helpers (textContent only) ------------------------------------------------
+
+  /** An element with attributes (set as attributes, never as HTML) and children (nodes or text). */
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name === 'class') node.className = value;
+      else if (name === 'text') node.textContent = value;
+      else node.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs = {}) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (name === 'text') node.textContent = value;
+      else node.setAttribute(name, String(value));
+    }
+    return node;
+  }
+
+  function seconds(ms) {
+    if (ms < 60_000) return `${Math.max(0, ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+    if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.floor((ms % 60_000) / 1000)} s`;
+    return `${Math.floor(ms / 3_600_000)} h ${Math.floor((ms % 3_600_000) / 60_000)} min`;
+  }
+
+  /** HH:MM:SS local time of a wall time, or --:--:-- for one a Date cannot hold (a broken clock). */
+  function clock(wallMs) {
+    const d = new Date(wallMs);
+    if (!Number.isFinite(wallMs) || Number.isNaN(d.getTime())) return '--:--:--';
+    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  }
+
+  /** UCUM to the form a nurse reads: annotations like {beats} dropped, mm[Hg] -> mmHg, Cel -> °C. */
+  function displayUnit(ucum) {
+    if (ucum === undefined || ucum === null) return '';
+    if (Object.hasOwn(UNIT_DISPLAY, ucum)) return UNIT_DISPLAY[ucum];
+    const plain = String(ucum).replace(/\{[^}]*\}/g, '').replace('mm[Hg]', 'mmHg').replace('Cel', '°C').replace(/\[|\]/g, '');
+    return plain === '1' ? '' : plain;
+  }
+
+  function formatNumber(value) {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return '--';
+    return Number.isInteger(value) ? String(value) : String(Number(value.toFixed(2)));
+  }
+
+  function label(parameter) {
+    return LABEL[parameter] ?? parameter;
+  }
+
+  /** Whether the signed-in user may act on `bed` (`site/ward/*` patterns, docs/interfaces/station-web.md). */
+  function mayActOn(bed) {
+    const beds = state.session?.beds ?? [];
+    return beds.some((pattern) => pattern === bed || (pattern.endsWith('/*') && bed.startsWith(pattern.slice(0, -1))));
+  }
+
+  // ---- time: ages grow between events --------------------------------------------------------
+
+  /** Milliseconds since the last `ward` event arrived (0 before the first). */
+  function sinceWard() {
+    return state.lastWardAt === 0 ? 0 : performance.now() - state.lastWardAt;
+  }
+
+  /** An element showing an age that keeps growing from `ageMs` at the last event. */
+  function ageNode(ageMs, prefix = '', suffix = ' ago') {
+    const node = el('span', { class: 'age', 'data-testid': 'age', 'data-age-ms': Math.round(ageMs) });
+    node.dataset.prefix = prefix;
+    node.dataset.suffix = suffix;
+    node.textContent = `${prefix}${seconds(ageMs)}${suffix}`;
+    return node;
+  }
+
+  function tickAges() {
+    const extra = sinceWard();
+    for (const node of document.querySelectorAll('.age[data-age-ms]')) {
+      node.textContent = `${node.dataset.prefix ?? ''}${seconds(Number(node.dataset.ageMs) + extra)}${node.dataset.suffix ?? ''}`;
+    }
+    updateLink();
+  }
+
+  // ---- the station link ----------------------------------------------------------------------
+
+  /** live, broker-lost (the station lost the broker) or station-lost (no `ward` event for 3 s). */
+  function linkState() {
+    if (state.ward === null || sinceWard() > STATION_LOST_AFTER_MS) return 'station-lost';
+    return state.ward.connected ? 'live' : 'broker-lost';
+  }
+
+  function updateLink() {
+    if (!state.session) return;
+    const link = document.querySelector('[data-testid=station-link]');
+    const now = linkState();
+    const text =
+      now === 'live'
+        ? 'Live'
+        : now === 'broker-lost'
+          ? 'TECHNICAL ALARM: the station has lost the broker: no bed data arrives, values are not current'
+          : `TECHNICAL ALARM: no connection to the station${state.lastWardAt ? ` for ${seconds(sinceWard())}` : ''}: this page is not live`;
+    if (link.dataset.state !== now || now !== 'live') {
+      link.dataset.state = now;
+      link.textContent = text;
+      link.className = now === 'live' ? 'link link-live' : 'link alarm-medium flash-medium';
+    }
+    document.body.dataset.link = now;
+  }
+
+  // ---- signing in and out --------------------------------------------------------------------
+
+  async function api(path, options = {}) {
+    const headers = { Accept: 'application/json', ...(options.headers ?? {}) };
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (options.method === 'POST' && state.session) headers['X-CSRF-Token'] = state.session.csrfToken;
+    const response = await fetch(path, {
+      method: options.method ?? 'GET',
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+    let json = null;
+    if (response.status !== 204) {
+      try {
+        json = await response.json();
+      } catch {
+        json = null;
+      }
+    }
+    return { status: response.status, json };
+  }
+
+  function showLogin(message) {
+    signedOut();
+    $('login').hidden = false;
+    const error = document.querySelector('[data-testid=login-error]');
+    error.textContent = message ?? '';
+    error.hidden = !message;
+    $('login-name').focus();
+  }
+
+  /** Forgets the session and removes every patient datum from the page. */
+  function signedOut() {
+    state.session = null;
+    if (state.events) state.events.close();
+    state.events = null;
+    clearTimeout(state.reconnectTimer);
+    clearInterval(state.trendTimer);
+    state.ward = null;
+    state.lastWardAt = 0;
+    state.tiles.clear();
+    state.order = [];
+    state.pending.clear();
+    $('tiles').replaceChildren();
+    $('bed-now').replaceChildren();
+    $('trends').replaceChildren();
+    $('alarm-log-body').replaceChildren();
+    $('backfill-list').replaceChildren();
+    $('bed-title').textContent = '';
+    $('board').hidden = true;
+    $('bed').hidden = true;
+    document.querySelector('.who').hidden = true;
+    document.querySelector('[data-testid=user]').textContent = '';
+    const link = document.querySelector('[data-testid=station-link]');
+    link.hidden = true;
+    link.dataset.state = 'none';
+    document.body.dataset.link = 'none';
+  }
+
+  function signedIn(session) {
+    state.session = session;
+    $('login').hidden = true;
+    $('login-password').value = '';
+    document.querySelector('.who').hidden = false;
+    document.querySelector('[data-testid=user]').textContent = session.displayName || session.user;
+    document.querySelector('[data-testid=station-link]').hidden = false;
+    updateLink();
+    connectEvents();
+    route();
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    const submit = $('login-submit');
+    submit.disabled = true;
+    try {
+      const { status, json } = await api('/api/login', { method: 'POST', body: { name: $('login-name').value, password: $('login-password').value } });
+      if (status === 200 && json) {
+        // The bed list comes with the session (the login answer does not carry it).
+        const session = await api('/api/session');
+        signedIn(session.status === 200 && session.json ? session.json : { ...json, beds: [] });
+      } else {
+        showLogin(status === 401 ? 'Wrong user name or password.' : `Sign-in refused (${json?.error ?? status}).`);
+      }
+    } catch {
+      showLogin('The station does not answer.');
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async function logout() {
+    try {
+      await api('/api/logout', { method: 'POST' });
+    } catch {
+      /* signed out here whatever the station answers */
+    }
+    showLogin('Signed out.');
+  }
+
+  // ---- the event stream ----------------------------------------------------------------------
+
+  function connectEvents() {
+    if (state.events) state.events.close();
+    const source = new EventSource('/api/events');
+    state.events = source;
+    source.addEventListener('ward', (event) => {
+      if (state.events !== source) return;
+      let ward;
+      try {
+        ward = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      state.ward = ward;
+      state.lastWardAt = performance.now();
+      drawWard();
+    });
+    source.addEventListener('session-expired', () => {
+      source.close();
+      showLogin('Your session has expired: sign in again.');
+    });
+    source.addEventListener('error', () => {
+      if (state.events !== source || source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+      // Closed for good (e.g. answered 401): ask whether the session still holds, then retry.
+      clearTimeout(state.reconnectTimer);
+      state.reconnectTimer = setTimeout(async () => {
+        try {
+          const { status } = await api('/api/session');
+          if (status === 401) {
+            showLogin('Your session has ended: sign in again.');
+            return;
+          }
+        } catch {
+          /* the station is unreachable: keep trying; the link shows station-lost meanwhile */
+        }
+        if (state.session) connectEvents();
+      }, RECONNECT_MS);
+    });
+  }
+
+  // ---- the board -------------------------------------------------------------------------------
+
+  /** The alarms a bed shows: the gateway's (with the devices' it relays) and the station's own about the bed. */
+  function bedAlarms(bed) {
+    const alarms = (bed.alarms ?? []).filter((a) => a.state !== 'cleared' && PRIORITY_RANK[a.priority]);
+    const own = [];
+    if (bed.silent) {
+      own.push({
+        alarmId: 'station.bed-silent', priority: 'medium', kind: 'technical', origin: 'station', source: 'station', state: 'active',
+        detail: `The station hears nothing from this bed${bed.lastMessageAgeMs != null ? '' : ''}`, acknowledgedBy: '', silencedUntilWallMs: 0,
+        ageMs: bed.lastMessageAgeMs,
+      });
+    }
+    if (bed.gateway === 'offline' || bed.gateway === 'lost') {
+      own.push({
+        alarmId: 'station.gateway-' + bed.gateway, priority: 'medium', kind: 'technical', origin: 'station', source: 'station', state: 'active',
+        detail: bed.gateway === 'offline' ? `Gateway offline: ${bed.gatewayReason || 'no reason given'}` : `Gateway lost: ${bed.gatewayReason || 'heartbeats stopped'}`,
+        acknowledgedBy: '', silencedUntilWallMs: 0,
+      });
+    }
+    return [...own, ...alarms];
+  }
+
+  function highestPriority(bed) {
+    return Math.max(0, ...bedAlarms(bed).map((a) => PRIORITY_RANK[a.priority] ?? 0));
+  }
+
+  /** Highest active alarm priority first, then NEWS2 total, then the bed's name. */
+  function compareBeds(a, b) {
+    return highestPriority(b) - highestPriority(a) || (b.score?.total ?? -1) - (a.score?.total ?? -1) || a.bed.localeCompare(b.bed);
+  }
+
+  /** What decides a tile's content, apart from ages (which the age tick redraws). */
+  function signature(bed) {
+    const strip = (v) => ({ ...v, ageMs: undefined, age: undefined });
+    return JSON.stringify([
+      bed.gateway, bed.gatewayReason, bed.silent, bed.gatewayId,
+      (bed.values ?? []).map(strip), bed.score ? strip(bed.score) : null, bed.alarms,
+      bed.backfill?.received, bed.missingMessages, mayActOn(bed.bed),
+      [...state.pending].filter((k) => k.startsWith(`${bed.bed}|`)),
+    ]);
+  }
+
+  function drawWard() {
+    updateLink();
+    if (!state.session || !state.ward) return;
+    const beds = [...(state.ward.beds ?? [])].sort(compareBeds);
+    const container = $('tiles');
+    const seen = new Set();
+    const focusKey = document.activeElement?.dataset?.focusKey;
+    for (const bed of beds) {
+      seen.add(bed.bed);
+      const sig = signature(bed);
+      let entry = state.tiles.get(bed.bed);
+      if (!entry) {
+        entry = { tile: el('article', { class: 'tile', 'data-testid': 'bed-tile', 'data-bed': bed.bed }), signature: '' };
+        state.tiles.set(bed.bed, entry);
+      }
+      if (entry.signature !== sig) {
+        entry.signature = sig;
+        entry.tile.replaceChildren(...tileContent(bed, false));
+      } else {
+        refreshAges(entry.tile, bed);
+      }
+      entry.tile.dataset.priority = ['none', 'low', 'medium', 'high'][highestPriority(bed)];
+      entry.tile.dataset.news2 = bed.score ? String(bed.score.total) : '';
+    }
+    for (const [key, entry] of state.tiles) {
+      if (!seen.has(key)) {
+        entry.tile.remove();
+        state.tiles.delete(key);
+      }
+    }
+    const order = beds.map((b) => b.bed);
+    if (order.join('\n') !== state.order.join('\n') || container.childElementCount !== order.length) {
+      state.order = order;
+      container.replaceChildren(...order.map((key) => state.tiles.get(key).tile));
+    }
+    $('board-empty').hidden = beds.length > 0;
+    if (focusKey && document.activeElement?.dataset?.focusKey !== focusKey) {
+      document.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+    }
+    if (!$('bed').hidden) drawBedNow();
+  }
+
+  /** The ages of an unchanged tile, from the new event (the tick then lets them grow). */
+  function refreshAges(tile, bed) {
+    for (const node of tile.querySelectorAll('.age[data-age-key]')) {
+      const key = node.dataset.ageKey;
+      let ageMs;
+      if (key === 'score') ageMs = bed.score?.ageMs;
+      else if (key === 'heartbeat') ageMs = bed.heartbeatAgeMs;
+      else if (key === 'silent') ageMs = bed.lastMessageAgeMs;
+      else ageMs = (bed.values ?? []).find((v) => valueKey(v) === key)?.ageMs;
+      if (typeof ageMs === 'number') {
+        node.dataset.ageMs = String(Math.round(ageMs));
+        node.textContent = `${node.dataset.prefix ?? ''}${seconds(ageMs)}${node.dataset.suffix ?? ''}`;
+      }
+    }
+  }
+
+  const valueKey = (v) => `${v.parameter}@${v.interfaceId ?? v.source ?? ''}`;
+
+  function keyedAge(key, ageMs, prefix, suffix) {
+    const node = ageNode(ageMs ?? 0, prefix, suffix);
+    node.dataset.ageKey = key;
+    return node;
+  }
+
+  /** The content of a bed's tile (and of the bed page's "now" panel, `large`). */
+  function tileContent(bed, large) {
+    const gatewayState = bed.silent ? 'silent' : bed.gateway;
+    const head = el('header', { class: 'tile-head' },
+      large
+        ? el('span', { class: 'bed-name', text: bed.bed })
+        : el('a', { class: 'bed-name', href: `#bed=${encodeURIComponent(bed.bed)}`, 'data-focus-key': `open|${bed.bed}`, 'aria-label': `Open bed ${bed.bed}`, text: bed.bed }),
+      el('span', { class: `gateway gateway-${gatewayState}`, 'data-testid': 'gateway', 'data-state': gatewayState },
+        gatewayText(bed),
+        bed.heartbeatAgeMs != null && gatewayState !== 'online' ? keyedAge('heartbeat', bed.heartbeatAgeMs, ' · status ', ' ago') : null),
+    );
+    const values = el('div', { class: 'values' }, ...sortValues(bed.values ?? []).map((v) => valueNode(v)));
+    const parts = [head, news2Node(bed.score), values, alarmsNode(bed)];
+    if ((bed.backfill?.received ?? 0) > 0) {
+      const b = bed.backfill;
+      const range = b.oldestWallMs != null && b.newestWallMs != null ? ` from ${clock(b.oldestWallMs)} to ${clock(b.newestWallMs)}` : '';
+      parts.push(el('p', { class: 'history', 'data-testid': 'backfill', text: `History: ${b.received} message(s) delivered late (backfill)${range}, never shown as current` }));
+    }
+    if ((bed.missingMessages ?? 0) > 0) {
+      parts.push(el('p', { class: 'history', text: `${bed.missingMessages} numbered message(s) not received (${bed.sequenceGaps} gap(s))` }));
+    }
+    return parts;
+  }
+
+  function gatewayText(bed) {
+    if (bed.silent) return 'SILENT: nothing received';
+    switch (bed.gateway) {
+      case 'online': return 'Gateway online';
+      case 'offline': return `Gateway OFFLINE: ${bed.gatewayReason || 'no reason given'}`;
+      case 'lost': return `Gateway LOST: ${bed.gatewayReason || 'heartbeats stopped'}`;
+      default: return 'Gateway state unknown';
+    }
+  }
+
+  function sortValues(values) {
+    const rank = (p) => {
+      const i = ORDER.indexOf(p);
+      return i < 0 ? ORDER.length : i;
+    };
+    return [...values].sort((a, b) => rank(a.parameter) - rank(b.parameter) || a.parameter.localeCompare(b.parameter) || valueKey(a).localeCompare(valueKey(b)));
+  }
+
+  function valueNode(v) {
+    const current = v.current === true && v.value !== null;
+    const unit = displayUnit(v.unit);
+    const device = [v.interfaceId || v.source, v.driver].filter(Boolean);
+    const shown = v.valueCode || formatNumber(v.value);
+    const node = el('div', {
+      class: `value ${current ? 'value-current' : 'value-not-current'}`,
+      'data-testid': 'value',
+      'data-parameter': v.parameter,
+      'data-current': current ? 'true' : 'false',
+      'data-source': v.interfaceId || v.source || '',
+    });
+    node.append(el('span', { class: 'value-label', text: label(v.parameter) + (v.source ? ` (${v.source})` : '') }));
+    if (current) {
+      node.append(el('span', { class: 'value-number', 'data-testid': 'value-number', text: shown }), el('span', { class: 'value-unit', text: v.valueCode ? '' : unit }));
+      const marks = [...(v.status && v.status !== 'final' ? [v.status] : []), ...(v.quality ?? [])];
+      if (marks.length > 0) node.append(el('span', { class: 'value-marks', text: marks.join(', ') }));
+    } else {
+      // Never a number drawn as current: dashes, and the last value only small, greyed, with why.
+      node.append(el('span', { class: 'value-number', 'data-testid': 'value-number', text: '--' }), el('span', { class: 'value-unit', text: v.valueCode ? '' : unit }));
+      node.append(el('span', { class: 'value-why', 'data-testid': 'value-reason', text: notCurrentReason(v) }));
+      if (v.value !== null) node.append(el('span', { class: 'value-last', text: `last ${shown}${v.valueCode ? '' : ` ${unit}`}` }));
+    }
+    const meta = el('span', { class: 'value-meta' });
+    if (device.length > 0) meta.append(el('span', { class: 'value-device', 'data-testid': 'value-device', text: device.join(' · ') }), ' · ');
+    meta.append(keyedAge(valueKey(v), v.ageMs, 'age ', ''));
+    if (v.enteredBy) meta.append(` · entered by ${v.enteredBy}`);
+    node.append(meta);
+    return node;
+  }
+
+  function notCurrentReason(v) {
+    if (v.backfill) return 'backfill (delivered late)';
+    if (v.stopped) return v.reason ? `unavailable: ${v.reason}; data stopped` : 'data stopped';
+    if (v.reason) return `unavailable: ${v.reason}`;
+    if (v.value !== null && v.status === 'final') return 'not current';
+    return v.status ? `not current: ${v.status}` : 'not current';
+  }
+
+  function news2Node(score) {
+    if (!score) return el('div', { class: 'news2 news2-none', 'data-testid': 'news2', 'data-risk': 'none', 'data-current': 'false' }, el('span', { class: 'news2-label', text: 'NEWS2' }), el('span', { class: 'news2-total', text: '--' }), el('span', { class: 'news2-detail', text: 'no score yet' }));
+    const current = score.current === true;
+    const node = el('div', {
+      class: `news2 risk-${score.riskLevel} ${current ? '' : 'news2-not-current'}`,
+      'data-testid': 'news2',
+      'data-risk': score.riskLevel,
+      'data-current': current ? 'true' : 'false',
+      'data-complete': score.complete ? 'true' : 'false',
+    });
+    node.append(el('span', { class: 'news2-label', text: 'NEWS2' }), el('span', { class: 'news2-total', 'data-testid': 'news2-total', text: current ? String(score.total) : '--' }));
+    const risk = RISK_TEXT[score.riskLevel] ?? score.riskLevel;
+    const detail = [];
+    if (!current) detail.push(`not current (last ${score.total}${score.backfill ? ', backfill' : ''})`);
+    detail.push(score.complete ? `complete, ${risk}` : `incomplete, at least ${risk}`);
+    if (score.spo2Scale === 2) detail.push('SpO₂ scale 2');
+    node.append(el('span', { class: 'news2-detail', text: detail.join(' · ') }));
+    if (!score.complete && score.missing?.length) {
+      node.append(el('span', { class: 'news2-missing', 'data-testid': 'news2-missing', text: `missing: ${score.missing.map((m) => NEWS2_FIELD[m] ?? m).join(', ')}` }));
+    }
+    for (const m of score.manualInputs ?? []) node.append(el('span', { class: 'news2-manual', text: `${NEWS2_FIELD[m.field] ?? m.field} ${m.valueCode} (entered by ${m.enteredBy})` }));
+    node.append(keyedAge('score', score.ageMs, 'scored ', ' ago'));
+    return node;
+  }
+
+  function alarmsNode(bed) {
+    const alarms = bedAlarms(bed).sort((a, b) => (PRIORITY_RANK[b.priority] ?? 0) - (PRIORITY_RANK[a.priority] ?? 0));
+    const physiological = alarms.filter((a) => a.kind === 'physiological');
+    const technical = alarms.filter((a) => a.kind !== 'physiological');
+    const list = (title, kind, items) =>
+      el('section', { class: `alarms alarms-${kind}`, 'data-testid': `alarms-${kind}`, 'aria-label': `${title} alarms` },
+        el('h4', { class: 'alarms-title', text: title }),
+        items.length === 0 ? el('p', { class: 'alarms-none', text: 'none' }) : el('ul', { class: 'alarm-list' }, ...items.map((a) => alarmNode(bed, a))));
+    return el('div', { class: 'alarm-lists' }, list('Patient', 'physiological', physiological), list('Technical', 'technical', technical));
+  }
+
+  function alarmNode(bed, a) {
+    const kind = a.kind === 'physiological' ? 'physiological' : 'technical';
+    const flashing = a.state === 'silenced' ? '' : `flash-${a.priority}`;
+    const item = el('li', {
+      class: `alarm alarm-${a.priority} ${flashing}`,
+      'data-testid': 'alarm',
+      'data-alarm-id': a.alarmId,
+      'data-priority': a.priority,
+      'data-kind': kind,
+      'data-state': a.state,
+    });
+    item.append(el('span', { class: 'alarm-priority', text: PRIORITY_TEXT[a.priority] ?? a.priority.toUpperCase() }));
+    const from = a.origin === 'device' ? `device on ${a.source || 'unknown interface'}: ` : a.origin === 'station' ? 'station: ' : '';
+    item.append(el('span', { class: 'alarm-detail', text: `${from}${a.detail || a.alarmId}` }));
+    if (a.origin === 'station' && typeof a.ageMs === 'number') item.append(' ', keyedAge('silent', a.ageMs, 'for ', ''));
+    if (a.state === 'acknowledged') {
+      item.append(el('span', { class: 'alarm-acked' }, 'acknowledged by ', el('span', { 'data-testid': 'alarm-acked-by', text: a.acknowledgedBy || 'unknown' })));
+    } else if (a.state === 'silenced') {
+      item.append(el('span', { class: 'alarm-acked', text: `silenced until ${clock(a.silencedUntilWallMs)}` }));
+      if (a.acknowledgedBy) item.append(el('span', { class: 'alarm-acked' }, ' by ', el('span', { 'data-testid': 'alarm-acked-by', text: a.acknowledgedBy })));
+    }
+    if (a.origin !== 'station') {
+      const permitted = mayActOn(bed.bed);
+      const buttons = el('span', { class: 'alarm-actions' });
+      if (a.state === 'active') buttons.append(commandButton(bed.bed, a, 'ack', 'Acknowledge', permitted));
+      if (a.state !== 'silenced') buttons.append(commandButton(bed.bed, a, 'silence', `Silence ${SILENCE_SEC / 60} min`, permitted));
+      if (buttons.childElementCount > 0) item.append(buttons);
+    }
+    return item;
+  }
+
+  function commandButton(bedKey, alarm, kind, text, permitted) {
+    const pendingKey = `${bedKey}|${alarm.alarmId}|${kind}`;
+    const pending = state.pending.has(pendingKey);
+    const button = el('button', {
+      type: 'button',
+      class: `btn btn-${kind}`,
+      'data-testid': kind,
+      'data-focus-key': `${kind}|${bedKey}|${alarm.alarmId}`,
+      disabled: pending || !permitted,
+      title: permitted ? undefined : 'You may not act on this bed',
+      text: pending ? 'Sending…' : text,
+    });
+    button.addEventListener('click', () => {
+      const action = kind === 'ack' ? { kind: 'ack', alarmId: alarm.alarmId } : { kind: 'silence', alarmId: alarm.alarmId, durationSec: SILENCE_SEC };
+      void sendCommand(bedKey, action, pendingKey, `${kind === 'ack' ? 'Acknowledge' : 'Silence'} ${alarm.alarmId}`);
+    });
+    return button;
+  }
+
+  async function sendCommand(bedKey, action, pendingKey, what) {
+    state.pending.add(pendingKey);
+    drawWard();
+    try {
+      const { status, json } = await api('/api/command', { method: 'POST', body: { bed: bedKey, action } });
+      if (status === 200 && json?.status === 'accepted') toast(`${what} on ${bedKey}: accepted by the gateway`);
+      else if (status === 200) toast(`${what} on ${bedKey}: rejected by the gateway (${json?.reason || 'no reason'})`, true);
+      else if (status === 401) showLogin('Your session has ended: sign in again.');
+      else if (status === 403 && json?.error === 'bed-not-permitted') toast(`${what}: you may not act on ${bedKey}`, true);
+      else if (status === 504) toast(`${what} on ${bedKey}: no answer from the gateway within 10 s`, true);
+      else toast(`${what} on ${bedKey}: refused (${json?.error ?? status})`, true);
+    } catch {
+      toast(`${what} on ${bedKey}: the station does not answer`, true);
+    } finally {
+      state.pending.delete(pendingKey);
+      drawWard();
+    }
+  }
+
+  function toast(message, bad = false) {
+    const node = $('toast');
+    node.textContent = message;
+    node.className = bad ? 'toast toast-bad' : 'toast';
+    node.hidden = false;
+    clearTimeout(state.toastTimer);
+    state.toastTimer = setTimeout(() => (node.hidden = true), 8000);
+  }
+
+  // ---- the bed page ---------------------------------------------------------------------------
+
+  function currentBedKey() {
+    const match = /^#bed=(.+)$/.exec(location.hash);
+    if (!match) return null;
+    try {
+      return decodeURIComponent(match[1]);
+    } catch {
+      return null;
+    }
+  }
+
+  function route() {
+    if (!state.session) return;
+    const bedKey = currentBedKey();
+    clearInterval(state.trendTimer);
+    if (bedKey === null) {
+      const wasBed = !$('bed').hidden ? $('bed').dataset.bed : null;
+      $('bed').hidden = true;
+      $('board').hidden = false;
+      $('trends').replaceChildren();
+      $('alarm-log-body').replaceChildren();
+      if (wasBed) document.querySelector(`[data-focus-key="${CSS.escape(`open|${wasBed}`)}"]`)?.focus();
+      return;
+    }
+    $('board').hidden = true;
+    $('bed').hidden = false;
+    $('bed').dataset.bed = bedKey;
+    $('bed-title').textContent = `Bed ${bedKey}`;
+    $('trends').replaceChildren();
+    $('alarm-log-body').replaceChildren();
+    $('trend-state').textContent = 'Loading trends…';
+    drawBedNow();
+    $('bed-title').focus();
+    void loadTrends(bedKey);
+    state.trendTimer = setInterval(() => void loadTrends(bedKey), TREND_REFRESH_MS);
+  }
+
+  function drawBedNow() {
+    const bedKey = $('bed').dataset.bed;
+    const bed = state.ward?.beds?.find((b) => b.bed === bedKey);
+    const panel = $('bed-now');
+    const focusKey = panel.contains(document.activeElement) ? document.activeElement?.dataset?.focusKey : undefined;
+    if (!bed) {
+      panel.replaceChildren(el('p', { text: state.ward ? 'The station has no data from this bed.' : 'Waiting for the station…' }));
+      return;
+    }
+    const sig = signature(bed);
+    if (panel.dataset.signature === sig) {
+      refreshAges(panel, bed);
+      return;
+    }
+    panel.dataset.signature = sig;
+    panel.replaceChildren(el('article', { class: 'tile tile-large', 'data-testid': 'bed-detail', 'data-bed': bed.bed }, ...tileContent(bed, true)));
+    if (focusKey) panel.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+    const list = $('backfill-list');
+    list.replaceChildren(...(bed.backfill?.recent ?? []).slice().reverse().map((h) => el('li', { class: 'backfill-item', text: `${clock(h.wallMs)}  #${h.sequence}  ${h.summary}  (delivered late)` })));
+    if (list.childElementCount === 0) list.append(el('li', { text: 'none' }));
+  }
+
+  async function loadTrends(bedKey) {
+    let answer;
+    try {
+      answer = await api(`/api/trends?bed=${encodeURIComponent(bedKey)}`);
+    } catch {
+      $('trend-state').textContent = 'The station does not answer: trends not updated.';
+      return;
+    }
+    if (currentBedKey() !== bedKey || !state.session) return;
+    if (answer.status === 401) {
+      showLogin('Your session has ended: sign in again.');
+      return;
+    }
+    if (answer.status !== 200 || !answer.json) {
+      $('trend-state').textContent = `No trends (${answer.json?.error ?? answer.status}).`;
+      return;
+    }
+    drawTrends(answer.json);
+  }
+
+  function drawTrends(trends) {
+    const from = trends.fromWallMs;
+    const to = trends.toWallMs;
+    const series = Object.entries(trends.series ?? {}).sort(([a], [b]) => {
+      const ra = ORDER.indexOf(a) < 0 ? ORDER.length : ORDER.indexOf(a);
+      const rb = ORDER.indexOf(b) < 0 ? ORDER.length : ORDER.indexOf(b);
+      return ra - rb || a.localeCompare(b);
+    });
+    const plots = [plot('news2', 'NEWS2', '', trends.news2 ?? [], from, to, [0, 20])];
+    for (const [parameter, points] of series) {
+      const unit = displayUnit((state.ward?.beds?.find((b) => b.bed === trends.bed)?.values ?? []).find((v) => v.parameter === parameter)?.unit);
+      plots.push(plot(parameter, label(parameter), unit, points, from, to, null));
+    }
+    $('trends').replaceChildren(...plots);
+    $('trend-state').textContent = `From ${clock(from)} to ${clock(to)}; one point per 5 s; gaps are drawn as gaps.`;
+    const rows = [...(trends.alarmLog ?? [])].reverse().map((a) =>
+      el('tr', { 'data-testid': 'alarm-log-row', 'data-alarm-id': a.alarmId, 'data-state': a.state },
+        el('td', { text: clock(a.wallMs) }),
+        el('td', {}, el('span', { class: `alarm-tag alarm-${a.priority}`, text: PRIORITY_TEXT[a.priority] ?? String(a.priority ?? '') })),
+        el('td', { text: a.alarmId }),
+        el('td', { text: a.state }),
+        el('td', { text: a.detail ?? '' }),
+        el('td', { text: a.by ?? '' })));
+    $('alarm-log-body').replaceChildren(...(rows.length > 0 ? rows : [el('tr', {}, el('td', { colspan: 6, text: 'No alarm in the last 4 hours.' }))]));
+  }
+
+  /** One SVG trend plot: time across (4 h), value up; a gap of more than 15 s in the data is left as a gap. */
+  function plot(key, title, unit, points, fromMs, toMs, fixedRange) {
+    const W = 800;
+    const H = 150;
+    const PAD_L = 44;
+    const PAD_R = 8;
+    const PAD_T = 8;
+    const PAD_B = 20;
+    const values = points.map((p) => p[1]).filter((v) => Number.isFinite(v));
+    let [lo, hi] = fixedRange ?? [Math.min(...values), Math.max(...values)];
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) [lo, hi] = [0, 1];
+    if (hi - lo < 1e-9) [lo, hi] = [lo - 1, hi + 1];
+    const x = (t) => PAD_L + ((t - fromMs) / Math.max(1, toMs - fromMs)) * (W - PAD_L - PAD_R);
+    const y = (v) => PAD_T + (1 - (v - lo) / (hi - lo)) * (H - PAD_T - PAD_B);
+    const last = points.at(-1);
+    const figure = el('figure', { class: 'trend', 'data-testid': 'trend', 'data-series': key, 'data-points': points.length });
+    const caption = el('figcaption', { class: 'trend-title' }, `${title}${unit ? ` (${unit})` : ''}`, last ? el('span', { class: 'trend-last', text: `  last ${formatNumber(last[1])} at ${clock(last[0])}` }) : el('span', { class: 'trend-last', text: '  no data' }));
+    const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'trend-svg', role: 'img', 'aria-label': `${title} trend, ${points.length} points` });
+    chart.append(svg('rect', { x: PAD_L, y: PAD_T, width: W - PAD_L - PAD_R, height: H - PAD_T - PAD_B, class: 'trend-area' }));
+    for (const v of [lo, hi]) {
+      chart.append(svg('line', { x1: PAD_L, x2: W - PAD_R, y1: y(v), y2: y(v), class: 'trend-grid' }));
+      chart.append(svg('text', { x: PAD_L - 4, y: y(v) + 4, class: 'trend-axis', 'text-anchor': 'end', text: formatNumber(v) }));
+    }
+    const HOUR = 3_600_000;
+    for (let t = Math.ceil(fromMs / HOUR) * HOUR; t <= toMs; t += HOUR) {
+      chart.append(svg('line', { x1: x(t), x2: x(t), y1: PAD_T, y2: H - PAD_B, class: 'trend-grid' }));
+      chart.append(svg('text', { x: x(t), y: H - 5, class: 'trend-axis', 'text-anchor': 'middle', text: clock(t).slice(0, 5) }));
+    }
+    const GAP_MS = 15_000;
+    let run = [];
+    const flush = () => {
+      if (run.length === 1) chart.append(svg('circle', { cx: run[0][0], cy: run[0][1], r: 2, class: 'trend-dot' }));
+      else if (run.length > 1) chart.append(svg('polyline', { points: run.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(' '), class: 'trend-line' }));
+      run = [];
+    };
+    let prev = null;
+    for (const [t, v] of points) {
+      if (!Number.isFinite(v) || t < fromMs) continue;
+      if (prev !== null && t - prev > GAP_MS) flush();
+      run.push([x(t), y(Math.min(hi, Math.max(lo, v)))]);
+      prev = t;
+    }
+    flush();
+    figure.append(caption, chart);
+    return figure;
+  }
+
+  // ---- start ------------------------------------------------------------------------------------
+
+  function onKey(event) {
+    if (event.key === 'Escape' && !$('bed').hidden) {
+      event.preventDefault();
+      location.hash = '';
+    }
+  }
+
+  async function start() {
+    $('login-form').addEventListener('submit', login);
+    $('logout').addEventListener('click', () => void logout());
+    $('bed-back').addEventListener('click', (event) => {
+      event.preventDefault();
+      location.hash = '';
+    });
+    window.addEventListener('hashchange', route);
+    document.addEventListener('keydown', onKey);
+    setInterval(tickAges, AGE_TICK_MS);
+    setInterval(updateLink, LINK_TICK_MS);
+    try {
+      const { status, json } = await api('/api/session');
+      if (status === 200 && json) signedIn(json);
+      else showLogin();
+    } catch {
+      showLogin('The station does not answer.');
+    }
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => void start());
+  else void start();
+})();
