@@ -12,9 +12,11 @@ NODE_RUNTIME_DIR := $(CURDIR)/build/runtime/node-$(NODE_RUNTIME_VERSION)-linux-$
 export PATH := $(NODE_RUNTIME_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# command:package pairs installed from Debian when the command is missing.
+# command:package pairs installed from Debian when the command is missing. Chromium: the browser the
+# ward board's tests drive headless with puppeteer-core (test/system/station-web.test.ts); no browser
+# is ever downloaded.
 DEBIAN_PACKAGES := mosquitto:mosquitto mosquitto_pub:mosquitto-clients socat:socat openssl:openssl \
-	systemd-analyze:systemd python3:python3 strace:strace
+	systemd-analyze:systemd python3:python3 strace:strace chromium:chromium
 NAPI_FLAGS := --platform --no-js --release \
 	--manifest-path native/binding/Cargo.toml \
 	--package-json-path native/binding/package.json
