@@ -54,6 +54,7 @@
     session: null,
     events: null,
     reconnectTimer: 0,
+    lostTimer: 0,
     /** performance.now() of the last `ward` event, and the event. */
     lastWardAt: 0,
     ward: null,
@@ -219,6 +220,7 @@
     if (state.events) state.events.close();
     state.events = null;
     clearTimeout(state.reconnectTimer);
+    clearTimeout(state.lostTimer);
     clearInterval(state.trendTimer);
     state.ward = null;
     state.lastWardAt = 0;
@@ -298,6 +300,9 @@
       }
       state.ward = ward;
       state.lastWardAt = performance.now();
+      // Checked again exactly when the 3 s run out, not only at the next tick.
+      clearTimeout(state.lostTimer);
+      state.lostTimer = setTimeout(updateLink, STATION_LOST_AFTER_MS + 1);
       drawWard();
     });
     source.addEventListener('session-expired', () => {

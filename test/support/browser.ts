@@ -32,6 +32,9 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-sync',
       '--metrics-recording-only',
     ],
+    // The board is served over HTTPS with the tests' throw-away CA (test/support/pki.ts), which is
+    // not in the browser's store: certificate errors are accepted for this browser only.
+    acceptInsecureCerts: true,
     protocolTimeout: 120_000,
   });
 }
