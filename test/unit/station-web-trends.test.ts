@@ -12,7 +12,7 @@ const BED = 'site1/ward7/bed12';
 
 function value(parameter: string, v: number | null, current = true, source = ''): ValueView {
   // Cast: the fields trends.ts reads; others the view may grow do not matter here.
-  return { parameter, source, value: v, unit: '%', ageMs: 0, current, status: 'final', quality: [], reason: '', backfill: false, stopped: !current, enteredBy: '', valueCode: '' } as ValueView;
+  return { parameter, source, value: v, unit: '%', ageMs: 0, current, status: 'final', quality: [], reason: '', backfill: false, stopped: !current, enteredBy: '', valueCode: '', interfaceId: source, driver: '' } as ValueView;
 }
 
 function view(values: ValueView[], news2: { total: number; current: boolean } | null = null): BedView {
