@@ -197,6 +197,9 @@ CARGO_CYCLONEDX_VERSION := 0.5.9
 
 evidence: node_modules/.vigil-installed deps-evidence
 	@[ -f build/test/run.json ] || $(MAKE) --no-print-directory test || true
+	@# The ward board as the last `make test` drew it in Chromium (test/system/station-web.test.ts).
+	@if [ -f build/test-artifacts/station-board.png ]; then cp build/test-artifacts/station-board.png docs/station.png; \
+	  else echo "make: no screenshot of the ward board in build/test-artifacts/: docs/station.png not refreshed"; fi
 	@$(MAKE) -s --no-print-directory dist/test/support/evidence/cli.js
 	node dist/test/support/evidence/cli.js
 

@@ -7,11 +7,11 @@
  * each frame it writes, the page stamps each change of its DOM (a MutationObserver), the test
  * stamps each fault it makes. Nothing sleeps blindly: every wait is for a condition, with a deadline.
  *
- * Screenshots of the board and of a bed page go to build/test-artifacts/; with
- * VIGIL_REFRESH_SCREENSHOTS=1 the board's also replaces docs/station.png.
+ * Screenshots of the board and of a bed page go to build/test-artifacts/; `make evidence` copies the
+ * board's to docs/station.png.
  */
 import t from 'tap';
-import { mkdirSync, copyFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from '../support/browser';
 import { launchBrowser, recordResponses } from '../support/browser';
@@ -363,7 +363,6 @@ t.test('REQ-WEB-026 keyboard and layout: a bed page with 4-hour SVG trends and t
   await page.waitForSelector('#board:not([hidden])');
   t.equal(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.focusKey), `open|${BED12}`, 'Escape goes back to the board, the bed focused');
   await page.screenshot({ path: join(ARTIFACTS, 'station-board.png') });
-  if (process.env.VIGIL_REFRESH_SCREENSHOTS === '1') copyFileSync(join(ARTIFACTS, 'station-board.png'), join(ROOT, 'docs', 'station.png'));
   // A tablet, portrait: nothing wider than the screen.
   await page.setViewport({ width: 768, height: 1024 });
   const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
