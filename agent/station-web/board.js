@@ -664,6 +664,8 @@
     $('trends').replaceChildren();
     $('alarm-log-body').replaceChildren();
     $('trend-state').textContent = 'Loading trends…';
+    $('observe-submit').disabled = !mayActOn(bedKey);
+    $('observe-submit').title = mayActOn(bedKey) ? '' : 'You may not act on this bed';
     drawBedNow();
     $('bed-title').focus();
     void loadTrends(bedKey);
@@ -690,6 +692,31 @@
     const list = $('backfill-list');
     list.replaceChildren(...(bed.backfill?.recent ?? []).slice().reverse().map((h) => el('li', { class: 'backfill-item', text: `${clock(h.wallMs)}  #${h.sequence}  ${h.summary}  (delivered late)` })));
     if (list.childElementCount === 0) list.append(el('li', { text: 'none' }));
+  }
+
+  /** A manual observation from the bed page's form, sent as the signed-in user (docs/interfaces/commands.md). */
+  function observe(event) {
+    event.preventDefault();
+    const bedKey = $('bed').dataset.bed;
+    if (!bedKey || !state.session) return;
+    const action = { kind: 'observe' };
+    const consciousness = $('observe-consciousness').value;
+    const oxygen = $('observe-oxygen').value;
+    const scale = $('observe-scale').value;
+    if (consciousness) action.consciousness = consciousness;
+    if (oxygen) action.onOxygen = oxygen === 'true';
+    if (scale) action.spo2Scale = Number(scale);
+    if (Object.keys(action).length === 1) {
+      toast('Choose what to record first.', true);
+      return;
+    }
+    const pendingKey = `${bedKey}|observe|observe`;
+    if (state.pending.has(pendingKey)) return;
+    $('observe-submit').disabled = true;
+    void sendCommand(bedKey, action, pendingKey, 'Observation').finally(() => {
+      $('observe-submit').disabled = !mayActOn(bedKey);
+      $('observe-form').reset();
+    });
   }
 
   async function loadTrends(bedKey) {
@@ -796,6 +823,7 @@
 
   async function start() {
     $('login-form').addEventListener('submit', login);
+    $('observe-form').addEventListener('submit', observe);
     $('logout').addEventListener('click', () => void logout());
     $('bed-back').addEventListener('click', (event) => {
       event.preventDefault();

@@ -334,7 +334,7 @@ t.test('REQ-WEB-025 the station watched: a silent bed, the broker lost, the stat
   t.match(stale.linkText, /TECHNICAL ALARM: no connection to the station/, 'and says so');
 });
 
-t.test('REQ-WEB-026 keyboard and layout: a bed page with 4-hour SVG trends and the alarm log, Escape back; no overflow on a tablet; screenshots', async (t) => {
+t.test('REQ-WEB-026 keyboard and layout: a bed page with 4-hour SVG trends, the alarm log and a manual observation recorded as the user, Escape back; no overflow on a tablet; screenshots', async (t) => {
   const ward = await startWard(t, [desaturating('bed12', 'gw-a'), stable('bed13', 'gw-b', 4)]);
   const page = await openBoard(t, await browser(), ward.url);
   await signIn(page);
@@ -357,6 +357,21 @@ t.test('REQ-WEB-026 keyboard and layout: a bed page with 4-hour SVG trends and t
   t.ok(plots.some((p) => p.series === 'news2' && p.svg), 'a NEWS2 plot drawn in SVG');
   t.ok(plots.some((p) => p.series === 'spo2' && p.svg), 'an SpO2 plot drawn in SVG');
   t.ok(await page.$('[data-testid=alarm-log]'), 'the alarm log');
+  // A manual observation from the bed page, by keyboard: it reaches the gateway and comes back as the user's.
+  await page.focus('#observe-consciousness');
+  await page.select('#observe-consciousness', 'A');
+  await page.select('#observe-oxygen', 'true');
+  await page.focus('#observe-submit');
+  await page.keyboard.press('Enter');
+  const manual = await until('the score with the manual inputs', () =>
+    ward.sub.got.find((r) => r.env.gatewayId === 'gw-a' && (r.env.score?.inputs ?? []).some((i) => i.interfaceId === 'manual' && i.field === 'consciousness'))?.env.score);
+  t.same(
+    (manual.inputs ?? []).filter((i) => i.interfaceId === 'manual').map((i) => [i.field, i.valueCode, i.enteredBy]).sort(),
+    [['consciousness', 'A', NURSE.name], ['onOxygen', 'supplemental', NURSE.name]],
+    'the gateway scores them as entered by the signed-in user',
+  );
+  const shownManual = await page.waitForSelector('[data-testid=bed-detail] [data-testid=value][data-parameter=consciousness][data-current=true]');
+  t.match(await shownManual!.evaluate((e) => e.textContent), new RegExp(`A.*entered by ${NURSE.name}`), 'the page shows the observation with who entered it');
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'station-bed.png'), fullPage: true });
   await page.keyboard.press('Escape');
@@ -368,4 +383,9 @@ t.test('REQ-WEB-026 keyboard and layout: a bed page with 4-hour SVG trends and t
   const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
   t.ok(widths.scroll <= widths.inner, `no horizontal scrolling on a tablet (${widths.scroll} <= ${widths.inner} px)`);
   await page.screenshot({ path: join(ARTIFACTS, 'station-board-tablet.png'), fullPage: true });
+  await page.goto(`${ward.url}#bed=${encodeURIComponent(BED12)}`, { waitUntil: 'domcontentloaded' });
+  await page.waitForSelector('[data-testid=bed-detail]');
+  await page.waitForSelector('[data-testid=trend]');
+  const bedWidths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+  t.ok(bedWidths.scroll <= bedWidths.inner, `nor on the bed page (${bedWidths.scroll} <= ${bedWidths.inner} px)`);
 });
