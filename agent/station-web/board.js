@@ -42,6 +42,8 @@
     respRatePerMin: 'RR', spo2Percent: 'SpO₂', onOxygen: 'air/O₂', systolicMmHg: 'systolic BP', pulseBpm: 'pulse',
     consciousness: 'ACVPU', tempCelsius: 'temp',
   };
+  /** Coded values as a nurse reads them (manual observations: docs/interfaces/commands.md). */
+  const CODE_DISPLAY = { onOxygen: { supplemental: 'O₂', air: 'Air' } };
   const PRIORITY_RANK = { high: 3, medium: 2, low: 1 };
   /** The words beside the colour (IEC 60601-1-8: a cue besides colour). */
   const PRIORITY_TEXT = { high: 'HIGH', medium: 'MEDIUM', low: 'LOW' };
@@ -483,7 +485,7 @@
     const current = v.current === true && v.value !== null;
     const unit = displayUnit(v.unit);
     const device = [v.interfaceId || v.source, v.driver].filter(Boolean);
-    const shown = v.valueCode || formatNumber(v.value);
+    const shown = v.valueCode ? (CODE_DISPLAY[v.parameter]?.[v.valueCode] ?? v.valueCode) : formatNumber(v.value);
     const node = el('div', {
       class: `value ${current ? 'value-current' : 'value-not-current'}`,
       'data-testid': 'value',
@@ -493,7 +495,7 @@
     });
     node.append(el('span', { class: 'value-label', text: label(v.parameter) + (v.source ? ` (${v.source})` : '') }));
     if (current) {
-      node.append(el('span', { class: 'value-number', 'data-testid': 'value-number', text: shown }), el('span', { class: 'value-unit', text: v.valueCode ? '' : unit }));
+      node.append(el('span', { class: `value-number${shown.length > 6 ? ' value-long' : ''}`, 'data-testid': 'value-number', text: shown }), el('span', { class: 'value-unit', text: v.valueCode ? '' : unit }));
       const marks = [...(v.status && v.status !== 'final' ? [v.status] : []), ...(v.quality ?? [])];
       if (marks.length > 0) node.append(el('span', { class: 'value-marks', text: marks.join(', ') }));
     } else {
