@@ -616,6 +616,8 @@
       else if (status === 401) showLogin('Your session has ended: sign in again.');
       else if (status === 403 && json?.error === 'bed-not-permitted') toast(`${what}: you may not act on ${bedKey}`, true);
       else if (status === 504) toast(`${what} on ${bedKey}: no answer from the gateway within 10 s`, true);
+      else if (status === 503 && json?.error === 'broker-not-connected') toast(`${what} on ${bedKey}: not sent, the station has lost the broker`, true);
+      else if (status === 404 && json?.error === 'unknown-bed') toast(`${what}: the station has never heard from ${bedKey}`, true);
       else toast(`${what} on ${bedKey}: refused (${json?.error ?? status})`, true);
     } catch {
       toast(`${what} on ${bedKey}: the station does not answer`, true);
@@ -744,15 +746,16 @@
   function drawTrends(trends) {
     const from = trends.fromWallMs;
     const to = trends.toWallMs;
-    const series = Object.entries(trends.series ?? {}).sort(([a], [b]) => {
-      const ra = ORDER.indexOf(a) < 0 ? ORDER.length : ORDER.indexOf(a);
-      const rb = ORDER.indexOf(b) < 0 ? ORDER.length : ORDER.indexOf(b);
-      return ra - rb || a.localeCompare(b);
-    });
+    // A parameter the bed has from several sources is one series per source: `<parameter>@<interface>`.
+    const base = (name) => name.split('@')[0];
+    const rank = (name) => (ORDER.indexOf(base(name)) < 0 ? ORDER.length : ORDER.indexOf(base(name)));
+    const series = Object.entries(trends.series ?? {}).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+    const values = state.ward?.beds?.find((b) => b.bed === trends.bed)?.values ?? [];
     const plots = [plot('news2', 'NEWS2', '', trends.news2 ?? [], from, to, [0, 20])];
-    for (const [parameter, points] of series) {
-      const unit = displayUnit((state.ward?.beds?.find((b) => b.bed === trends.bed)?.values ?? []).find((v) => v.parameter === parameter)?.unit);
-      plots.push(plot(parameter, label(parameter), unit, points, from, to, null));
+    for (const [name, points] of series) {
+      const [parameter, source] = name.split('@');
+      const unit = displayUnit(values.find((v) => v.parameter === parameter)?.unit);
+      plots.push(plot(name, `${label(parameter)}${source ? ` (${source})` : ''}`, unit, points, from, to, null));
     }
     $('trends').replaceChildren(...plots);
     $('trend-state').textContent = `From ${clock(from)} to ${clock(to)}; one point per 5 s; gaps are drawn as gaps.`;
