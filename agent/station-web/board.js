@@ -60,13 +60,15 @@
     /** performance.now() of the last `ward` event, and the event. */
     lastWardAt: 0,
     ward: null,
-    /** Per bed: {tile, signature}. */
+    /** Per bed: {tile, parts} (parts: patchTile's cache). */
     tiles: new Map(),
     order: [],
     /** Commands sent and not answered yet, by `bed|alarmId|kind`. */
     pending: new Set(),
     trendTimer: 0,
     toastTimer: 0,
+    /** The bed page's panel: {bed, tile, parts, recent}. */
+    detail: null,
   };
 
   // ---- small DOM helpers (textContent only) ------------------------------------------------
@@ -98,7 +100,8 @@
   }
 
   function seconds(ms) {
-    if (ms < 60_000) return `${Math.max(0, ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+    // Whole seconds: an age that changed its text at every event would redraw a whole ward.
+    if (ms < 60_000) return `${Math.max(0, Math.floor(ms / 1000))} s`;
     if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.floor((ms % 60_000) / 1000)} s`;
     return `${Math.floor(ms / 3_600_000)} h ${Math.floor((ms % 3_600_000) / 60_000)} min`;
   }
@@ -140,6 +143,11 @@
     return state.lastWardAt === 0 ? 0 : performance.now() - state.lastWardAt;
   }
 
+  /** Sets a node's text only when it changed (no DOM mutation, no layout, for an unchanged age). */
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   /** An element showing an age that keeps growing from `ageMs` at the last event. */
   function ageNode(ageMs, prefix = '', suffix = ' ago') {
     const node = el('span', { class: 'age', 'data-testid': 'age', 'data-age-ms': Math.round(ageMs) });
@@ -152,7 +160,7 @@
   function tickAges() {
     const extra = sinceWard();
     for (const node of document.querySelectorAll('.age[data-age-ms]')) {
-      node.textContent = `${node.dataset.prefix ?? ''}${seconds(Number(node.dataset.ageMs) + extra)}${node.dataset.suffix ?? ''}`;
+      setText(node, `${node.dataset.prefix ?? ''}${seconds(Number(node.dataset.ageMs) + extra)}${node.dataset.suffix ?? ''}`);
     }
     updateLink();
   }
@@ -229,6 +237,7 @@
     state.tiles.clear();
     state.order = [];
     state.pending.clear();
+    state.detail = null;
     $('tiles').replaceChildren();
     $('bed-now').replaceChildren();
     $('trends').replaceChildren();
@@ -357,45 +366,27 @@
     return Math.max(0, ...bedAlarms(bed).map((a) => PRIORITY_RANK[a.priority] ?? 0));
   }
 
-  /** Highest active alarm priority first, then NEWS2 total, then the bed's name. */
-  function compareBeds(a, b) {
-    return highestPriority(b) - highestPriority(a) || (b.score?.total ?? -1) - (a.score?.total ?? -1) || a.bed.localeCompare(b.bed);
-  }
-
-  /** What decides a tile's content, apart from ages (which the age tick redraws). */
-  function signature(bed) {
-    const strip = (v) => ({ ...v, ageMs: undefined, age: undefined });
-    return JSON.stringify([
-      bed.gateway, bed.gatewayReason, bed.silent, bed.gatewayId,
-      (bed.values ?? []).map(strip), bed.score ? strip(bed.score) : null, bed.alarms,
-      bed.backfill?.received, bed.missingMessages, mayActOn(bed.bed),
-      [...state.pending].filter((k) => k.startsWith(`${bed.bed}|`)),
-    ]);
-  }
-
+  /** Draws the ward: tiles sorted by their highest active alarm priority, then NEWS2 total, then name. */
   function drawWard() {
     updateLink();
     if (!state.session || !state.ward) return;
-    const beds = [...(state.ward.beds ?? [])].sort(compareBeds);
+    // Each bed's rank computed once, not at every comparison of the sort.
+    const ranked = (state.ward.beds ?? []).map((bed) => ({ bed, priority: highestPriority(bed), news2: bed.score?.total ?? -1 }));
+    ranked.sort((a, b) => b.priority - a.priority || b.news2 - a.news2 || a.bed.bed.localeCompare(b.bed.bed));
+    const beds = ranked.map((r) => r.bed);
     const container = $('tiles');
     const seen = new Set();
     const focusKey = document.activeElement?.dataset?.focusKey;
     for (const bed of beds) {
       seen.add(bed.bed);
-      const sig = signature(bed);
       let entry = state.tiles.get(bed.bed);
       if (!entry) {
-        entry = { tile: el('article', { class: 'tile', 'data-testid': 'bed-tile', 'data-bed': bed.bed }), signature: '' };
+        entry = { tile: el('article', { class: 'tile', 'data-testid': 'bed-tile', 'data-bed': bed.bed }), parts: new Map() };
         state.tiles.set(bed.bed, entry);
       }
-      if (entry.signature !== sig) {
-        entry.signature = sig;
-        entry.tile.replaceChildren(...tileContent(bed, false));
-      } else {
-        refreshAges(entry.tile, bed);
-      }
-      entry.tile.dataset.priority = ['none', 'low', 'medium', 'high'][highestPriority(bed)];
-      entry.tile.dataset.news2 = bed.score ? String(bed.score.total) : '';
+      patchTile(entry.tile, entry.parts, bed, false);
+      const priority = ['none', 'low', 'medium', 'high'][highestPriority(bed)];
+      if (entry.tile.dataset.priority !== priority) entry.tile.dataset.priority = priority;
     }
     for (const [key, entry] of state.tiles) {
       if (!seen.has(key)) {
@@ -426,7 +417,7 @@
       else ageMs = (bed.values ?? []).find((v) => valueKey(v) === key)?.ageMs;
       if (typeof ageMs === 'number') {
         node.dataset.ageMs = String(Math.round(ageMs));
-        node.textContent = `${node.dataset.prefix ?? ''}${seconds(ageMs)}${node.dataset.suffix ?? ''}`;
+        setText(node, `${node.dataset.prefix ?? ''}${seconds(ageMs)}${node.dataset.suffix ?? ''}`);
       }
     }
   }
@@ -439,28 +430,69 @@
     return node;
   }
 
-  /** The content of a bed's tile (and of the bed page's "now" panel, `large`). */
-  function tileContent(bed, large) {
+  /**
+   * Brings a bed's tile (or the bed page's "now" panel, `large`) up to date: each part (head, NEWS2,
+   * each value, alarms, history) is rebuilt only when what it shows changed, so that a ward of 200
+   * beds redraws only what moved; ages are then refreshed in place. `parts`: the tile's part cache.
+   */
+  function patchTile(tile, parts, bed, large) {
     const gatewayState = bed.silent ? 'silent' : bed.gateway;
-    const head = el('header', { class: 'tile-head' },
-      large
-        ? el('span', { class: 'bed-name', text: bed.bed })
-        : el('a', { class: 'bed-name', href: `#bed=${encodeURIComponent(bed.bed)}`, 'data-focus-key': `open|${bed.bed}`, 'aria-label': `Open bed ${bed.bed}`, text: bed.bed }),
-      el('span', { class: `gateway gateway-${gatewayState}`, 'data-testid': 'gateway', 'data-state': gatewayState },
-        gatewayText(bed),
-        bed.heartbeatAgeMs != null && gatewayState !== 'online' ? keyedAge('heartbeat', bed.heartbeatAgeMs, ' · status ', ' ago') : null),
-    );
-    const values = el('div', { class: 'values' }, ...sortValues(bed.values ?? []).map((v) => valueNode(v)));
-    const parts = [head, news2Node(bed.score), values, alarmsNode(bed)];
+    const strip = (v) => ({ ...v, ageMs: undefined });
+    const pending = [...state.pending].filter((k) => k.startsWith(`${bed.bed}|`));
+    const part = (key, sig, build) => {
+      const cached = parts.get(key);
+      if (cached && cached.sig === sig) return cached.node;
+      const node = build();
+      parts.set(key, { sig, node });
+      return node;
+    };
+    const head = part('head', JSON.stringify([gatewayState, bed.gatewayReason, bed.heartbeatAgeMs != null]), () =>
+      el('header', { class: 'tile-head' },
+        large
+          ? el('span', { class: 'bed-name', text: bed.bed })
+          : el('a', { class: 'bed-name', href: `#bed=${encodeURIComponent(bed.bed)}`, 'data-focus-key': `open|${bed.bed}`, 'aria-label': `Open bed ${bed.bed}`, text: bed.bed }),
+        el('span', { class: `gateway gateway-${gatewayState}`, 'data-testid': 'gateway', 'data-state': gatewayState },
+          gatewayText(bed),
+          bed.heartbeatAgeMs != null && gatewayState !== 'online' ? keyedAge('heartbeat', bed.heartbeatAgeMs, ' · status ', ' ago') : null)));
+    const news2 = part('news2', JSON.stringify(bed.score ? strip(bed.score) : null), () => news2Node(bed.score));
+    const values = part('values', 'container', () => el('div', { class: 'values' }));
+    const valueNodes = sortValues(bed.values ?? []).map((v) => part(`value|${valueKey(v)}`, JSON.stringify(strip(v)), () => valueNode(v)));
+    setChildren(values, valueNodes);
+    const alarms = part('alarms', JSON.stringify([bed.alarms, gatewayState, bed.gatewayReason, mayActOn(bed.bed), pending]), () => alarmsNode(bed));
+    const b = bed.backfill ?? {};
+    const history = part('history', JSON.stringify([b.received, b.oldestWallMs, b.newestWallMs, bed.missingMessages, bed.sequenceGaps]), () => historyNode(bed));
+    setChildren(tile, [head, news2, values, alarms, ...(history ? [history] : [])]);
+    // Parts of values the bed no longer has are forgotten.
+    const keep = new Set((bed.values ?? []).map((v) => `value|${valueKey(v)}`));
+    for (const key of parts.keys()) if (key.startsWith('value|') && !keep.has(key)) parts.delete(key);
+    refreshAges(tile, bed);
+  }
+
+  /** Makes `nodes` the children of `parent`, touching the DOM only where they differ. */
+  function setChildren(parent, nodes) {
+    const current = parent.children;
+    if (current.length === nodes.length && nodes.every((n, i) => current[i] === n)) return;
+    if (current.length === nodes.length) {
+      nodes.forEach((n, i) => {
+        if (current[i] !== n) current[i].replaceWith(n);
+      });
+      if (nodes.every((n, i) => current[i] === n)) return;
+    }
+    parent.replaceChildren(...nodes);
+  }
+
+  /** The late-delivered history and the lost messages of a bed, or null when there are none. */
+  function historyNode(bed) {
+    const lines = [];
     if ((bed.backfill?.received ?? 0) > 0) {
       const b = bed.backfill;
       const range = b.oldestWallMs != null && b.newestWallMs != null ? ` from ${clock(b.oldestWallMs)} to ${clock(b.newestWallMs)}` : '';
-      parts.push(el('p', { class: 'history', 'data-testid': 'backfill', text: `History: ${b.received} message(s) delivered late (backfill)${range}, never shown as current` }));
+      lines.push(el('span', { class: 'history-line', 'data-testid': 'backfill', text: `History: ${b.received} message(s) delivered late (backfill)${range}, never shown as current` }));
     }
     if ((bed.missingMessages ?? 0) > 0) {
-      parts.push(el('p', { class: 'history', text: `${bed.missingMessages} numbered message(s) not received (${bed.sequenceGaps} gap(s))` }));
+      lines.push(el('span', { class: 'history-line', text: `${bed.missingMessages} numbered message(s) not received (${bed.sequenceGaps} gap(s))` }));
     }
-    return parts;
+    return lines.length === 0 ? null : el('p', { class: 'history' }, ...lines);
   }
 
   function gatewayText(bed) {
@@ -668,6 +700,7 @@
     $('trends').replaceChildren();
     $('alarm-log-body').replaceChildren();
     $('trend-state').textContent = 'Loading trends…';
+    state.detail = null;
     $('observe-submit').disabled = !mayActOn(bedKey);
     $('observe-submit').title = mayActOn(bedKey) ? '' : 'You may not act on this bed';
     drawBedNow();
@@ -682,17 +715,19 @@
     const panel = $('bed-now');
     const focusKey = panel.contains(document.activeElement) ? document.activeElement?.dataset?.focusKey : undefined;
     if (!bed) {
+      state.detail = null;
       panel.replaceChildren(el('p', { text: state.ward ? 'The station has no data from this bed.' : 'Waiting for the station…' }));
       return;
     }
-    const sig = signature(bed);
-    if (panel.dataset.signature === sig) {
-      refreshAges(panel, bed);
-      return;
+    if (state.detail?.bed !== bed.bed) {
+      state.detail = { bed: bed.bed, tile: el('article', { class: 'tile tile-large', 'data-testid': 'bed-detail', 'data-bed': bed.bed }), parts: new Map() };
+      panel.replaceChildren(state.detail.tile);
     }
-    panel.dataset.signature = sig;
-    panel.replaceChildren(el('article', { class: 'tile tile-large', 'data-testid': 'bed-detail', 'data-bed': bed.bed }, ...tileContent(bed, true)));
-    if (focusKey) panel.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+    patchTile(state.detail.tile, state.detail.parts, bed, true);
+    if (focusKey && document.activeElement?.dataset?.focusKey !== focusKey) panel.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+    const recent = JSON.stringify(bed.backfill?.recent ?? []);
+    if (state.detail.recent === recent) return;
+    state.detail.recent = recent;
     const list = $('backfill-list');
     list.replaceChildren(...(bed.backfill?.recent ?? []).slice().reverse().map((h) => el('li', { class: 'backfill-item', text: `${clock(h.wallMs)}  #${h.sequence}  ${h.summary}  (delivered late)` })));
     if (list.childElementCount === 0) list.append(el('li', { text: 'none' }));
