@@ -46,7 +46,7 @@
   const CODE_DISPLAY = { onOxygen: { supplemental: 'O₂', air: 'Air' } };
   const PRIORITY_RANK = { high: 3, medium: 2, low: 1 };
   /** The words beside the colour (IEC 60601-1-8: a cue besides colour). */
-  const PRIORITY_TEXT = { high: 'HIGH', medium: 'MEDIUM', low: 'LOW' };
+  const PRIORITY_TEXT = { high: 'HIGH', medium: 'MEDIUM', low: 'LOW', info: 'INFO' };
   const RISK_TEXT = { low: 'low risk', 'low-medium': 'low-medium risk', medium: 'medium risk', high: 'high risk' };
 
   const $ = (id) => document.getElementById(id);
@@ -343,7 +343,8 @@
 
   /** The alarms a bed shows: the gateway's (with the devices' it relays) and the station's own about the bed. */
   function bedAlarms(bed) {
-    const alarms = (bed.alarms ?? []).filter((a) => a.state !== 'cleared' && PRIORITY_RANK[a.priority]);
+    // Information signals (priority `info`) are listed too, below the alarms; they do not rank a bed.
+    const alarms = (bed.alarms ?? []).filter((a) => a.state !== 'cleared');
     const own = [];
     if (bed.silent) {
       own.push({

@@ -68,7 +68,7 @@ async function addUser(usersFile: string, u: { name: string; displayName: string
 }
 
 /** Starts the ward: broker, agents with their oximeters, the users file, and `vigil station serve`. */
-export async function startWard(t: { teardown(fn: () => unknown): void }, beds: BedSpec[], o: { silentBedMs?: number } = {}): Promise<Ward> {
+export async function startWard(t: { teardown(fn: () => unknown): void }, beds: BedSpec[], o: { silentBedMs?: number; sessionTtlMs?: number } = {}): Promise<Ward> {
   const aclBeds = beds.map((b) => ({ gatewayId: b.gatewayId, siteId: 'site1', wardId: 'ward7', bedId: b.bedId }));
   const pki = createPki([...beds.map((b) => b.gatewayId), STATIONS.view, STATIONS.observer]);
   t.teardown(() => pki.remove());
@@ -103,6 +103,7 @@ export async function startWard(t: { teardown(fn: () => unknown): void }, beds: 
       // The test PKI's server certificate is for 127.0.0.1: the board is served over HTTPS as on a ward.
       '--tls-cert', pki.broker.certFile, '--tls-key', pki.broker.keyFile,
       '--silent-bed-ms', String(o.silentBedMs ?? 5000),
+      ...(o.sessionTtlMs ? ['--session-ttl-ms', String(o.sessionTtlMs)] : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

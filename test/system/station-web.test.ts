@@ -282,6 +282,27 @@ t.test('REQ-WEB-024 a signed-out browser gets no patient data: not in the DOM, n
   t.equal(after.events, 401, 'the old cookie gets nothing');
 });
 
+t.test('REQ-WEB-024 a session that expires takes every datum off the page', async (t) => {
+  const TTL_MS = 6000;
+  const ward = await startWard(t, [stable('bed12', 'gw-a', 3)], { sessionTtlMs: TTL_MS });
+  const page = await openBoard(t, await browser(), ward.url);
+  const signedInAtMs = Date.now();
+  await signIn(page);
+  await page.waitForSelector(valueSel(BED12, 'spo2', true));
+  const error = await page.waitForSelector('[data-testid=login-error]:not([hidden])', { timeout: TTL_MS + 10_000 });
+  const expiredAtMs = Date.now();
+  t.match(await error!.evaluate((e) => e.textContent), /session has expired/, 'the page says the session expired');
+  t.ok(expiredAtMs - signedInAtMs >= TTL_MS - 1000, `not before its time (${expiredAtMs - signedInAtMs} ms after sign-in, TTL ${TTL_MS} ms)`);
+  const after = await page.evaluate(async () => ({
+    tiles: document.querySelectorAll('[data-testid=bed-tile]').length,
+    text: document.body.textContent ?? '',
+    session: (await fetch('/api/session')).status,
+  }));
+  t.equal(after.tiles, 0, 'no tile left');
+  t.notMatch(after.text, /bed12/, 'no bed left in the page');
+  t.equal(after.session, 401, 'the expired cookie gets nothing');
+});
+
 t.test('REQ-WEB-025 the station watched: a silent bed, the broker lost, the station lost: each shown as a technical alarm, a stale page greyed', async (t) => {
   const ward = await startWard(t, [stable('bed12', 'gw-a', 3)], { silentBedMs: 5000 });
   const page = await openBoard(t, await browser(), ward.url);
