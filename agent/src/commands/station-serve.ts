@@ -194,12 +194,13 @@ export class WardFeed {
     if (env.commandResult) this.inbox.push(env.commandResult);
     const a = env.alarm;
     if (!a) return;
-    const lower = (s: string, prefix: string): string => s.replace(prefix, '').toLowerCase();
+    // The enum's last word (ALARM_STATE_CLEARED -> cleared): the log reads alarms, it builds none.
+    const lower = (s: string): string => s.slice(s.lastIndexOf('_') + 1).toLowerCase();
     this.trends.noteAlarm(bed, {
       wallMs: Number(a.changedWallMs),
       alarmId: a.alarmId,
-      state: lower(a.state, 'ALARM_STATE_'),
-      priority: lower(a.priority, 'ALARM_PRIORITY_'),
+      state: lower(a.state),
+      priority: lower(a.priority),
       detail: a.detail,
       by: a.acknowledgedBy ?? '',
     });
