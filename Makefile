@@ -40,7 +40,7 @@ NATIVE_SOURCES := $(shell find native/core native/sys native/binding/src -name '
 all: build
 
 help:
-	@echo "make run    build everything, start broker + hw-sim + agent + station view (Ctrl-C stops)"
+	@echo "make run    build everything, start broker + hw-sim + three beds + station view + ward board (prints its URL and a demo login; Ctrl-C stops)"
 	@echo "make test   build everything (and the addon's test build) and run every test (tap + cargo test)"
 	@echo "make build  install what is missing and build the addon and the TypeScript"
 	@echo "make evidence  traceability, SBOM, SOUP list, verification records (docs/evidence/)"
