@@ -615,6 +615,9 @@
       const buttons = el('span', { class: 'alarm-actions' });
       if (a.state === 'active') buttons.append(commandButton(bed.bed, a, 'ack', 'Acknowledge', permitted));
       if (a.state !== 'silenced') buttons.append(commandButton(bed.bed, a, 'silence', `Silence ${SILENCE_SEC / 60} min`, permitted));
+      // A device held back as another device (HAZ-011): a nurse who checked the bedside confirms it,
+      // as the signed-in user (docs/interfaces/commands.md, deviceConfirm).
+      if (a.condition === 'device-identity' && a.source) buttons.append(commandButton(bed.bed, a, 'confirm-device', 'Confirm new device', permitted));
       if (buttons.childElementCount > 0) item.append(buttons);
     }
     return item;
@@ -633,8 +636,12 @@
       text: pending ? 'Sending…' : text,
     });
     button.addEventListener('click', () => {
-      const action = kind === 'ack' ? { kind: 'ack', alarmId: alarm.alarmId } : { kind: 'silence', alarmId: alarm.alarmId, durationSec: SILENCE_SEC };
-      void sendCommand(bedKey, action, pendingKey, `${kind === 'ack' ? 'Acknowledge' : 'Silence'} ${alarm.alarmId}`);
+      const action =
+        kind === 'ack' ? { kind: 'ack', alarmId: alarm.alarmId }
+        : kind === 'confirm-device' ? { kind: 'confirm-device', interfaceId: alarm.source, serialNumber: '' }
+        : { kind: 'silence', alarmId: alarm.alarmId, durationSec: SILENCE_SEC };
+      const what = kind === 'ack' ? 'Acknowledge' : kind === 'confirm-device' ? `Confirm the new device on ${alarm.source}:` : 'Silence';
+      void sendCommand(bedKey, action, pendingKey, `${what} ${alarm.alarmId}`);
     });
     return button;
   }

@@ -11,12 +11,13 @@
  * board's to docs/station.png.
  */
 import t from 'tap';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from '../support/browser';
 import { launchBrowser, recordResponses } from '../support/browser';
 import { until } from '../support/observer';
-import { ROOT } from '../support/processes';
+import { ROOT, startHwSim } from '../support/processes';
 import type { BedSpec } from '../support/ward-board';
 import { NURSE, openBoard, signIn, startWard, tileOf, VISITOR } from '../support/ward-board';
 
@@ -409,4 +410,28 @@ t.test('REQ-WEB-026 keyboard and layout: a bed page with 4-hour SVG trends, the 
   await page.waitForSelector('[data-testid=trend]');
   const bedWidths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
   t.ok(bedWidths.scroll <= bedWidths.inner, `nor on the bed page (${bedWidths.scroll} <= ${bedWidths.inner} px)`);
+});
+
+t.test('REQ-WEB-027 HAZ-011 another oximeter on the port: its values are held back; a device change confirmed in the page reaches the agent as the user and the values return', async (t) => {
+  // The test names the port's link, so that a second oximeter can take the same port after the first is unplugged.
+  const link = join(mkdtempSync(join(tmpdir(), 'vigil-web-swap-')), 'spo2');
+  const ward = await startWard(t, [{ ...stable('bed12', 'gw-a', 3), simArgs: [...stable('bed12', 'gw-a', 3).simArgs, '--link', link] }]);
+  const page = await openBoard(t, await browser(), ward.url);
+  await signIn(page);
+  await page.waitForSelector(valueSel(BED12, 'spo2', true));
+  await ward.beds[0]!.sim.stop('SIGKILL');
+  const other = await startHwSim(['masimo-ascii', '--scenario', 'stable', '--seed', '4', '--period-ms', '250', '--link', link, '--serial', '0000054321']);
+  t.teardown(() => other.stop('SIGKILL'));
+  const alarmSel = `${tileOf(BED12)} [data-testid=alarm][data-alarm-id="spo2.device-identity"][data-state=active]`;
+  await page.waitForSelector(alarmSel, { timeout: 30_000 });
+  const held = await page.$eval(`${tileOf(BED12)} [data-testid=value][data-parameter=spo2]`, (e) => e.getAttribute('data-current'));
+  t.equal(held, 'false', 'the other device\'s values are not shown as current while held back');
+  await page.click(`${alarmSel} [data-testid=confirm-device]`);
+  const toast = await page.waitForSelector('[data-testid=command-status]:not([hidden])');
+  t.match(await toast!.evaluate((e) => e.textContent), /accepted by the gateway/, 'the gateway accepted the confirmation');
+  t.match(ward.stationLog.join('\n'), /"event":"web-command".*"user":"nurse-a"/, 'sent as the signed-in user');
+  await until('the device-identity alarm cleared', () =>
+    ward.sub.got.find((r) => r.env.alarm?.alarmId === 'spo2.device-identity' && r.env.alarm.state === 'ALARM_STATE_CLEARED'), 30_000);
+  await page.waitForSelector(valueSel(BED12, 'spo2', true), { timeout: 30_000 });
+  t.pass('the confirmed device\'s values are current again on the page');
 });
