@@ -601,7 +601,9 @@
       'data-state': a.state,
     });
     item.append(el('span', { class: 'alarm-priority', text: PRIORITY_TEXT[a.priority] ?? a.priority.toUpperCase() }));
-    const from = a.origin === 'device' ? `device on ${a.source || 'unknown interface'}: ` : a.origin === 'station' ? 'station: ' : '';
+    // A relayed alarm's text already names its device ("device Masimo Rad-8 SN ... on spo2: ..."): not said twice.
+    const namesDevice = /^device /.test(a.detail || '');
+    const from = a.origin === 'device' && !namesDevice ? `device on ${a.source || 'unknown interface'}: ` : a.origin === 'station' ? 'station: ' : '';
     item.append(el('span', { class: 'alarm-detail', text: `${from}${a.detail || a.alarmId}` }));
     if (a.origin === 'station' && typeof a.ageMs === 'number') item.append(' ', keyedAge('silent', a.ageMs, 'for ', ''));
     if (a.state === 'acknowledged') {
