@@ -6,7 +6,7 @@
  *   node dist/test/support/bench/run-all.js [--quick]
  *
  * --quick: one short run of each (a smoke test of the suite, not figures to publish).
- * About 29 minutes on the development machine without --quick (the soak under faults is about 10, the
+ * About 31 minutes on the development machine without --quick (the soak under faults is about 10, the
  * device alarm onset about 7), plus the fuzzing (fuzz.ts: 10 million inputs per target; its time is
  * in docs/fuzzing.md).
  */
@@ -27,6 +27,7 @@ import { runPackageArch } from './package-arch';
 import { runSoak } from './soak';
 import { runStartup } from './startup';
 import { runWard } from './ward';
+import { runWardBoard } from './ward-board';
 
 interface NativeJson {
   runs: number;
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
     ['headroom', () => runHeadroom({ levels: quick ? [1, 10] : [1, 10, 100], max: quick ? 10 : 300, seconds: quick ? 15 : 30, log })],
     ['ward', () => runWard({ gateways: 200, processes: 2, seconds: quick ? 20 : 60, runs: 1, log })],
     ['alarm-onset', () => runAlarmOnset({ bedSeconds: quick ? 20 : 240, wardSeconds: quick ? 20 : 120, wardBeds: 2, gateways: 200, processes: 2, log })],
+    ['ward-board', () => runWardBoard({ gateways: 200, processes: 2, seconds: quick ? 15 : 60, log })],
     ['package-arch', () => runPackageArch({ windowS: quick ? 15 : 60, log })],
     ['soak', () => runSoak({ brokerKills: quick ? 5 : 100, agentKills: quick ? 5 : 100, log })],
     // Last: the longest part (10 million inputs per fuzz target; see docs/fuzzing.md for the time).

@@ -74,8 +74,10 @@ export interface BoardSample {
 
 export interface BoardJoin {
   samples: BoardSample[];
-  /** Changes with no delivery of that text before them (e.g. delivered before the subscriber was there). */
+  /** Changes with no delivery of that text before them (e.g. delivered before the recording began). */
   unmatched: number;
+  /** Samples with more than one candidate run (latency then a lower bound). */
+  ambiguous: number;
 }
 
 /** The number as the board draws it (agent/station-web/board.js formatNumber): integers as they are, else at most 2 decimals. */
@@ -87,10 +89,10 @@ export function boardText(value: number): string {
 /**
  * Joins each DOM change to the delivery behind it: among the deliveries of its key that arrived
  * before the change, the latest whose text is the new one, taken back to the first of its run
- * (a value delivered twice in a row changes the page once, at the first). A delivery whose text is
- * the new one but that came after a later delivery of another text cannot be the one shown unless
- * the page is more than a second behind (1 Hz values): the tail of this figure is then
- * underestimated, and `unmatched` and the max say so.
+ * (a value delivered twice in a row changes the page once, at the first). The page moves forward:
+ * the delivery is after the one joined to the key's previous change. When more than one run of the
+ * new text arrived between the two, the page may be showing an earlier one (it is more than a
+ * second behind, at 1 Hz): the sample is counted `ambiguous`, and its latency is then a lower bound.
  */
 export function matchChanges(deliveries: readonly Delivery[], changes: readonly DomChange[]): BoardJoin {
   const byKey = new Map<string, Delivery[]>();
@@ -100,27 +102,34 @@ export function matchChanges(deliveries: readonly Delivery[], changes: readonly 
     list.push(d);
   }
   for (const list of byKey.values()) list.sort((a, b) => a.wallMs - b.wallMs);
+  const previous = new Map<string, number>();
   const samples: BoardSample[] = [];
   let unmatched = 0;
-  for (const [index, c] of changes.entries()) {
+  let ambiguous = 0;
+  const order = [...changes.keys()].sort((a, b) => (changes[a] as DomChange).wallMs - (changes[b] as DomChange).wallMs);
+  for (const index of order) {
+    const c = changes[index] as DomChange;
     const list = byKey.get(c.key) ?? [];
-    let i = -1;
-    for (let j = list.length - 1; j >= 0; j -= 1) {
+    const after = previous.get(c.key) ?? -Infinity;
+    // The first delivery of each run of the new text, after the previous join and before the change.
+    const runs: number[] = [];
+    for (let j = 0; j < list.length; j += 1) {
       const d = list[j] as Delivery;
-      if (d.wallMs <= c.wallMs && d.text === c.to) {
-        i = j;
-        break;
-      }
+      if (d.wallMs > c.wallMs) break;
+      if (d.wallMs <= after || d.text !== c.to) continue;
+      if (j === 0 || (list[j - 1] as Delivery).text !== c.to || (list[j - 1] as Delivery).wallMs <= after) runs.push(j);
     }
-    if (i < 0) {
+    const i = runs[runs.length - 1];
+    if (i === undefined) {
       unmatched += 1;
       continue;
     }
-    while (i > 0 && (list[i - 1] as Delivery).text === c.to) i -= 1;
+    if (runs.length > 1) ambiguous += 1;
     const d = list[i] as Delivery;
+    previous.set(c.key, d.wallMs);
     samples.push({ change: index, key: c.key, deliveredWallMs: d.wallMs, latencyMs: c.wallMs - d.wallMs });
   }
-  return { samples, unmatched };
+  return { samples, unmatched, ambiguous };
 }
 
 export interface LatencyStats {
@@ -204,9 +213,14 @@ function descendants(pid: number): number[] {
   return out;
 }
 
-/** The renderer's main-thread task time so far (s), from CDP Performance.getMetrics. */
-async function taskSeconds(page: Page): Promise<number> {
-  return (await page.metrics()).TaskDuration ?? NaN;
+/** What the main thread's time is split into (CDP Performance.getMetrics, seconds so far). */
+const MAIN_THREAD_PARTS = ['TaskDuration', 'ScriptDuration', 'RecalcStyleDuration', 'LayoutDuration'] as const;
+type MainThread = Record<(typeof MAIN_THREAD_PARTS)[number], number>;
+
+/** The renderer's main-thread time so far (s), from CDP Performance.getMetrics. */
+async function mainThreadSeconds(page: Page): Promise<MainThread> {
+  const m = (await page.metrics()) as Record<string, number | undefined>;
+  return Object.fromEntries(MAIN_THREAD_PARTS.map((k) => [k, m[k] ?? NaN])) as MainThread;
 }
 
 /**
@@ -268,18 +282,41 @@ async function clockSkewMs(page: Page): Promise<number> {
   return round(pageErr - nodeErr, 1);
 }
 
-/** After the window: the size and rate of the station's `ward` events, read by a second EventSource for `seconds`. */
-async function eventStreamSize(page: Page, seconds: number): Promise<{ events: number; meanBytes: number; perSecond: number }> {
-  return page.evaluate(async (ms: number) => {
-    const sizes: number[] = [];
-    const source = new EventSource('/api/events');
-    source.addEventListener('ward', (e) => sizes.push((e as MessageEvent<string>).data.length));
-    await new Promise((r) => setTimeout(r, ms));
-    source.close();
-    // The first event comes at once on opening: not part of the rate.
-    const counted = sizes.slice(1);
-    return { events: counted.length, meanBytes: counted.length ? counted.reduce((a, b) => a + b, 0) / counted.length : NaN, perSecond: counted.length / (ms / 1000) };
-  }, seconds * 1000);
+/**
+ * After the window: the size and rate of the station's `ward` events, read by this process over a
+ * second event stream for `seconds` (signed in like the page; the page's own stream is not touched).
+ */
+async function eventStreamSize(url: string, seconds: number): Promise<{ events: number; meanBytes: number; perSecond: number }> {
+  const origin = new URL(url).origin;
+  const login = await fetch(new URL('/api/login', url), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Origin: origin },
+    body: JSON.stringify({ name: USER.name, password: USER.password }),
+  });
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  if (login.status !== 200 || !cookie) throw new Error(`sign-in for the event stream answered ${login.status}`);
+  const abort = new AbortController();
+  const res = await fetch(new URL('/api/events', url), { headers: { Cookie: cookie }, signal: abort.signal });
+  const sizes: number[] = [];
+  let buffer = '';
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (event.startsWith('event: ward\n')) sizes.push(Buffer.byteLength(event) + 2);
+      }
+    }
+  })().catch(() => undefined);
+  await sleep(seconds * 1000);
+  abort.abort();
+  await reading;
+  // The first event comes at once on opening: not part of the rate.
+  const counted = sizes.slice(1);
+  return { events: counted.length, meanBytes: counted.length ? counted.reduce((a, b) => a + b, 0) / counted.length : NaN, perSecond: counted.length / seconds };
 }
 
 export interface BoardRun {
@@ -290,9 +327,12 @@ export interface BoardRun {
   /** Delivery -> the first animation frame after the DOM change (when it can be on screen). */
   toFrame: LatencyStats;
   unmatched: number;
+  ambiguous: number;
   deliveries: number;
   cpuShare: Record<string, number>;
   mainThreadBusy: number;
+  /** Shares of the window the main thread spent in script (the page's and the observer's), style recalculation, layout; the rest of TaskDuration is parsing, paint and other tasks. */
+  mainThreadParts: { script: number; style: number; layout: number };
   /** The bench process's own event-loop delay (its subscriber's stamps wait behind it): p99 and max ms. */
   benchLoop: { p99Ms: number; maxMs: number };
   clockSkewMs: number[];
@@ -353,11 +393,11 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     recording = true;
     await page.evaluate(() => void ((window as unknown as { __wardBench: { on: boolean } }).__wardBench.on = true));
     const t0 = performance.timeOrigin + performance.now();
-    const task0 = await taskSeconds(page);
+    const main0 = await mainThreadSeconds(page);
     const cpu = new CpuWindow(pids);
     log(`  measuring ${windowS} s`);
     await sleep(windowS * 1000);
-    const task1 = await taskSeconds(page);
+    const main1 = await mainThreadSeconds(page);
     const shares = cpu.shares();
     const measuredS = cpu.seconds;
     const t1 = performance.timeOrigin + performance.now();
@@ -369,7 +409,7 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     const raw = await page.evaluate(() => (window as unknown as { __wardBench: { changes: Array<[string, string, string, number, number]> } }).__wardBench.changes);
     const tiles = await page.evaluate(() => document.querySelectorAll('[data-testid=bed-tile]').length);
     log('  the event stream\'s size (3 s)');
-    const stream = await eventStreamSize(page, 3);
+    const stream = await eventStreamSize(serve.url, 3);
     const changes = raw.filter((c) => c[3] >= t0 && c[3] <= t1).map((c) => ({ key: c[0], from: c[1], to: c[2], wallMs: c[3], frameWallMs: c[4] }));
     const joined = matchChanges(deliveries, changes);
     // Delivery -> the frame after the change (when it can be painted), for the same joined samples.
@@ -386,13 +426,19 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
       latency: latencyStats(lat),
       toFrame: latencyStats(toFrame),
       unmatched: joined.unmatched,
+      ambiguous: joined.ambiguous,
       deliveries: deliveries.filter((d) => d.wallMs >= t0 && d.wallMs <= t1).length,
       cpuShare: {
         ...Object.fromEntries(Object.entries(shares).filter(([k]) => !k.startsWith('chromium ')).map(([k, v]) => [k, round(v, 4)])),
         chromium: round(Object.entries(shares).reduce((n, [k, v]) => (k.startsWith('chromium ') && Number.isFinite(v) ? n + v : n), 0), 4),
         generators: round(Object.entries(shares).reduce((n, [k, v]) => (k.startsWith('generator') ? n + v : n), 0), 4),
       },
-      mainThreadBusy: round((task1 - task0) / ((t1 - t0) / 1000), 4),
+      mainThreadBusy: round((main1.TaskDuration - main0.TaskDuration) / ((t1 - t0) / 1000), 4),
+      mainThreadParts: {
+        script: round((main1.ScriptDuration - main0.ScriptDuration) / ((t1 - t0) / 1000), 4),
+        style: round((main1.RecalcStyleDuration - main0.RecalcStyleDuration) / ((t1 - t0) / 1000), 4),
+        layout: round((main1.LayoutDuration - main0.LayoutDuration) / ((t1 - t0) / 1000), 4),
+      },
       benchLoop: { p99Ms: round(loop.percentile(99) / 1e6, 1), maxMs: round(loop.max / 1e6, 1) },
       clockSkewMs: skew,
       stream: { events: stream.events, meanBytes: round(stream.meanBytes, 0), perSecond: round(stream.perSecond, 2) },
@@ -444,21 +490,22 @@ export async function runWardBoard(o: { gateways: number; processes: number; sec
     '  observer\'s own work is included).',
     '',
     table(
-      ['load avg', 'window s', 'delivery -> DOM p50 / p99 / max ms', 'n', 'to frame p50 / p99 ms', 'unmatched', 'station CPU %', 'main thread %', 'Chromium CPU % (all)', 'broker CPU %', 'generators CPU %'],
+      ['load avg', 'window s', 'delivery -> DOM p50 / p99 / max ms', 'n', 'to frame p50 / p99 ms', 'unmatched / ambiguous', 'station CPU %', 'main thread %', 'of which script / style / layout %', 'Chromium CPU % (all)', 'broker CPU %', 'generators CPU %'],
       [[
         loadText(r.load),
         fmt(r.windowS, 0),
         `${fmt(r.latency.p50Ms, 0)} / ${fmt(r.latency.p99Ms, 0)} / ${fmt(r.latency.maxMs, 0)}`,
         String(r.latency.n),
         `${fmt(r.toFrame.p50Ms, 0)} / ${fmt(r.toFrame.p99Ms, 0)}`,
-        String(r.unmatched),
+        `${r.unmatched} / ${r.ambiguous}`,
         fmt(pc(r.cpuShare.station), 1),
         fmt(pc(r.mainThreadBusy), 1),
+        `${fmt(pc(r.mainThreadParts.script), 1)} / ${fmt(pc(r.mainThreadParts.style), 1)} / ${fmt(pc(r.mainThreadParts.layout), 1)}`,
         fmt(pc(r.cpuShare.chromium), 1),
         fmt(pc(r.cpuShare.mosquitto), 1),
         fmt(pc(r.cpuShare.generators), 1),
       ]],
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
     `The station's \`ward\` events (read by a second event stream for 3 s after the window): ${fmt(r.stream.perSecond, 1)} a second,`,
