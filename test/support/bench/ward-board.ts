@@ -459,6 +459,28 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
   }
 }
 
+/** What this run's own figures say about where the time goes (no verdict that the run did not measure). */
+export function whereTimeGoes(r: BoardRun): string[] {
+  const out: string[] = [];
+  const mbPerS = (r.stream.meanBytes * r.stream.perSecond) / 1e6;
+  out.push(
+    `Where the time goes in this run: every \`ward\` event carries the whole ward (${fmt(r.stream.meanBytes / 1024, 0)} KiB for ${r.tiles} beds), and with`,
+    `${r.gateways} beds at 1 Hz there is news in every 250 ms throttle period, so the station serializes and the page parses about`,
+    `${fmt(mbPerS, 1)} MB/s of JSON. The page's main thread spent ${fmt(r.mainThreadParts.script * 100, 0)} % of the window in script (parsing, the tiles'`,
+    `signatures, rebuilding changed tiles), ${fmt(r.mainThreadParts.style * 100, 0)} % in style and ${fmt(r.mainThreadParts.layout * 100, 0)} % in layout (a changed tile is rebuilt and the`,
+    'board\'s grid laid out again).',
+  );
+  if (r.mainThreadBusy >= 0.9) {
+    out.push(
+      `With the main thread busy ${fmt(r.mainThreadBusy * 100, 0)} % of the time the page handles events more slowly than they come: they queue`,
+      '(the station writes to the event stream without waiting for it to drain) and the delivery -> DOM latency grows with',
+      `the window instead of staying near the 250 ms throttle; ${r.ambiguous} of its ${r.latency.n} joins had more than one candidate, so the`,
+      'tail is a lower bound.',
+    );
+  }
+  return out;
+}
+
 export async function runWardBoard(o: { gateways: number; processes: number; seconds: number; log?: (s: string) => void }): Promise<BenchResult> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const started = Date.now();
@@ -511,6 +533,8 @@ export async function runWardBoard(o: { gateways: number; processes: number; sec
     `The station's \`ward\` events (read by a second event stream for 3 s after the window): ${fmt(r.stream.perSecond, 1)} a second,`,
     `${fmt(r.stream.meanBytes / 1024, 0)} KiB each (the whole ward every time). The benchmark process's own event-loop delay (its`,
     `subscriber's stamps wait behind it): p99 ${fmt(r.benchLoop.p99Ms, 1)} ms, max ${fmt(r.benchLoop.maxMs, 1)} ms.`,
+    '',
+    ...whereTimeGoes(r),
   ].join('\n');
   return {
     name: 'ward-board',
