@@ -283,41 +283,26 @@ async function clockSkewMs(page: Page): Promise<number> {
 }
 
 /**
- * After the window: the size and rate of the station's `ward` events, read by this process over a
- * second event stream for `seconds` (signed in like the page; the page's own stream is not touched).
+ * Installed before the page's own script (CDP Page.addScriptToEvaluateOnNewDocument): counts the
+ * `ward` events the page's EventSource delivers and their size, without a second stream.
  */
-async function eventStreamSize(url: string, seconds: number): Promise<{ events: number; meanBytes: number; perSecond: number }> {
-  const origin = new URL(url).origin;
-  const login = await fetch(new URL('/api/login', url), {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Origin: origin },
-    body: JSON.stringify({ name: USER.name, password: USER.password }),
-  });
-  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  if (login.status !== 200 || !cookie) throw new Error(`sign-in for the event stream answered ${login.status}`);
-  const abort = new AbortController();
-  const res = await fetch(new URL('/api/events', url), { headers: { Cookie: cookie }, signal: abort.signal });
-  const sizes: number[] = [];
-  let buffer = '';
-  const decoder = new TextDecoder();
-  const reading = (async () => {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (event.startsWith('event: ward\n')) sizes.push(Buffer.byteLength(event) + 2);
-      }
+function countWardEvents(): void {
+  const counts = { events: 0, chars: 0 };
+  (window as unknown as { __wardEvents: typeof counts }).__wardEvents = counts;
+  const Original = window.EventSource;
+  window.EventSource = class extends Original {
+    constructor(url: string | URL, init?: EventSourceInit) {
+      super(url, init);
+      this.addEventListener('ward', (e) => {
+        counts.events += 1;
+        counts.chars += (e as MessageEvent<string>).data.length;
+      });
     }
-  })().catch(() => undefined);
-  await sleep(seconds * 1000);
-  abort.abort();
-  await reading;
-  // The first event comes at once on opening: not part of the rate.
-  const counted = sizes.slice(1);
-  return { events: counted.length, meanBytes: counted.length ? counted.reduce((a, b) => a + b, 0) / counted.length : NaN, perSecond: counted.length / seconds };
+  };
 }
+
+const wardEvents = (page: Page): Promise<{ events: number; chars: number }> =>
+  page.evaluate(() => ({ ...(window as unknown as { __wardEvents: { events: number; chars: number } }).__wardEvents }));
 
 export interface BoardRun {
   gateways: number;
@@ -336,6 +321,7 @@ export interface BoardRun {
   /** The bench process's own event-loop delay (its subscriber's stamps wait behind it): p99 and max ms. */
   benchLoop: { p99Ms: number; maxMs: number };
   clockSkewMs: number[];
+  /** The `ward` events the page received in the window: how many, their mean size (characters of data), per second. */
   stream: { events: number; meanBytes: number; perSecond: number };
   tiles: number;
   /** The slowest samples: when in the window (s) and which value. */
@@ -372,6 +358,7 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     const page = await browser.newPage();
     await page.setViewport({ width: 1920, height: 1080 });
     page.setDefaultTimeout(60_000);
+    await page.evaluateOnNewDocument(countWardEvents);
     await page.goto(serve.url, { waitUntil: 'domcontentloaded' });
     await page.waitForSelector('#login-name', { visible: true });
     await page.type('#login-name', USER.name);
@@ -394,10 +381,12 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     await page.evaluate(() => void ((window as unknown as { __wardBench: { on: boolean } }).__wardBench.on = true));
     const t0 = performance.timeOrigin + performance.now();
     const main0 = await mainThreadSeconds(page);
+    const events0 = await wardEvents(page);
     const cpu = new CpuWindow(pids);
     log(`  measuring ${windowS} s`);
     await sleep(windowS * 1000);
     const main1 = await mainThreadSeconds(page);
+    const events1 = await wardEvents(page);
     const shares = cpu.shares();
     const measuredS = cpu.seconds;
     const t1 = performance.timeOrigin + performance.now();
@@ -408,8 +397,8 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     skew.push(await clockSkewMs(page));
     const raw = await page.evaluate(() => (window as unknown as { __wardBench: { changes: Array<[string, string, string, number, number]> } }).__wardBench.changes);
     const tiles = await page.evaluate(() => document.querySelectorAll('[data-testid=bed-tile]').length);
-    log('  the event stream\'s size (3 s)');
-    const stream = await eventStreamSize(serve.url, 3);
+    const streamEvents = events1.events - events0.events;
+    const stream = { events: streamEvents, meanBytes: streamEvents > 0 ? (events1.chars - events0.chars) / streamEvents : NaN, perSecond: streamEvents / ((t1 - t0) / 1000) };
     const changes = raw.filter((c) => c[3] >= t0 && c[3] <= t1).map((c) => ({ key: c[0], from: c[1], to: c[2], wallMs: c[3], frameWallMs: c[4] }));
     const joined = matchChanges(deliveries, changes);
     // Delivery -> the frame after the change (when it can be painted), for the same joined samples.
@@ -530,7 +519,7 @@ export async function runWardBoard(o: { gateways: number; processes: number; sec
       ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
-    `The station's \`ward\` events (read by a second event stream for 3 s after the window): ${fmt(r.stream.perSecond, 1)} a second,`,
+    `The station's \`ward\` events the page received in the window: ${fmt(r.stream.perSecond, 1)} a second (${r.stream.events}),`,
     `${fmt(r.stream.meanBytes / 1024, 0)} KiB each (the whole ward every time). The benchmark process's own event-loop delay (its`,
     `subscriber's stamps wait behind it): p99 ${fmt(r.benchLoop.p99Ms, 1)} ms, max ${fmt(r.benchLoop.maxMs, 1)} ms.`,
     '',
