@@ -309,12 +309,21 @@
       } catch {
         return;
       }
+      // A partial event holds only the beds that changed (docs/interfaces/station-web.md): the others
+      // keep their last view, and their ages grow on the page's own tick.
+      let changed = null;
+      if (ward.partial && state.ward) {
+        const byKey = new Map((state.ward.beds ?? []).map((b) => [b.bed, b]));
+        for (const b of ward.beds ?? []) byKey.set(b.bed, b);
+        changed = new Set((ward.beds ?? []).map((b) => b.bed));
+        ward = { ...ward, beds: [...byKey.values()] };
+      }
       state.ward = ward;
       state.lastWardAt = performance.now();
       // Checked again exactly when the 3 s run out, not only at the next tick.
       clearTimeout(state.lostTimer);
       state.lostTimer = setTimeout(updateLink, STATION_LOST_AFTER_MS + 1);
-      drawWard();
+      drawWard(changed);
     });
     source.addEventListener('session-expired', () => {
       source.close();
@@ -368,7 +377,8 @@
   }
 
   /** Draws the ward: tiles sorted by their highest active alarm priority, then NEWS2 total, then name. */
-  function drawWard() {
+  /** Redraws the board; `only`: the beds a partial event changed (null: every bed). */
+  function drawWard(only = null) {
     updateLink();
     if (!state.session || !state.ward) return;
     // Each bed's rank computed once, not at every comparison of the sort.
@@ -385,7 +395,8 @@
         entry = { tile: el('article', { class: 'tile', 'data-testid': 'bed-tile', 'data-bed': bed.bed }), parts: new Map() };
         state.tiles.set(bed.bed, entry);
       }
-      patchTile(entry.tile, entry.parts, bed, false);
+      // After a partial event only the beds it named are patched; a new tile is always drawn.
+      if (!only || only.has(bed.bed) || entry.parts.size === 0) patchTile(entry.tile, entry.parts, bed, false);
       const priority = ['none', 'low', 'medium', 'high'][highestPriority(bed)];
       if (entry.tile.dataset.priority !== priority) entry.tile.dataset.priority = priority;
     }

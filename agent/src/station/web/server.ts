@@ -54,6 +54,19 @@ export interface WardSnapshot {
   t: number;
   connected: boolean;
   beds: Array<BedView & { lastMessageAgeMs: number | null; silent: boolean }>;
+  /**
+   * On the wire only: true when `beds` holds only the beds whose view changed (other than by
+   * ageing) since the stream's previous event; the page keeps the others and ages them itself.
+   */
+  partial?: boolean;
+}
+
+/** A full `ward` event this often on every stream (ages and beds re-synchronised), besides the changes. */
+export const FULL_WARD_EVERY_MS = 10_000;
+
+/** A bed's view without its ages: what decides whether the bed changed (ages move on every event). */
+function bedSignature(bed: WardSnapshot['beds'][number]): string {
+  return JSON.stringify(bed, (key, value: unknown) => (key === 'ageMs' || key === 'heartbeatAgeMs' || key === 'lastMessageAgeMs' ? undefined : value));
 }
 
 /** A command's answer as the page gets it. */
@@ -94,6 +107,8 @@ const Command = z.strictObject({ bed: z.string().refine((b) => parseBed(b) !== n
 interface Stream {
   res: ServerResponse;
   sessionId: string;
+  /** The next event must be a full one (the stream is new, or skipped a change while it was slow). */
+  needsFull: boolean;
 }
 
 /** Thrown inside a handler: answered as `status` with `{error, detail?}`, counted and logged. */
@@ -111,6 +126,9 @@ export class StationWebServer {
   private tickTimer: NodeJS.Timeout | undefined;
   private newsTimer: NodeJS.Timeout | undefined;
   private lastPushMonoNs = 0n;
+  private lastFullMonoNs = 0n;
+  /** Each bed's signature as of the last event pushed. */
+  private readonly sentSignatures = new Map<string, string>();
 
   constructor(private readonly o: WebServerOptions) {
     this.staticDir = o.staticDir ?? STATIC_DIR;
@@ -157,9 +175,22 @@ export class StationWebServer {
 
   /** Sends the ward to every open stream; a stream whose session expired gets `session-expired` and ends. */
   private push(): void {
-    this.lastPushMonoNs = this.o.clock.monoNs();
+    const now = this.o.clock.monoNs();
+    this.lastPushMonoNs = now;
     if (this.streams.size === 0) return;
-    const data = `event: ward\ndata: ${JSON.stringify(this.o.ward())}\n\n`;
+    const ward = this.o.ward();
+    // Only the beds that changed other than by ageing (station-web.md, GET /api/events): 200 beds at
+    // 1 Hz would otherwise send the whole ward four times a second to every browser.
+    const changed = ward.beds.filter((b) => {
+      const sig = bedSignature(b);
+      if (this.sentSignatures.get(b.bed) === sig) return false;
+      this.sentSignatures.set(b.bed, sig);
+      return true;
+    });
+    const fullDue = Number(now - this.lastFullMonoNs) / 1e6 >= FULL_WARD_EVERY_MS;
+    if (fullDue) this.lastFullMonoNs = now;
+    let full: string | undefined;
+    let partial: string | undefined;
     for (const s of this.streams) {
       const check = this.o.sessions.check(s.sessionId);
       if (!check.ok) {
@@ -168,7 +199,20 @@ export class StationWebServer {
         this.streams.delete(s);
         continue;
       }
-      s.res.write(data);
+      if (s.res.writableNeedDrain) {
+        // A slow browser: nothing more is queued for it; it gets the whole ward once it drained.
+        this.counters.count('events-skipped-slow-stream');
+        s.needsFull = true;
+        continue;
+      }
+      if (fullDue || s.needsFull) {
+        full ??= `event: ward\ndata: ${JSON.stringify(ward)}\n\n`;
+        s.res.write(full);
+        s.needsFull = false;
+      } else {
+        partial ??= `event: ward\ndata: ${JSON.stringify({ t: ward.t, connected: ward.connected, partial: true, beds: changed })}\n\n`;
+        s.res.write(partial);
+      }
     }
   }
 
@@ -283,10 +327,10 @@ export class StationWebServer {
   private openStream(res: ServerResponse, sessionId: string): void {
     if (this.streams.size >= MAX_EVENT_STREAMS) throw new Refusal(503, 'too-many-streams');
     res.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    const stream: Stream = { res, sessionId };
+    const stream: Stream = { res, sessionId, needsFull: false };
     this.streams.add(stream);
     res.on('close', () => this.streams.delete(stream));
-    // The first event at once: the page has the ward without waiting a tick.
+    // The first event at once, the whole ward: the page has it without waiting a tick.
     res.write(`event: ward\ndata: ${JSON.stringify(this.o.ward())}\n\n`);
   }
 
