@@ -193,164 +193,174 @@ async function ward(t: Test): Promise<Ward> {
   return { broker, station, users, sim, watch };
 }
 
-t.test('station serve over plain HTTP with the real agent', async (t) => {
-  const w = await ward(t);
+/** One ward for the plain-HTTP tests below, started by the first of them (a file's top-level tests run in order). */
+let plainWard: Promise<Ward> | undefined;
+const sharedWard = (): Promise<Ward> => (plainWard ??= ward(t));
+
+
+t.test('REQ-WEB-001 REQ-WEB-006 the users file is 0600; no patient data without a session; a wrong name or password gets 401 and no cookie', async (t) => {
+  const w = await sharedWard();
   const s = w.station;
+  t.equal(statSync(w.users).mode & 0o777, 0o600, 'add-user writes the users file 0600');
+  t.notMatch(readFileSync(w.users, 'utf8'), new RegExp(PASSWORD_A), 'no password in it');
+  const page = await call(s, 'GET', '/');
+  t.equal(page.status, 200, 'the page shell');
+  t.equal(page.headers['cache-control'], 'no-store');
+  t.match(page.headers['content-security-policy'], /^default-src 'self'/, 'CSP: nothing from outside the station');
+  t.notMatch(page.text, /bed12|gw-test/, 'the shell carries no ward data');
+  for (const path of ['/api/session', '/api/events', `/api/trends?bed=${BED}`]) {
+    const r = await call(s, 'GET', path);
+    t.equal(r.status, 401, `GET ${path} without a session`);
+    t.same(r.body, { error: 'no-session' });
+    t.notMatch(r.text, /bed12/, 'and no data');
+  }
+  const cmd = await call(s, 'POST', '/api/command', { json: { bed: BED, action: { kind: 'ack', alarmId: 'x' } } });
+  t.equal(cmd.status, 401, 'POST /api/command without a session');
+  for (const [name, password] of [['nurse-a', 'wrong-password'], ['nobody', PASSWORD_A]] as const) {
+    const r = await call(s, 'POST', '/api/login', { json: { name, password } });
+    t.equal(r.status, 401, `${name}: 401`);
+    t.same(r.body, { error: 'bad-credentials' }, 'the same answer for a wrong name and a wrong password');
+    t.equal(r.headers['set-cookie'], undefined, 'no cookie');
+  }
+  const { reply } = await signIn(s, 'nurse-a', PASSWORD_A);
+  t.equal(reply.status, 200, 'the right password');
+  t.same(Object.keys(reply.body).sort(), ['csrfToken', 'displayName', 'expiresAtMs', 'user']);
+  t.equal(reply.body.user, 'nurse-a');
+  t.equal(reply.body.displayName, 'NURSE-A');
+  const cookie = reply.headers['set-cookie']?.[0] ?? '';
+  t.match(cookie, /^vigil_session=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\//, 'an HttpOnly, SameSite=Strict session cookie');
+  t.notMatch(cookie, /Secure/, 'not Secure over --insecure-http (loopback)');
+  t.notOk(s.logs.some((l) => l.includes(PASSWORD_A) || l.includes('wrong-password')), 'no password in the log');
+  t.ok(s.logs.some((l) => /"event":"web-insecure"/.test(l)), '--insecure-http is warned at start');
+});
 
-  await t.test('REQ-WEB-001 REQ-WEB-006 the users file is 0600; no patient data without a session; a wrong name or password gets 401 and no cookie', async (t) => {
-    t.equal(statSync(w.users).mode & 0o777, 0o600, 'add-user writes the users file 0600');
-    t.notMatch(readFileSync(w.users, 'utf8'), new RegExp(PASSWORD_A), 'no password in it');
-    const page = await call(s, 'GET', '/');
-    t.equal(page.status, 200, 'the page shell');
-    t.equal(page.headers['cache-control'], 'no-store');
-    t.match(page.headers['content-security-policy'], /^default-src 'self'/, 'CSP: nothing from outside the station');
-    t.notMatch(page.text, /bed12|gw-test/, 'the shell carries no ward data');
-    for (const path of ['/api/session', '/api/events', `/api/trends?bed=${BED}`]) {
-      const r = await call(s, 'GET', path);
-      t.equal(r.status, 401, `GET ${path} without a session`);
-      t.same(r.body, { error: 'no-session' });
-      t.notMatch(r.text, /bed12/, 'and no data');
-    }
-    const cmd = await call(s, 'POST', '/api/command', { json: { bed: BED, action: { kind: 'ack', alarmId: 'x' } } });
-    t.equal(cmd.status, 401, 'POST /api/command without a session');
-    for (const [name, password] of [['nurse-a', 'wrong-password'], ['nobody', PASSWORD_A]] as const) {
-      const r = await call(s, 'POST', '/api/login', { json: { name, password } });
-      t.equal(r.status, 401, `${name}: 401`);
-      t.same(r.body, { error: 'bad-credentials' }, 'the same answer for a wrong name and a wrong password');
-      t.equal(r.headers['set-cookie'], undefined, 'no cookie');
-    }
-    const { reply } = await signIn(s, 'nurse-a', PASSWORD_A);
-    t.equal(reply.status, 200, 'the right password');
-    t.same(Object.keys(reply.body).sort(), ['csrfToken', 'displayName', 'expiresAtMs', 'user']);
-    t.equal(reply.body.user, 'nurse-a');
-    t.equal(reply.body.displayName, 'NURSE-A');
-    const cookie = reply.headers['set-cookie']?.[0] ?? '';
-    t.match(cookie, /^vigil_session=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\//, 'an HttpOnly, SameSite=Strict session cookie');
-    t.notMatch(cookie, /Secure/, 'not Secure over --insecure-http (loopback)');
-    t.notOk(s.logs.some((l) => l.includes(PASSWORD_A) || l.includes('wrong-password')), 'no password in the log');
-    t.ok(s.logs.some((l) => /"event":"web-insecure"/.test(l)), '--insecure-http is warned at start');
-  });
+t.test('REQ-WEB-007 ward events carry the bed, at least once a second and within 250 ms of news', async (t) => {
+  const w = await sharedWard();
+  const s = w.station;
+  const { cookie } = await signIn(s, 'nurse-a', PASSWORD_A);
+  const session = await call(s, 'GET', '/api/session', { cookie });
+  t.equal(session.status, 200);
+  t.same(session.body.beds, ['site1/ward7/*'], 'the session names the beds the user may act on');
+  const events = await openEvents(s, cookie);
+  t.teardown(() => events.close());
+  t.equal(events.status, 200);
+  const bed = await until('bed12 with a current SpO2 value', () =>
+    events.wards().map((e) => e.beds.find((b) => b.bed === BED)).find((b) => b?.values.some((v) => v.parameter === 'spo2' && v.current)),
+  );
+  t.equal(bed.gateway, 'online');
+  t.equal(bed.silent, false, 'not silent');
+  t.type(bed.lastMessageAgeMs, 'number');
+  t.ok((bed.lastMessageAgeMs as number) < 2000, 'heard from recently');
+  // News: a status from a bed the station has never heard of, published by the test.
+  const link = await connectLink(w.broker.url);
+  t.teardown(() => link.end(true));
+  const status = { online: true, interfaces: [], counters: [], startedWallMs: Date.now(), heartbeatIntervalMs: 5000, softwareVersion: 'test', reason: '' };
+  const env = { schemaVersion: 1, gatewayId: 'gw-99', siteId: 'site1', wardId: 'ward7', bedId: 'bed99', messageId: `web-${Date.now()}`, sequence: 0, bootId: 'b', sentWallMs: Date.now(), status };
+  const sentAt = Date.now();
+  await link.publish('vigil/v1/site1/ward7/bed99/status', encodeEnvelope(env), { qos: 1, retain: false });
+  const seen = await until('bed99 in a ward event', () => events.wards().find((e) => e.atMs >= sentAt && e.beds.some((b) => b.bed === 'site1/ward7/bed99')));
+  const latencyMs = seen.atMs - sentAt;
+  t.ok(latencyMs <= 250 + 100, `news in a ward event ${latencyMs} ms after it was published (250 ms at the station, plus the broker hop)`);
+  const from = events.events.length;
+  await sleep(4000);
+  const times = events.events.slice(from).filter((e) => e.event === 'ward').map((e) => e.atMs);
+  const gaps = times.slice(1).map((x, i) => x - (times[i] as number));
+  t.ok(gaps.length >= 3, `${times.length} ward events in 4 s`);
+  t.ok(Math.max(...gaps) <= 1100, `at least one a second (largest gap ${Math.max(...gaps)} ms)`);
+  t.ok(times.length <= 4 * (4 + 1) + 1, `throttled: ${times.length} events in 4 s (at most 4 news pushes and 1 tick a second)`);
+});
 
-  await t.test('REQ-WEB-007 ward events carry the bed, at least once a second and within 250 ms of news', async (t) => {
-    const { cookie } = await signIn(s, 'nurse-a', PASSWORD_A);
-    const session = await call(s, 'GET', '/api/session', { cookie });
-    t.equal(session.status, 200);
-    t.same(session.body.beds, ['site1/ward7/*'], 'the session names the beds the user may act on');
-    const events = await openEvents(s, cookie);
-    t.teardown(() => events.close());
-    t.equal(events.status, 200);
-    const bed = await until('bed12 with a current SpO2 value', () =>
-      events.wards().map((e) => e.beds.find((b) => b.bed === BED)).find((b) => b?.values.some((v) => v.parameter === 'spo2' && v.current)),
-    );
-    t.equal(bed.gateway, 'online');
-    t.equal(bed.silent, false, 'not silent');
-    t.type(bed.lastMessageAgeMs, 'number');
-    t.ok((bed.lastMessageAgeMs as number) < 2000, 'heard from recently');
-    // News: a status from a bed the station has never heard of, published by the test.
-    const link = await connectLink(w.broker.url);
-    t.teardown(() => link.end(true));
-    const status = { online: true, interfaces: [], counters: [], startedWallMs: Date.now(), heartbeatIntervalMs: 5000, softwareVersion: 'test', reason: '' };
-    const env = { schemaVersion: 1, gatewayId: 'gw-99', siteId: 'site1', wardId: 'ward7', bedId: 'bed99', messageId: `web-${Date.now()}`, sequence: 0, bootId: 'b', sentWallMs: Date.now(), status };
-    const sentAt = Date.now();
-    await link.publish('vigil/v1/site1/ward7/bed99/status', encodeEnvelope(env), { qos: 1, retain: false });
-    const seen = await until('bed99 in a ward event', () => events.wards().find((e) => e.atMs >= sentAt && e.beds.some((b) => b.bed === 'site1/ward7/bed99')));
-    const latencyMs = seen.atMs - sentAt;
-    t.ok(latencyMs <= 250 + 100, `news in a ward event ${latencyMs} ms after it was published (250 ms at the station, plus the broker hop)`);
-    const from = events.events.length;
-    await sleep(4000);
-    const times = events.events.slice(from).filter((e) => e.event === 'ward').map((e) => e.atMs);
-    const gaps = times.slice(1).map((x, i) => x - (times[i] as number));
-    t.ok(gaps.length >= 3, `${times.length} ward events in 4 s`);
-    t.ok(Math.max(...gaps) <= 1100, `at least one a second (largest gap ${Math.max(...gaps)} ms)`);
-    t.ok(times.length <= 4 * (4 + 1) + 1, `throttled: ${times.length} events in 4 s (at most 4 news pushes and 1 tick a second)`);
-  });
+t.test('REQ-WEB-003 REQ-WEB-004 REQ-WEB-005 REQ-WEB-011 a forged, foreign, not permitted or malformed command is refused and nothing is sent', async (t) => {
+  const w = await sharedWard();
+  const s = w.station;
+  const a = await signIn(s, 'nurse-a', PASSWORD_A);
+  const b = await signIn(s, 'nurse-b', PASSWORD_B);
+  const ack = { bed: BED, action: { kind: 'ack', alarmId: 'spo2.link-lost' } };
+  const before = w.watch.commands.length;
+  const noCsrf = await call(s, 'POST', '/api/command', { cookie: a.cookie, json: ack });
+  t.equal(noCsrf.status, 403);
+  t.same(noCsrf.body, { error: 'csrf' }, 'no X-CSRF-Token');
+  const wrongCsrf = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: b.csrf, json: ack });
+  t.same([wrongCsrf.status, wrongCsrf.body], [403, { error: 'csrf' }], "another session's token");
+  const foreign = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: ack, origin: 'https://evil.example' });
+  t.same([foreign.status, foreign.body], [403, { error: 'origin' }], 'a foreign Origin');
+  const none = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: ack, origin: null });
+  t.same([none.status, none.body], [403, { error: 'origin' }], 'no Origin');
+  const loginForeign = await call(s, 'POST', '/api/login', { json: { name: 'nurse-a', password: PASSWORD_A }, origin: 'https://evil.example' });
+  t.same([loginForeign.status, loginForeign.body], [403, { error: 'origin' }], 'sign-in from a foreign origin');
+  t.equal(loginForeign.headers['set-cookie'], undefined, 'and no cookie');
+  const notPermitted = await call(s, 'POST', '/api/command', { cookie: b.cookie, csrf: b.csrf, json: ack });
+  t.same([notPermitted.status, notPermitted.body], [403, { error: 'bed-not-permitted' }], 'nurse-b may act on ward 8 only');
+  const malformed = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: { bed: BED, action: { kind: 'silence', alarmId: 'x', durationSec: 9999 } } });
+  t.equal(malformed.status, 400);
+  t.equal(malformed.body.error, 'bad-request');
+  t.match(malformed.body.detail, /^action\.durationSec: /, 'the detail names the field and the rule');
+  t.notMatch(String(malformed.body.detail), /9999/, 'never the value');
+  const badBed = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: { bed: 'bed12', action: { kind: 'ack', alarmId: 'x' } } });
+  t.match(badBed.body.detail, /^bed: /);
+  const notJson = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: '{"bed":' });
+  t.same([notJson.status, notJson.body], [400, { error: 'bad-request', detail: '(body): must be JSON' }]);
+  const extra = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: { ...ack, user: 'someone-else' } });
+  t.equal(extra.status, 400, 'a user name in the body is refused: commands go as the signed-in user');
+  const logout = await call(s, 'POST', '/api/logout', { cookie: b.cookie });
+  t.same([logout.status, logout.body], [403, { error: 'csrf' }], 'sign-out is a POST like any other: CSRF checked');
+  await sleep(500);
+  t.equal(w.watch.commands.length, before, 'nothing reached the broker');
+  t.ok(s.logs.some((l) => /"event":"web-refused"/.test(l) && /"user":"nurse-b"/.test(l) && /"reason":"bed-not-permitted"/.test(l)), 'refusals are logged with the user and the reason');
+});
 
-  await t.test('REQ-WEB-003 REQ-WEB-004 REQ-WEB-005 REQ-WEB-011 a forged, foreign, not permitted or malformed command is refused and nothing is sent', async (t) => {
-    const a = await signIn(s, 'nurse-a', PASSWORD_A);
-    const b = await signIn(s, 'nurse-b', PASSWORD_B);
-    const ack = { bed: BED, action: { kind: 'ack', alarmId: 'spo2.link-lost' } };
-    const before = w.watch.commands.length;
-    const noCsrf = await call(s, 'POST', '/api/command', { cookie: a.cookie, json: ack });
-    t.equal(noCsrf.status, 403);
-    t.same(noCsrf.body, { error: 'csrf' }, 'no X-CSRF-Token');
-    const wrongCsrf = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: b.csrf, json: ack });
-    t.same([wrongCsrf.status, wrongCsrf.body], [403, { error: 'csrf' }], "another session's token");
-    const foreign = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: ack, origin: 'https://evil.example' });
-    t.same([foreign.status, foreign.body], [403, { error: 'origin' }], 'a foreign Origin');
-    const none = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: ack, origin: null });
-    t.same([none.status, none.body], [403, { error: 'origin' }], 'no Origin');
-    const loginForeign = await call(s, 'POST', '/api/login', { json: { name: 'nurse-a', password: PASSWORD_A }, origin: 'https://evil.example' });
-    t.same([loginForeign.status, loginForeign.body], [403, { error: 'origin' }], 'sign-in from a foreign origin');
-    t.equal(loginForeign.headers['set-cookie'], undefined, 'and no cookie');
-    const notPermitted = await call(s, 'POST', '/api/command', { cookie: b.cookie, csrf: b.csrf, json: ack });
-    t.same([notPermitted.status, notPermitted.body], [403, { error: 'bed-not-permitted' }], 'nurse-b may act on ward 8 only');
-    const malformed = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: { bed: BED, action: { kind: 'silence', alarmId: 'x', durationSec: 9999 } } });
-    t.equal(malformed.status, 400);
-    t.equal(malformed.body.error, 'bad-request');
-    t.match(malformed.body.detail, /^action\.durationSec: /, 'the detail names the field and the rule');
-    t.notMatch(String(malformed.body.detail), /9999/, 'never the value');
-    const badBed = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: { bed: 'bed12', action: { kind: 'ack', alarmId: 'x' } } });
-    t.match(badBed.body.detail, /^bed: /);
-    const notJson = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: '{"bed":' });
-    t.same([notJson.status, notJson.body], [400, { error: 'bad-request', detail: '(body): must be JSON' }]);
-    const extra = await call(s, 'POST', '/api/command', { cookie: a.cookie, csrf: a.csrf, json: { ...ack, user: 'someone-else' } });
-    t.equal(extra.status, 400, 'a user name in the body is refused: commands go as the signed-in user');
-    const logout = await call(s, 'POST', '/api/logout', { cookie: b.cookie });
-    t.same([logout.status, logout.body], [403, { error: 'csrf' }], 'sign-out is a POST like any other: CSRF checked');
-    await sleep(500);
-    t.equal(w.watch.commands.length, before, 'nothing reached the broker');
-    t.ok(s.logs.some((l) => /"event":"web-refused"/.test(l) && /"user":"nurse-b"/.test(l) && /"reason":"bed-not-permitted"/.test(l)), 'refusals are logged with the user and the reason');
-  });
+t.test('REQ-WEB-008 REQ-WEB-010 an acknowledgement POSTed reaches the agent as the signed-in user and comes back with the name; trends and the alarm log', async (t) => {
+  const w = await sharedWard();
+  const s = w.station;
+  const { cookie, csrf } = await signIn(s, 'nurse-a', PASSWORD_A);
+  const events = await openEvents(s, cookie);
+  t.teardown(() => events.close());
+  await w.sim.stop('SIGKILL'); // the oximeter goes silent: its technical alarm
+  const alarm = await until('the link alarm at the station', () =>
+    events.wards().flatMap((e) => e.beds.find((b) => b.bed === BED)?.alarms ?? []).find((a) => /^spo2\.link-(stale|lost)$/.test(a.alarmId) && a.state === 'active'),
+  );
+  t.equal(alarm.kind, 'technical');
+  const before = w.watch.commands.length;
+  const reply = await call(s, 'POST', '/api/command', { cookie, csrf, json: { bed: BED, action: { kind: 'ack', alarmId: alarm.alarmId } } });
+  t.equal(reply.status, 200);
+  t.same(reply.body, { status: 'accepted', reason: '' }, "the gateway's answer");
+  t.equal(w.watch.commands.length, before + 1, 'one command on the broker');
+  const acked = await until('the alarm acknowledged at the station', () =>
+    events.wards().flatMap((e) => e.beds.find((b) => b.bed === BED)?.alarms ?? []).find((a) => a.alarmId === alarm.alarmId && a.state === 'acknowledged'),
+  );
+  t.equal(acked.acknowledgedBy, 'nurse-a', "with the signed-in user's name");
+  const unknown = await call(s, 'POST', '/api/command', { cookie, csrf, json: { bed: BED, action: { kind: 'ack', alarmId: 'spo2.no-such-alarm' } } });
+  t.same([unknown.status, unknown.body], [200, { status: 'rejected', reason: 'unknown-alarm' }], 'a rejection with its reason');
+  let trends: BedTrends | undefined;
+  for (const deadline = Date.now() + 5000; !trends && Date.now() < deadline; await sleep(100)) {
+    const body = (await call(s, 'GET', `/api/trends?bed=${BED}`, { cookie })).body as unknown as BedTrends;
+    if (body.alarmLog?.some((e) => e.alarmId === alarm.alarmId && e.state === 'acknowledged')) trends = body;
+  }
+  if (!trends) throw new Error('the acknowledgement never reached the alarm log');
+  t.same(trends.alarmLog.filter((e) => e.alarmId === alarm.alarmId).map((e) => [e.state, e.by]), [['active', ''], ['acknowledged', 'nurse-a']], 'raised, then acknowledged by nurse-a');
+  t.equal(trends.toWallMs - trends.fromWallMs, 4 * 3600_000, 'the last 4 hours');
+  const spo2 = trends.series.spo2 ?? [];
+  t.ok(spo2.length >= 1, `SpO2 points while the oximeter sent (${spo2.length})`);
+  t.ok(spo2.every(([x], i) => i === 0 || x - (spo2[i - 1] as [number, number])[0] >= 0), 'in time order');
+  const unknownBed = await call(s, 'GET', '/api/trends?bed=site1/ward7/nobed', { cookie });
+  t.same([unknownBed.status, unknownBed.body], [404, { error: 'unknown-bed' }]);
+});
 
-  await t.test('REQ-WEB-008 REQ-WEB-010 an acknowledgement POSTed reaches the agent as the signed-in user and comes back with the name; trends and the alarm log', async (t) => {
-    const { cookie, csrf } = await signIn(s, 'nurse-a', PASSWORD_A);
-    const events = await openEvents(s, cookie);
-    t.teardown(() => events.close());
-    await w.sim.stop('SIGKILL'); // the oximeter goes silent: its technical alarm
-    const alarm = await until('the link alarm at the station', () =>
-      events.wards().flatMap((e) => e.beds.find((b) => b.bed === BED)?.alarms ?? []).find((a) => /^spo2\.link-(stale|lost)$/.test(a.alarmId) && a.state === 'active'),
-    );
-    t.equal(alarm.kind, 'technical');
-    const before = w.watch.commands.length;
-    const reply = await call(s, 'POST', '/api/command', { cookie, csrf, json: { bed: BED, action: { kind: 'ack', alarmId: alarm.alarmId } } });
-    t.equal(reply.status, 200);
-    t.same(reply.body, { status: 'accepted', reason: '' }, "the gateway's answer");
-    t.equal(w.watch.commands.length, before + 1, 'one command on the broker');
-    const acked = await until('the alarm acknowledged at the station', () =>
-      events.wards().flatMap((e) => e.beds.find((b) => b.bed === BED)?.alarms ?? []).find((a) => a.alarmId === alarm.alarmId && a.state === 'acknowledged'),
-    );
-    t.equal(acked.acknowledgedBy, 'nurse-a', "with the signed-in user's name");
-    const unknown = await call(s, 'POST', '/api/command', { cookie, csrf, json: { bed: BED, action: { kind: 'ack', alarmId: 'spo2.no-such-alarm' } } });
-    t.same([unknown.status, unknown.body], [200, { status: 'rejected', reason: 'unknown-alarm' }], 'a rejection with its reason');
-    let trends: BedTrends | undefined;
-    for (const deadline = Date.now() + 5000; !trends && Date.now() < deadline; await sleep(100)) {
-      const body = (await call(s, 'GET', `/api/trends?bed=${BED}`, { cookie })).body as unknown as BedTrends;
-      if (body.alarmLog?.some((e) => e.alarmId === alarm.alarmId && e.state === 'acknowledged')) trends = body;
-    }
-    if (!trends) throw new Error('the acknowledgement never reached the alarm log');
-    t.same(trends.alarmLog.filter((e) => e.alarmId === alarm.alarmId).map((e) => [e.state, e.by]), [['active', ''], ['acknowledged', 'nurse-a']], 'raised, then acknowledged by nurse-a');
-    t.equal(trends.toWallMs - trends.fromWallMs, 4 * 3600_000, 'the last 4 hours');
-    const spo2 = trends.series.spo2 ?? [];
-    t.ok(spo2.length >= 1, `SpO2 points while the oximeter sent (${spo2.length})`);
-    t.ok(spo2.every(([x], i) => i === 0 || x - (spo2[i - 1] as [number, number])[0] >= 0), 'in time order');
-    const unknownBed = await call(s, 'GET', '/api/trends?bed=site1/ward7/nobed', { cookie });
-    t.same([unknownBed.status, unknownBed.body], [404, { error: 'unknown-bed' }]);
-  });
-
-  await t.test('REQ-WEB-009 HAZ-012 the broker stopped: connected false in the next event within 1 s, the bed silent within --silent-bed-ms + 1 s', async (t) => {
-    const { cookie } = await signIn(s, 'nurse-a', PASSWORD_A);
-    const events = await openEvents(s, cookie);
-    t.teardown(() => events.close());
-    await until('a connected event', () => events.wards().some((e) => e.connected && e.beds.some((b) => b.bed === BED && !b.silent)));
-    await w.broker.pause();
-    const stoppedAt = Date.now();
-    const lost = await until('connected false', () => events.wards().find((e) => e.atMs >= stoppedAt && !e.connected), 5000);
-    t.ok(lost.atMs - stoppedAt <= 1000, `the station's broker loss in an event ${lost.atMs - stoppedAt} ms after the broker stopped`);
-    const silent = await until('the bed silent', () => events.wards().find((e) => e.atMs >= stoppedAt && e.beds.find((b) => b.bed === BED)?.silent), 6000);
-    t.ok(silent.atMs - stoppedAt <= 2000 + 1000, `silent ${silent.atMs - stoppedAt} ms after the last message could arrive (--silent-bed-ms 2000)`);
-    await w.broker.resume();
-    await until('connected again', () => events.wards().some((e) => e.atMs > stoppedAt && e.connected), 10_000);
-  });
+t.test('REQ-WEB-009 HAZ-012 the broker stopped: connected false in the next event within 1 s, the bed silent within --silent-bed-ms + 1 s', async (t) => {
+  const w = await sharedWard();
+  const s = w.station;
+  const { cookie } = await signIn(s, 'nurse-a', PASSWORD_A);
+  const events = await openEvents(s, cookie);
+  t.teardown(() => events.close());
+  await until('a connected event', () => events.wards().some((e) => e.connected && e.beds.some((b) => b.bed === BED && !b.silent)));
+  await w.broker.pause();
+  const stoppedAt = Date.now();
+  const lost = await until('connected false', () => events.wards().find((e) => e.atMs >= stoppedAt && !e.connected), 5000);
+  t.ok(lost.atMs - stoppedAt <= 1000, `the station's broker loss in an event ${lost.atMs - stoppedAt} ms after the broker stopped`);
+  const silent = await until('the bed silent', () => events.wards().find((e) => e.atMs >= stoppedAt && e.beds.find((b) => b.bed === BED)?.silent), 6000);
+  t.ok(silent.atMs - stoppedAt <= 2000 + 1000, `silent ${silent.atMs - stoppedAt} ms after the last message could arrive (--silent-bed-ms 2000)`);
+  await w.broker.resume();
+  await until('connected again', () => events.wards().some((e) => e.atMs > stoppedAt && e.connected), 10_000);
 });
 
 t.test('REQ-WEB-002 REQ-WEB-007 an expired session gets 401 session-expired, and its event stream (one event a second without news) ends with session-expired', async (t) => {
