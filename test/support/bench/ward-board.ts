@@ -454,15 +454,15 @@ export function whereTimeGoes(r: BoardRun): string[] {
   const out: string[] = [];
   const mbPerS = (r.stream.meanBytes * r.stream.perSecond) / 1e6;
   out.push(
-    `Where the time goes in this run: every \`ward\` event carries the whole ward (${fmt(r.stream.meanBytes / 1024, 0)} KiB for ${r.tiles} beds), and with`,
-    `${r.gateways} beds at 1 Hz there is news in every ${NEWS_THROTTLE_MS} ms throttle period: the page received about ${fmt(mbPerS, 1)} MB/s`,
-    `of JSON, and the station serializes it once per event. The page's main thread spent ${fmt(r.mainThreadParts.script * 100, 0)} % of the window in script (parsing the event, going`,
-    `over every bed to redraw what changed), ${fmt(r.mainThreadParts.style * 100, 0)} % in style and ${fmt(r.mainThreadParts.layout * 100, 0)} % in layout.`,
+    `Where the time goes in this run: a \`ward\` event carries the beds that changed since the last one (the whole ward at connect and every`,
+    `10 s): ${fmt(r.stream.meanBytes / 1024, 0)} KiB on average for ${r.tiles} beds, and with ${r.gateways} beds at 1 Hz there is news in every ${NEWS_THROTTLE_MS} ms throttle`,
+    `period: the page received about ${fmt(mbPerS, 1)} MB/s of JSON. The station builds every bed's view and its signature once per event. The page's`,
+    `main thread spent ${fmt(r.mainThreadParts.script * 100, 0)} % of the window in script (parsing the event, patching the beds it names), ${fmt(r.mainThreadParts.style * 100, 0)} % in style and ${fmt(r.mainThreadParts.layout * 100, 0)} % in layout.`,
   );
   if (r.latency.p50Ms > 2 * NEWS_THROTTLE_MS) {
     out.push(
       `The median delivery -> DOM (${fmt(r.latency.p50Ms, 0)} ms) is more than twice the station's ${NEWS_THROTTLE_MS} ms throttle: the events wait, in the`,
-      `stream (the station writes each one without waiting for the last to drain) and in the page, which took ${fmt(r.stream.perSecond, 1)} a second;`,
+      `stream (a browser whose last event has not drained is skipped and gets the whole ward next) and in the page, which took ${fmt(r.stream.perSecond, 1)} a second;`,
       `with a 1-minute load average of ${loadText(r.load)} on ${machine().cores} cores the station and the renderer also wait for a core.`,
       `${r.ambiguous} of the ${r.latency.n} joins had more than one candidate (the page more than a second behind): the tail is a lower bound.`,
     );
@@ -520,7 +520,7 @@ export async function runWardBoard(o: { gateways: number; processes: number; sec
     ),
     '',
     `The station's \`ward\` events the page received in the window: ${fmt(r.stream.perSecond, 1)} a second (${r.stream.events}),`,
-    `${fmt(r.stream.meanBytes / 1024, 0)} KiB each (the whole ward every time). The benchmark process's own event-loop delay (its`,
+    `${fmt(r.stream.meanBytes / 1024, 0)} KiB each on average (the beds that changed; the whole ward at connect and every 10 s). The benchmark process's own event-loop delay (its`,
     `subscriber's stamps wait behind it): p99 ${fmt(r.benchLoop.p99Ms, 1)} ms, max ${fmt(r.benchLoop.maxMs, 1)} ms.`,
     '',
     ...whereTimeGoes(r),
