@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { decodePcd01Capture } from '../../agent/src/commands/decode';
-import { alertCondition, alertQualifier, Pcd04AlertRelay } from '../../agent/src/drivers/hl7-pcd01/alert-relay';
+import { alertCondition, alertDetail, alertQualifier, deviceText, MAX_DEVICE_TEXT_CHARS, Pcd04AlertRelay } from '../../agent/src/drivers/hl7-pcd01/alert-relay';
 import { decodePcd01 } from '../../agent/src/drivers/hl7-pcd01/pcd01';
 import type { Pcd04Alert } from '../../agent/src/drivers/hl7-pcd01/pcd04';
 import { Pcd01Receiver } from '../../agent/src/drivers/hl7-pcd01/receiver';
@@ -238,4 +238,15 @@ t.test('REQ-ALARM-009 vigil decode pcd01 prints each alert of a capture as the g
     { kind: 'alert', instanceId: '7001^ACME_MON', event: '196670^MDC_EVT_LO', eventKnown: true, source: '150456^MDC_PULS_OXIM_SAT_O2', phase: 'start', state: 'active', inactivation: 'enabled', priority: 'medium', type: 'physiological', ended: false, deviceTime: '2026-12-07T12:00:00Z' },
     { kind: 'alert', instanceId: '7001^ACME_MON', event: '196670^MDC_EVT_LO', eventKnown: true, source: '150456^MDC_PULS_OXIM_SAT_O2', phase: 'end', state: 'inactive', inactivation: 'enabled', priority: 'high', type: 'technical', ended: true, deviceTime: '2026-12-07T12:00:00Z' },
   ]);
+});
+
+t.test('REQ-ALARM-010 device text in a relayed alarm is printable and bounded: a kilobyte reference id or source is cut, control characters become spaces', async (t) => {
+  const long = `MDC_EVT_${'X'.repeat(2000)}`;
+  const [a] = alerts(s8({ event: `9002^${long}^99ACME`, source: `150456^MDC_PULS\\X07\\OXIM^MDC` }));
+  if (!a) throw new Error('no alert');
+  const detail = alertDetail(a, { ...DEVICE, sendingApplication: `ACME${'Y'.repeat(500)}` });
+  t.ok(detail.length < 400, `the text stays short (${detail.length} characters)`);
+  t.match(detail, new RegExp(`MDC_EVT_X{${MAX_DEVICE_TEXT_CHARS - 9}}… \\(9002\\)`), 'the reference id cut at the bound and marked');
+  t.notMatch(detail, /[\u0000-\u001f]/, 'no control character');
+  t.equal(deviceText('a\u0007b'), 'a b');
 });

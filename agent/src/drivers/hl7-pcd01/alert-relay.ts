@@ -54,10 +54,23 @@ export function alertQualifier(alert: Pick<Pcd04Alert, 'event' | 'source'>): str
   return `${codeOf(alert.event)}-${codeOf(alert.source)}`;
 }
 
+/** Longest piece of device text (a reference id, a coding system, a name) put into an alarm's text. */
+export const MAX_DEVICE_TEXT_CHARS = 64;
+
+/**
+ * Text the monitor chose, as it goes into an alarm: printable characters only (control characters
+ * become spaces) and at most MAX_DEVICE_TEXT_CHARS, marked when cut; a message may carry kilobytes
+ * in one field, and the alarm's text is read on a ward board.
+ */
+export function deviceText(text: string): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
+  return clean.length <= MAX_DEVICE_TEXT_CHARS ? clean : `${clean.slice(0, MAX_DEVICE_TEXT_CHARS - 1)}…`;
+}
+
 function codedName(c: CodedValue): string {
-  const parts = [c.refId, c.code === null ? '' : String(c.code)].filter((p) => p !== '');
+  const parts = [deviceText(c.refId), c.code === null ? '' : String(c.code)].filter((p) => p !== '');
   const name = parts.length === 2 ? `${parts[0]} (${parts[1]})` : (parts[0] ?? 'no code');
-  return c.system !== '' && c.system !== 'MDC' ? `${name}, coding system ${c.system}` : name;
+  return c.system !== '' && c.system !== 'MDC' ? `${name}, coding system ${deviceText(c.system)}` : name;
 }
 
 const INACTIVATION_TEXT: Readonly<Record<string, string>> = {
@@ -83,12 +96,12 @@ export interface AlertSourceDevice {
  * re-announce the alarm); the instance is in the gateway's log.
  */
 export function alertDetail(alert: Pcd04Alert, device: AlertSourceDevice): string {
-  const who = [device.sendingApplication !== '' ? `HL7 ${device.sendingApplication}` : 'HL7 monitor', device.equipmentId === null ? '' : `EUI-64 ${device.equipmentId}`]
+  const who = [device.sendingApplication !== '' ? `HL7 ${deviceText(device.sendingApplication)}` : 'HL7 monitor', device.equipmentId === null ? '' : `EUI-64 ${deviceText(device.equipmentId)}`]
     .filter((p) => p !== '')
     .join(' ');
   const what = `${codedName(alert.event)}${alert.eventKnown ? '' : ' (event code not known to Vigil)'}`;
   const on = alert.source === null ? '' : ` on ${codedName(alert.source)}`;
-  const from = alert.alertSource === null ? '' : `, source ${alert.alertSource}`;
+  const from = alert.alertSource === null ? '' : `, source ${deviceText(alert.alertSource)}`;
   const state = alert.state === null ? 'state not stated' : `state ${alert.state}`;
   const signals = alert.inactivation === null ? '' : `, ${INACTIVATION_TEXT[alert.inactivation] ?? alert.inactivation}`;
   const priority = alert.priority === null ? ', priority not stated by the device: relayed as medium' : alert.priority === 'none' ? ', no alarm priority (PN): relayed as low' : '';
