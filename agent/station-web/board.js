@@ -9,6 +9,10 @@
  * never drawn as current; a page that no longer hears from the station (no `ward` event for 3 s)
  * or whose station lost the broker says so as a technical alarm and greys every value, so that a
  * stale page never looks live. Ages come from the station and keep growing here between events.
+ *
+ * Speed (docs/benchmarks.md, the ward board): a partial `ward` event holds only what changed; it is
+ * merged into the beds the page holds and only the parts it names are redrawn, a value whose look
+ * did not change by writing its new number in place.
  */
 'use strict';
 
@@ -57,12 +61,16 @@
     events: null,
     reconnectTimer: 0,
     lostTimer: 0,
-    /** performance.now() of the last `ward` event, and the event. */
+    /** performance.now() of the last `ward` event, and its `t` and `connected`. */
     lastWardAt: 0,
     ward: null,
+    /** Every bed's view as merged from the events; ages as `bornAt` (performance.now() of age 0). */
+    beds: new Map(),
     /** Per bed: {tile, parts} (parts: patchTile's cache). */
     tiles: new Map(),
     order: [],
+    /** Per bed: its rank on the board, "priority|news2" (the board is sorted again only when one moves). */
+    ranks: new Map(),
     /** Commands sent and not answered yet, by `bed|alarmId|kind`. */
     pending: new Set(),
     trendTimer: 0,
@@ -148,20 +156,23 @@
     if (node.textContent !== text) node.textContent = text;
   }
 
-  /** An element showing an age that keeps growing from `ageMs` at the last event. */
-  function ageNode(ageMs, prefix = '', suffix = ' ago') {
-    const node = el('span', { class: 'age', 'data-testid': 'age', 'data-age-ms': Math.round(ageMs) });
+  /** An element showing an age that keeps growing from `bornAt` (performance.now() of age 0). */
+  function ageNode(bornAt, prefix = '', suffix = ' ago') {
+    const node = el('span', { class: 'age', 'data-testid': 'age' });
     node.dataset.prefix = prefix;
     node.dataset.suffix = suffix;
-    node.textContent = `${prefix}${seconds(ageMs)}${suffix}`;
+    setAge(node, bornAt);
     return node;
   }
 
+  /** Points an age node at a new `bornAt` and writes its text (only when it changed). */
+  function setAge(node, bornAt) {
+    node.dataset.born = String(bornAt);
+    setText(node, `${node.dataset.prefix ?? ''}${seconds(performance.now() - bornAt)}${node.dataset.suffix ?? ''}`);
+  }
+
   function tickAges() {
-    const extra = sinceWard();
-    for (const node of document.querySelectorAll('.age[data-age-ms]')) {
-      setText(node, `${node.dataset.prefix ?? ''}${seconds(Number(node.dataset.ageMs) + extra)}${node.dataset.suffix ?? ''}`);
-    }
+    for (const node of document.querySelectorAll('.age[data-born]')) setAge(node, Number(node.dataset.born));
     updateLink();
   }
 
@@ -234,7 +245,9 @@
     clearInterval(state.trendTimer);
     state.ward = null;
     state.lastWardAt = 0;
+    state.beds.clear();
     state.tiles.clear();
+    state.ranks.clear();
     state.order = [];
     state.pending.clear();
     state.detail = null;
@@ -309,21 +322,13 @@
       } catch {
         return;
       }
-      // A partial event holds only the beds that changed (docs/interfaces/station-web.md): the others
-      // keep their last view, and their ages grow on the page's own tick.
-      let changed = null;
-      if (ward.partial && state.ward) {
-        const byKey = new Map((state.ward.beds ?? []).map((b) => [b.bed, b]));
-        for (const b of ward.beds ?? []) byKey.set(b.bed, b);
-        changed = new Set((ward.beds ?? []).map((b) => b.bed));
-        ward = { ...ward, beds: [...byKey.values()] };
-      }
-      state.ward = ward;
+      const changes = mergeWard(ward, performance.now());
+      state.ward = { t: ward.t, connected: ward.connected === true };
       state.lastWardAt = performance.now();
       // Checked again exactly when the 3 s run out, not only at the next tick.
       clearTimeout(state.lostTimer);
       state.lostTimer = setTimeout(updateLink, STATION_LOST_AFTER_MS + 1);
-      drawWard(changed);
+      drawWard(changes);
     });
     source.addEventListener('session-expired', () => {
       source.close();
@@ -348,6 +353,61 @@
     });
   }
 
+  // ---- merging the events ------------------------------------------------------------------------
+
+  /** Ages as the page keeps them: `bornAt`, the performance.now() when the age was 0. */
+  function stampAges(bed, change, now) {
+    if (typeof change.heartbeatAgeMs === 'number') bed.heartbeatBornAt = now - change.heartbeatAgeMs;
+    if (typeof change.lastMessageAgeMs === 'number') bed.silentBornAt = now - change.lastMessageAgeMs;
+    if (change.score) change.score.bornAt = now - (change.score.ageMs ?? 0);
+    for (const v of change.values ?? []) v.bornAt = now - (v.ageMs ?? 0);
+  }
+
+  /**
+   * Merges a `ward` event into the beds the page holds (docs/interfaces/station-web.md, GET
+   * /api/events): a whole ward replaces them; a partial one replaces, per bed, only the parts it
+   * holds (values by `parameter@interfaceId`). Returns, per bed drawn anew or changed, the change
+   * (null: every part), or null when the whole ward is new.
+   */
+  function mergeWard(ward, now) {
+    const beds = Array.isArray(ward.beds) ? ward.beds : [];
+    if (!ward.partial) {
+      state.beds = new Map();
+      for (const bed of beds) {
+        stampAges(bed, bed, now);
+        state.beds.set(bed.bed, bed);
+      }
+      return null;
+    }
+    const changes = new Map();
+    for (const change of beds) {
+      stampAges(change, change, now);
+      const held = state.beds.get(change.bed);
+      if (!held) {
+        state.beds.set(change.bed, change);
+        changes.set(change.bed, null);
+        continue;
+      }
+      if (typeof change.heartbeatAgeMs === 'number') held.heartbeatBornAt = change.heartbeatBornAt;
+      if (typeof change.lastMessageAgeMs === 'number') held.silentBornAt = change.silentBornAt;
+      for (const [key, value] of Object.entries(change)) {
+        if (key === 'values') {
+          const index = new Map((held.values ?? []).map((v, i) => [valueKey(v), i]));
+          held.values ??= [];
+          for (const v of value) {
+            const i = index.get(valueKey(v));
+            if (i === undefined) held.values.push(v);
+            else held.values[i] = v;
+          }
+        } else if (key !== 'heartbeatBornAt' && key !== 'silentBornAt') {
+          held[key] = value;
+        }
+      }
+      if (changes.has(change.bed) === false) changes.set(change.bed, change);
+    }
+    return changes;
+  }
+
   // ---- the board -------------------------------------------------------------------------------
 
   /** The alarms a bed shows: the gateway's (with the devices' it relays) and the station's own about the bed. */
@@ -359,7 +419,7 @@
       own.push({
         alarmId: 'station.bed-silent', priority: 'medium', kind: 'technical', origin: 'station', source: 'station', state: 'active',
         detail: `The station hears nothing from this bed${bed.lastMessageAgeMs != null ? '' : ''}`, acknowledgedBy: '', silencedUntilWallMs: 0,
-        ageMs: bed.lastMessageAgeMs,
+        bornAt: bed.silentBornAt,
       });
     }
     if (bed.gateway === 'offline' || bed.gateway === 'lost') {
@@ -376,68 +436,86 @@
     return Math.max(0, ...bedAlarms(bed).map((a) => PRIORITY_RANK[a.priority] ?? 0));
   }
 
-  /** Draws the ward: tiles sorted by their highest active alarm priority, then NEWS2 total, then name. */
-  /** Redraws the board; `only`: the beds a partial event changed (null: every bed). */
-  function drawWard(only = null) {
+  /**
+   * Redraws the board: tiles sorted by their highest active alarm priority, then NEWS2 total, then
+   * name. `changes`: per bed the change a partial event brought (null: every part of that bed);
+   * null: every bed (a whole ward, or the page's own state such as a command pending).
+   */
+  function drawWard(changes = null) {
     updateLink();
     if (!state.session || !state.ward) return;
-    // Each bed's rank computed once, not at every comparison of the sort.
-    const ranked = (state.ward.beds ?? []).map((bed) => ({ bed, priority: highestPriority(bed), news2: bed.score?.total ?? -1 }));
-    ranked.sort((a, b) => b.priority - a.priority || b.news2 - a.news2 || a.bed.bed.localeCompare(b.bed.bed));
-    const beds = ranked.map((r) => r.bed);
     const container = $('tiles');
-    const seen = new Set();
     const focusKey = document.activeElement?.dataset?.focusKey;
-    for (const bed of beds) {
-      seen.add(bed.bed);
+    let reorder = changes === null || container.childElementCount !== state.beds.size;
+    const draw = (bed, change) => {
       let entry = state.tiles.get(bed.bed);
       if (!entry) {
         entry = { tile: el('article', { class: 'tile', 'data-testid': 'bed-tile', 'data-bed': bed.bed }), parts: new Map() };
         state.tiles.set(bed.bed, entry);
+        reorder = true;
       }
-      // After a partial event only the beds it named are patched; a new tile is always drawn.
-      if (!only || only.has(bed.bed) || entry.parts.size === 0) patchTile(entry.tile, entry.parts, bed, false);
-      const priority = ['none', 'low', 'medium', 'high'][highestPriority(bed)];
+      patchTile(entry.tile, entry.parts, bed, false, entry.parts.size === 0 ? null : change);
+      const top = highestPriority(bed);
+      const priority = ['none', 'low', 'medium', 'high'][top];
       if (entry.tile.dataset.priority !== priority) entry.tile.dataset.priority = priority;
-    }
-    for (const [key, entry] of state.tiles) {
-      if (!seen.has(key)) {
-        entry.tile.remove();
-        state.tiles.delete(key);
+      const rank = `${top}|${bed.score?.total ?? -1}`;
+      if (state.ranks.get(bed.bed) !== rank) {
+        state.ranks.set(bed.bed, rank);
+        reorder = true;
+      }
+    };
+    if (changes === null) {
+      for (const bed of state.beds.values()) draw(bed, null);
+      for (const [key, entry] of state.tiles) {
+        if (!state.beds.has(key)) {
+          entry.tile.remove();
+          state.tiles.delete(key);
+          state.ranks.delete(key);
+        }
+      }
+    } else {
+      for (const [key, change] of changes) {
+        const bed = state.beds.get(key);
+        if (bed) draw(bed, change);
       }
     }
-    const order = beds.map((b) => b.bed);
-    if (order.join('\n') !== state.order.join('\n') || container.childElementCount !== order.length) {
-      state.order = order;
-      container.replaceChildren(...order.map((key) => state.tiles.get(key).tile));
+    if (reorder) {
+      // Each bed's rank computed once, not at every comparison of the sort.
+      const ranked = [...state.beds.values()].map((bed) => ({ key: bed.bed, priority: highestPriority(bed), news2: bed.score?.total ?? -1 }));
+      ranked.sort((a, b) => b.priority - a.priority || b.news2 - a.news2 || a.key.localeCompare(b.key));
+      const order = ranked.map((r) => r.key);
+      if (order.join('\n') !== state.order.join('\n') || container.childElementCount !== order.length) {
+        state.order = order;
+        container.replaceChildren(...order.map((key) => state.tiles.get(key).tile));
+      }
     }
-    $('board-empty').hidden = beds.length > 0;
+    $('board-empty').hidden = state.beds.size > 0;
     if (focusKey && document.activeElement?.dataset?.focusKey !== focusKey) {
       document.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
     }
-    if (!$('bed').hidden) drawBedNow();
+    if (!$('bed').hidden) {
+      const shown = $('bed').dataset.bed;
+      if (changes === null || changes.has(shown)) drawBedNow(changes === null ? null : changes.get(shown));
+    }
   }
 
-  /** The ages of an unchanged tile, from the new event (the tick then lets them grow). */
-  function refreshAges(tile, bed) {
+  /** The ages of a tile's parts that were not rebuilt, pointed at the new `bornAt`s. */
+  function refreshAges(tile, bed, change) {
     for (const node of tile.querySelectorAll('.age[data-age-key]')) {
       const key = node.dataset.ageKey;
-      let ageMs;
-      if (key === 'score') ageMs = bed.score?.ageMs;
-      else if (key === 'heartbeat') ageMs = bed.heartbeatAgeMs;
-      else if (key === 'silent') ageMs = bed.lastMessageAgeMs;
-      else ageMs = (bed.values ?? []).find((v) => valueKey(v) === key)?.ageMs;
-      if (typeof ageMs === 'number') {
-        node.dataset.ageMs = String(Math.round(ageMs));
-        setText(node, `${node.dataset.prefix ?? ''}${seconds(ageMs)}${node.dataset.suffix ?? ''}`);
-      }
+      let bornAt;
+      if (key === 'score') bornAt = change && !('score' in change) ? undefined : bed.score?.bornAt;
+      else if (key === 'heartbeat') bornAt = bed.heartbeatBornAt;
+      else if (key === 'silent') bornAt = bed.silentBornAt;
+      else continue; // values: written by patchValue
+      if (typeof bornAt === 'number' && String(bornAt) !== node.dataset.born) setAge(node, bornAt);
     }
   }
 
   const valueKey = (v) => `${v.parameter}@${v.interfaceId ?? v.source ?? ''}`;
 
-  function keyedAge(key, ageMs, prefix, suffix) {
-    const node = ageNode(ageMs ?? 0, prefix, suffix);
+  function keyedAge(key, bornAt, prefix, suffix) {
+    const node = ageNode(typeof bornAt === 'number' ? bornAt : performance.now(), prefix, suffix);
     node.dataset.ageKey = key;
     return node;
   }
@@ -445,12 +523,12 @@
   /**
    * Brings a bed's tile (or the bed page's "now" panel, `large`) up to date: each part (head, NEWS2,
    * each value, alarms, history) is rebuilt only when what it shows changed, so that a ward of 200
-   * beds redraws only what moved; ages are then refreshed in place. `parts`: the tile's part cache.
+   * beds redraws only what moved. `change`: the parts a partial event brought (null: look at every
+   * part); a value whose look is unchanged gets its new number and age written in place.
    */
-  function patchTile(tile, parts, bed, large) {
+  function patchTile(tile, parts, bed, large, change = null) {
+    const has = (key) => change === null || key in change;
     const gatewayState = bed.silent ? 'silent' : bed.gateway;
-    const strip = (v) => ({ ...v, ageMs: undefined });
-    const pending = [...state.pending].filter((k) => k.startsWith(`${bed.bed}|`));
     const part = (key, sig, build) => {
       const cached = parts.get(key);
       if (cached && cached.sig === sig) return cached.node;
@@ -458,26 +536,69 @@
       parts.set(key, { sig, node });
       return node;
     };
-    const head = part('head', JSON.stringify([gatewayState, bed.gatewayReason, bed.heartbeatAgeMs != null]), () =>
+    const cachedNode = (key) => parts.get(key)?.node;
+    const headChanged = has('gateway') || has('gatewayReason') || has('silent') || has('heartbeatAgeMs');
+    const head = !headChanged && cachedNode('head') ? cachedNode('head') : part('head', JSON.stringify([gatewayState, bed.gatewayReason, bed.heartbeatAgeMs != null]), () =>
       el('header', { class: 'tile-head' },
         large
           ? el('span', { class: 'bed-name', text: bed.bed })
           : el('a', { class: 'bed-name', href: `#bed=${encodeURIComponent(bed.bed)}`, 'data-focus-key': `open|${bed.bed}`, 'aria-label': `Open bed ${bed.bed}`, text: bed.bed }),
         el('span', { class: `gateway gateway-${gatewayState}`, 'data-testid': 'gateway', 'data-state': gatewayState },
           gatewayText(bed),
-          bed.heartbeatAgeMs != null && gatewayState !== 'online' ? keyedAge('heartbeat', bed.heartbeatAgeMs, ' · status ', ' ago') : null)));
-    const news2 = part('news2', JSON.stringify(bed.score ? strip(bed.score) : null), () => news2Node(bed.score));
+          bed.heartbeatAgeMs != null && gatewayState !== 'online' ? keyedAge('heartbeat', bed.heartbeatBornAt, ' · status ', ' ago') : null)));
+    const news2 = !has('score') && cachedNode('news2') ? cachedNode('news2') : part('news2', JSON.stringify(bed.score ? { ...bed.score, ageMs: undefined, bornAt: undefined } : null), () => news2Node(bed.score));
     const values = part('values', 'container', () => el('div', { class: 'values' }));
-    const valueNodes = sortValues(bed.values ?? []).map((v) => part(`value|${valueKey(v)}`, JSON.stringify(strip(v)), () => valueNode(v)));
-    setChildren(values, valueNodes);
-    const alarms = part('alarms', JSON.stringify([bed.alarms, gatewayState, bed.gatewayReason, mayActOn(bed.bed), pending]), () => alarmsNode(bed));
+    if (has('values')) {
+      const changedKeys = change === null ? null : new Set((change.values ?? []).map(valueKey));
+      let rebuilt = false;
+      for (const v of bed.values ?? []) {
+        const key = `value|${valueKey(v)}`;
+        if (changedKeys !== null && !changedKeys.has(valueKey(v)) && parts.has(key)) continue;
+        if (patchValue(parts, key, v)) rebuilt = true;
+      }
+      if (rebuilt || change === null) setChildren(values, sortValues(bed.values ?? []).map((v) => parts.get(`value|${valueKey(v)}`).node));
+      if (change === null) {
+        // Parts of values the bed no longer has are forgotten.
+        const keep = new Set((bed.values ?? []).map((v) => `value|${valueKey(v)}`));
+        for (const key of parts.keys()) if (key.startsWith('value|') && !keep.has(key)) parts.delete(key);
+      }
+    }
+    const pending = [...state.pending].filter((k) => k.startsWith(`${bed.bed}|`));
+    const alarmsChanged = change === null || has('alarms') || headChanged;
+    const alarms = !alarmsChanged && cachedNode('alarms') ? cachedNode('alarms') : part('alarms', JSON.stringify([bed.alarms, gatewayState, bed.gatewayReason, mayActOn(bed.bed), pending]), () => alarmsNode(bed));
     const b = bed.backfill ?? {};
-    const history = part('history', JSON.stringify([b.received, b.oldestWallMs, b.newestWallMs, bed.missingMessages, bed.sequenceGaps]), () => historyNode(bed));
+    const historyChanged = change === null || has('backfill') || has('missingMessages') || has('sequenceGaps');
+    const history = !historyChanged && parts.has('history') ? cachedNode('history') : part('history', JSON.stringify([b.received, b.oldestWallMs, b.newestWallMs, bed.missingMessages, bed.sequenceGaps]), () => historyNode(bed));
     setChildren(tile, [head, news2, values, alarms, ...(history ? [history] : [])]);
-    // Parts of values the bed no longer has are forgotten.
-    const keep = new Set((bed.values ?? []).map((v) => `value|${valueKey(v)}`));
-    for (const key of parts.keys()) if (key.startsWith('value|') && !keep.has(key)) parts.delete(key);
-    refreshAges(tile, bed);
+    refreshAges(tile, bed, change);
+  }
+
+  /** What a value's box looks like apart from its number and age: when it changes, the box is built anew. */
+  function valueLook(v) {
+    const current = v.current === true && v.value !== null;
+    return [current, v.parameter, v.source, v.interfaceId, v.driver, v.unit, v.status, (v.quality ?? []).join(','), v.reason, v.backfill, v.stopped, v.enteredBy, v.valueCode,
+      // Not current: the last value is written in words ("last 97 %"), part of the look.
+      current ? '' : String(v.value)].join('|');
+  }
+
+  /** A value's box: its number and age written in place when its look is unchanged, else built anew (true). */
+  function patchValue(parts, key, v) {
+    const look = valueLook(v);
+    const cached = parts.get(key);
+    if (cached && cached.sig === look) {
+      const number = cached.node.querySelector('.value-number');
+      const shown = v.valueCode ? (CODE_DISPLAY[v.parameter]?.[v.valueCode] ?? v.valueCode) : formatNumber(v.value);
+      if (v.current === true && v.value !== null) {
+        setText(number, shown);
+        const long = shown.length > 6;
+        if (number.classList.contains('value-long') !== long) number.classList.toggle('value-long', long);
+      }
+      const age = cached.node.querySelector('.age');
+      if (age) setAge(age, v.bornAt);
+      return false;
+    }
+    parts.set(key, { sig: look, node: valueNode(v) });
+    return true;
   }
 
   /** Makes `nodes` the children of `parent`, touching the DOM only where they differ. */
@@ -550,7 +671,7 @@
     }
     const meta = el('span', { class: 'value-meta' });
     if (device.length > 0) meta.append(el('span', { class: 'value-device', 'data-testid': 'value-device', text: device.join(' · ') }), ' · ');
-    meta.append(keyedAge(valueKey(v), v.ageMs, 'age ', ''));
+    meta.append(keyedAge(valueKey(v), v.bornAt, 'age ', ''));
     if (v.enteredBy) meta.append(` · entered by ${v.enteredBy}`);
     node.append(meta);
     return node;
@@ -585,7 +706,7 @@
       node.append(el('span', { class: 'news2-missing', 'data-testid': 'news2-missing', text: `missing: ${score.missing.map((m) => NEWS2_FIELD[m] ?? m).join(', ')}` }));
     }
     for (const m of score.manualInputs ?? []) node.append(el('span', { class: 'news2-manual', text: `${NEWS2_FIELD[m.field] ?? m.field} ${m.valueCode} (entered by ${m.enteredBy})` }));
-    node.append(keyedAge('score', score.ageMs, 'scored ', ' ago'));
+    node.append(keyedAge('score', score.bornAt, 'scored ', ' ago'));
     return node;
   }
 
@@ -616,7 +737,7 @@
     const namesDevice = /^device /.test(a.detail || '');
     const from = a.origin === 'device' && !namesDevice ? `device on ${a.source || 'unknown interface'}: ` : a.origin === 'station' ? 'station: ' : '';
     item.append(el('span', { class: 'alarm-detail', text: `${from}${a.detail || a.alarmId}` }));
-    if (a.origin === 'station' && typeof a.ageMs === 'number') item.append(' ', keyedAge('silent', a.ageMs, 'for ', ''));
+    if (a.origin === 'station' && typeof a.bornAt === 'number') item.append(' ', keyedAge('silent', a.bornAt, 'for ', ''));
     if (a.state === 'acknowledged') {
       item.append(el('span', { class: 'alarm-acked' }, 'acknowledged by ', el('span', { 'data-testid': 'alarm-acked-by', text: a.acknowledgedBy || 'unknown' })));
     } else if (a.state === 'silenced') {
@@ -730,9 +851,10 @@
     state.trendTimer = setInterval(() => void loadTrends(bedKey), TREND_REFRESH_MS);
   }
 
-  function drawBedNow() {
+  /** The bed page's "now" panel; `change`: what a partial event changed of this bed (null: every part). */
+  function drawBedNow(change = null) {
     const bedKey = $('bed').dataset.bed;
-    const bed = state.ward?.beds?.find((b) => b.bed === bedKey);
+    const bed = state.beds.get(bedKey);
     const panel = $('bed-now');
     const focusKey = panel.contains(document.activeElement) ? document.activeElement?.dataset?.focusKey : undefined;
     if (!bed) {
@@ -744,7 +866,7 @@
       state.detail = { bed: bed.bed, tile: el('article', { class: 'tile tile-large', 'data-testid': 'bed-detail', 'data-bed': bed.bed }), parts: new Map() };
       panel.replaceChildren(state.detail.tile);
     }
-    patchTile(state.detail.tile, state.detail.parts, bed, true);
+    patchTile(state.detail.tile, state.detail.parts, bed, true, state.detail.parts.size === 0 ? null : change);
     if (focusKey && document.activeElement?.dataset?.focusKey !== focusKey) panel.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
     const recent = JSON.stringify(bed.backfill?.recent ?? []);
     if (state.detail.recent === recent) return;
@@ -806,7 +928,7 @@
     const base = (name) => name.split('@')[0];
     const rank = (name) => (ORDER.indexOf(base(name)) < 0 ? ORDER.length : ORDER.indexOf(base(name)));
     const series = Object.entries(trends.series ?? {}).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
-    const values = state.ward?.beds?.find((b) => b.bed === trends.bed)?.values ?? [];
+    const values = state.beds.get(trends.bed)?.values ?? [];
     const plots = [plot('news2', 'NEWS2', '', trends.news2 ?? [], from, to, [0, 20])];
     for (const [name, points] of series) {
       const [parameter, source] = name.split('@');

@@ -23,7 +23,7 @@ import { ReceiptBook } from '../station/receipts';
 import { StationModel } from '../station/station';
 import type { UsersFile } from '../station/web/auth';
 import { hashPassword, parseUsersFile, Sessions, UsersFileError, withUser } from '../station/web/auth';
-import type { CommandAnswer, WardSnapshot } from '../station/web/server';
+import type { CommandAnswer, WardChange, WardDelta, WardSnapshot } from '../station/web/server';
 import { StationWebServer } from '../station/web/server';
 import { TrendBook } from '../station/web/trends';
 import { CommandResultInbox, publishCommand, sendReceipts } from './station';
@@ -128,6 +128,8 @@ export class WardFeed {
   readonly inbox = new CommandResultInbox();
   /** Per bed, when the station last received anything from it (monotonic ns): the `silent` rule. */
   private readonly lastHeardNs = new Map<string, bigint>();
+  /** Per bed, `silent` as the last `changes()` reported it. */
+  private readonly reportedSilent = new Map<string, boolean>();
 
   constructor(
     private readonly o: ServeOptions,
@@ -144,24 +146,48 @@ export class WardFeed {
     if (!address || address.kind === 'cmd' || address.kind === 'receipt') return false; // what stations send
     const bed = `${address.siteId}/${address.wardId}/${address.bedId}`;
     if (payload.length > 0) this.lastHeardNs.set(bed, this.clock.monoNs());
-    const applied = this.model.apply(topic, payload, this.clock.wallMs());
+    const applied = this.model.apply(topic, payload, this.clock.wallMs(), address);
     if (!applied) return false;
     if (address.kind === 'alarm' || address.kind === 'cmd-result') this.noteDecoded(bed, payload);
     return true;
   }
 
+  /** The whole ward (a stream's first event, every FULL_WARD_EVERY_MS, after a skipped event). */
   ward(connected: boolean): WardSnapshot {
     const now = this.clock.wallMs();
     const mono = this.clock.monoNs();
     return {
       t: now,
       connected,
-      beds: this.model.view(now).map((v) => {
-        const heard = this.lastHeardNs.get(v.bed);
-        const lastMessageAgeMs = heard === undefined ? null : Math.round(Number(mono - heard) / 1e6);
-        return { ...v, lastMessageAgeMs, silent: lastMessageAgeMs === null || lastMessageAgeMs > this.o.silentBedMs };
-      }),
+      beds: this.model.view(now).map((v) => ({ ...v, ...this.silence(v.bed, mono) })),
     };
+  }
+
+  /**
+   * What changed since the previous call other than by ageing (StationModel.changes, and the
+   * `silent` rule): the beds of a partial `ward` event, each with only its changed parts.
+   */
+  changes(connected: boolean): WardDelta {
+    const now = this.clock.wallMs();
+    const mono = this.clock.monoNs();
+    const beds: WardChange[] = this.model.changes(now);
+    const byBed = new Map(beds.map((c) => [c.bed, c]));
+    for (const bed of this.model.beds.keys()) {
+      const silence = this.silence(bed, mono);
+      if (this.reportedSilent.get(bed) === silence.silent) continue;
+      this.reportedSilent.set(bed, silence.silent);
+      let change = byBed.get(bed);
+      if (!change) beds.push((change = { bed }));
+      Object.assign(change, silence);
+    }
+    return { t: now, connected, partial: true, beds };
+  }
+
+  /** Whether the station hears nothing from `bed` (the `silent` rule) and for how long. */
+  private silence(bed: string, mono: bigint): { lastMessageAgeMs: number | null; silent: boolean } {
+    const heard = this.lastHeardNs.get(bed);
+    const lastMessageAgeMs = heard === undefined ? null : Math.round(Number(mono - heard) / 1e6);
+    return { lastMessageAgeMs, silent: lastMessageAgeMs === null || lastMessageAgeMs > this.o.silentBedMs };
   }
 
   /**
@@ -243,6 +269,7 @@ export async function runStationServe(args: string[], logger: Logger, out: NodeJ
     clock,
     logger,
     ward: () => feed.ward(link.connected),
+    changes: () => feed.changes(link.connected),
     trends: (bed) => feed.trends.trends(bed, clock.wallMs()),
     command: (user, bed, action) => feed.command(link, commandStationId, user, bed, action, logger),
   });

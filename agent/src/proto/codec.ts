@@ -207,17 +207,20 @@ export function decodeEnvelope(bytes: Uint8Array): EnvelopeMsg {
 }
 
 /**
- * Decodes an envelope, and names every enum value this build does not know (a newer gateway,
+ * Decodes an envelope (64-bit integers as decimal strings, or as numbers with `longs`
+ * 'number'), and names every enum value this build does not know (a newer gateway,
  * or a forged message). protobufjs gives such a value as a number even with `enums: String`;
  * here it becomes `<ENUM>_UNKNOWN` (e.g. RESULT_STATUS_UNKNOWN), so every reader sees a string
  * of the enum's own form and can show it as "unknown" (HAZ-012: a station must survive anything
  * a gateway can publish). Throws on bytes that are not a vigil.v1 Envelope.
  */
-export function decodeEnvelopeChecked(bytes: Uint8Array): { msg: EnvelopeMsg; unknownEnums: string[] } {
+export function decodeEnvelopeChecked(bytes: Uint8Array, longs: 'string' | 'number' = 'string'): { msg: EnvelopeMsg; unknownEnums: string[] } {
   const type = envelope();
   const decoded = type.decode(bytes);
   const msg = type.toObject(decoded, {
-    longs: String,
+    // `number` for a reader that does arithmetic on times and sequence numbers (the station):
+    // exact up to 2^53 (milliseconds until the year 287396; nanoseconds of a monotonic clock for 104 days).
+    longs: longs === 'number' ? Number : String,
     enums: String,
     defaults: true,
     arrays: true,
@@ -234,23 +237,47 @@ function unknownName(e: protobuf.Enum): string {
   return zero.endsWith('_UNSPECIFIED') ? `${zero.slice(0, -'UNSPECIFIED'.length)}UNKNOWN` : `${zero}_UNKNOWN`;
 }
 
-function nameUnknownEnums(type: protobuf.Type, obj: Record<string, unknown>, path: string, out: string[]): void {
+/** A message type's fields that can hold an unknown enum value, directly or below: worked out once per type. */
+interface EnumWalk {
+  enums: Array<{ name: string; unknown: string }>;
+  messages: Array<{ name: string; type: protobuf.Type }>;
+}
+const enumWalks = new Map<protobuf.Type, EnumWalk>();
+
+function enumWalk(type: protobuf.Type): EnumWalk {
+  let walk = enumWalks.get(type);
+  if (walk) return walk;
+  walk = { enums: [], messages: [] };
+  enumWalks.set(type, walk);
   for (const field of type.fieldsArray) {
-    const value = obj[field.name];
-    if (value === undefined || value === null) continue;
     const resolved = field.resolve().resolvedType;
-    const at = path ? `${path}.${field.name}` : field.name;
-    if (resolved instanceof protobuf.Enum) {
-      const fix = (v: unknown): unknown => {
-        if (typeof v === 'string') return v;
-        out.push(`${at}=${String(v)}`);
-        return unknownName(resolved);
-      };
-      obj[field.name] = Array.isArray(value) ? value.map(fix) : fix(value);
-    } else if (resolved instanceof protobuf.Type) {
-      const items = Array.isArray(value) ? value : [value];
-      for (const item of items) if (item !== null && typeof item === 'object') nameUnknownEnums(resolved, item as Record<string, unknown>, at, out);
-    }
+    if (resolved instanceof protobuf.Enum) walk.enums.push({ name: field.name, unknown: unknownName(resolved) });
+    else if (resolved instanceof protobuf.Type) walk.messages.push({ name: field.name, type: resolved });
+  }
+  return walk;
+}
+
+function nameUnknownEnums(type: protobuf.Type, obj: Record<string, unknown>, path: string, out: string[]): void {
+  const walk = enumWalk(type);
+  for (const { name, unknown } of walk.enums) {
+    const value = obj[name];
+    if (value === undefined || value === null) continue;
+    const fix = (v: unknown): unknown => {
+      if (typeof v === 'string') return v;
+      out.push(`${path ? `${path}.${name}` : name}=${String(v)}`);
+      return unknown;
+    };
+    if (Array.isArray(value)) {
+      if (value.some((v) => typeof v !== 'string')) obj[name] = value.map(fix);
+    } else if (typeof value !== 'string') obj[name] = fix(value);
+  }
+  for (const { name, type: inner } of walk.messages) {
+    const value = obj[name];
+    if (value === undefined || value === null) continue;
+    const at = path ? `${path}.${name}` : name;
+    if (Array.isArray(value)) {
+      for (const item of value) if (item !== null && typeof item === 'object') nameUnknownEnums(inner, item as Record<string, unknown>, at, out);
+    } else if (typeof value === 'object') nameUnknownEnums(inner, value as Record<string, unknown>, at, out);
   }
 }
 

@@ -68,7 +68,39 @@ export interface BedState {
   duplicates: number;
   backfillReceived: number;
   history: HistoryItem[];
+  /** Sources per parameter (a parameter from more than one source names its source on the board). */
+  sourceCount: Map<string, number>;
+  /** Parts changed by messages since the last `changes()`: DIRTY_* bits, and the keys of the values. */
+  dirty: number;
+  dirtyValues: Set<string>;
+  /** What the last `changes()` reported of what moves with time alone; undefined: nothing yet (the whole view is due). */
+  reported: Reported | undefined;
 }
+
+/** Parts of a bed's view that a message changed (BedState.dirty). */
+const DIRTY_STATUS = 1;
+const DIRTY_VALUE_SET = 2;
+const DIRTY_SCORE = 4;
+const DIRTY_ALARMS = 8;
+const DIRTY_HISTORY = 16;
+const DIRTY_SEQUENCE = 32;
+
+/** The time-dependent part of a bed's view as last reported: a change of one is news, ageing alone is not. */
+interface Reported {
+  gateway: GatewayLiveness;
+  gatewayReason: string;
+  /** Per value key: bit 1 current, bit 2 stopped. */
+  values: Map<string, number>;
+  scoreCurrent: boolean | null;
+}
+
+/**
+ * What changed in a bed's view, other than by ageing, since the previous `changes()`
+ * (docs/interfaces/station-web.md, partial `ward` events): `bed` and only the changed parts.
+ * `values` holds only the changed values (merged by `parameter@interfaceId`); `runs` and
+ * `duplicates` move with every message and come only with the whole view.
+ */
+export type BedChange = { bed: string } & Partial<Omit<BedView, 'bed'>>;
 
 export type GatewayLiveness = 'online' | 'offline' | 'lost' | 'unknown';
 
@@ -165,20 +197,23 @@ export class StationModel {
   undecodable = 0;
   duplicates = 0;
   unknownEnums = 0; // enum values this station does not know (a newer gateway): shown as "unknown"
-  private readonly seenIds = new Map<string, true>();
+  /** Message ids seen (the last DEDUP_WINDOW), and the same ids in arrival order, a ring: the oldest is overwritten. */
+  private readonly seenIds = new Set<string>();
+  private readonly seenRing: string[] = [];
+  private seenNext = 0;
 
   /** `receipts`: told of every numbered message decoded, duplicates too (station/receipts.ts). */
   constructor(private readonly receipts?: ReceiptBook) {}
 
   /** Applies one MQTT message; returns false (and counts) when it cannot be used. */
-  apply(topic: string, payload: Uint8Array, nowMs: number): boolean {
-    const address = parseTopic(topic);
+  apply(topic: string, payload: Uint8Array, nowMs: number, address = parseTopic(topic)): boolean {
     // Commands and receipts go to gateways: not gateway messages, not for the view.
     if (!address || address.kind === 'cmd' || address.kind === 'receipt') return false;
     if (payload.length === 0) return false; // a cleared retained message
     let envelope: EnvelopeMsg;
     try {
-      const checked = decodeEnvelopeChecked(payload);
+      // 64-bit times and sequence numbers as numbers: the model does arithmetic on them, per message and per event.
+      const checked = decodeEnvelopeChecked(payload, 'number');
       envelope = checked.msg;
       this.unknownEnums += checked.unknownEnums.length;
     } catch {
@@ -188,14 +223,16 @@ export class StationModel {
     const bed = this.bedFor(`${address.siteId}/${address.wardId}/${address.bedId}`, envelope.gatewayId);
     this.receipts?.note(address, envelope.gatewayId, envelope.bootId, int(envelope.sequence), nowMs);
     if (this.isDuplicate(bed, envelope.messageId)) return false;
+    if (bed.gatewayId !== envelope.gatewayId) bed.dirty |= DIRTY_STATUS;
     bed.gatewayId = envelope.gatewayId;
-    trackSequence(bed, envelope.bootId, int(envelope.sequence));
+    if (trackSequence(bed, envelope.bootId, int(envelope.sequence))) bed.dirty |= DIRTY_SEQUENCE;
     const backfill = envelope.backfill === true;
     const kind = payloadKind(envelope);
     if (backfill && kind !== null) {
       bed.backfillReceived += 1;
       bed.history.push(historyItem(topic, envelope, kind));
       if (bed.history.length > HISTORY_LIMIT) bed.history.shift();
+      bed.dirty |= DIRTY_HISTORY;
     }
     if (applyPayload(bed, envelope, kind, nowMs)) return true;
     this.undecodable += 1;
@@ -206,6 +243,23 @@ export class StationModel {
     return [...this.beds.values()]
       .sort((a, b) => a.key.localeCompare(b.key))
       .map((bed) => this.bedView(bed, nowMs));
+  }
+
+  /**
+   * What changed in the view since the previous call, other than by ageing: per bed only the
+   * parts changed by a message, or by time alone (a value or score that stopped being current, a
+   * gateway that went lost); a bed not reported before comes whole. Costs what changed, not the
+   * ward: 200 beds at 1 Hz call this several times a second (docs/interfaces/station-web.md).
+   */
+  changes(nowMs: number): BedChange[] {
+    const out: BedChange[] = [];
+    for (const bed of this.beds.values()) {
+      const change = bedChange(bed, nowMs);
+      bed.dirty = 0;
+      bed.dirtyValues.clear();
+      if (change) out.push(change);
+    }
+    return out;
   }
 
   /** The bed at `key`, created on its first message. */
@@ -224,6 +278,10 @@ export class StationModel {
         duplicates: 0,
         backfillReceived: 0,
         history: [],
+        sourceCount: new Map(),
+        dirty: 0,
+        dirtyValues: new Set(),
+        reported: undefined,
       };
       this.beds.set(key, bed);
     }
@@ -241,35 +299,128 @@ export class StationModel {
       bed.duplicates += 1;
       return true;
     }
-    this.seenIds.set(messageId, true);
-    if (this.seenIds.size > DEDUP_WINDOW) this.seenIds.delete(this.seenIds.keys().next().value as string);
+    const oldest = this.seenRing[this.seenNext];
+    if (oldest !== undefined) this.seenIds.delete(oldest);
+    this.seenRing[this.seenNext] = messageId;
+    this.seenNext = (this.seenNext + 1) % DEDUP_WINDOW;
+    this.seenIds.add(messageId);
     return false;
   }
 
   private bedView(bed: BedState, nowMs: number): BedView {
-    const liveness = gatewayLiveness(bed, nowMs);
-    const gatewayUp = liveness.gateway === 'online';
-    const history = bed.history;
-    const boots = [...bed.boots.values()];
-    return {
-      bed: bed.key,
-      gatewayId: bed.gatewayId,
-      ...liveness,
-      values: valueViews(bed, gatewayUp, nowMs),
-      score: scoreView(bed, gatewayUp, nowMs),
-      alarms: [...bed.alarms.values()].map(({ msg }) => alarmView(msg)),
-      sequenceGaps: boots.reduce((n, b) => n + b.missing.length, 0),
-      missingMessages: boots.reduce((n, b) => n + b.missing.reduce((m, [from, to]) => m + to - from + 1, 0), 0),
-      runs: [...bed.boots].map(([bootId, b]) => ({ bootId, highest: b.last, received: b.received })),
-      duplicates: bed.duplicates,
-      backfill: {
-        received: bed.backfillReceived,
-        oldestWallMs: history.length > 0 ? Math.min(...history.map((h) => h.wallMs)) : null,
-        newestWallMs: history.length > 0 ? Math.max(...history.map((h) => h.wallMs)) : null,
-        recent: history.slice(-20),
-      },
-    };
+    return bedView(bed, nowMs);
   }
+}
+
+function bedView(bed: BedState, nowMs: number): BedView {
+  const liveness = gatewayLiveness(bed, nowMs);
+  const gatewayUp = liveness.gateway === 'online';
+  return {
+    bed: bed.key,
+    gatewayId: bed.gatewayId,
+    ...liveness,
+    values: valueViews(bed, gatewayUp, nowMs),
+    score: scoreView(bed, gatewayUp, nowMs),
+    alarms: alarmViews(bed),
+    ...sequenceView(bed),
+    runs: [...bed.boots].map(([bootId, b]) => ({ bootId, highest: b.last, received: b.received })),
+    duplicates: bed.duplicates,
+    backfill: backfillView(bed),
+  };
+}
+
+/** The bed's changes since it was last reported (StationModel.changes), and the report updated; null when none. */
+function bedChange(bed: BedState, nowMs: number): BedChange | null {
+  const reported = bed.reported;
+  if (!reported) {
+    const view = bedView(bed, nowMs);
+    bed.reported = {
+      gateway: view.gateway,
+      gatewayReason: view.gatewayReason,
+      values: new Map(view.values.map((v) => [keyOf(v.parameter, v.interfaceId), flagBits(v)])),
+      scoreCurrent: view.score ? view.score.current : null,
+    };
+    return view;
+  }
+  const change: BedChange = { bed: bed.key };
+  let changed = false;
+  const liveness = gatewayLiveness(bed, nowMs);
+  const gatewayUp = liveness.gateway === 'online';
+  const upBefore = reported.gateway === 'online';
+  if ((bed.dirty & DIRTY_STATUS) !== 0 || liveness.gateway !== reported.gateway || liveness.gatewayReason !== reported.gatewayReason) {
+    Object.assign(change, { gatewayId: bed.gatewayId }, liveness);
+    reported.gateway = liveness.gateway;
+    reported.gatewayReason = liveness.gatewayReason;
+    changed = true;
+  }
+  // Every value when the set of values changed (a new source renames the others) or the gateway
+  // went up or down (which decides `current` for all); else the values a message or time changed.
+  const all = (bed.dirty & DIRTY_VALUE_SET) !== 0 || gatewayUp !== upBefore;
+  const values: ValueView[] = [];
+  const dirtyValues = bed.dirtyValues;
+  bed.observations.forEach((received, key) => {
+    const bits = valueBits(received, gatewayUp, nowMs);
+    if (all || dirtyValues.has(key) || reported.values.get(key) !== bits) {
+      values.push(valueView(bed, received, valueFlags(received, gatewayUp, nowMs)));
+      reported.values.set(key, bits);
+    }
+  });
+  if (values.length > 0) {
+    change.values = values;
+    changed = true;
+  }
+  const scoreCurrent = bed.score ? scoreIsCurrent(bed.score, gatewayUp, nowMs) : null;
+  if ((bed.dirty & DIRTY_SCORE) !== 0 || scoreCurrent !== reported.scoreCurrent) {
+    change.score = scoreView(bed, gatewayUp, nowMs);
+    reported.scoreCurrent = scoreCurrent;
+    changed = true;
+  }
+  if ((bed.dirty & DIRTY_ALARMS) !== 0) {
+    change.alarms = alarmViews(bed);
+    changed = true;
+  }
+  if ((bed.dirty & DIRTY_SEQUENCE) !== 0) {
+    Object.assign(change, sequenceView(bed));
+    changed = true;
+  }
+  if ((bed.dirty & DIRTY_HISTORY) !== 0) {
+    change.backfill = backfillView(bed);
+    changed = true;
+  }
+  return changed ? change : null;
+}
+
+const keyOf = (parameter: string, interfaceId: string): string => `${parameter}@${interfaceId}`;
+const flagBits = (v: { current: boolean; stopped: boolean }): number => (v.current ? 1 : 0) | (v.stopped ? 2 : 0);
+
+function alarmViews(bed: BedState): BedView['alarms'] {
+  return [...bed.alarms.values()].map(({ msg }) => alarmView(msg));
+}
+
+function sequenceView(bed: BedState): Pick<BedView, 'sequenceGaps' | 'missingMessages'> {
+  let sequenceGaps = 0;
+  let missingMessages = 0;
+  for (const b of bed.boots.values()) {
+    sequenceGaps += b.missing.length;
+    for (const [from, to] of b.missing) missingMessages += to - from + 1;
+  }
+  return { sequenceGaps, missingMessages };
+}
+
+function backfillView(bed: BedState): BedView['backfill'] {
+  const history = bed.history;
+  let oldest = Infinity;
+  let newest = -Infinity;
+  for (const h of history) {
+    oldest = Math.min(oldest, h.wallMs);
+    newest = Math.max(newest, h.wallMs);
+  }
+  return {
+    received: bed.backfillReceived,
+    oldestWallMs: history.length > 0 ? oldest : null,
+    newestWallMs: history.length > 0 ? newest : null,
+    recent: history.slice(-20),
+  };
 }
 
 /** When a message arrived at the station, with its envelope. */
@@ -287,6 +438,7 @@ function applyPayload(bed: BedState, envelope: EnvelopeMsg, kind: ReturnType<typ
       if (envelope.score) {
         if (!backfill || !bed.score || int(bed.score.msg.computedWallMs) <= int(envelope.score.computedWallMs)) {
           bed.score = { msg: envelope.score, ...stamp };
+          bed.dirty |= DIRTY_SCORE;
         }
       }
       return true;
@@ -294,7 +446,10 @@ function applyPayload(bed: BedState, envelope: EnvelopeMsg, kind: ReturnType<typ
       if (envelope.alarm) applyAlarm(bed, envelope.alarm, backfill, stamp);
       return true;
     case 'status':
-      if (envelope.status && !backfill) bed.status = { msg: envelope.status, ...stamp };
+      if (envelope.status && !backfill) {
+        bed.status = { msg: envelope.status, ...stamp };
+        bed.dirty |= DIRTY_STATUS;
+      }
       return true;
     case 'commandResult':
       return true; // answers to commands: read by the command sender (commands/station.ts)
@@ -311,6 +466,11 @@ function applyObservation(bed: BedState, o: ObservationMsg, backfill: boolean, s
   // Live messages arrive in order; a late one only replaces an older one.
   if (!backfill || !shown || int(shown.msg.receiveWallMs) <= int(o.receiveWallMs)) {
     bed.observations.set(key, { msg: o, ...stamp });
+    bed.dirtyValues.add(key);
+    if (!shown) {
+      bed.sourceCount.set(o.parameter, (bed.sourceCount.get(o.parameter) ?? 0) + 1);
+      bed.dirty |= DIRTY_VALUE_SET;
+    }
   }
 }
 
@@ -319,9 +479,12 @@ function applyAlarm(bed: BedState, a: AlarmMsg, backfill: boolean, stamp: Stamp)
   const latest = bed.alarmChangedWallMs.get(a.alarmId) ?? 0;
   if (backfill) {
     // Never raise from backfill; a late clear applies only when it is the newest news.
-    if (a.state === 'ALARM_STATE_CLEARED' && changed >= latest) bed.alarms.delete(a.alarmId);
-  } else if (a.state === 'ALARM_STATE_CLEARED') bed.alarms.delete(a.alarmId);
-  else bed.alarms.set(a.alarmId, { msg: a, ...stamp });
+    if (a.state === 'ALARM_STATE_CLEARED' && changed >= latest && bed.alarms.delete(a.alarmId)) bed.dirty |= DIRTY_ALARMS;
+  } else {
+    if (a.state === 'ALARM_STATE_CLEARED') bed.alarms.delete(a.alarmId);
+    else bed.alarms.set(a.alarmId, { msg: a, ...stamp });
+    bed.dirty |= DIRTY_ALARMS;
+  }
   bed.alarmChangedWallMs.set(a.alarmId, Math.max(latest, changed));
 }
 
@@ -337,36 +500,62 @@ function gatewayLiveness(bed: BedState, nowMs: number): Pick<BedView, 'gateway' 
 
 /** The bed's values, by parameter then source; current only while the gateway is up and the value young. */
 function valueViews(bed: BedState, gatewayUp: boolean, nowMs: number): ValueView[] {
-  const sources = new Map<string, number>();
-  for (const { msg } of bed.observations.values()) sources.set(msg.parameter, (sources.get(msg.parameter) ?? 0) + 1);
   return [...bed.observations.values()]
     .sort((a, b) => a.msg.parameter.localeCompare(b.msg.parameter) || (a.msg.source?.interfaceId ?? '').localeCompare(b.msg.source?.interfaceId ?? ''))
-    .map(({ msg, envelope, stationReceivedMs }) => {
-      const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
-      // Shown as a value: final and corrected, and the device's own unverified or
-      // preliminary values marked as such (a monitor's live values arrive unverified).
-      // Cannot-obtain, deleted and withdrawn values are never shown as a number.
-      const usable = msg.hasValue && SHOWN_STATUSES.has(msg.status);
-      const maxAgeMs = msg.maxAgeMs || 5000;
-      const backfill = envelope.backfill === true;
-      return {
-        parameter: msg.parameter,
-        source: (sources.get(msg.parameter) ?? 0) > 1 ? (msg.source?.interfaceId ?? '') : '',
-        interfaceId: msg.source?.interfaceId ?? '',
-        driver: msg.source?.driver ?? '',
-        value: msg.hasValue ? msg.value : null,
-        unit: msg.unitUcum,
-        ageMs,
-        current: usable && gatewayUp && !backfill && ageMs <= maxAgeMs,
-        status: msg.status.replace('RESULT_STATUS_', '').toLowerCase(),
-        quality: msg.quality.map((q) => q.replace('QUALITY_FLAG_', '').toLowerCase()),
-        reason: msg.unavailableReason,
-        backfill,
-        stopped: ageMs > maxAgeMs,
-        enteredBy: msg.manual?.enteredBy ?? '',
-        valueCode: msg.valueCode ?? '',
-      };
-    });
+    .map((received) => valueView(bed, received, valueFlags(received, gatewayUp, nowMs)));
+}
+
+interface ValueFlags {
+  ageMs: number;
+  current: boolean;
+  stopped: boolean;
+}
+
+/** A value's age and whether it is current: what moves with time alone. */
+function valueFlags({ msg, envelope, stationReceivedMs }: Received<ObservationMsg>, gatewayUp: boolean, nowMs: number): ValueFlags {
+  const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
+  // Shown as a value: final and corrected, and the device's own unverified or
+  // preliminary values marked as such (a monitor's live values arrive unverified).
+  // Cannot-obtain, deleted and withdrawn values are never shown as a number.
+  const usable = msg.hasValue && SHOWN_STATUSES.has(msg.status);
+  const maxAgeMs = msg.maxAgeMs || 5000;
+  return { ageMs, current: usable && gatewayUp && envelope.backfill !== true && ageMs <= maxAgeMs, stopped: ageMs > maxAgeMs };
+}
+
+/** valueFlags as bits (1 current, 2 stopped), without allocating: checked for every value at every event. */
+function valueBits(received: Received<ObservationMsg>, gatewayUp: boolean, nowMs: number): number {
+  const { msg, envelope, stationReceivedMs } = received;
+  const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
+  const maxAgeMs = msg.maxAgeMs || 5000;
+  const current = msg.hasValue && SHOWN_STATUSES.has(msg.status) && gatewayUp && envelope.backfill !== true && ageMs <= maxAgeMs;
+  return (current ? 1 : 0) | (ageMs > maxAgeMs ? 2 : 0);
+}
+
+function valueView(bed: BedState, { msg, envelope }: Received<ObservationMsg>, flags: ValueFlags): ValueView {
+  return {
+    parameter: msg.parameter,
+    source: (bed.sourceCount.get(msg.parameter) ?? 0) > 1 ? (msg.source?.interfaceId ?? '') : '',
+    interfaceId: msg.source?.interfaceId ?? '',
+    driver: msg.source?.driver ?? '',
+    value: msg.hasValue ? msg.value : null,
+    unit: msg.unitUcum,
+    ageMs: flags.ageMs,
+    current: flags.current,
+    status: msg.status.replace('RESULT_STATUS_', '').toLowerCase(),
+    quality: msg.quality.map((q) => q.replace('QUALITY_FLAG_', '').toLowerCase()),
+    reason: msg.unavailableReason,
+    backfill: envelope.backfill === true,
+    stopped: flags.stopped,
+    enteredBy: msg.manual?.enteredBy ?? '',
+    valueCode: msg.valueCode ?? '',
+  };
+}
+
+/** A NEWS2 score older than this is not current (its retained message expires then too: docs/interfaces/mqtt.md, topic `score`). */
+const SCORE_MAX_AGE_MS = 10_000;
+
+function scoreIsCurrent({ msg, envelope, stationReceivedMs }: Received<EarlyWarningScoreMsg>, gatewayUp: boolean, nowMs: number): boolean {
+  return gatewayUp && envelope.backfill !== true && valueAgeMs(envelope, int(msg.computedWallMs), stationReceivedMs, nowMs) <= SCORE_MAX_AGE_MS;
 }
 
 /** The bed's NEWS2 score, current only while the gateway is up and the score at most 10 s old. */
@@ -380,7 +569,7 @@ function scoreView(bed: BedState, gatewayUp: boolean, nowMs: number): BedView['s
     complete: msg.complete,
     missing: msg.missing,
     ageMs,
-    current: gatewayUp && envelope.backfill !== true && ageMs <= 10_000,
+    current: scoreIsCurrent(bed.score, gatewayUp, nowMs),
     backfill: envelope.backfill === true,
     spo2Scale: msg.spo2Scale,
     manualInputs: (msg.inputs ?? [])
@@ -404,34 +593,44 @@ function alarmView(msg: AlarmMsg): BedView['alarms'][number] {
   };
 }
 
-/** Records a sequence number of a gateway run; 0 (state messages) is outside the numbered stream. */
-function trackSequence(bed: BedState, bootId: string, seq: number): void {
-  if (seq <= 0) return;
+/**
+ * Records a sequence number of a gateway run; 0 (state messages) is outside the numbered stream.
+ * True when the gaps changed (opened, filled, or a run forgotten).
+ */
+function trackSequence(bed: BedState, bootId: string, seq: number): boolean {
+  if (seq <= 0) return false;
   let boot = bed.boots.get(bootId);
+  let forgotGaps = false;
   if (!boot) {
     boot = { last: 0, missing: [], received: 0 };
     bed.boots.set(bootId, boot);
-    if (bed.boots.size > BOOTS_TRACKED) bed.boots.delete(bed.boots.keys().next().value as string);
+    if (bed.boots.size > BOOTS_TRACKED) {
+      const oldest = bed.boots.keys().next().value as string;
+      forgotGaps = (bed.boots.get(oldest) as BootSequence).missing.length > 0;
+      bed.boots.delete(oldest);
+    }
   }
   boot.received += 1;
   if (boot.last === 0) {
     // The first number seen of a run: anything below it was before this station listened.
     boot.last = seq;
-    return;
+    return forgotGaps;
   }
   if (seq > boot.last) {
-    if (seq > boot.last + 1) boot.missing.push([boot.last + 1, seq - 1]);
+    const gap = seq > boot.last + 1;
+    if (gap) boot.missing.push([boot.last + 1, seq - 1]);
     boot.last = seq;
-    return;
+    return gap || forgotGaps;
   }
   // A late arrival (backfill, or overtaken): fill its gap.
   const i = boot.missing.findIndex(([from, to]) => seq >= from && seq <= to);
-  if (i < 0) return;
+  if (i < 0) return forgotGaps;
   const [from, to] = boot.missing[i] as [number, number];
   const parts: Array<[number, number]> = [];
   if (from <= seq - 1) parts.push([from, seq - 1]);
   if (seq + 1 <= to) parts.push([seq + 1, to]);
   boot.missing.splice(i, 1, ...parts);
+  return true;
 }
 
 function historyItem(topic: string, envelope: EnvelopeMsg, kind: string): HistoryItem {

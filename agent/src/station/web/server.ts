@@ -19,7 +19,7 @@ import type { Logger } from '../../log';
 import { PROJECT_ROOT } from '../../paths';
 import type { StationAction } from '../commands';
 import { parseBed } from '../commands';
-import type { BedView } from '../station';
+import type { BedChange, BedView } from '../station';
 import type { Session, Sessions } from './auth';
 import { bedPermitted, tokensEqual } from './auth';
 import type { BedTrends } from './trends';
@@ -37,7 +37,7 @@ const MAX_BODY_BYTES = 16 * 1024;
 /** A `ward` event at least this often (ages move on the page; the page calls the station lost after 3 s without one). */
 export const WARD_EVENT_INTERVAL_MS = 1000;
 /** News is pushed within this of arriving, and no more often (station-web.md, Timing). */
-export const NEWS_THROTTLE_MS = 250;
+export const NEWS_THROTTLE_MS = 100;
 /** Open event streams at most (each is a socket and a buffer). */
 const MAX_EVENT_STREAMS = 256;
 export const SESSION_COOKIE = 'vigil_session';
@@ -50,24 +50,30 @@ const HEADERS = {
   'Referrer-Policy': 'no-referrer',
 };
 
+/** The whole ward: every bed's view, with the station's own `silent` rule. */
 export interface WardSnapshot {
   t: number;
   connected: boolean;
   beds: Array<BedView & { lastMessageAgeMs: number | null; silent: boolean }>;
-  /**
-   * On the wire only: true when `beds` holds only the beds whose view changed (other than by
-   * ageing) since the stream's previous event; the page keeps the others and ages them itself.
-   */
-  partial?: boolean;
+}
+
+/** A bed's changed parts (station.ts BedChange), with `silent` and `lastMessageAgeMs` when that changed. */
+export type WardChange = BedChange & { lastMessageAgeMs?: number | null; silent?: boolean };
+
+/**
+ * A partial `ward` event: the changes since the previous event other than by ageing. The page
+ * merges each bed's parts into what it holds (values by `parameter@interfaceId`) and ages the
+ * rest itself (docs/interfaces/station-web.md, GET /api/events).
+ */
+export interface WardDelta {
+  t: number;
+  connected: boolean;
+  partial: true;
+  beds: WardChange[];
 }
 
 /** A full `ward` event this often on every stream (ages and beds re-synchronised), besides the changes. */
 export const FULL_WARD_EVERY_MS = 10_000;
-
-/** A bed's view without its ages: what decides whether the bed changed (ages move on every event). */
-function bedSignature(bed: WardSnapshot['beds'][number]): string {
-  return JSON.stringify(bed, (key, value: unknown) => (key === 'ageMs' || key === 'heartbeatAgeMs' || key === 'lastMessageAgeMs' ? undefined : value));
-}
 
 /** A command's answer as the page gets it. */
 export type CommandAnswer =
@@ -84,7 +90,10 @@ export interface WebServerOptions {
   sessions: Sessions;
   clock: Clock;
   logger: Logger;
+  /** The whole ward. */
   ward(): WardSnapshot;
+  /** The changes since the previous call (each call moves the baseline: called once per event pushed). */
+  changes(): WardDelta;
   trends(bed: string): BedTrends | null;
   command(user: string, bed: string, action: StationAction): Promise<CommandAnswer>;
   staticDir?: string;
@@ -127,8 +136,6 @@ export class StationWebServer {
   private newsTimer: NodeJS.Timeout | undefined;
   private lastPushMonoNs = 0n;
   private lastFullMonoNs = 0n;
-  /** Each bed's signature as of the last event pushed. */
-  private readonly sentSignatures = new Map<string, string>();
 
   constructor(private readonly o: WebServerOptions) {
     this.staticDir = o.staticDir ?? STATIC_DIR;
@@ -178,15 +185,9 @@ export class StationWebServer {
     const now = this.o.clock.monoNs();
     this.lastPushMonoNs = now;
     if (this.streams.size === 0) return;
-    const ward = this.o.ward();
-    // Only the beds that changed other than by ageing (station-web.md, GET /api/events): 200 beds at
-    // 1 Hz would otherwise send the whole ward four times a second to every browser.
-    const changed = ward.beds.filter((b) => {
-      const sig = bedSignature(b);
-      if (this.sentSignatures.get(b.bed) === sig) return false;
-      this.sentSignatures.set(b.bed, sig);
-      return true;
-    });
+    // The changes since the last event, computed once for every stream (station-web.md, GET
+    // /api/events): 200 beds at 1 Hz send a few values per bed per event, never the whole ward.
+    const delta = this.o.changes();
     const fullDue = Number(now - this.lastFullMonoNs) / 1e6 >= FULL_WARD_EVERY_MS;
     if (fullDue) this.lastFullMonoNs = now;
     let full: string | undefined;
@@ -206,11 +207,11 @@ export class StationWebServer {
         continue;
       }
       if (fullDue || s.needsFull) {
-        full ??= `event: ward\ndata: ${JSON.stringify(ward)}\n\n`;
+        full ??= `event: ward\ndata: ${JSON.stringify(this.o.ward())}\n\n`;
         s.res.write(full);
         s.needsFull = false;
       } else {
-        partial ??= `event: ward\ndata: ${JSON.stringify({ t: ward.t, connected: ward.connected, partial: true, beds: changed })}\n\n`;
+        partial ??= `event: ward\ndata: ${JSON.stringify(delta)}\n\n`;
         s.res.write(partial);
       }
     }
