@@ -1,11 +1,10 @@
 /**
- * The client's side of the `ward` events (docs/interfaces/station-web.md, GET /api/events), as the
- * contract states it and independent of the page's own code (agent/station-web/board.js): a whole
- * ward replaces what is held; a partial one replaces, per bed, only the parts it holds, values
- * merged by `parameter@interfaceId`. Used by the tests to read the events as a browser would.
+ * The client's side of the `ward` events (docs/interfaces/station-web.md, GET /api/events): a whole
+ * ward replaces what is held; a partial one is merged per bed (station/web/ward-delta.ts). Used by
+ * the tests to read the events as a browser would.
  */
-import type { ValueView } from '../../agent/src/station/station';
 import type { WardChange, WardDelta, WardSnapshot } from '../../agent/src/station/web/server';
+import { mergeChange } from '../../agent/src/station/web/ward-delta';
 
 export type HeldBed = WardSnapshot['beds'][number];
 
@@ -15,27 +14,9 @@ export interface HeldWard extends WardSnapshot {
   changed: string[];
 }
 
-const valueKey = (v: Pick<ValueView, 'parameter' | 'interfaceId'>): string => `${v.parameter}@${v.interfaceId}`;
-
 /** Merges one bed's change into the bed held (a new object: what was held before is left as it was). */
 export function mergeBed(held: HeldBed | undefined, change: WardChange): HeldBed {
-  if (!held) return change as HeldBed;
-  const next = { ...held } as HeldBed & Record<string, unknown>;
-  for (const [key, value] of Object.entries(change)) {
-    if (key !== 'values') {
-      next[key] = value;
-      continue;
-    }
-    const values = [...held.values];
-    const index = new Map(values.map((v, i) => [valueKey(v), i]));
-    for (const v of value as ValueView[]) {
-      const i = index.get(valueKey(v));
-      if (i === undefined) values.push(v);
-      else values[i] = v;
-    }
-    next.values = values;
-  }
-  return next;
+  return mergeChange(held, change) as HeldBed;
 }
 
 /** The ward held after each event of `events`, in order. */

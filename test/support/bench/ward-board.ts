@@ -25,7 +25,7 @@
  *   node dist/test/support/bench/ward-board.js [--gateways 200] [--processes 2] [--seconds 60]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -360,6 +360,12 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     await page.setViewport({ width: 1920, height: 1080 });
     page.setDefaultTimeout(60_000);
     await page.evaluateOnNewDocument(countWardEvents);
+    // An error in the page is reported: a board that throws is measured wrong, never silently.
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => {
+      if (pageErrors.length < 20) pageErrors.push(String((err as Error).message ?? err));
+      if (pageErrors.length === 1) log(`  page error: ${String((err as Error).message ?? err)}`);
+    });
     await page.goto(serve.url, { waitUntil: 'domcontentloaded' });
     await page.waitForSelector('#login-name', { visible: true });
     await page.type('#login-name', USER.name);
@@ -385,7 +391,18 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     const events0 = await wardEvents(page);
     const cpu = new CpuWindow(pids);
     log(`  measuring ${windowS} s`);
+    // VIGIL_BENCH_PAGE_PROFILE=FILE: the page's JavaScript profiled over the window (a .cpuprofile for DevTools), to find where its time goes.
+    const profileFile = process.env.VIGIL_BENCH_PAGE_PROFILE;
+    const cdp = profileFile ? await page.createCDPSession() : undefined;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.start');
+    }
     await sleep(windowS * 1000);
+    if (cdp && profileFile) {
+      const { profile } = await cdp.send('Profiler.stop');
+      writeFileSync(profileFile, JSON.stringify(profile));
+    }
     const main1 = await mainThreadSeconds(page);
     const events1 = await wardEvents(page);
     const shares = cpu.shares();

@@ -23,6 +23,7 @@ import type { BedChange, BedView } from '../station';
 import type { Session, Sessions } from './auth';
 import { bedPermitted, tokensEqual } from './auth';
 import type { BedTrends } from './trends';
+import { mergeChanges } from './ward-delta';
 
 /** The page's static files (agent/station-web/), found from the compiled file: dist/ and the installed package alike. */
 export const STATIC_DIR = join(PROJECT_ROOT, 'agent', 'station-web');
@@ -116,8 +117,11 @@ const Command = z.strictObject({ bed: z.string().refine((b) => parseBed(b) !== n
 interface Stream {
   res: ServerResponse;
   sessionId: string;
-  /** The next event must be a full one (the stream is new, or skipped a change while it was slow). */
-  needsFull: boolean;
+  /**
+   * Changes held back while the browser is slow (its previous event not drained), merged per bed:
+   * sent in one event once it drained. Bounded by the ward (a bed's parts, its values by key).
+   */
+  pending: Map<string, WardChange> | null;
 }
 
 /** Thrown inside a handler: answered as `status` with `{error, detail?}`, counted and logged. */
@@ -201,15 +205,21 @@ export class StationWebServer {
         continue;
       }
       if (s.res.writableNeedDrain) {
-        // A slow browser: nothing more is queued for it; it gets the whole ward once it drained.
-        this.counters.count('events-skipped-slow-stream');
-        s.needsFull = true;
+        // A slow browser: nothing more is queued for it; what changed is merged and sent once it
+        // drained (never the whole ward again, which a slow browser would take even longer to read).
+        this.counters.count('events-deferred-slow-stream');
+        s.pending ??= new Map();
+        mergeChanges(s.pending, delta.beds);
         continue;
       }
-      if (fullDue || s.needsFull) {
+      if (fullDue) {
         full ??= `event: ward\ndata: ${JSON.stringify(this.o.ward())}\n\n`;
         s.res.write(full);
-        s.needsFull = false;
+        s.pending = null;
+      } else if (s.pending) {
+        mergeChanges(s.pending, delta.beds);
+        s.res.write(`event: ward\ndata: ${JSON.stringify({ ...delta, beds: [...s.pending.values()] })}\n\n`);
+        s.pending = null;
       } else {
         partial ??= `event: ward\ndata: ${JSON.stringify(delta)}\n\n`;
         s.res.write(partial);
@@ -328,7 +338,7 @@ export class StationWebServer {
   private openStream(res: ServerResponse, sessionId: string): void {
     if (this.streams.size >= MAX_EVENT_STREAMS) throw new Refusal(503, 'too-many-streams');
     res.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    const stream: Stream = { res, sessionId, needsFull: false };
+    const stream: Stream = { res, sessionId, pending: null };
     this.streams.add(stream);
     res.on('close', () => this.streams.delete(stream));
     // The first event at once, the whole ward: the page has it without waiting a tick.
