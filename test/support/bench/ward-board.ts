@@ -471,15 +471,17 @@ export function whereTimeGoes(r: BoardRun): string[] {
   const out: string[] = [];
   const mbPerS = (r.stream.meanBytes * r.stream.perSecond) / 1e6;
   out.push(
-    `Where the time goes in this run: a \`ward\` event carries the beds that changed since the last one (the whole ward at connect and every`,
-    `10 s): ${fmt(r.stream.meanBytes / 1024, 0)} KiB on average for ${r.tiles} beds, and with ${r.gateways} beds at 1 Hz there is news in every ${NEWS_THROTTLE_MS} ms throttle`,
-    `period: the page received about ${fmt(mbPerS, 1)} MB/s of JSON. The station builds every bed's view and its signature once per event. The page's`,
-    `main thread spent ${fmt(r.mainThreadParts.script * 100, 0)} % of the window in script (parsing the event, patching the beds it names), ${fmt(r.mainThreadParts.style * 100, 0)} % in style and ${fmt(r.mainThreadParts.layout * 100, 0)} % in layout.`,
+    `Where the time goes in this run: a \`ward\` event carries, per bed that changed since the last one, only the changed parts`,
+    `(the values that arrived, the score, the alarms; the whole ward at connect and every 10 s): ${fmt(r.stream.meanBytes / 1024, 0)} KiB on average for ${r.tiles} beds`,
+    `(about ${fmt(mbPerS, 1)} MB/s of JSON, the values' own volume at ${r.gateways} beds at 1 Hz). The station keeps what each bed last reported and`,
+    `looks at what time alone changes (a value or score no longer current, a gateway lost), not the whole ward, at each event. The page merges`,
+    `the event, draws at the next frame, writes a value's new number and age in place, and ages only the tiles on screen. Its main thread`,
+    `spent ${fmt(r.mainThreadParts.script * 100, 0)} % of the window in script, ${fmt(r.mainThreadParts.style * 100, 0)} % in style and ${fmt(r.mainThreadParts.layout * 100, 0)} % in layout; the rest is paint, compositing and garbage collection.`,
   );
   if (r.latency.p50Ms > 2 * NEWS_THROTTLE_MS) {
     out.push(
       `The median delivery -> DOM (${fmt(r.latency.p50Ms, 0)} ms) is more than twice the station's ${NEWS_THROTTLE_MS} ms throttle: the events wait, in the`,
-      `stream (a browser whose last event has not drained is skipped and gets the whole ward next) and in the page, which took ${fmt(r.stream.perSecond, 1)} a second;`,
+      `stream (a browser whose last event has not drained gets the changes merged into one event once it has) and in the page, which took ${fmt(r.stream.perSecond, 1)} a second;`,
       `with a 1-minute load average of ${loadText(r.load)} on ${machine().cores} cores the station and the renderer also wait for a core.`,
       `${r.ambiguous} of the ${r.latency.n} joins had more than one candidate (the page more than a second behind): the tail is a lower bound.`,
     );
