@@ -24,7 +24,7 @@ import { StationModel } from '../station/station';
 import type { UsersFile } from '../station/web/auth';
 import { hashPassword, parseUsersFile, Sessions, UsersFileError, withUser } from '../station/web/auth';
 import type { CommandAnswer, WardChange, WardDelta, WardSnapshot } from '../station/web/server';
-import { StationWebServer } from '../station/web/server';
+import { FULL_WARD_EVERY_MS, StationWebServer } from '../station/web/server';
 import { TrendBook } from '../station/web/trends';
 import { CommandResultInbox, publishCommand, sendReceipts } from './station';
 
@@ -130,6 +130,9 @@ export class WardFeed {
   private readonly lastHeardNs = new Map<string, bigint>();
   /** Per bed, `silent` as the last `changes()` reported it. */
   private readonly reportedSilent = new Map<string, boolean>();
+  /** The rolling refresh: the next bed to send whole, and when `changes()` was last called (monotonic ns). */
+  private refreshCursor = 0;
+  private lastChangesNs: bigint | undefined;
 
   constructor(
     private readonly o: ServeOptions,
@@ -165,14 +168,33 @@ export class WardFeed {
 
   /**
    * What changed since the previous call other than by ageing (StationModel.changes, and the
-   * `silent` rule): the beds of a partial `ward` event, each with only its changed parts.
+   * `silent` rule): the beds of a partial `ward` event, each with only its changed parts. Besides,
+   * a rolling refresh: a few beds whole at each call, so that every bed is sent whole at least every
+   * FULL_WARD_EVERY_MS (ages and the counts that come only whole re-synchronised) without ever
+   * sending the whole ward at once (station-web.md, The `ward` events).
    */
   changes(connected: boolean): WardDelta {
     const now = this.clock.wallMs();
     const mono = this.clock.monoNs();
     const beds: WardChange[] = this.model.changes(now);
     const byBed = new Map(beds.map((c) => [c.bed, c]));
-    for (const bed of this.model.beds.keys()) {
+    const keys = [...this.model.beds.keys()];
+    const sinceMs = this.lastChangesNs === undefined ? 0 : Number(mono - this.lastChangesNs) / 1e6;
+    this.lastChangesNs = mono;
+    const wholeCount = Math.min(keys.length, Math.ceil((keys.length * sinceMs) / FULL_WARD_EVERY_MS));
+    for (let i = 0; i < wholeCount; i += 1) {
+      const key = keys[(this.refreshCursor + i) % keys.length] as string;
+      const whole = this.model.viewOf(key, now) as WardChange;
+      const change = byBed.get(key);
+      if (change) Object.assign(change, whole);
+      else {
+        beds.push(whole);
+        byBed.set(key, whole);
+      }
+      this.reportedSilent.delete(key); // its `silent` goes with it (below)
+    }
+    this.refreshCursor = keys.length === 0 ? 0 : (this.refreshCursor + wholeCount) % keys.length;
+    for (const bed of keys) {
       const silence = this.silence(bed, mono);
       if (this.reportedSilent.get(bed) === silence.silent) continue;
       this.reportedSilent.set(bed, silence.silent);

@@ -245,6 +245,12 @@ export class StationModel {
       .map((bed) => this.bedView(bed, nowMs));
   }
 
+  /** One bed's whole view, or null for a bed never heard from. */
+  viewOf(key: string, nowMs: number): BedView | null {
+    const bed = this.beds.get(key);
+    return bed ? bedView(bed, nowMs) : null;
+  }
+
   /**
    * What changed in the view since the previous call, other than by ageing: per bed only the
    * parts changed by a message, or by time alone (a value or score that stopped being current, a

@@ -73,7 +73,7 @@ export interface WardDelta {
   beds: WardChange[];
 }
 
-/** A full `ward` event this often on every stream (ages and beds re-synchronised), besides the changes. */
+/** Every bed is sent whole at least this often (a rolling refresh, a few beds per event: ages and counts re-synchronised). */
 export const FULL_WARD_EVERY_MS = 10_000;
 
 /** A command's answer as the page gets it. */
@@ -139,7 +139,6 @@ export class StationWebServer {
   private tickTimer: NodeJS.Timeout | undefined;
   private newsTimer: NodeJS.Timeout | undefined;
   private lastPushMonoNs = 0n;
-  private lastFullMonoNs = 0n;
 
   constructor(private readonly o: WebServerOptions) {
     this.staticDir = o.staticDir ?? STATIC_DIR;
@@ -189,12 +188,9 @@ export class StationWebServer {
     const now = this.o.clock.monoNs();
     this.lastPushMonoNs = now;
     if (this.streams.size === 0) return;
-    // The changes since the last event, computed once for every stream (station-web.md, GET
-    // /api/events): 200 beds at 1 Hz send a few values per bed per event, never the whole ward.
+    // The changes since the last event, computed once for every stream (station-web.md, The `ward`
+    // events): 200 beds at 1 Hz send a few values per bed per event, never the whole ward.
     const delta = this.o.changes();
-    const fullDue = Number(now - this.lastFullMonoNs) / 1e6 >= FULL_WARD_EVERY_MS;
-    if (fullDue) this.lastFullMonoNs = now;
-    let full: string | undefined;
     let partial: string | undefined;
     for (const s of this.streams) {
       const check = this.o.sessions.check(s.sessionId);
@@ -212,11 +208,7 @@ export class StationWebServer {
         mergeChanges(s.pending, delta.beds);
         continue;
       }
-      if (fullDue) {
-        full ??= `event: ward\ndata: ${JSON.stringify(this.o.ward())}\n\n`;
-        s.res.write(full);
-        s.pending = null;
-      } else if (s.pending) {
+      if (s.pending) {
         mergeChanges(s.pending, delta.beds);
         s.res.write(`event: ward\ndata: ${JSON.stringify({ ...delta, beds: [...s.pending.values()] })}\n\n`);
         s.pending = null;
