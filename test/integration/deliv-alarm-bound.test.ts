@@ -11,7 +11,7 @@ import { MemoryQueueStore } from '../../agent/src/io/durable-queue';
 import type { DeliveryReceiptMsg } from '../../agent/src/proto/codec';
 import { encodeReceipt } from '../../agent/src/proto/codec';
 import { Delivery } from '../../agent/src/publish/delivery';
-import { Outbox } from '../../agent/src/publish/outbox';
+import { decodeRecord, encodeRecord, Outbox } from '../../agent/src/publish/outbox';
 import { topics } from '../../agent/src/publish/topics';
 import { AlarmBook } from '../../agent/src/safety/alarms';
 import { FakeLink, identity, LIMITS, obs, settle, setup } from '../support/delivery-harness';
@@ -193,4 +193,54 @@ t.test('REQ-DELIV-051 HAZ-013 an alarm change left on disk by an earlier run cou
   t.equal(delivery.superviseAlarms().alarms, 0, 'at the start of the run: within the bound (its age on the earlier run is unknown)');
   clock.advanceMs(BOUND_MS + 1);
   t.equal(delivery.superviseAlarms().alarms, 1, 'the bound after this run started: reported');
+});
+
+t.test('REQ-DELIV-051 HAZ-013 an alarm change every station confirmed is delivered, though its PUBACK was lost with the connection: never reported undelivered', async (t) => {
+  const { delivery, link, publisher, clock, store } = await setup(new MemoryQueueStore(), CONFIRM);
+  link.autoAck = false;
+  await publisher.alarm(new AlarmBook(clock).raise('link-lost', 'spo2', 'port closed')!);
+  await settle();
+  t.equal(link.sent.length, 1, 'sent, no PUBACK yet');
+  delivery.receipt('station', receipt(link.sent[0]!.env.bootId, [[1, 1]]));
+  await settle();
+  link.down();
+  link.sent[0]!.fail(new Error('connection closed')); // the PUBACK never comes: the connection dropped
+  await settle();
+  t.equal(store.entries.size, 1, 'still queued: the broker never acknowledged it');
+  clock.advanceMs(BOUND_MS + 1);
+  t.same(delivery.superviseAlarms(), { alarms: 0, awaitedStations: [], detail: null }, 'confirmed by the station: not undelivered, no technical alarm');
+  t.equal(delivery.counters()['queue-alarms-undelivered'], 0);
+  link.autoAck = true;
+  link.up();
+  await settle();
+  t.equal(link.sent.length, 2, 'sent again on the reconnect (its PUBACK is what lets it go)');
+  t.equal(store.entries.size, 0, 'acknowledged and confirmed: it leaves the queue');
+  t.equal(delivery.counters()['queue-confirmed'], 1);
+});
+
+t.test('REQ-DELIV-051 HAZ-013 an alarm change queued by an earlier version without a sequence number (no receipt can name it) is reported past the bound awaiting every station, and leaves at the PUBACK', async (t) => {
+  const store = new MemoryQueueStore();
+  const first = await setup(store, CONFIRM);
+  first.link.down();
+  await first.publisher.alarm(new AlarmBook(first.clock).raise('link-lost', 'spo2', 'port closed')!);
+  await first.delivery.end(true);
+  // The same record as an earlier version wrote it: a header without boot and seq.
+  t.equal(store.entries.size, 1);
+  for (const [key, value] of store.entries) store.entries.set(key, encodeRecord({ ...decodeRecord(value)!, bootId: undefined, sequence: undefined }));
+  const clock = first.clock;
+  const outbox = await Outbox.open(store, LIMITS, clock, first.logger);
+  const link = new FakeLink();
+  link.connected = false;
+  const delivery = new Delivery(outbox, link, clock, first.logger, { ...CONFIRM, confirmBy: ['station', 'station-b'] });
+  clock.advanceMs(BOUND_MS);
+  t.equal(delivery.superviseAlarms().alarms, 0, 'within the bound');
+  clock.advanceMs(1);
+  const u = delivery.superviseAlarms();
+  t.same({ alarms: u.alarms, awaitedStations: u.awaitedStations }, { alarms: 1, awaitedStations: ['station', 'station-b'] }, 'past the bound: awaiting every station, none of which can confirm it');
+  t.equal(u.detail, '1 alarm not confirmed by station station, station-b within 15 s of being accepted: not known to have reached a station');
+  link.up();
+  await settle();
+  t.equal(link.sent.length, 1, 'sent on the reconnect');
+  t.equal(store.entries.size, 0, 'acknowledged by the broker: no receipt will ever name it, so the PUBACK lets it go');
+  t.same(delivery.superviseAlarms(), { alarms: 0, awaitedStations: [], detail: null }, 'cleared');
 });

@@ -91,6 +91,39 @@ t.test('REQ-HL7-014 a reply on a connection that is gone is refused, never writt
   await t.rejects(live.write(frameMllp('MSA|AA|2')), /connection closed/);
 });
 
+t.test('REQ-HL7-014 HAZ-008 a reply the monitor cuts off while it is being written (connection reset) is reported failed, never taken as sent', async (t) => {
+  const server = new MllpTcpServer(BASE);
+  const seen: { connection: MllpConnection | null } = { connection: null };
+  server.on('connected', (c) => (seen.connection = c));
+  let gone = false;
+  server.on('disconnected', () => (gone = true));
+  const { port } = await server.listen();
+  t.teardown(() => server.close());
+  const socket = await connect(port);
+  // The monitor reads nothing: a reply larger than both kernel socket buffers of the loopback
+  // (a few MiB at most on Linux, net.ipv4.tcp_wmem / tcp_rmem) cannot be written whole.
+  socket.pause();
+  const live = await until(() => seen.connection ?? undefined, 'the connection');
+  let settled = false;
+  const write = live.write(Buffer.alloc(64 * 1024 * 1024, 0x41));
+  void write.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setImmediate(r));
+  t.equal(settled, false, 'the reply is still being written when the monitor goes');
+  t.equal(gone, false, 'the connection was open when the reply was started');
+  // Closing with unread data resets the connection (RFC 2525 2.17, as Linux does).
+  socket.destroy();
+  const err = await write.then(
+    () => null,
+    (e: NodeJS.ErrnoException) => e,
+  );
+  t.not(err, null, 'the write is refused (the driver then counts ack-send-failed and logs it)');
+  t.notMatch(err?.message ?? '', /^connection closed$/, 'refused by the socket mid-write, not by the closed-connection guard');
+  await until(() => gone, 'the close');
+});
+
 t.test('REQ-HL7-032 the TLS listener without a CA file: any client may connect, the frames are read', async (t) => {
   const pki = createPki([]);
   t.teardown(() => pki.remove());

@@ -231,6 +231,20 @@ t.test('REQ-DELIV-017 one agent per queue directory: a second open fails with QU
   t.match((err as QueueError).message, dir, 'naming the directory');
 });
 
+t.test('REQ-DELIV-016 HAZ-013 a queue directory that cannot be opened fails at start with QUEUE_OPEN naming the reason: a second agent, a path through a file', async (t) => {
+  const dir = tempDir(t);
+  const store = await LevelQueueStore.open(dir);
+  t.teardown(() => store.close());
+  const reason = (path: string): Promise<string> =>
+    LevelQueueStore.open(path).then(
+      () => 'opened',
+      (e: unknown) => (e instanceof QueueError && e.code === 'QUEUE_OPEN' ? e.message : `not a QUEUE_OPEN: ${String(e)}`),
+    );
+  t.equal(await reason(dir), `cannot open the durable queue in ${dir}: LEVEL_DATABASE_NOT_OPEN`, 'locked by the first store');
+  const file = join(dir, 'CURRENT');
+  t.equal(await reason(join(file, 'queue')), `cannot open the durable queue in ${join(file, 'queue')}: ENOTDIR`, 'a directory cannot be made under a file');
+});
+
 t.test('REQ-DELIV-016 HAZ-013 every durable-queue operation that fails is a QUEUE_IO error naming what failed (here: a store closed under it)', async (t) => {
   const dir = tempDir(t);
   const store = await LevelQueueStore.open(dir);

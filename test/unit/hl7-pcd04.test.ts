@@ -250,3 +250,36 @@ t.test('REQ-ALARM-010 device text in a relayed alarm is printable and bounded: a
   t.notMatch(detail, /[\u0000-\u001f]/, 'no control character');
   t.equal(deviceText('a\u0007b'), 'a b');
 });
+
+t.test('REQ-ALARM-010 an ORU^R40 with no alert in it (no OBR, no OBX) is rejected AE as malformed, never read as "no alarm"', async (t) => {
+  const empty = s8().split('\r').filter((s) => !s.startsWith('OBR') && !s.startsWith('OBX')).join('\r');
+  const d = decodePcd01(Buffer.from(empty), { defaultUtcOffsetMinutes: 0 });
+  t.equal(d.ok, false);
+  if (!d.ok) {
+    t.equal(d.reason, 'malformed');
+    t.match(d.detail, /^OBR: an ORU\^R40 needs one OBR segment per alert$/);
+  }
+  const out = receiver().receive(empty, NOW);
+  t.equal(out.kind, 'rejected');
+  if (out.kind === 'rejected') {
+    t.equal(out.reason, 'malformed');
+    t.match(out.ack ?? '', /\rMSA\|AE\|A1\r/);
+  }
+});
+
+t.test('REQ-ALARM-010 HAZ-019 a device that numbers each message anew (S9): a continue under a new instance id is the same alarm, not a second one; a new priority under it re-raises', async (t) => {
+  const relay = new Pcd04AlertRelay('monitor', 60_000);
+  const renumber = (text: string, id: string): string => text.replace('OBR|1||B7^', `OBR|1||${id}^`);
+  const start = relay.update(alerts(s9('start', 'active', 'PM', 'SP')), DEVICE, 0n);
+  t.same(start.edges.map((e) => [e.condition, e.active]), [['device-alarm-medium', true]]);
+  const cont = relay.update(alerts(renumber(s9('continue', 'active', 'PM', 'SP'), 'B8')), DEVICE, 1_000_000_000n);
+  t.same(cont.edges, [], 'the same event and source under another instance id changes nothing');
+  t.same(cont.counts.filter((c) => c === 'device-alarms-relayed'), [], 'not counted as a second relayed alarm');
+  t.equal(relay.active, 1, 'one alarm relayed, not two');
+  const high = relay.update(alerts(renumber(s9('escalate', 'active', 'PH', 'SP'), 'B9')), DEVICE, 2_000_000_000n);
+  t.same(high.edges.map((e) => [e.condition, e.active]), [['device-alarm-medium', false], ['device-alarm-high', true]], 'escalated under a third id: the medium one ends, the high one is raised');
+  t.equal(relay.active, 1);
+  const end = relay.update(alerts(renumber(s9('end', 'inactive', 'PH', 'SP'), 'B9')), DEVICE, 3_000_000_000n);
+  t.same(end.edges.map((e) => [e.condition, e.active]), [['device-alarm-high', false]]);
+  t.equal(relay.active, 0);
+});

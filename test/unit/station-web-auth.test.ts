@@ -6,7 +6,7 @@
 import t from 'tap';
 import { scryptSync } from 'node:crypto';
 import { FakeClock } from '../../agent/src/clock';
-import { bedPermitted, hashPassword, parseUsersFile, SCRYPT, Sessions, tokensEqual, UsersFileError, verifyPassword, withUser } from '../../agent/src/station/web/auth';
+import { bedPermitted, hashPassword, MAX_SESSIONS, parseUsersFile, SCRYPT, Sessions, tokensEqual, UsersFileError, verifyPassword, withUser } from '../../agent/src/station/web/auth';
 import type { UsersFile } from '../../agent/src/station/web/auth';
 
 const HOUR_MS = 3600_000;
@@ -105,4 +105,66 @@ t.test('REQ-WEB-005 a user acts on the beds of their list: an exact bed, or ever
   t.notOk(bedPermitted(beds, 'site2/ward7/bed12'), 'another site');
   t.notOk(bedPermitted(beds, 'site1/ward7/bed12/x'), 'a deeper path');
   t.notOk(bedPermitted([], 'site1/ward7/bed12'), 'no beds: no commands');
+});
+
+t.test('REQ-WEB-001 HAZ-016 a stored hash whose hash part is not hex (it decodes to no bytes) matches no password: never an empty comparison', async (t) => {
+  const [saltHex] = NURSE_HASH.split('$');
+  for (const hashPart of ['zz', 'a', 'not-hex-at-all']) {
+    t.equal(Buffer.from(hashPart, 'hex').length, 0, `"${hashPart}" decodes to nothing`);
+    t.notOk(verifyPassword('correct horse battery', `${saltHex}$${hashPart}`), `not the right password against "<salt>$${hashPart}"`);
+    t.notOk(verifyPassword('', `${saltHex}$${hashPart}`), `nor the empty one against "<salt>$${hashPart}"`);
+  }
+  t.notOk(verifyPassword('x', '$'), 'nor against no salt and no hash');
+});
+
+t.test('REQ-WEB-002 HAZ-016 an expired session is answered session-expired for 24 h after its expiry, then forgotten (no-session)', async (t) => {
+  const clock = new FakeClock();
+  const s = new Sessions(USERS, HOUR_MS, clock);
+  const old = s.login('nurse-a', 'correct horse battery')!;
+  clock.advanceMs(HOUR_MS + 24 * HOUR_MS);
+  s.login('nurse-a', 'correct horse battery'); // a sign-in is when sessions are pruned
+  t.same(s.check(old.id), { ok: false, error: 'session-expired' }, 'exactly 24 h after its expiry: still remembered');
+  t.equal(s.size, 2);
+  clock.advanceMs(1);
+  const fresh = s.login('nurse-a', 'correct horse battery')!;
+  t.same(s.check(old.id), { ok: false, error: 'no-session' }, 'more than 24 h after its expiry: forgotten');
+  t.equal(s.size, 2, 'the forgotten one is not kept; the one from a moment ago (live) and the new one are');
+  t.ok(s.check(fresh.id).ok);
+});
+
+t.test('REQ-WEB-002 HAZ-016 at most 10 000 sessions are kept: a flood of sign-ins forgets the oldest first, and the newest is valid', async (t) => {
+  // scrypt is a pure function: memoised here, 10 000 sign-ins of one user cost one hash (about
+  // 85 ms each on this machine at the documented cost) and give the same keys. auth.ts reads
+  // scryptSync from node:crypto's exports at each call, so the memo is seen there.
+  const crypto = require('node:crypto') as typeof import('node:crypto');
+  const real = crypto.scryptSync;
+  const memo = new Map<string, Buffer>();
+  let hits = 0;
+  crypto.scryptSync = ((password: string, salt: Buffer, keylen: number, options: object) => {
+    const key = `${password}\u0000${Buffer.from(salt).toString('hex')}\u0000${keylen}\u0000${JSON.stringify(options)}`;
+    const known = memo.get(key);
+    if (known) {
+      hits += 1;
+      return Buffer.from(known);
+    }
+    const derived = real(password, salt, keylen, options);
+    memo.set(key, Buffer.from(derived));
+    return derived;
+  }) as typeof crypto.scryptSync;
+  t.teardown(() => {
+    crypto.scryptSync = real;
+  });
+  const s = new Sessions(USERS, HOUR_MS, new FakeClock());
+  const first = s.login('nurse-a', 'correct horse battery')!;
+  const second = s.login('nurse-a', 'correct horse battery')!;
+  if (hits === 0) throw new Error('scryptSync is not memoised (auth.ts no longer reads it from the exports): 10 000 sign-ins would take minutes');
+  for (let i = 2; i < MAX_SESSIONS; i += 1) s.login('nurse-a', 'correct horse battery');
+  t.equal(s.size, MAX_SESSIONS, `${MAX_SESSIONS} sessions kept`);
+  t.ok(s.check(first.id).ok, 'all of them valid');
+  const last = s.login('nurse-a', 'correct horse battery')!;
+  t.equal(s.size, MAX_SESSIONS, 'one more sign-in: still the bound');
+  t.same(s.check(first.id), { ok: false, error: 'no-session' }, 'the oldest forgotten');
+  t.ok(s.check(second.id).ok, 'the next oldest kept');
+  t.ok(s.check(last.id).ok, 'the new one valid');
+  t.equal(MAX_SESSIONS, 10_000, 'the bound station-web.md states');
 });

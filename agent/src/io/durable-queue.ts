@@ -102,9 +102,11 @@ export class LevelQueueStore implements QueueStore, StateStore {
       await db.open();
       return new LevelQueueStore(db);
     } catch (cause) {
-      // LevelDB holds a lock file: a second agent on the same directory fails here.
-      const reason = (cause as { code?: string }).code ?? (cause as Error).message;
-      throw new QueueError('QUEUE_OPEN', `cannot open the durable queue in ${dir}: ${reason}`, { cause });
+      // LevelDB holds a lock file: a second agent on the same directory fails here. Every error
+      // of this block has a code: mkdirSync's are errno codes (ENOTDIR, EACCES), and abstract-level
+      // wraps any failure of open() in LEVEL_DATABASE_NOT_OPEN (its cause: LEVEL_LOCKED, ...); the
+      // constructor's own TypeError (an empty location) cannot happen after mkdirSync succeeded.
+      throw new QueueError('QUEUE_OPEN', `cannot open the durable queue in ${dir}: ${String((cause as NodeJS.ErrnoException).code)}`, { cause });
     }
   }
 

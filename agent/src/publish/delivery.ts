@@ -246,9 +246,16 @@ export class Delivery {
       }
       const ageMs = elapsedMs(e.acceptedMonoNs ?? this.startedMonoNs, now);
       if (ageMs <= this.alarmBoundMs || e.alarmTopic === this.undeliveredAlarmTopic) continue;
-      alarms.add(e.alarmTopic ?? `key ${e.key}`);
-      if (c === null) continue;
+      if (c === null) {
+        alarms.add(e.alarmTopic);
+        continue;
+      }
+      // A change without a sequence number (queued by a version before receipts) no station can
+      // name: it waits for them all. One every station confirmed has reached them, though it is
+      // still queued (its PUBACK lost with the connection: it leaves at the next one).
       const missing = e.bootId !== null && e.sequence !== null ? c.unconfirmedBy(e.bootId, e.sequence) : c.stations;
+      if (missing.length === 0) continue;
+      alarms.add(e.alarmTopic);
       for (const s of missing) awaited.add(s);
     }
     if (resent > 0) {
@@ -271,8 +278,8 @@ export class Delivery {
     if (this.confirmations === null) {
       return `${n} not acknowledged by the broker within ${bound} of being accepted (queue.confirmBy is empty: delivery is confirmed hop by hop only)`;
     }
-    const stations = (awaitedStations.length > 0 ? awaitedStations : this.confirmations.stations).join(', ');
-    return `${n} not confirmed by station ${stations} within ${bound} of being accepted: not known to have reached a station`;
+    // With confirmBy, an alarm is counted only with the stations it awaits (superviseAlarms).
+    return `${n} not confirmed by station ${awaitedStations.join(', ')} within ${bound} of being accepted: not known to have reached a station`;
   }
 
   /** The in-order pass goes back to send `key` again (alarms sent ahead are found from the cursor too). */

@@ -48,9 +48,8 @@ export interface QueueRecord {
   sequence?: number | undefined;
 }
 
-export interface QueueEntry {
+interface QueueEntryFields {
   readonly key: bigint;
-  readonly deliveryClass: DeliveryClass;
   readonly bytes: number;
   readonly acceptedWallMs: number;
   /** null for entries found on disk at start-up (another run's monotonic clock means nothing here). */
@@ -60,13 +59,21 @@ export interface QueueEntry {
   /** The gateway run and sequence number of the envelope; null for a record without them. */
   readonly bootId: string | null;
   readonly sequence: number | null;
-  /**
-   * The topic of an alarm-class entry (the alarm delivery bound counts alarms by it, in
-   * publish/delivery.ts); null for the other classes, whose topics are not kept in memory.
-   */
-  readonly alarmTopic: string | null;
   durable: boolean;
   removed: boolean;
+}
+
+/**
+ * One queued message in memory. An alarm-class entry always has its topic (the alarm delivery
+ * bound counts alarms by it, in publish/delivery.ts); the other classes' topics are not kept in
+ * memory. The type says so: an alarm entry cannot be made without its topic.
+ */
+export type QueueEntry = QueueEntryFields & EntryClass;
+type EntryClass = { readonly deliveryClass: 'alarm'; readonly alarmTopic: string } | { readonly deliveryClass: Exclude<DeliveryClass, 'alarm'>; readonly alarmTopic: null };
+
+/** The class of a record's entry, with the topic an alarm entry keeps. */
+function classOf(rec: QueueRecord): EntryClass {
+  return rec.deliveryClass === 'alarm' ? { deliveryClass: 'alarm', alarmTopic: rec.topic } : { deliveryClass: rec.deliveryClass, alarmTopic: null };
 }
 
 export type AppendResult =
@@ -228,14 +235,13 @@ export class Outbox {
     for (const { key, rec, bytes } of found) {
       outbox.index({
         key,
-        deliveryClass: rec.deliveryClass,
+        ...classOf(rec),
         bytes,
         acceptedWallMs: rec.acceptedWallMs,
         acceptedMonoNs: null,
         fromPreviousRun: true,
         bootId: rec.bootId ?? null,
         sequence: rec.sequence ?? null,
-        alarmTopic: rec.deliveryClass === 'alarm' ? rec.topic : null,
         durable: true,
         removed: false,
       });
@@ -291,14 +297,13 @@ export class Outbox {
     }
     const entry: QueueEntry = {
       key: this.nextKey,
-      deliveryClass: rec.deliveryClass,
+      ...classOf(rec),
       bytes,
       acceptedWallMs: rec.acceptedWallMs,
       acceptedMonoNs: this.clock.monoNs(),
       fromPreviousRun: false,
       bootId: rec.bootId ?? null,
       sequence: rec.sequence ?? null,
-      alarmTopic: rec.deliveryClass === 'alarm' ? rec.topic : null,
       durable: false,
       removed: false,
     };
@@ -342,9 +347,10 @@ export class Outbox {
   }
 
   /** The live entries of one class in key order (acceptance order), written to disk or not. */
-  *ofClass(cls: DeliveryClass): Generator<QueueEntry> {
+  *ofClass<C extends DeliveryClass>(cls: C): Generator<Extract<QueueEntry, { deliveryClass: C }>> {
     const list = this.byClass.get(cls) as OrderedEntries;
-    for (let e = list.first(); e !== undefined; e = list.after(e.key)) yield e;
+    // index() files each entry under its own class: every entry of this list is of class `cls`.
+    for (let e = list.first(); e !== undefined; e = list.after(e.key)) yield e as Extract<QueueEntry, { deliveryClass: C }>;
   }
 
   /** Reads an entry's record back; undefined when it was removed meanwhile (or cannot be read). */

@@ -85,12 +85,11 @@ export function renderStation(views: BedView[], nowMs: number): string {
     for (const a of v.alarms.filter((x) => x.origin === 'device')) {
       lines.push(`  DEVICE  [${a.priority.toUpperCase()}] ${a.kind} from device on ${a.source || 'unknown interface'} ${a.alarmId}: ${a.detail}${stationState(a)}`);
     }
-    if (v.backfill.received > 0) {
-      const range =
-        v.backfill.oldestWallMs !== null && v.backfill.newestWallMs !== null
-          ? ` from ${clockTime(v.backfill.oldestWallMs)} to ${clockTime(v.backfill.newestWallMs)}`
-          : '';
-      lines.push(`  History ${v.backfill.received} message(s) delivered late (backfill)${range}: kept as history, never alarmed as live`);
+    // The model keeps a history item for every backfill message it counts (station.ts), and
+    // never empties the history: its times are known exactly when backfill has arrived.
+    const { received, oldestWallMs, newestWallMs } = v.backfill;
+    if (oldestWallMs !== null && newestWallMs !== null) {
+      lines.push(`  History ${received} message(s) delivered late (backfill) from ${clockTime(oldestWallMs)} to ${clockTime(newestWallMs)}: kept as history, never alarmed as live`);
     }
     if (v.missingMessages > 0) lines.push(`  LOST?   ${v.missingMessages} numbered message(s) not received (${v.sequenceGaps} gap(s))`);
   }
