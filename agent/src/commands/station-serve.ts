@@ -96,7 +96,7 @@ export function parseServeArgs(args: string[]): ServeOptions {
   if (!insecure && (!values['tls-cert'] || !values['tls-key'])) throw new UsageError(`--tls-cert and --tls-key are required (or --insecure-http on loopback)\n${SERVE_USAGE}`);
   const stationId = values['station-id'];
   if (stationId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(stationId)) throw new UsageError('--station-id must be 1-64 letters, digits, - or _ (the station certificate\'s name)');
-  const origins = values['allowed-origin'] ?? [];
+  const origins = values['allowed-origin'];
   const badOrigin = origins.find((o) => !/^https?:\/\/[^/\s]+$/.test(o));
   if (badOrigin !== undefined) throw new UsageError('--allowed-origin must be an origin: scheme://host[:port], no path');
   return {
