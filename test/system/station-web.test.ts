@@ -170,7 +170,7 @@ t.test('REQ-WEB-021 HAZ-003 an unplugged device: its value turns unavailable and
   const alarm = await page.$eval(alarmSel, (e) => ({
     priority: e.getAttribute('data-priority'),
     text: e.querySelector('.alarm-priority')?.textContent,
-    period: getComputedStyle(e).animationDuration,
+    period: getComputedStyle(e, '::after').animationDuration, // the darkening layer that flashes (board.css)
     inPhysiological: e.closest('[data-testid=alarms-physiological]') !== null,
   }));
   t.equal(alarm.priority, 'medium', 'a medium-priority technical alarm');

@@ -75,6 +75,12 @@ export interface BedState {
   dirtyValues: Set<string>;
   /** What the last `changes()` reported of what moves with time alone; undefined: nothing yet (the whole view is due). */
   reported: Reported | undefined;
+  /**
+   * Station wall time before which no value of the bed can stop being current by time alone (the
+   * earliest value's age reaching its maximum); until then `changes()` looks only at the values
+   * messages changed. Conservative: a later message only makes the real moment later.
+   */
+  nextValueFlipMs: number;
 }
 
 /** Parts of a bed's view that a message changed (BedState.dirty). */
@@ -288,6 +294,7 @@ export class StationModel {
         dirty: 0,
         dirtyValues: new Set(),
         reported: undefined,
+        nextValueFlipMs: 0,
       };
       this.beds.set(key, bed);
     }
@@ -364,13 +371,27 @@ function bedChange(bed: BedState, nowMs: number): BedChange | null {
   const all = (bed.dirty & DIRTY_VALUE_SET) !== 0 || gatewayUp !== upBefore;
   const values: ValueView[] = [];
   const dirtyValues = bed.dirtyValues;
-  bed.observations.forEach((received, key) => {
+  /** Reports the value if it changed; returns when time alone could next change it (valueBits). */
+  const check = (received: Received<ObservationMsg>, key: string): number => {
     const bits = valueBits(received, gatewayUp, nowMs);
     if (all || dirtyValues.has(key) || reported.values.get(key) !== bits) {
       values.push(valueView(bed, received, valueFlags(received, gatewayUp, nowMs)));
       reported.values.set(key, bits);
     }
-  });
+    return flipAtMs;
+  };
+  if (all || nowMs >= bed.nextValueFlipMs) {
+    let next = Infinity;
+    bed.observations.forEach((received, key) => {
+      next = Math.min(next, check(received, key));
+    });
+    bed.nextValueFlipMs = next;
+  } else {
+    for (const key of dirtyValues) {
+      const received = bed.observations.get(key);
+      if (received) bed.nextValueFlipMs = Math.min(bed.nextValueFlipMs, check(received, key));
+    }
+  }
   if (values.length > 0) {
     change.values = values;
     changed = true;
@@ -528,11 +549,19 @@ function valueFlags({ msg, envelope, stationReceivedMs }: Received<ObservationMs
   return { ageMs, current: usable && gatewayUp && envelope.backfill !== true && ageMs <= maxAgeMs, stopped: ageMs > maxAgeMs };
 }
 
-/** valueFlags as bits (1 current, 2 stopped), without allocating: checked for every value at every event. */
+/** When time alone next changes the value valueBits last looked at (its age passing its maximum), else Infinity. */
+let flipAtMs = Infinity;
+
+/**
+ * valueFlags as bits (1 current, 2 stopped), without allocating, and in flipAtMs when they next
+ * change by time alone: an age grows by at most the time that passes (valueAgeMs: both of its
+ * terms grow at that rate), so a value is not stopped before its maximum age minus its age from now.
+ */
 function valueBits(received: Received<ObservationMsg>, gatewayUp: boolean, nowMs: number): number {
   const { msg, envelope, stationReceivedMs } = received;
   const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
   const maxAgeMs = msg.maxAgeMs || 5000;
+  flipAtMs = ageMs <= maxAgeMs ? nowMs + (maxAgeMs - ageMs) + 1 : Infinity;
   const current = msg.hasValue && SHOWN_STATUSES.has(msg.status) && gatewayUp && envelope.backfill !== true && ageMs <= maxAgeMs;
   return (current ? 1 : 0) | (ageMs > maxAgeMs ? 2 : 0);
 }

@@ -234,10 +234,15 @@ function installObserver(parameters: readonly string[]): void {
     on: boolean;
     last: Map<string, string>;
     changes: Array<[string, string, string, number, number]>;
+    /** The page's long tasks (over 50 ms) while measuring: [start wall ms, duration ms]. */
+    longTasks: Array<[number, number]>;
   }
   const w = window as unknown as { __wardBench: BenchState };
-  const state: BenchState = { on: false, last: new Map(), changes: [] };
+  const state: BenchState = { on: false, last: new Map(), changes: [], longTasks: [] };
   w.__wardBench = state;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (state.on) state.longTasks.push([performance.timeOrigin + e.startTime, e.duration]);
+  }).observe({ type: 'longtask' });
   const selector = parameters.map((p) => `[data-testid=value][data-parameter="${p}"][data-current=true]`).join(',');
   const tiles = document.getElementById('tiles') as HTMLElement;
   const wall = (): number => performance.timeOrigin + performance.now();
@@ -327,6 +332,10 @@ export interface BoardRun {
   tiles: number;
   /** The slowest samples: when in the window (s) and which value. */
   worst: Array<{ atS: number; key: string; latencyMs: number }>;
+  /** The page's long tasks (over 50 ms) in the window: how many, and the longest five (when in the window, s). */
+  longTasks: { count: number; longest: Array<{ atS: number; ms: number }> };
+  /** Errors the page threw (none expected: a board that throws is measured wrong). */
+  pageErrors: string[];
 }
 
 export async function runBoardOnce(gateways: number, processes: number, windowS: number, log: (s: string) => void): Promise<BoardRun> {
@@ -414,6 +423,7 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     loop.disable();
     skew.push(await clockSkewMs(page));
     const raw = await page.evaluate(() => (window as unknown as { __wardBench: { changes: Array<[string, string, string, number, number]> } }).__wardBench.changes);
+    const longTasks = await page.evaluate(() => (window as unknown as { __wardBench: { longTasks: Array<[number, number]> } }).__wardBench.longTasks);
     const tiles = await page.evaluate(() => document.querySelectorAll('[data-testid=bed-tile]').length);
     const streamEvents = events1.events - events0.events;
     const stream = { events: streamEvents, meanBytes: streamEvents > 0 ? (events1.chars - events0.chars) / streamEvents : NaN, perSecond: streamEvents / ((t1 - t0) / 1000) };
@@ -451,6 +461,15 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
       stream: { events: stream.events, meanBytes: round(stream.meanBytes, 0), perSecond: round(stream.perSecond, 2) },
       tiles,
       worst,
+      longTasks: {
+        count: longTasks.filter(([at]) => at >= t0 && at <= t1).length,
+        longest: longTasks
+          .filter(([at]) => at >= t0 && at <= t1)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)
+          .map(([at, ms]) => ({ atS: round((at - t0) / 1000, 1), ms: round(ms, 0) })),
+      },
+      pageErrors,
     };
   } finally {
     if (browser) await browser.close().catch(() => undefined);
