@@ -436,7 +436,7 @@
   /**
    * Merges a `ward` event into the beds the page holds (docs/interfaces/station-web.md, GET
    * /api/events): a whole ward replaces them; a partial one replaces, per bed, only the parts it
-   * holds (values by `parameter@interfaceId`). Returns, per bed drawn anew or changed, the change
+   * holds (values by `parameter@interfaceId`, each value's fields over the one held). Returns, per bed drawn anew or changed, the change
    * (null: every part), or null when the whole ward is new.
    */
   function mergeWard(ward, now) {
@@ -466,8 +466,9 @@
           held.values ??= [];
           for (const v of value) {
             const i = index.get(valueKey(v));
+            // A value that only changed its number and age carries only those: merged over the one held.
             if (i === undefined) held.values.push(v);
-            else held.values[i] = v;
+            else held.values[i] = { ...held.values[i], ...v };
           }
         } else if (key !== 'heartbeatBornAt' && key !== 'silentBornAt') {
           held[key] = value;

@@ -8,7 +8,7 @@
 import t from 'tap';
 import { encodeEnvelope } from '../../agent/src/proto/codec';
 import type { AlarmMsg, EnvelopeMsg, ObservationMsg } from '../../agent/src/proto/codec';
-import type { BedView } from '../../agent/src/station/station';
+import type { BedView, ValueView } from '../../agent/src/station/station';
 import { StationModel } from '../../agent/src/station/station';
 import { mergeBed } from '../support/ward-events';
 import type { HeldBed } from '../support/ward-events';
@@ -95,7 +95,7 @@ t.test('REQ-WEB-028 every partial merged into the ward held gives the whole view
   t.equal(check(now + 60_100, 'nothing new'), 0, 'nothing changed: no bed in the partial');
 });
 
-t.test('REQ-WEB-028 a partial holds only the parts that changed: one new value of one bed is that value alone', async (t) => {
+t.test('REQ-WEB-028 a partial holds only the parts that changed: one new reading of one bed is that value alone, its number and age when it looks as before', async (t) => {
   const m = new StationModel();
   const now = T0;
   for (const bed of ['bed1', 'bed2']) {
@@ -108,5 +108,9 @@ t.test('REQ-WEB-028 a partial holds only the parts that changed: one new value o
   const changes = m.changes(now + 600);
   t.equal(changes.length, 1, 'one bed');
   t.same(Object.keys(changes[0] ?? {}).sort(), ['bed', 'values'], 'the bed and its values, nothing else');
-  t.same(changes[0]?.values?.map((v) => [v.parameter, v.value, v.current]), [['spo2', 95, true]], 'the one value that arrived');
+  t.same(changes[0]?.values?.map((v) => [v.parameter, v.value]), [['spo2', 95]], 'the one value that arrived');
+  t.same(Object.keys(changes[0]?.values?.[0] ?? {}).sort(), ['ageMs', 'interfaceId', 'parameter', 'value'], 'looking as it did: its number and age alone');
+  m.apply('vigil/v1/site1/ward7/bed2/obs/spo2', env('bed2', { observation: obs('spo2', 'spo2', null, now + 700) }, now + 700), now + 700);
+  const withdrawn = m.changes(now + 800)[0]?.values?.[0] as ValueView | undefined;
+  t.same([withdrawn?.value, withdrawn?.current, withdrawn?.reason], [null, false, 'sensor-off'], 'a value whose look changed (withdrawn) comes whole');
 });

@@ -97,6 +97,8 @@ interface Reported {
   gatewayReason: string;
   /** Per value key: bit 1 current, bit 2 stopped. */
   values: Map<string, number>;
+  /** Per value key: its look (everything but the number and the age) as last reported: unchanged, only those two are sent. */
+  looks: Map<string, string>;
   scoreCurrent: boolean | null;
 }
 
@@ -106,7 +108,13 @@ interface Reported {
  * `values` holds only the changed values (merged by `parameter@interfaceId`); `runs` and
  * `duplicates` move with every message and come only with the whole view.
  */
-export type BedChange = { bed: string } & Partial<Omit<BedView, 'bed'>>;
+export type BedChange = { bed: string } & Partial<Omit<BedView, 'bed' | 'values'>> & { values?: ValueChange[] };
+
+/**
+ * A value in a partial event: whole, or, when it looks as it last did (only its number and age
+ * changed), `parameter`, `interfaceId`, `value` and `ageMs` alone, merged over the value held.
+ */
+export type ValueChange = ValueView | Pick<ValueView, 'parameter' | 'interfaceId' | 'value' | 'ageMs'>;
 
 export type GatewayLiveness = 'online' | 'offline' | 'lost' | 'unknown';
 
@@ -351,6 +359,7 @@ function bedChange(bed: BedState, nowMs: number): BedChange | null {
       gateway: view.gateway,
       gatewayReason: view.gatewayReason,
       values: new Map(view.values.map((v) => [keyOf(v.parameter, v.interfaceId), flagBits(v)])),
+      looks: new Map(view.values.map((v) => [keyOf(v.parameter, v.interfaceId), lookOf(v)])),
       scoreCurrent: view.score ? view.score.current : null,
     };
     return view;
@@ -369,14 +378,18 @@ function bedChange(bed: BedState, nowMs: number): BedChange | null {
   // Every value when the set of values changed (a new source renames the others) or the gateway
   // went up or down (which decides `current` for all); else the values a message or time changed.
   const all = (bed.dirty & DIRTY_VALUE_SET) !== 0 || gatewayUp !== upBefore;
-  const values: ValueView[] = [];
+  const values: ValueChange[] = [];
   const dirtyValues = bed.dirtyValues;
   /** Reports the value if it changed; returns when time alone could next change it (valueBits). */
   const check = (received: Received<ObservationMsg>, key: string): number => {
     const bits = valueBits(received, gatewayUp, nowMs);
     if (all || dirtyValues.has(key) || reported.values.get(key) !== bits) {
-      values.push(valueView(bed, received, valueFlags(received, gatewayUp, nowMs)));
+      const view = valueView(bed, received, valueFlags(received, gatewayUp, nowMs));
+      const look = lookOf(view);
+      // A new reading that looks as the last one did (the usual case at 1 Hz): its number and age only.
+      values.push(reported.looks.get(key) === look ? { parameter: view.parameter, interfaceId: view.interfaceId, value: view.value, ageMs: view.ageMs } : view);
       reported.values.set(key, bits);
+      reported.looks.set(key, look);
     }
     return flipAtMs;
   };
@@ -418,6 +431,11 @@ function bedChange(bed: BedState, nowMs: number): BedChange | null {
 }
 
 const keyOf = (parameter: string, interfaceId: string): string => `${parameter}@${interfaceId}`;
+
+/** A value's look: all it shows but its number and its age. */
+function lookOf(v: ValueView): string {
+  return JSON.stringify([v.source, v.driver, v.unit, v.current, v.status, v.quality, v.reason, v.backfill, v.stopped, v.enteredBy, v.valueCode]);
+}
 const flagBits = (v: { current: boolean; stopped: boolean }): number => (v.current ? 1 : 0) | (v.stopped ? 2 : 0);
 
 function alarmViews(bed: BedState): BedView['alarms'] {
