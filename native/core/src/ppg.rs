@@ -413,6 +413,11 @@ impl PpgAnalyzer {
         })
     }
 
+    /// The respiration carried by the pulses.
+    pub fn respiration(&self) -> &PpgRespiration {
+        &self.resp
+    }
+
     /// Number of samples processed so far.
     pub fn samples_seen(&self) -> u64 {
         self.index

@@ -33,6 +33,7 @@
 //! lower of the two, so that a consumer can see the disagreement.
 
 use crate::dsp::{Biquad, Cascade, CascadeState, ConfigError, SampleError, check_finite};
+use crate::modulation::{BeatModulations, FusedModulations, Modulation, ModulationSpectrum, fuse_modulations};
 
 /// Rate of the internal respiration series, Hz.
 pub const SERIES_RATE_HZ: f64 = 4.0;
@@ -56,8 +57,6 @@ const MIN_BREATHS: usize = 2;
 /// where it reaches 0.
 const CV_GOOD: f64 = 0.25;
 const CV_BAD: f64 = 0.75;
-/// Smart fusion: the PPG-derived rates must agree within this standard deviation.
-const FUSION_MAX_SD_PER_MIN: f64 = 4.0;
 /// Window length in series samples.
 const WINDOW_SAMPLES: usize = (WINDOW_S * SERIES_RATE_HZ) as usize;
 
@@ -142,7 +141,7 @@ pub fn count_breaths(series: &[f64]) -> RespEstimate {
 
 /// The last [`WINDOW_S`] seconds of a 4 Hz series, band-passed to the respiration band.
 #[derive(Debug, Clone)]
-struct Series {
+pub(crate) struct Series {
     band: Cascade,
     state: CascadeState,
     started: bool,
@@ -152,13 +151,13 @@ struct Series {
 }
 
 impl Series {
-    fn new() -> Result<Self, ConfigError> {
+    pub(crate) fn new() -> Result<Self, ConfigError> {
         let band = Cascade::bandpass("sampleRateHz", "sampleRateHz", SERIES_RATE_HZ, BAND_LOW_HZ, BAND_HIGH_HZ)?;
         let state = band.new_state();
         Ok(Self { band, state, started: false, values: vec![0.0; WINDOW_SAMPLES], next: 0, filled: 0 })
     }
 
-    fn push(&mut self, x: f64) {
+    pub(crate) fn push(&mut self, x: f64) {
         if !self.started {
             self.state = self.band.steady_state(x);
             self.started = true;
@@ -172,7 +171,7 @@ impl Series {
     }
 
     /// The window in time order, once full.
-    fn window(&self) -> Option<Vec<f64>> {
+    pub(crate) fn window(&self) -> Option<Vec<f64>> {
         if self.filled < WINDOW_SAMPLES {
             return None;
         }
@@ -180,7 +179,7 @@ impl Series {
         Some(older.iter().chain(newer).copied().collect())
     }
 
-    fn estimate(&self) -> RespEstimate {
+    pub(crate) fn estimate(&self) -> RespEstimate {
         self.window().map_or_else(RespEstimate::default, |w| count_breaths(&w))
     }
 }
@@ -275,74 +274,56 @@ pub struct PulseFeatures {
     pub interval_s: f64,
 }
 
+/// The PPG modulations, in the order of [`PpgRespiration::spectra`].
+pub const PPG_MODULATIONS: [Modulation; 3] = [Modulation::PpgBaseline, Modulation::PpgAmplitude, Modulation::PpgInterval];
+
 /// Respiration rate from the respiratory modulation of a PPG's pulses (see the module
 /// documentation), streaming.
 #[derive(Debug, Clone)]
 pub struct PpgRespiration {
-    sample_rate_hz: f64,
-    series: [Series; 3],
-    last: Option<PulseFeatures>,
-    /// Next 4 Hz grid point, as a fractional sample index.
-    next_grid: f64,
+    modulations: BeatModulations,
 }
 
 impl PpgRespiration {
     /// For pulses indexed at `sample_rate_hz`.
     pub fn new(sample_rate_hz: f64) -> Result<Self, ConfigError> {
-        crate::dsp::check_sample_rate("sampleRateHz", sample_rate_hz)?;
-        Ok(Self { sample_rate_hz, series: [Series::new()?, Series::new()?, Series::new()?], last: None, next_grid: 0.0 })
+        Ok(Self { modulations: BeatModulations::new(sample_rate_hz, PPG_MODULATIONS.len())? })
     }
 
     /// Adds the features of the next pulse (pulses must come in increasing index order;
     /// others are ignored).
     pub fn push(&mut self, pulse: PulseFeatures) {
-        let Some(prev) = self.last else {
-            self.last = Some(pulse);
-            // The grid starts at the first pulse.
-            self.next_grid = pulse.index as f64;
-            return;
-        };
-        if pulse.index <= prev.index {
-            return;
-        }
-        let step = self.sample_rate_hz / SERIES_RATE_HZ;
-        let span = (pulse.index - prev.index) as f64;
-        let from = [prev.baseline, prev.amplitude, prev.interval_s];
-        let to = [pulse.baseline, pulse.amplitude, pulse.interval_s];
-        while self.next_grid <= pulse.index as f64 {
-            let f = (self.next_grid - prev.index as f64) / span;
-            for ((series, a), b) in self.series.iter_mut().zip(from).zip(to) {
-                series.push(a + (b - a) * f);
-            }
-            self.next_grid += step;
-        }
-        self.last = Some(pulse);
+        self.modulations.push(pulse.index, &[pulse.baseline, pulse.amplitude, pulse.interval_s]);
     }
 
-    /// The fused estimate of the three modulations (smart fusion).
+    /// The time-averaged spectrum of each modulation, in the order of [`PPG_MODULATIONS`].
+    pub fn spectra(&self) -> Vec<Option<ModulationSpectrum>> {
+        self.modulations.spectra()
+    }
+
+    /// The PPG-only estimate: its three modulations fused by
+    /// [`crate::modulation::fuse_modulations`], with the modulations used.
+    pub fn fused(&self) -> FusedModulations {
+        let spectra = self.spectra();
+        let inputs: Vec<(Modulation, Option<&ModulationSpectrum>)> =
+            PPG_MODULATIONS.iter().copied().zip(spectra.iter().map(Option::as_ref)).collect();
+        fuse_modulations(&inputs)
+    }
+
+    /// The PPG-only estimate, as a rate and a quality.
     pub fn estimate(&self) -> RespEstimate {
-        let estimates: Vec<RespEstimate> = self.series.iter().map(Series::estimate).collect();
-        let rates: Vec<f64> = estimates.iter().filter_map(|e| e.rate_per_min).collect();
-        let quality = estimates.iter().map(|e| e.quality).fold(0.0, f64::max);
-        if rates.len() < 2 {
-            return RespEstimate { rate_per_min: None, quality: quality.min(MIN_QUALITY * 0.99) };
-        }
-        let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-        let sd = (rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rates.len() as f64).sqrt();
-        if sd < FUSION_MAX_SD_PER_MIN {
-            let q = estimates.iter().filter(|e| e.rate_per_min.is_some()).map(|e| e.quality).sum::<f64>()
-                / rates.len() as f64;
-            RespEstimate { rate_per_min: Some(mean), quality: q }
-        } else {
-            RespEstimate { rate_per_min: None, quality: quality.min(MIN_QUALITY * 0.99) }
-        }
+        let e = self.fused().estimate;
+        RespEstimate { rate_per_min: e.rate_per_min, quality: e.quality }
     }
 
-    /// The three separate estimates (baseline, amplitude and frequency modulation), for
-    /// diagnostics.
+    /// The three separate breath-counting estimates (baseline, amplitude and frequency
+    /// modulation), for diagnostics.
     pub fn estimates(&self) -> [RespEstimate; 3] {
-        let [a, b, c] = &self.series;
-        [a.estimate(), b.estimate(), c.estimate()]
+        let mut out = [RespEstimate::default(); 3];
+        for (o, s) in out.iter_mut().zip(self.modulations.series()) {
+            *o = s.estimate();
+        }
+        out
     }
 }
 
