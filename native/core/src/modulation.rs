@@ -147,6 +147,8 @@ pub enum RespStatus {
     /// No breathing rhythm stands out (noise, artefact, no signal, or modulations that
     /// point at different rates): the quality is below [`MIN_SPECTRAL_QUALITY`].
     LowQuality,
+    /// No source was given.
+    NoSource,
 }
 
 impl RespStatus {
@@ -156,6 +158,7 @@ impl RespStatus {
             Self::Ok => "ok",
             Self::Learning => "learning",
             Self::LowQuality => "low-quality",
+            Self::NoSource => "no-source",
         }
     }
 }

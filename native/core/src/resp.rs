@@ -33,7 +33,8 @@
 //! lower of the two, so that a consumer can see the disagreement.
 
 use crate::dsp::{Biquad, Cascade, CascadeState, ConfigError, SampleError, check_finite};
-use crate::modulation::{BeatModulations, FusedModulations, Modulation, ModulationSpectrum, fuse_modulations};
+use crate::edr::{EDR_MODULATIONS_USED, EcgRespiration};
+use crate::modulation::{BeatModulations, FusedModulations, Modulation, ModulationSpectrum, RespStatus, fuse_modulations};
 
 /// Rate of the internal respiration series, Hz.
 pub const SERIES_RATE_HZ: f64 = 4.0;
@@ -364,7 +365,9 @@ pub struct FusedResp {
 /// module documentation).
 pub fn fuse(direct: RespEstimate, ppg: RespEstimate) -> FusedResp {
     let usable = |e: RespEstimate| e.rate_per_min.filter(|_| e.quality >= MIN_QUALITY);
-    match (usable(direct), usable(ppg)) {
+    // The PPG estimate withdraws its own rate below its quality limit
+    // (`crate::modulation::MIN_SPECTRAL_QUALITY`).
+    match (usable(direct), ppg.rate_per_min) {
         (Some(d), Some(p)) => FusedResp {
             rate_per_min: Some(d),
             quality: if (d - p).abs() > DISAGREEMENT_PER_MIN { direct.quality.min(ppg.quality) } else { direct.quality },
@@ -373,6 +376,105 @@ pub fn fuse(direct: RespEstimate, ppg: RespEstimate) -> FusedResp {
         (Some(d), None) => FusedResp { rate_per_min: Some(d), quality: direct.quality, source: RespSource::Direct },
         (None, Some(p)) => FusedResp { rate_per_min: Some(p), quality: ppg.quality, source: RespSource::Ppg },
         (None, None) => FusedResp { rate_per_min: None, quality: direct.quality.max(ppg.quality), source: RespSource::None },
+    }
+}
+
+/// The sources a fused respiration rate came from ([`fuse_sources`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FusedSource {
+    /// Impedance pneumography or accelerometer.
+    Direct,
+    /// ECG modulations only.
+    Ecg,
+    /// PPG modulations only.
+    Ppg,
+    /// ECG and PPG modulations.
+    EcgPpg,
+    /// None: the rate is withdrawn.
+    None,
+}
+
+impl FusedSource {
+    /// Stable name, as reported to JavaScript.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Ecg => "ecg",
+            Self::Ppg => "ppg",
+            Self::EcgPpg => "ecg+ppg",
+            Self::None => "none",
+        }
+    }
+}
+
+/// A respiration rate fused from every source a device has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusedRespiration {
+    /// Breaths per minute, `None` when withdrawn (see `status`).
+    pub rate_per_min: Option<f64>,
+    /// Quality, 0 to 1.
+    pub quality: f64,
+    /// The sources used.
+    pub source: FusedSource,
+    /// Why the rate is (not) reported.
+    pub status: RespStatus,
+    /// The ECG and PPG modulations averaged (empty when the direct source was used).
+    pub modulations: Vec<Modulation>,
+}
+
+/// Fuses what a device has (each argument may be absent): the direct measurement
+/// (impedance or accelerometer) when its rate is available with a quality of at least
+/// [`MIN_QUALITY`]; otherwise the ECG and PPG modulations together by
+/// [`crate::modulation::fuse_modulations`] (mechanical modulations first). When the direct
+/// rate is used and the modulations give a rate more than [`DISAGREEMENT_PER_MIN`] away,
+/// the quality is the lower of the two, as in [`fuse`].
+pub fn fuse_sources(
+    direct: Option<RespEstimate>,
+    ecg: Option<&EcgRespiration>,
+    ppg: Option<&PpgRespiration>,
+) -> FusedRespiration {
+    let ecg_spectra = ecg.map(EcgRespiration::spectra).unwrap_or_default();
+    let ppg_spectra = ppg.map(PpgRespiration::spectra).unwrap_or_default();
+    let inputs: Vec<(Modulation, Option<&ModulationSpectrum>)> = EDR_MODULATIONS_USED
+        .iter()
+        .copied()
+        .zip(ecg_spectra.iter().map(Option::as_ref))
+        .chain(PPG_MODULATIONS.iter().copied().zip(ppg_spectra.iter().map(Option::as_ref)))
+        .collect();
+    let modulations = (ecg.is_some() || ppg.is_some()).then(|| fuse_modulations(&inputs));
+    let usable_direct = direct.and_then(|d| d.rate_per_min.filter(|_| d.quality >= MIN_QUALITY).map(|r| (r, d.quality)));
+    if let Some((rate, quality)) = usable_direct {
+        let other = modulations.as_ref().and_then(|m| m.estimate.rate_per_min.map(|r| (r, m.estimate.quality)));
+        let quality = match other {
+            Some((r, q)) if (r - rate).abs() > DISAGREEMENT_PER_MIN => quality.min(q),
+            _ => quality,
+        };
+        return FusedRespiration {
+            rate_per_min: Some(rate),
+            quality,
+            source: FusedSource::Direct,
+            status: RespStatus::Ok,
+            modulations: Vec::new(),
+        };
+    }
+    let direct_quality = direct.map_or(0.0, |d| d.quality);
+    let Some(m) = modulations else {
+        let status = if direct.is_some() { RespStatus::LowQuality } else { RespStatus::NoSource };
+        return FusedRespiration { rate_per_min: None, quality: direct_quality, source: FusedSource::None, status, modulations: Vec::new() };
+    };
+    let source = match (m.used.iter().any(|u| u.from_ecg()), m.used.iter().any(|u| !u.from_ecg())) {
+        _ if m.estimate.rate_per_min.is_none() => FusedSource::None,
+        (true, true) => FusedSource::EcgPpg,
+        (true, false) => FusedSource::Ecg,
+        (false, true) => FusedSource::Ppg,
+        (false, false) => FusedSource::None,
+    };
+    FusedRespiration {
+        rate_per_min: m.estimate.rate_per_min,
+        quality: m.estimate.quality,
+        source,
+        status: m.estimate.status,
+        modulations: m.used,
     }
 }
 
