@@ -26,7 +26,9 @@
 //! its beat near, not at, the peak).
 
 use crate::dsp::{Cascade, CascadeState, ConfigError, History, SampleError, check_finite, median, samples_in};
-use crate::modulation::{BeatModulations, FusedModulations, Modulation, ModulationSpectrum, fuse_modulations};
+use crate::modulation::{
+    BeatModulations, FusedModulations, MAX_BEAT_GAP_S, Modulation, ModulationSpectrum, RespStatus, fuse_modulations,
+};
 
 /// Band of the lead for the R amplitude and QRS area, Hz: 0.5 Hz removes the baseline
 /// (its respiratory part is the BW series); 40 Hz keeps the QRS (AHA monitoring band).
@@ -111,6 +113,13 @@ impl EcgRespiration {
     /// non-finite sample is rejected whole, before any state changes.
     pub fn process(&mut self, samples: &[f32], beats: &[u64]) -> Result<FusedModulations, SampleError> {
         check_finite("samples", samples)?;
+        // Beats of this batch, in order; each is measured as soon as the samples after it
+        // are in (so that the result does not depend on how the lead is cut into batches).
+        let end = self.index + samples.len() as u64;
+        self.pending.extend(beats.iter().copied().filter(|&b| b < end));
+        self.pending.sort_unstable();
+        let settle = self.peak_search + self.swing_search;
+        self.measure_ready(settle);
         for &x in samples {
             let x = f64::from(x);
             if self.index == 0 {
@@ -120,23 +129,20 @@ impl EcgRespiration {
             self.banded.push(self.band.step(&mut self.band_state, x));
             self.lowpassed.push(self.low.step(&mut self.low_state, x));
             self.index += 1;
-        }
-        self.pending.extend(beats.iter().copied().filter(|&b| b < self.index));
-        // A beat is measured once the samples after it are in.
-        let ready_before = self.index.saturating_sub(self.peak_search + self.swing_search + 1);
-        let mut ready: Vec<u64> = Vec::new();
-        self.pending.retain(|&b| {
-            if b <= ready_before {
-                ready.push(b);
-                false
-            } else {
-                true
-            }
-        });
-        for beat in ready {
-            self.measure(beat);
+            self.measure_ready(settle);
         }
         Ok(self.estimate())
+    }
+
+    /// Measures the pending beats that have `settle` samples after them.
+    fn measure_ready(&mut self, settle: u64) {
+        while let Some(&beat) = self.pending.first() {
+            if beat + settle >= self.index {
+                break;
+            }
+            self.pending.remove(0);
+            self.measure(beat);
+        }
     }
 
     fn measure(&mut self, beat: u64) {
@@ -180,7 +186,7 @@ impl EcgRespiration {
     /// The time-averaged spectrum of each modulation, in the order of
     /// [`EDR_MODULATIONS_USED`].
     pub fn spectra(&self) -> Vec<Option<ModulationSpectrum>> {
-        self.modulations.spectra()
+        self.modulations.spectra(self.index)
     }
 
     /// The ECG-only estimate: its four modulations fused by
@@ -189,6 +195,177 @@ impl EcgRespiration {
         let spectra = self.spectra();
         let inputs: Vec<(Modulation, Option<&ModulationSpectrum>)> =
             EDR_MODULATIONS_USED.iter().copied().zip(spectra.iter().map(Option::as_ref)).collect();
-        fuse_modulations(&inputs)
+        let mut fused = fuse_modulations(&inputs);
+        if fused.estimate.status == RespStatus::Learning && self.stale() {
+            fused.estimate.status = RespStatus::NoSignal;
+        }
+        fused
+    }
+
+    /// `true` once the lead has run longer than [`MAX_BEAT_GAP_S`] without a beat.
+    fn stale(&self) -> bool {
+        self.index as f64 > MAX_BEAT_GAP_S * self.sample_rate_hz && self.modulations.stale(self.index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testsig::Rng;
+    use std::f64::consts::PI;
+
+    /// What breathing does to a synthetic lead.
+    #[derive(Clone, Copy)]
+    struct Breathing {
+        rate_per_min: f64,
+        /// Relative R-amplitude modulation (and so QRS area).
+        amplitude: f64,
+        /// Baseline wander, in units of the R amplitude.
+        baseline: f64,
+        /// Relative RR modulation (respiratory sinus arrhythmia).
+        rr: f64,
+    }
+
+    const NONE: Breathing = Breathing { rate_per_min: 15.0, amplitude: 0.0, baseline: 0.0, rr: 0.0 };
+
+    /// A lead at `fs` with beats at `heart_rate_bpm` (R 1.2, S -0.3, T 0.3), modulated by
+    /// `b`, with white noise of `noise` standard deviation; returns the samples and the R
+    /// peaks.
+    fn lead(fs: f64, seconds: f64, heart_rate_bpm: f64, b: Breathing, noise: f64, seed: u64) -> (Vec<f32>, Vec<u64>) {
+        let n = (seconds * fs) as usize;
+        let f = b.rate_per_min / 60.0;
+        let phase = |t: f64| (2.0 * PI * f * t).sin();
+        let mut x = vec![0.0f64; n];
+        let mut peaks = Vec::new();
+        let mut t = 0.5;
+        while t < seconds - 0.5 {
+            peaks.push((t * fs).round() as u64);
+            let gain = 1.2 * (1.0 + b.amplitude * phase(t));
+            for (offset, width, amp) in [(0.0, 0.012, 1.0), (0.03, 0.01, -0.25), (0.28, 0.06, 0.25)] {
+                let centre = t + offset;
+                let from = ((centre - 5.0 * width) * fs).max(0.0) as usize;
+                let to = (((centre + 5.0 * width) * fs) as usize).min(n);
+                for (i, v) in x.iter_mut().enumerate().take(to).skip(from) {
+                    let dt = i as f64 / fs - centre;
+                    *v += gain * amp * (-dt * dt / (2.0 * width * width)).exp();
+                }
+            }
+            t += 60.0 / heart_rate_bpm * (1.0 - b.rr * phase(t));
+        }
+        let mut rng = Rng::new(seed);
+        let samples =
+            x.iter().enumerate().map(|(i, v)| (v + 1.2 * b.baseline * phase(i as f64 / fs) + noise * rng.normal()) as f32).collect();
+        (samples, peaks)
+    }
+
+    /// Feeds the lead in `chunk`-sample batches with the beats of each batch; returns the
+    /// estimate after the last.
+    fn run(fs: f64, samples: &[f32], peaks: &[u64], chunk: usize) -> FusedModulations {
+        let mut r = EcgRespiration::new(fs).unwrap();
+        let mut at = 0;
+        let mut last = FusedModulations::default();
+        while at < samples.len() {
+            let end = (at + chunk).min(samples.len());
+            let beats: Vec<u64> = peaks.iter().copied().filter(|&p| p >= at as u64 && p < end as u64).collect();
+            last = r.process(&samples[at..end], &beats).unwrap();
+            at = end;
+        }
+        last
+    }
+
+    #[test]
+    fn req_sig_020_each_ecg_modulation_alone_gives_the_breathing_rate() {
+        let fs = 125.0;
+        for rate in [8.0, 15.0, 24.0] {
+            let cases = [
+                ("amplitude", Breathing { rate_per_min: rate, amplitude: 0.15, ..NONE }, Modulation::EcgAmplitude),
+                ("baseline", Breathing { rate_per_min: rate, baseline: 0.2, ..NONE }, Modulation::EcgBaseline),
+                ("rr", Breathing { rate_per_min: rate, rr: 0.06, ..NONE }, Modulation::EcgRr),
+            ];
+            for (name, breathing, modulation) in cases {
+                let (samples, peaks) = lead(fs, 90.0, 72.0, breathing, 0.01, rate as u64);
+                let mut r = EcgRespiration::new(fs).unwrap();
+                let mut e = FusedModulations::default();
+                for (k, chunk) in samples.chunks(125).enumerate() {
+                    let from = (k * 125) as u64;
+                    let beats: Vec<u64> = peaks.iter().copied().filter(|&p| p >= from && p < from + 125).collect();
+                    e = r.process(chunk, &beats).unwrap();
+                }
+                let got = e.estimate.rate_per_min.unwrap_or_else(|| panic!("{name} {rate}/min: {e:?}"));
+                assert!((got - rate).abs() < 1.0, "{name} {rate}/min: {got}");
+                assert_eq!(e.estimate.status, RespStatus::Ok);
+                assert!(e.estimate.quality >= 0.5, "{name} {rate}/min: {e:?}");
+                // The modulation's own spectrum peaks at the rate.
+                let index = EDR_MODULATIONS_USED.iter().position(|m| *m == modulation).unwrap();
+                let own = r.spectra()[index].clone().unwrap_or_else(|| panic!("{name}: no spectrum"));
+                assert!((own.peak_per_min - rate).abs() < 1.0 && own.peakedness > 0.5, "{name} {rate}/min: {own:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn req_sig_020_all_modulations_with_noise_give_the_rate_at_250_hz() {
+        let fs = 250.0;
+        let b = Breathing { rate_per_min: 18.0, amplitude: 0.1, baseline: 0.1, rr: 0.03 };
+        let (samples, peaks) = lead(fs, 90.0, 85.0, b, 0.05, 7);
+        let e = run(fs, &samples, &peaks, 250);
+        let got = e.estimate.rate_per_min.unwrap_or_else(|| panic!("{e:?}"));
+        assert!((got - 18.0).abs() < 1.0, "{got}");
+        assert_eq!(e.used, vec![Modulation::EcgBaseline, Modulation::EcgAmplitude, Modulation::EcgQrsArea], "mechanical first");
+    }
+
+    #[test]
+    fn req_sig_022_no_breathing_modulation_withdraws_the_rate_as_low_quality() {
+        let fs = 125.0;
+        // Beats with irregular intervals and noise, but nothing that breathes.
+        let (samples, peaks) = lead(fs, 90.0, 70.0, NONE, 0.05, 3);
+        let mut rng = Rng::new(5);
+        let jittered: Vec<u64> = peaks.iter().map(|&p| p + rng.range(0, 2)).collect();
+        let e = run(fs, &samples, &jittered, 125);
+        assert_eq!((e.estimate.rate_per_min, e.estimate.status), (None, RespStatus::LowQuality), "{e:?}");
+    }
+
+    #[test]
+    fn req_sig_022_a_lead_without_beats_withdraws_the_rate_and_never_holds_it() {
+        let fs = 125.0;
+        let flat = vec![0.0f32; 60 * 125];
+        let e = run(fs, &flat, &[], 125);
+        assert_eq!((e.estimate.rate_per_min, e.estimate.status), (None, RespStatus::NoSignal));
+        // A good rate, then the beats stop (lead off): withdrawn within 6 s, not held.
+        let b = Breathing { rate_per_min: 12.0, amplitude: 0.15, ..NONE };
+        let (samples, peaks) = lead(fs, 90.0, 70.0, b, 0.01, 9);
+        let mut r = EcgRespiration::new(fs).unwrap();
+        let mut last = FusedModulations::default();
+        for (k, chunk) in samples.chunks(125).enumerate() {
+            let from = (k * 125) as u64;
+            let beats: Vec<u64> = peaks.iter().copied().filter(|&p| p >= from && p < from + 125).collect();
+            last = r.process(chunk, &beats).unwrap();
+        }
+        assert!(last.estimate.rate_per_min.is_some(), "{last:?}");
+        for second in 1..=10 {
+            last = r.process(&[0.0; 125], &[]).unwrap();
+            if second >= 6 {
+                assert_eq!((last.estimate.rate_per_min, last.estimate.status), (None, RespStatus::NoSignal), "after {second} s");
+            }
+        }
+    }
+
+    #[test]
+    fn req_sig_002_ecg_respiration_chunking_does_not_change_the_estimate() {
+        let fs = 125.0;
+        let b = Breathing { rate_per_min: 14.0, amplitude: 0.1, baseline: 0.1, rr: 0.03 };
+        let (samples, peaks) = lead(fs, 70.0, 66.0, b, 0.02, 4);
+        let whole = run(fs, &samples, &peaks, samples.len());
+        for chunk in [1, 37, 125, 500] {
+            assert_eq!(run(fs, &samples, &peaks, chunk), whole, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn constructor_names_the_bad_parameter_and_bad_batches_are_rejected_whole() {
+        assert_eq!(EcgRespiration::new(f64::NAN).err().map(|e| e.parameter), Some("sampleRateHz"));
+        let mut r = EcgRespiration::new(125.0).unwrap();
+        let err = r.process(&[0.0, f32::NAN], &[]).unwrap_err();
+        assert_eq!((err.field, err.index), ("samples", 1));
     }
 }

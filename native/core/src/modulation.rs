@@ -1,32 +1,44 @@
 //! Respiration rate from the respiratory modulations of a beat-to-beat signal (ECG beats or
-//! PPG pulses): the per-beat features are resampled onto a 4 Hz grid ([`BeatModulations`]),
+//! PPG pulses): the per-beat features are resampled onto a 4 Hz grid,
 //! each resulting series gets a spectrum and a quality ([`series_spectrum`]), and the
-//! spectra whose quality is good are averaged into one estimate ([`fuse_spectra`]).
+//! spectra are averaged into one estimate weighted by their quality ([`fuse_spectra`],
+//! [`fuse_modulations`]).
 //!
 //! Spectrum of one modulation: the last [`crate::resp::WINDOW_S`] seconds of the 4 Hz
 //! series (band-passed 0.1-1 Hz), mean removed, Hann-windowed, evaluated by a direct
 //! Fourier sum on a grid from [`MIN_RATE_PER_MIN`] to [`MAX_RATE_PER_MIN`] in steps of
-//! [`GRID_STEP_PER_MIN`], normalised to a sum of 1. Its quality is its *peakedness*: the
-//! share of the power within [`PEAK_HALF_WIDTH_PER_MIN`] of its largest peak (Lázaro et al.,
-//! "Deriving respiration from photoplethysmographic pulse width", Med Biol Eng Comput
-//! 51:233-242, 2013, and "Electrocardiogram derived respiratory rate from QRS slopes and
-//! R-wave angle", Ann Biomed Eng 42:2072-2083, 2014: a spectrum is used only when most of
-//! its power lies around its peak). A breathing rhythm gives one narrow peak (peakedness
-//! near 1); noise, artefact and ectopic beats spread the power (peakedness near the width
-//! of the peak band over the width of the grid, about 0.17).
+//! [`GRID_STEP_PER_MIN`], normalised to a sum of 1. One spectrum is taken per second of
+//! series time; the spectra of the last [`SPECTRUM_AVERAGE_S`] seconds are averaged. The
+//! quality of a spectrum is its *peakedness*: the share of the power within
+//! [`PEAK_HALF_WIDTH_PER_MIN`] of its largest peak (Lázaro et al., "Deriving respiration
+//! from photoplethysmographic pulse width", Med Biol Eng Comput 51:233-242, 2013, and
+//! "Electrocardiogram derived respiratory rate from QRS slopes and R-wave angle", Ann
+//! Biomed Eng 42:2072-2083, 2014: a spectrum counts when most of its power lies around its
+//! peak). A steady breathing rhythm gives one narrow peak (peakedness near 1).
 //!
-//! Fusion ([`fuse_spectra`]): the "peak-conditioned spectral averaging" of Lázaro et al.
-//! (2013, 2014), across modulations and sources at once: the normalised spectra whose
-//! peakedness is at least [`MIN_PEAKEDNESS`] are averaged; the rate is the largest peak of
-//! the average, refined by parabolic interpolation. The fused quality is the peakedness
-//! of the average times the share of the usable spectra that place their own peak within
-//! [`AGREEMENT_PER_MIN`] of the fused rate (the agreement test of the smart fusion of
-//! Karlen et al., IEEE TBME 60(7):1946-1953, 2013). The rate is withdrawn, with its
-//! reason, when no spectrum is usable or the fused quality is below
-//! [`crate::resp::MIN_QUALITY`].
+//! Fusion ([`fuse_spectra`]): a peak-conditioned spectral average in the manner of Lázaro
+//! et al. (2013, 2014), across modulations: the normalised spectra are averaged with the
+//! square of their peakedness as weight, so that a modulation with a clear rhythm dominates
+//! and a flat one hardly counts; the rate is the largest peak of the average, refined by
+//! parabolic interpolation. Its quality is the peakedness of the average over twice
+//! [`MIN_PEAKEDNESS`], at most 1; the rate is withdrawn, with its reason, below
+//! [`crate::resp::MIN_QUALITY`] (0.5, i.e. a peakedness under [`MIN_PEAKEDNESS`]).
+//! Modulations that point at different rates spread the average and so lower the quality,
+//! which plays the part of the agreement test of the "smart fusion" of Karlen et al. (IEEE
+//! TBME 60(7):1946-1953, 2013).
+//!
+//! Which modulations ([`fuse_modulations`]): the mechanical ones first (ECG baseline, R
+//! amplitude and QRS area, PPG baseline: see [`Modulation::mechanical`]); all of them only
+//! when the mechanical ones give no rate.
+//!
+//! Known limit: white noise in the beat features is coloured by the resampling and the
+//! band-pass into a broad hump whose peakedness is near the limit, so that a modulation
+//! that carries no breathing at all can still give a rate of quality just over 0.5 (see
+//! docs/signal-processing.md). Signal loss (no beats for [`MAX_BEAT_GAP_S`]) withdraws the
+//! rate.
 
 use crate::dsp::ConfigError;
-use crate::resp::{SERIES_RATE_HZ, Series};
+use crate::resp::{MIN_QUALITY, SERIES_RATE_HZ, Series};
 
 /// Lowest rate of the spectral grid, breaths/min (0.1 Hz, the low edge of the series band).
 pub const MIN_RATE_PER_MIN: f64 = 6.0;
@@ -40,11 +52,17 @@ pub const GRID_STEP_PER_MIN: f64 = 0.25;
 /// holds most of a steady breathing rhythm's power while a second rhythm 4 /min away
 /// falls outside.
 pub const PEAK_HALF_WIDTH_PER_MIN: f64 = 3.0;
-/// Least quality (peakedness of the fused spectrum) at which a rate is published: twice
-/// the peakedness of a flat spectrum (the peak band, 6 /min wide, is a sixth of the
-/// 36 /min grid, so a flat spectrum scores about 0.17): a rhythm must hold at least twice
-/// its share of the power.
-pub const MIN_SPECTRAL_QUALITY: f64 = 0.35;
+/// Least peakedness of the fused spectrum at which a rate is published: twice the
+/// peakedness of a flat spectrum (the peak band, 6 /min wide, is a sixth of the 36 /min
+/// grid, so a flat spectrum scores about 0.17): a rhythm must hold at least twice its
+/// share of the power. The quality reported is the peakedness over twice this limit,
+/// at most 1, so that the limit falls on [`crate::resp::MIN_QUALITY`] (0.5), the limit of
+/// every respiration estimate.
+pub const MIN_PEAKEDNESS: f64 = 0.35;
+/// After this long without a beat (or pulse) the modulations are not followed any more,
+/// s: the longest pause a ward monitor tolerates before its asystole alarm is 4 s to 6 s
+/// (IEC 60601-2-27 asks for an asystole alarm within 10 s; 5 s is the usual setting).
+pub const MAX_BEAT_GAP_S: f64 = 5.0;
 /// The spectra of the last this many seconds are averaged (Lázaro et al. 2013 average
 /// the spectra of successive windows the same way, to steady the peak).
 pub const SPECTRUM_AVERAGE_S: usize = 10;
@@ -145,8 +163,11 @@ pub enum RespStatus {
     /// Less than one analysis window of signal so far.
     Learning,
     /// No breathing rhythm stands out (noise, artefact, no signal, or modulations that
-    /// point at different rates): the quality is below [`MIN_SPECTRAL_QUALITY`].
+    /// point at different rates): the quality is below [`MIN_QUALITY`].
     LowQuality,
+    /// No beat or pulse for [`MAX_BEAT_GAP_S`] (lead or probe off, asystole): the
+    /// modulations cannot be followed, and the last rate is not held.
+    NoSignal,
     /// No source was given.
     NoSource,
 }
@@ -158,6 +179,7 @@ impl RespStatus {
             Self::Ok => "ok",
             Self::Learning => "learning",
             Self::LowQuality => "low-quality",
+            Self::NoSignal => "no-signal",
             Self::NoSource => "no-source",
         }
     }
@@ -168,7 +190,8 @@ impl RespStatus {
 pub struct SpectralEstimate {
     /// Breaths per minute, `None` when withdrawn (see `status`).
     pub rate_per_min: Option<f64>,
-    /// Quality, 0 to 1: the peakedness of the fused spectrum.
+    /// Quality, 0 to 1: the peakedness of the fused spectrum over twice
+    /// [`MIN_PEAKEDNESS`], at most 1 (published from [`MIN_QUALITY`]).
     pub quality: f64,
     /// Why the rate is (not) reported.
     pub status: RespStatus,
@@ -194,8 +217,9 @@ pub fn fuse_spectra(spectra: &[Option<&ModulationSpectrum>]) -> SpectralEstimate
     for a in &mut average {
         *a /= weights;
     }
-    let (rate, quality) = peak_of(&average);
-    if quality >= MIN_SPECTRAL_QUALITY {
+    let (rate, peakedness) = peak_of(&average);
+    let quality = (peakedness / (2.0 * MIN_PEAKEDNESS)).min(1.0);
+    if quality >= MIN_QUALITY {
         SpectralEstimate { rate_per_min: Some(rate), quality, status: RespStatus::Ok }
     } else {
         SpectralEstimate { rate_per_min: None, quality, status: RespStatus::LowQuality }
@@ -256,7 +280,7 @@ impl BeatModulations {
             }
             self.next_grid += step;
             self.pushed += 1;
-            if self.pushed % SERIES_RATE_HZ as u64 == 0 {
+            if self.pushed.is_multiple_of(SERIES_RATE_HZ as u64) {
                 self.update_spectra();
             }
         }
@@ -274,9 +298,18 @@ impl BeatModulations {
         }
     }
 
-    /// The time-averaged spectrum of each series (`None` until its window is full, or when
-    /// every recent window was flat).
-    pub(crate) fn spectra(&self) -> Vec<Option<ModulationSpectrum>> {
+    /// `true` when the last beat is more than [`MAX_BEAT_GAP_S`] before sample `now`, or
+    /// when no beat came yet.
+    pub(crate) fn stale(&self, now: u64) -> bool {
+        self.last.as_ref().is_none_or(|(index, _)| now.saturating_sub(*index) as f64 > MAX_BEAT_GAP_S * self.sample_rate_hz)
+    }
+
+    /// The time-averaged spectrum of each series (`None` until its window is full, when
+    /// every recent window was flat, or when the beats stopped: see [`Self::stale`]).
+    pub(crate) fn spectra(&self, now: u64) -> Vec<Option<ModulationSpectrum>> {
+        if self.stale(now) {
+            return vec![None; self.series.len()];
+        }
         self.recent
             .iter()
             .map(|recent| {
@@ -401,5 +434,53 @@ mod tests {
     #[test]
     fn flat_window_has_no_spectrum() {
         assert_eq!(series_spectrum(&[1.0; 128]), None);
+    }
+
+    fn noise(seconds: f64, seed: u64) -> Vec<f64> {
+        let mut rng = crate::testsig::Rng::new(seed);
+        (0..(seconds * SERIES_RATE_HZ) as usize).map(|_| rng.normal()).collect()
+    }
+
+    #[test]
+    fn req_sig_021_a_clear_modulation_outweighs_noisy_ones() {
+        let clear = series_spectrum(&tone(16.0, 32.0)).unwrap();
+        let noisy: Vec<ModulationSpectrum> = (1..=3).map(|seed| series_spectrum(&noise(32.0, seed)).unwrap()).collect();
+        assert!(noisy.iter().all(|n| n.peakedness < clear.peakedness));
+        let mut spectra = vec![Some(&clear)];
+        spectra.extend(noisy.iter().map(Some));
+        let e = fuse_spectra(&spectra);
+        assert!((e.rate_per_min.unwrap() - 16.0).abs() < 0.5, "{e:?}");
+    }
+
+    #[test]
+    fn req_sig_022_nothing_to_average_is_learning() {
+        assert_eq!(fuse_spectra(&[None, None]), SpectralEstimate { status: RespStatus::Learning, ..SpectralEstimate::default() });
+        assert_eq!(fuse_modulations(&[]).estimate.status, RespStatus::Learning);
+    }
+
+    #[test]
+    fn req_sig_021_mechanical_modulations_first_the_others_only_when_they_fail() {
+        let at = |rate: f64| series_spectrum(&tone(rate, 32.0)).unwrap();
+        let (baseline, rr) = (at(12.0), at(20.0));
+        let both = fuse_modulations(&[(Modulation::EcgBaseline, Some(&baseline)), (Modulation::EcgRr, Some(&rr))]);
+        assert!((both.estimate.rate_per_min.unwrap() - 12.0).abs() < 0.5, "{both:?}");
+        assert_eq!(both.used, vec![Modulation::EcgBaseline]);
+        // Three rhythms of equal power: no rate from the baseline alone.
+        let spread: Vec<f64> = tone(8.0, 32.0).iter().zip(tone(22.0, 32.0)).zip(tone(36.0, 32.0)).map(|((a, b), c)| a + b + c).collect();
+        let spread = series_spectrum(&spread).unwrap();
+        let fallback = fuse_modulations(&[(Modulation::PpgBaseline, Some(&spread)), (Modulation::PpgInterval, Some(&rr))]);
+        assert!((fallback.estimate.rate_per_min.unwrap() - 20.0).abs() < 0.5, "{fallback:?}");
+        assert_eq!(fallback.used, vec![Modulation::PpgBaseline, Modulation::PpgInterval]);
+    }
+
+    #[test]
+    fn req_sig_021_two_modulations_that_disagree_lower_the_quality() {
+        let (a, b) = (series_spectrum(&tone(10.0, 32.0)).unwrap(), series_spectrum(&tone(25.0, 32.0)).unwrap());
+        let agree = fuse_spectra(&[Some(&a), Some(&a)]);
+        let disagree = fuse_spectra(&[Some(&a), Some(&b)]);
+        assert!(disagree.quality < agree.quality - 0.25, "{agree:?} {disagree:?}");
+        let c = series_spectrum(&tone(36.0, 32.0)).unwrap();
+        let three = fuse_spectra(&[Some(&a), Some(&b), Some(&c)]);
+        assert_eq!((three.rate_per_min, three.status), (None, RespStatus::LowQuality), "{three:?}");
     }
 }

@@ -439,6 +439,7 @@ impl PpgAnalyzer {
             let r = red.and_then(|red| red.get(i)).map(|&v| f64::from(v));
             self.step(f64::from(x), r, &mut pulses);
         }
+        self.resp.advance_to(self.index);
         Ok(self.report(pulses))
     }
 

@@ -1,6 +1,7 @@
 //! Respiration rate: from an impedance-pneumography or accelerometer signal
 //! ([`RespAnalyzer`]), from the respiratory modulation of a PPG ([`PpgRespiration`], fed by
-//! [`crate::ppg`]), and the fusion of the two ([`fuse`]).
+//! [`crate::ppg`]) and of an ECG lead ([`crate::edr`]), and their fusion ([`fuse`],
+//! [`fuse_sources`]).
 //!
 //! Breath counting (both sources) follows the "count-orig" method of Schäfer and Kratky
 //! (Ann Biomed Eng 36(3):476-485, 2008), as evaluated on this kind of data by Charlton et
@@ -19,22 +20,27 @@
 //! reported only when at least 2 breaths were counted and its quality is at least
 //! [`MIN_QUALITY`]; otherwise it is unavailable.
 //!
-//! PPG modulation: for each pulse, the baseline (respiratory-induced intensity variation,
-//! RIIV), the amplitude (RIAV) and the interval from the previous pulse (RIFV) are
-//! interpolated linearly onto the 4 Hz grid; each series is counted as above, and the
-//! three rates are fused by the "smart fusion" of Karlen et al. (IEEE TBME 60(7):1946-1953,
-//! 2013): the mean of the available rates when their standard deviation is under
-//! 4 breaths/min, otherwise unavailable.
+//! PPG modulation ([`PpgRespiration`]): for each pulse, the baseline (respiratory-induced
+//! intensity variation, RIIV), the amplitude (RIAV) and the interval from the previous
+//! pulse (RIFV) are resampled onto the 4 Hz grid and fused by their spectra
+//! ([`crate::modulation`]); the ECG's modulations are in [`crate::edr`]. The count-orig
+//! estimate of each PPG modulation is kept for diagnostics ([`PpgRespiration::estimates`]).
 //!
-//! Fusion of the sources ([`fuse`]): the direct measurement (impedance or accelerometer)
-//! is used when its quality is at least [`MIN_QUALITY`]; otherwise the PPG-derived rate
-//! when its quality is; otherwise none. When both are usable and differ by more than
-//! [`DISAGREEMENT_PER_MIN`], the direct rate is still reported but the quality is the
-//! lower of the two, so that a consumer can see the disagreement.
+//! Fusion of a direct measurement with the PPG ([`fuse`]): the direct measurement
+//! (impedance or accelerometer) is used when its quality is at least [`MIN_QUALITY`];
+//! otherwise the PPG-derived rate when its quality is; otherwise none. When both are usable
+//! and differ by more than [`DISAGREEMENT_PER_MIN`], the direct rate is still reported but
+//! the quality is the lower of the two, so that a consumer can see the disagreement.
+//!
+//! Fusion of every source a device has ([`fuse_sources`]): the same rule for the direct
+//! measurement, then the ECG and PPG modulations averaged together, with the sources and
+//! modulations used and the reason when the rate is withdrawn.
 
 use crate::dsp::{Biquad, Cascade, CascadeState, ConfigError, SampleError, check_finite};
 use crate::edr::{EDR_MODULATIONS_USED, EcgRespiration};
-use crate::modulation::{BeatModulations, FusedModulations, Modulation, ModulationSpectrum, RespStatus, fuse_modulations};
+use crate::modulation::{
+    BeatModulations, FusedModulations, MAX_BEAT_GAP_S, Modulation, ModulationSpectrum, RespStatus, fuse_modulations,
+};
 
 /// Rate of the internal respiration series, Hz.
 pub const SERIES_RATE_HZ: f64 = 4.0;
@@ -283,12 +289,15 @@ pub const PPG_MODULATIONS: [Modulation; 3] = [Modulation::PpgBaseline, Modulatio
 #[derive(Debug, Clone)]
 pub struct PpgRespiration {
     modulations: BeatModulations,
+    sample_rate_hz: f64,
+    /// Samples of the PPG seen so far ([`Self::advance_to`]).
+    now: u64,
 }
 
 impl PpgRespiration {
     /// For pulses indexed at `sample_rate_hz`.
     pub fn new(sample_rate_hz: f64) -> Result<Self, ConfigError> {
-        Ok(Self { modulations: BeatModulations::new(sample_rate_hz, PPG_MODULATIONS.len())? })
+        Ok(Self { modulations: BeatModulations::new(sample_rate_hz, PPG_MODULATIONS.len())?, sample_rate_hz, now: 0 })
     }
 
     /// Adds the features of the next pulse (pulses must come in increasing index order;
@@ -297,9 +306,15 @@ impl PpgRespiration {
         self.modulations.push(pulse.index, &[pulse.baseline, pulse.amplitude, pulse.interval_s]);
     }
 
-    /// The time-averaged spectrum of each modulation, in the order of [`PPG_MODULATIONS`].
+    /// Tells how many PPG samples have been seen (so that pulses that stop are noticed).
+    pub fn advance_to(&mut self, samples_seen: u64) {
+        self.now = self.now.max(samples_seen);
+    }
+
+    /// The time-averaged spectrum of each modulation, in the order of [`PPG_MODULATIONS`]
+    /// (none once the pulses stopped for [`crate::modulation::MAX_BEAT_GAP_S`]).
     pub fn spectra(&self) -> Vec<Option<ModulationSpectrum>> {
-        self.modulations.spectra()
+        self.modulations.spectra(self.now)
     }
 
     /// The PPG-only estimate: its three modulations fused by
@@ -308,7 +323,12 @@ impl PpgRespiration {
         let spectra = self.spectra();
         let inputs: Vec<(Modulation, Option<&ModulationSpectrum>)> =
             PPG_MODULATIONS.iter().copied().zip(spectra.iter().map(Option::as_ref)).collect();
-        fuse_modulations(&inputs)
+        let mut fused = fuse_modulations(&inputs);
+        let stale = self.now as f64 > MAX_BEAT_GAP_S * self.sample_rate_hz && self.modulations.stale(self.now);
+        if fused.estimate.status == RespStatus::Learning && stale {
+            fused.estimate.status = RespStatus::NoSignal;
+        }
+        fused
     }
 
     /// The PPG-only estimate, as a rate and a quality.
@@ -365,9 +385,7 @@ pub struct FusedResp {
 /// module documentation).
 pub fn fuse(direct: RespEstimate, ppg: RespEstimate) -> FusedResp {
     let usable = |e: RespEstimate| e.rate_per_min.filter(|_| e.quality >= MIN_QUALITY);
-    // The PPG estimate withdraws its own rate below its quality limit
-    // (`crate::modulation::MIN_SPECTRAL_QUALITY`).
-    match (usable(direct), ppg.rate_per_min) {
+    match (usable(direct), usable(ppg)) {
         (Some(d), Some(p)) => FusedResp {
             rate_per_min: Some(d),
             quality: if (d - p).abs() > DISAGREEMENT_PER_MIN { direct.quality.min(ppg.quality) } else { direct.quality },
@@ -469,13 +487,11 @@ pub fn fuse_sources(
         (false, true) => FusedSource::Ppg,
         (false, false) => FusedSource::None,
     };
-    FusedRespiration {
-        rate_per_min: m.estimate.rate_per_min,
-        quality: m.estimate.quality,
-        source,
-        status: m.estimate.status,
-        modulations: m.used,
-    }
+    // Nothing to average: "no-signal" when every given source has lost its beats.
+    let no_signal = ecg.is_none_or(|e| e.estimate().estimate.status == RespStatus::NoSignal)
+        && ppg.is_none_or(|p| p.fused().estimate.status == RespStatus::NoSignal);
+    let status = if m.estimate.status == RespStatus::Learning && no_signal { RespStatus::NoSignal } else { m.estimate.status };
+    FusedRespiration { rate_per_min: m.estimate.rate_per_min, quality: m.estimate.quality, source, status, modulations: m.used }
 }
 
 #[cfg(test)]
@@ -573,6 +589,62 @@ mod tests {
         assert_eq!(fuse(poor, poor).rate_per_min, None);
         let low = RespEstimate { rate_per_min: Some(12.0), quality: 0.4 };
         assert_eq!(fuse(low, poor).source, RespSource::None);
+    }
+
+    /// An ECG-respiration processor fed a lead whose R amplitude breathes at `rate`.
+    fn ecg_respiration(rate: f64, seconds: f64) -> EcgRespiration {
+        let fs = 125.0;
+        let mut e = EcgRespiration::new(fs).unwrap();
+        let mut beats = Vec::new();
+        let mut t = 0.5;
+        while t < seconds {
+            beats.push((t * fs) as u64);
+            t += 60.0 / 70.0;
+        }
+        let samples: Vec<f32> = (0..(seconds * fs) as usize)
+            .map(|i| {
+                let ts = i as f64 / fs;
+                let near = beats.iter().map(|&b| (ts - b as f64 / fs).abs()).fold(f64::MAX, f64::min);
+                let gain = 1.0 + 0.15 * (2.0 * PI * rate / 60.0 * ts).sin();
+                (gain * (-near * near / (2.0 * 0.012 * 0.012)).exp()) as f32
+            })
+            .collect();
+        for (k, chunk) in samples.chunks(125).enumerate() {
+            let from = (k * 125) as u64;
+            let batch: Vec<u64> = beats.iter().copied().filter(|&b| b >= from && b < from + 125).collect();
+            e.process(chunk, &batch).unwrap();
+        }
+        e
+    }
+
+    #[test]
+    fn req_sig_021_fuse_sources_direct_first_then_the_modulations_and_says_which() {
+        let ecg = ecg_respiration(14.0, 80.0);
+        let good = RespEstimate { rate_per_min: Some(16.0), quality: 0.9 };
+        let d = fuse_sources(Some(good), Some(&ecg), None);
+        assert_eq!((d.rate_per_min, d.source, d.status), (Some(16.0), FusedSource::Direct, RespStatus::Ok));
+        assert!(d.modulations.is_empty());
+        let poor = RespEstimate { rate_per_min: None, quality: 0.1 };
+        let m = fuse_sources(Some(poor), Some(&ecg), None);
+        assert_eq!((m.source, m.status), (FusedSource::Ecg, RespStatus::Ok), "{m:?}");
+        assert!((m.rate_per_min.unwrap() - 14.0).abs() < 1.0, "{m:?}");
+        assert!(m.modulations.contains(&Modulation::EcgAmplitude));
+        // Accelerometer (direct) disagreeing with the modulations: its rate, the lower quality.
+        let far = fuse_sources(Some(RespEstimate { rate_per_min: Some(30.0), quality: 0.9 }), Some(&ecg), None);
+        assert_eq!((far.rate_per_min, far.quality), (Some(30.0), 0.9_f64.min(m.quality)));
+        let near = fuse_sources(Some(RespEstimate { rate_per_min: Some(15.0), quality: 0.6 }), Some(&ecg), None);
+        assert_eq!((near.rate_per_min, near.quality), (Some(15.0), 0.6), "agreeing sources keep the direct quality");
+    }
+
+    #[test]
+    fn req_sig_022_fuse_sources_withdraws_with_its_reason() {
+        let none = fuse_sources(None, None, None);
+        assert_eq!((none.rate_per_min, none.source, none.status), (None, FusedSource::None, RespStatus::NoSource));
+        let poor = RespEstimate { rate_per_min: Some(12.0), quality: 0.2 };
+        let low = fuse_sources(Some(poor), None, None);
+        assert_eq!((low.rate_per_min, low.status), (None, RespStatus::LowQuality));
+        let learning = fuse_sources(None, Some(&ecg_respiration(14.0, 20.0)), Some(&PpgRespiration::new(125.0).unwrap()));
+        assert_eq!((learning.rate_per_min, learning.status), (None, RespStatus::Learning));
     }
 
     #[test]
