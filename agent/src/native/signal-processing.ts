@@ -126,7 +126,7 @@ export interface FusedResp {
 }
 
 /** Why a modulation-derived respiration rate is (not) reported. */
-export type ModulationRespStatus = 'ok' | 'learning' | 'low-quality';
+export type ModulationRespStatus = 'ok' | 'learning' | 'low-quality' | 'no-signal';
 
 /** A respiration rate from the ECG's (or the PPG's) respiratory modulations. */
 export interface ModulationResp {

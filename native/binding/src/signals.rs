@@ -344,7 +344,7 @@ pub struct ModulationRespJs {
     /// Quality, 0 to 1.
     pub quality: f64,
     /// Why the rate is (not) reported.
-    #[napi(ts_type = "'ok' | 'learning' | 'low-quality'")]
+    #[napi(ts_type = "'ok' | 'learning' | 'low-quality' | 'no-signal'")]
     pub status: String,
     /// The modulations whose spectra were averaged.
     pub modulations: Vec<String>,
@@ -400,7 +400,7 @@ pub struct FusedRespSourcesJs {
     #[napi(ts_type = "'direct' | 'ecg' | 'ppg' | 'ecg+ppg' | 'none'")]
     pub source: String,
     /// Why the rate is (not) reported.
-    #[napi(ts_type = "'ok' | 'learning' | 'low-quality' | 'no-source'")]
+    #[napi(ts_type = "'ok' | 'learning' | 'low-quality' | 'no-signal' | 'no-source'")]
     pub status: String,
     /// The ECG and PPG modulations whose spectra were averaged (empty for `direct`).
     pub modulations: Vec<String>,
