@@ -155,7 +155,7 @@ t.test('REQ-SIG-023 eval ppg on records without a RESP column: fused from ECG an
       respMaePerMin: number | null;
       respCoverage: number | null;
       respImpedanceFreeMaePerMin: number | null;
-      resp: Record<'fused' | 'impedanceFree' | 'impedance' | 'ecg' | 'ppg' | 'impedanceFreeFirstHalf' | 'impedanceFreeSecondHalf', RespFigures>;
+      resp: Record<'fused' | 'impedanceFree' | 'impedance' | 'ecg' | 'ppg' | 'impedanceFreeFirstHalf' | 'impedanceFreeSecondHalf' | 'impedanceFreeOddRecords' | 'impedanceFreeEvenRecords', RespFigures>;
     };
   };
   const { overall } = parsed;
@@ -175,6 +175,7 @@ t.test('REQ-SIG-023 eval ppg on records without a RESP column: fused from ECG an
   }
   t.ok(Object.keys(overall.resp.fused.withdrawn).every((r) => ['learning', 'low-quality', 'no-signal', 'no-source'].includes(r)), 'withdrawal reasons are the documented ones');
   t.equal(overall.resp.impedanceFreeFirstHalf.referenceSeconds + overall.resp.impedanceFreeSecondHalf.referenceSeconds, overall.resp.impedanceFree.referenceSeconds, 'the halves split the records');
+  t.equal(overall.resp.impedanceFreeOddRecords.referenceSeconds + overall.resp.impedanceFreeEvenRecords.referenceSeconds, overall.resp.impedanceFree.referenceSeconds, 'so do the interleaved halves');
   const { code, text } = await capture((out) => runEvalPpg(dir, { json: false }, out));
   t.equal(code, 0);
   t.match(text, /^fused \(no impedance in the records\)\s+\d/m);

@@ -373,6 +373,9 @@ export async function runEvalPpg(dir: string, options: { json: boolean }, out: W
     // Leave-out check: the same figures on the first and the second half of the records.
     impedanceFreeFirstHalf: figures('respImpedanceFree', 0, half),
     impedanceFreeSecondHalf: figures('respImpedanceFree', half),
+    // And interleaved: every other record from the first, and from the second.
+    impedanceFreeOddRecords: respFigures(all.filter((_, i) => i % 2 === 0).map((t) => t.respImpedanceFree)),
+    impedanceFreeEvenRecords: respFigures(all.filter((_, i) => i % 2 === 1).map((t) => t.respImpedanceFree)),
   };
   const summary = {
     pulseMaePerMin: mae(overall.pulse),
@@ -421,6 +424,8 @@ export async function runEvalPpg(dir: string, options: { json: boolean }, out: W
     respLine('fused, impedance excluded', resp.impedanceFree),
     respLine(`  first ${half} records`, resp.impedanceFreeFirstHalf),
     respLine(`  last ${all.length - half} records`, resp.impedanceFreeSecondHalf),
+    respLine(`  records 1, 3, 5... (${half})`, resp.impedanceFreeOddRecords),
+    respLine(`  records 2, 4, 6... (${all.length - half})`, resp.impedanceFreeEvenRecords),
     ...(hasImpedance ? [respLine('impedance only', resp.impedance)] : []),
     respLine('ECG lead II modulations only', resp.ecg),
     respLine('PPG modulations only', resp.ppg),
