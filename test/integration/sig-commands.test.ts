@@ -16,6 +16,7 @@ import { runEvalPpg } from '../../agent/src/commands/eval-ppg';
 import { encode212, encodeAnnotations } from '../../agent/src/io/wfdb';
 import { main } from '../../agent/src/cli';
 import { syntheticEcg, syntheticPpg } from '../support/bench/synthetic-signals';
+import type { RespFigures } from '../../agent/src/commands/eval-ppg';
 
 async function capture(run: (out: PassThrough) => Promise<number>): Promise<{ code: number; text: string }> {
   const out = new PassThrough();
@@ -120,4 +121,66 @@ t.test('REQ-SIG-011 eval ppg on BIDMC-format files: table, alignment, and the --
   t.ok(parsed.overall.respMaePerMin < 2, `resp MAE ${parsed.overall.respMaePerMin}`);
   t.equal(typeof parsed.records[0]?.pulseMaePerMin, 'number');
   t.equal(await main(['eval', 'spo2']), 2, 'an unknown evaluation is a usage error');
+});
+
+t.test('REQ-SIG-023 eval ppg on records without a RESP column: fused from ECG and PPG, respCoverage, per-source figures and withdrawals', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-evalppg-patch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const fs = 125;
+  const seconds = 120;
+  // 18 breaths/min: the synthetic ECG's baseline wander is a 0.3 Hz sine, the PPG's
+  // baseline follows the same rate; the breath marks are the annotators'.
+  const breaths = 18;
+  for (const index of [1, 3]) {
+    const name = `bidmc_${String(index).padStart(2, '0')}`;
+    const ppg = syntheticPpg({ sampleRateHz: fs, durationS: seconds, pulseRateBpm: 70 + 5 * index, ratio: 0.6, respRatePerMin: breaths, seed: index });
+    const ecg = syntheticEcg({ sampleRateHz: fs, durationS: seconds, heartRateBpm: 70 + 5 * index, wanderMv: 0.2, seed: index });
+    const rows = ['Time [s], PLETH, II'];
+    for (let i = 0; i < seconds * fs; i += 1) {
+      rows.push(`${(i / fs).toFixed(3)},${((50_000 - (ppg.ir[i] ?? 0)) / 1000).toFixed(5)},${(ecg.samples[i] ?? 0).toFixed(5)}`);
+    }
+    writeFileSync(join(dir, `${name}_Signals.csv.gz`), gzipSync(`${rows.join('\n')}\n`));
+    const numerics = ['Time [s], HR, PULSE, RESP, SpO2', ...Array.from({ length: seconds + 1 }, (_, s) => `${s},75,75,${breaths},97`)];
+    writeFileSync(join(dir, `${name}_Numerics.csv`), `${numerics.join('\n')}\n`);
+    const period = (60 / breaths) * fs;
+    const marks: string[] = ['breaths ann1 [signal sample no], breaths ann2 [signal sample no]'];
+    for (let m = period / 4; m < seconds * fs; m += period) marks.push(`${Math.round(m)},${Math.round(m)}`);
+    writeFileSync(join(dir, `${name}_Breaths.csv`), `${marks.join('\n')}\n`);
+  }
+  const json = await capture((out) => runEvalPpg(dir, { json: true }, out));
+  t.equal(json.code, 0);
+  const parsed = JSON.parse(json.text) as {
+    records: { record: string; respDirectMaePerMin: number | null; respEcgMaePerMin: number | null }[];
+    overall: {
+      respMaePerMin: number | null;
+      respCoverage: number | null;
+      respImpedanceFreeMaePerMin: number | null;
+      resp: Record<'fused' | 'impedanceFree' | 'impedance' | 'ecg' | 'ppg' | 'impedanceFreeFirstHalf' | 'impedanceFreeSecondHalf' | 'impedanceFreeOddRecords' | 'impedanceFreeEvenRecords', RespFigures>;
+    };
+  };
+  const { overall } = parsed;
+  t.same(parsed.records.map((r) => r.record), ['bidmc_01', 'bidmc_03']);
+  t.ok(parsed.records.every((r) => r.respDirectMaePerMin === null), 'no impedance figure without a RESP column');
+  t.ok(overall.respMaePerMin !== null && overall.respMaePerMin < 2, `fused resp MAE ${overall.respMaePerMin}`);
+  t.ok(overall.respCoverage !== null && overall.respCoverage > 0.5 && overall.respCoverage <= 1, `respCoverage ${overall.respCoverage} is a share`);
+  t.equal(overall.respMaePerMin, overall.respImpedanceFreeMaePerMin, 'without RESP, the fused figure is the impedance-free one');
+  t.equal(overall.resp.impedance.referenceSeconds, 0);
+  t.equal(overall.resp.fused.referenceSeconds, overall.resp.ecg.referenceSeconds);
+  for (const key of ['fused', 'ecg', 'ppg'] as const) {
+    const f = overall.resp[key];
+    const published = Math.round((f.coverage ?? 0) * f.referenceSeconds);
+    const withdrawn = Object.values(f.withdrawn).reduce((a, b) => a + b, 0);
+    t.equal(published + withdrawn, f.referenceSeconds, `${key}: every reference second is published or withdrawn with a reason`);
+    t.ok(f.withinTwoShare === null || (f.withinTwoShare >= 0 && f.withinTwoShare <= 1), `${key}: within-2 share`);
+  }
+  t.ok(Object.keys(overall.resp.fused.withdrawn).every((r) => ['learning', 'low-quality', 'no-signal', 'no-source'].includes(r)), 'withdrawal reasons are the documented ones');
+  t.equal(overall.resp.impedanceFreeFirstHalf.referenceSeconds + overall.resp.impedanceFreeSecondHalf.referenceSeconds, overall.resp.impedanceFree.referenceSeconds, 'the halves split the records');
+  t.equal(overall.resp.impedanceFreeOddRecords.referenceSeconds + overall.resp.impedanceFreeEvenRecords.referenceSeconds, overall.resp.impedanceFree.referenceSeconds, 'so do the interleaved halves');
+  const { code, text } = await capture((out) => runEvalPpg(dir, { json: false }, out));
+  t.equal(code, 0);
+  t.match(text, /^fused \(no impedance in the records\)\s+\d/m);
+  t.match(text, /^fused, impedance excluded\s+\d/m);
+  t.match(text, /^ECG lead II modulations only\s+\d/m);
+  t.notMatch(text, /^impedance only/m, 'no impedance line without a RESP column');
+  t.match(text, /impedance-free resp MAE <= 2 \/min with coverage >= 90 %: (met|NOT met)/);
 });

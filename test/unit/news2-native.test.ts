@@ -84,10 +84,10 @@ t.test('REQ-NATIVE-002 HAZ-017 an addon file that cannot be loaded, or a stale b
   t.ok(unloadable instanceof NativeError, 'a NativeError');
   t.match(unloadable, { code: 'NATIVE_LOAD', message: /failed to load .*: rebuild it$/ });
   t.ok((unloadable as NativeError).cause instanceof Error, 'with the loader error as its cause');
-  // A build from before fuseRespRate and NumericsFilter existed: the other exports are there.
+  // A build from before fuseRespRate, the ECG-derived respiration exports and NumericsFilter existed: the other exports are there.
   const stale = join(dir, 'stale.js');
   writeFileSync(stale, "for (const n of ['scoreNews2', 'scoreNews2Batch', 'coreVersion', 'sdNotify', 'QrsDetector', 'PpgProcessor', 'RespProcessor']) exports[n] = function () {};\n");
-  t.match(thrown(() => loadNativeFile(stale, 'rebuild it')), { code: 'NATIVE_LOAD', message: /lacks fuseRespRate, NumericsFilter \(stale build\?\)/ });
+  t.match(thrown(() => loadNativeFile(stale, 'rebuild it')), { code: 'NATIVE_LOAD', message: /lacks fuseRespRate, EcgRespProcessor, fuseRespSources, NumericsFilter \(stale build\?\)/ });
   const empty = join(dir, 'empty.js');
   writeFileSync(empty, 'module.exports = null;\n');
   t.match(thrown(() => loadNativeFile(empty)), { code: 'NATIVE_LOAD', message: /lacks scoreNews2, /, }, 'a module that exports nothing');

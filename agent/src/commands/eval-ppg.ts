@@ -9,20 +9,26 @@
  *   samples up to t (causal).
  * - Pulse rate: the PPG processor's pulse rate at t (from the pulses of the last 16 s)
  *   against the monitor's PULSE numeric whose time stamp is t.
- * - Respiration rate: the fused rate at t (impedance signal RESP, PPG modulation as second
- *   source) against the reference at t: for each annotator, 60 x (marks - 1) / (time from
- *   the first to the last mark) over the breath marks in the 32 s ending at t (at least 3
- *   marks), the mean of the two annotators when both have one.
+ * - Respiration rate: the rate fused from what the record contains (`fuseRespSources`: the
+ *   impedance signal RESP when present and of good quality, otherwise the modulations of
+ *   ECG lead II and of the PPG) against the reference at t: for each annotator,
+ *   60 x (marks - 1) / (time from the first to the last mark) over the breath marks in the
+ *   32 s ending at t (at least 3 marks), the mean of the two annotators when both have one.
+ *   Scored separately: the impedance-free fusion (ECG and PPG only, what the patch has), and
+ *   each source alone (impedance, ECG modulations, PPG modulations).
  * - Scored from t = 32 s to the end; a second counts where both the estimate and the
- *   reference exist. MAE is the mean absolute difference; "overall" pools every scored
- *   second of every record. Coverage is the share of reference seconds with an estimate.
+ *   reference exist. MAE is the mean absolute difference over the published values only;
+ *   "overall" pools every scored second of every record. Coverage is the share of reference
+ *   seconds with a published value; the rest were withdrawn, counted by reason. Within 2 is
+ *   the share of published values within 2 /min of the reference.
+ * - Records without a RESP (or without a II) column are evaluated with what they have.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { VigilError } from '../errors';
-import type { NativeApi } from '../native/addon';
+import type { ModulationResp, NativeApi, RespSourceInput, SignalRejected } from '../native/addon';
 import { loadNative, NativeError } from '../native/addon';
 
 /** First scored second (the respiration window). */
@@ -62,6 +68,11 @@ export function parseCsv(text: string, fileName = 'csv'): Table {
   return { names, columns };
 }
 
+function optionalColumn(table: Table, name: string): Float64Array | null {
+  const index = table.names.indexOf(name);
+  return index < 0 ? null : (table.columns[index] ?? null);
+}
+
 function column(table: Table, name: string, fileName: string): Float64Array {
   const index = table.names.indexOf(name);
   const values = table.columns[index];
@@ -74,7 +85,10 @@ export interface BidmcRecord {
   name: string;
   sampleRateHz: number;
   pleth: Float32Array;
-  resp: Float32Array;
+  /** Impedance respiration, `null` when the record has no RESP column (a patch has none). */
+  resp: Float32Array | null;
+  /** ECG lead II, `null` when the record has no II column. */
+  ecg: Float32Array | null;
   /** Monitor PULSE by whole second of its time stamp (NaN where absent). */
   pulseBySecond: Map<number, number>;
   /** Breath marks (sample numbers) of each annotator. */
@@ -141,11 +155,14 @@ export function loadBidmcRecord(dir: string, name: string): BidmcRecord {
   const breathsFile = join(dir, `${name}_Breaths.csv`);
   const breaths = readTable(breathsFile);
   const breathMarks = breaths.columns.map((c) => [...c].filter((v) => Number.isFinite(v)));
+  const resp = optionalColumn(signals, 'RESP');
+  const ecg = optionalColumn(signals, 'II');
   return {
     name,
     sampleRateHz,
     pleth: withGapsHeld(column(signals, 'PLETH', signalsFile)).samples,
-    resp: withGapsHeld(column(signals, 'RESP', signalsFile)).samples,
+    resp: resp === null ? null : withGapsHeld(resp).samples,
+    ecg: ecg === null ? null : withGapsHeld(ecg).samples,
     pulseBySecond,
     breathMarks,
   };
@@ -165,29 +182,40 @@ export function referenceRespRate(breathMarks: readonly (readonly number[])[], t
   return rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : null;
 }
 
-/** Sums for a mean absolute error and a coverage. */
+/** Sums for a mean absolute error, a coverage, and the withdrawals by reason. */
 export interface ErrorTally {
   absoluteErrorSum: number;
   compared: number;
+  /** Published values within 2 /min of the reference. */
+  withinTwo: number;
   referenceSeconds: number;
+  /** Reference seconds without a published value, by the reason given. */
+  withdrawn: Record<string, number>;
 }
 
 function tally(): ErrorTally {
-  return { absoluteErrorSum: 0, compared: 0, referenceSeconds: 0 };
+  return { absoluteErrorSum: 0, compared: 0, withinTwo: 0, referenceSeconds: 0, withdrawn: {} };
 }
 
-function add(t: ErrorTally, estimate: number | null, reference: number | null): void {
+function add(t: ErrorTally, estimate: number | null, reference: number | null, reason = 'unavailable'): void {
   if (reference === null) return;
   t.referenceSeconds += 1;
-  if (estimate === null) return;
-  t.absoluteErrorSum += Math.abs(estimate - reference);
+  if (estimate === null) {
+    t.withdrawn[reason] = (t.withdrawn[reason] ?? 0) + 1;
+    return;
+  }
+  const error = Math.abs(estimate - reference);
+  t.absoluteErrorSum += error;
   t.compared += 1;
+  if (error <= 2) t.withinTwo += 1;
 }
 
 function merge(into: ErrorTally, t: ErrorTally): void {
   into.absoluteErrorSum += t.absoluteErrorSum;
   into.compared += t.compared;
+  into.withinTwo += t.withinTwo;
   into.referenceSeconds += t.referenceSeconds;
+  for (const [reason, n] of Object.entries(t.withdrawn)) into.withdrawn[reason] = (into.withdrawn[reason] ?? 0) + n;
 }
 
 function mae(t: ErrorTally): number | null {
@@ -198,39 +226,104 @@ function coverage(t: ErrorTally): number | null {
   return t.referenceSeconds > 0 ? (100 * t.compared) / t.referenceSeconds : null;
 }
 
+function median(values: number[]): number | null {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return null;
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? null) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** The respiration figures of one source over a set of records. */
+export interface RespFigures {
+  /** MAE over the published values, /min. */
+  maePerMin: number | null;
+  /** Share of reference seconds with a published value, 0 to 1. */
+  coverage: number | null;
+  /** Share of published values within 2 /min of the reference, 0 to 1. */
+  withinTwoShare: number | null;
+  /** Median of the records' MAEs (records with at least one published value), /min. */
+  medianRecordMaePerMin: number | null;
+  /** Reference seconds without a value, by reason. */
+  withdrawn: Record<string, number>;
+  referenceSeconds: number;
+}
+
+/** Pools `tallies` (one per record) into figures. */
+export function respFigures(tallies: readonly ErrorTally[]): RespFigures {
+  const pooled = tally();
+  for (const t of tallies) merge(pooled, t);
+  const perRecord = tallies.map(mae).filter((m): m is number => m !== null);
+  return {
+    maePerMin: mae(pooled),
+    coverage: pooled.referenceSeconds > 0 ? pooled.compared / pooled.referenceSeconds : null,
+    withinTwoShare: pooled.compared > 0 ? pooled.withinTwo / pooled.compared : null,
+    medianRecordMaePerMin: median(perRecord),
+    withdrawn: pooled.withdrawn,
+    referenceSeconds: pooled.referenceSeconds,
+  };
+}
+
 /** The tallies of one record. */
 export interface PpgRecordTallies {
   pulse: ErrorTally;
+  /** Fused from what the record contains (impedance first when present). */
   resp: ErrorTally;
+  /** Fused from ECG and PPG only (the impedance channel excluded). */
+  respImpedanceFree: ErrorTally;
   respDirect: ErrorTally;
+  respEcg: ErrorTally;
   respPpg: ErrorTally;
+}
+
+const RESP_KEYS = ['resp', 'respImpedanceFree', 'respDirect', 'respEcg', 'respPpg'] as const;
+
+function recordTallies(): PpgRecordTallies {
+  return { pulse: tally(), resp: tally(), respImpedanceFree: tally(), respDirect: tally(), respEcg: tally(), respPpg: tally() };
 }
 
 /** Runs the processors over one record, second by second, and scores them. */
 export function evaluateBidmcRecord(native: NativeApi, record: BidmcRecord): PpgRecordTallies {
   const fs = record.sampleRateHz;
   const ppg = native.createPpgProcessor(fs);
-  const resp = native.createRespProcessor(fs);
-  const result: PpgRecordTallies = { pulse: tally(), resp: tally(), respDirect: tally(), respPpg: tally() };
+  const resp = record.resp === null ? null : native.createRespProcessor(fs);
+  const qrs = record.ecg === null ? null : native.createQrsDetector(fs);
+  const ecgResp = record.ecg === null ? null : native.createEcgRespProcessor(fs);
+  const result = recordTallies();
   const seconds = Math.floor(record.pleth.length / fs);
+  const rejected = (what: string, e: SignalRejected): NativeError =>
+    new NativeError('NATIVE_CALL', `${record.name}: ${what} processor rejected a batch: ${e.error.field} ${e.error.rule}`);
   for (let s = 0; s < seconds; s += 1) {
     const from = s * fs;
     const p = ppg.process(record.pleth.subarray(from, from + fs));
-    const r = resp.process(record.resp.subarray(from, from + fs));
-    if (!p.ok) throw new NativeError('NATIVE_CALL', `${record.name}: PPG processor rejected a batch: ${p.error.field} ${p.error.rule}`);
-    if (!r.ok) throw new NativeError('NATIVE_CALL', `${record.name}: respiration processor rejected a batch: ${r.error.field} ${r.error.rule}`);
+    if (!p.ok) throw rejected('PPG', p);
+    let direct: RespSourceInput | undefined;
+    if (resp !== null && record.resp !== null) {
+      const r = resp.process(record.resp.subarray(from, from + fs));
+      if (!r.ok) throw rejected('respiration', r);
+      direct = { respRatePerMin: r.respRatePerMin, quality: r.quality };
+    }
+    let ecgEstimate: ModulationResp | undefined;
+    if (qrs !== null && ecgResp !== null && record.ecg !== null) {
+      const lead = record.ecg.subarray(from, from + fs);
+      const q = qrs.process(lead);
+      if (!q.ok) throw rejected('QRS', q);
+      const e = ecgResp.process(lead, q.beatSampleIndexes);
+      if (!e.ok) throw rejected('ECG respiration', e);
+      ecgEstimate = e;
+    }
     const t = s + 1;
     if (t < SCORED_FROM_S) continue;
-    const fused = native.fuseRespRate(
-      { respRatePerMin: r.respRatePerMin, quality: r.quality },
-      { respRatePerMin: p.respRatePerMin, quality: p.respQuality },
-    );
+    const modulations = { ...(ecgResp === null ? {} : { ecg: ecgResp }), ppg };
+    const fused = native.fuseRespSources({ ...(direct === undefined ? {} : { direct }), ...modulations });
+    const impedanceFree = native.fuseRespSources(modulations);
     const monitorPulse = record.pulseBySecond.get(t);
     add(result.pulse, p.pulseRateBpm, monitorPulse !== undefined && Number.isFinite(monitorPulse) && monitorPulse > 0 ? monitorPulse : null);
     const reference = referenceRespRate(record.breathMarks, t, fs);
-    add(result.resp, fused.respRatePerMin, reference);
-    add(result.respDirect, r.quality >= 0.5 ? r.respRatePerMin : null, reference);
-    add(result.respPpg, p.respQuality >= 0.5 ? p.respRatePerMin : null, reference);
+    add(result.resp, fused.respRatePerMin, reference, fused.status);
+    add(result.respImpedanceFree, impedanceFree.respRatePerMin, reference, impedanceFree.status);
+    if (direct !== undefined) add(result.respDirect, direct.quality >= 0.5 ? direct.respRatePerMin : null, reference, 'low-quality');
+    if (ecgEstimate !== undefined) add(result.respEcg, ecgEstimate.respRatePerMin, reference, ecgEstimate.status);
+    add(result.respPpg, p.respRatePerMin, reference, 'low-quality');
   }
   return result;
 }
@@ -239,60 +332,109 @@ function fmt(value: number | null, digits = 2): string {
   return value === null ? '-' : value.toFixed(digits);
 }
 
+function pct(share: number | null): string {
+  return share === null ? '-' : (100 * share).toFixed(1);
+}
+
 /** Runs the command; returns the exit code. */
 export async function runEvalPpg(dir: string, options: { json: boolean }, out: Writable): Promise<number> {
   const native = loadNative();
   const names = listBidmcRecords(dir);
   if (names.length === 0) throw new DatasetError(`${dir}: no bidmc_NN record with _Signals.csv(.gz), _Numerics.csv and _Breaths.csv`);
-  const overall: PpgRecordTallies = { pulse: tally(), resp: tally(), respDirect: tally(), respPpg: tally() };
+  const overall = recordTallies();
+  const all: PpgRecordTallies[] = [];
   const records = names.map((name) => {
     const t = evaluateBidmcRecord(native, loadBidmcRecord(dir, name));
+    all.push(t);
     merge(overall.pulse, t.pulse);
-    merge(overall.resp, t.resp);
-    merge(overall.respDirect, t.respDirect);
-    merge(overall.respPpg, t.respPpg);
+    for (const key of RESP_KEYS) merge(overall[key], t[key]);
     return {
       record: name,
       pulseMaePerMin: mae(t.pulse),
       pulseCoveragePercent: coverage(t.pulse),
       respMaePerMin: mae(t.resp),
       respCoveragePercent: coverage(t.resp),
+      respImpedanceFreeMaePerMin: mae(t.respImpedanceFree),
+      respImpedanceFreeCoveragePercent: coverage(t.respImpedanceFree),
       respDirectMaePerMin: mae(t.respDirect),
+      respEcgMaePerMin: mae(t.respEcg),
       respPpgMaePerMin: mae(t.respPpg),
       respPpgCoveragePercent: coverage(t.respPpg),
     };
   });
+  const figures = (key: (typeof RESP_KEYS)[number], from = 0, to = all.length): RespFigures => respFigures(all.slice(from, to).map((t) => t[key]));
+  const half = Math.ceil(all.length / 2);
+  const resp = {
+    fused: figures('resp'),
+    impedanceFree: figures('respImpedanceFree'),
+    impedance: figures('respDirect'),
+    ecg: figures('respEcg'),
+    ppg: figures('respPpg'),
+    // Leave-out check: the same figures on the first and the second half of the records.
+    impedanceFreeFirstHalf: figures('respImpedanceFree', 0, half),
+    impedanceFreeSecondHalf: figures('respImpedanceFree', half),
+    // And interleaved: every other record from the first, and from the second.
+    impedanceFreeOddRecords: respFigures(all.filter((_, i) => i % 2 === 0).map((t) => t.respImpedanceFree)),
+    impedanceFreeEvenRecords: respFigures(all.filter((_, i) => i % 2 === 1).map((t) => t.respImpedanceFree)),
+  };
   const summary = {
     pulseMaePerMin: mae(overall.pulse),
     respMaePerMin: mae(overall.resp),
+    respCoverage: resp.fused.coverage,
     pulseCoveragePercent: coverage(overall.pulse),
     respCoveragePercent: coverage(overall.resp),
+    respMedianRecordMaePerMin: resp.fused.medianRecordMaePerMin,
+    respImpedanceFreeMaePerMin: resp.impedanceFree.maePerMin,
+    respImpedanceFreeCoverage: resp.impedanceFree.coverage,
     respDirectMaePerMin: mae(overall.respDirect),
     respDirectCoveragePercent: coverage(overall.respDirect),
     respPpgMaePerMin: mae(overall.respPpg),
     respPpgCoveragePercent: coverage(overall.respPpg),
+    resp,
   };
   const alignment =
     'causal, 1 s batches; at each second t from 32 s: pulse rate (last 16 s of pulses) vs the monitor PULSE stamped t; ' +
-    'fused respiration rate vs the mean of the annotators\' rates from their breath marks in the 32 s ending at t';
+    'respiration rates vs the mean of the annotators\' rates from their breath marks in the 32 s ending at t';
   if (options.json) {
     out.write(`${JSON.stringify({ records, overall: summary, alignment })}\n`);
     return 0;
   }
+  const hasImpedance = all.some((t) => t.respDirect.referenceSeconds > 0);
+  const respLine = (label: string, f: RespFigures): string => {
+    const withdrawn = Object.entries(f.withdrawn)
+      .map(([reason, n]) => `${reason} ${pct(f.referenceSeconds > 0 ? n / f.referenceSeconds : null)} %`)
+      .join(', ');
+    return `${label.padEnd(34)} ${fmt(f.maePerMin).padStart(6)} ${pct(f.coverage).padStart(6)} ${pct(f.withinTwoShare).padStart(7)} ${fmt(f.medianRecordMaePerMin).padStart(10)}   ${withdrawn || '-'}`;
+  };
   const lines = [
     `Pulse and respiration rate on ${dir} (${names.length} records).`,
-    `Alignment: ${alignment}. MAE in /min; cover = share of reference seconds with an estimate;`,
-    'overall pools every scored second. resp = fused (impedance first, PPG modulation second); direct = impedance only; ppg = PPG modulation only.',
+    `Alignment: ${alignment}. MAE in /min over published values; cover = share of reference seconds with a published value;`,
+    'overall pools every scored second. resp = fused from what the records contain (impedance first when present, else ECG and PPG modulations);',
+    'free = fused without the impedance channel (ECG lead II and PPG); direct = impedance only; ecg, ppg = that source\'s modulations only.',
     '',
-    'record     pulse MAE cover%  resp MAE cover%  direct MAE  ppg MAE cover%',
+    'record     pulse MAE cover%  resp MAE cover%  free MAE cover%  direct MAE  ecg MAE  ppg MAE cover%',
     ...records.map(
       (r) =>
-        `${r.record.padEnd(10)} ${fmt(r.pulseMaePerMin).padStart(9)} ${fmt(r.pulseCoveragePercent, 0).padStart(6)} ${fmt(r.respMaePerMin).padStart(9)} ${fmt(r.respCoveragePercent, 0).padStart(6)} ${fmt(r.respDirectMaePerMin).padStart(11)} ${fmt(r.respPpgMaePerMin).padStart(8)} ${fmt(r.respPpgCoveragePercent, 0).padStart(6)}`,
+        `${r.record.padEnd(10)} ${fmt(r.pulseMaePerMin).padStart(9)} ${fmt(r.pulseCoveragePercent, 0).padStart(6)} ${fmt(r.respMaePerMin).padStart(9)} ${fmt(r.respCoveragePercent, 0).padStart(6)} ${fmt(r.respImpedanceFreeMaePerMin).padStart(9)} ${fmt(r.respImpedanceFreeCoveragePercent, 0).padStart(6)} ${fmt(r.respDirectMaePerMin).padStart(11)} ${fmt(r.respEcgMaePerMin).padStart(8)} ${fmt(r.respPpgMaePerMin).padStart(8)} ${fmt(r.respPpgCoveragePercent, 0).padStart(6)}`,
     ),
-    `${'overall'.padEnd(10)} ${fmt(summary.pulseMaePerMin).padStart(9)} ${fmt(summary.pulseCoveragePercent, 0).padStart(6)} ${fmt(summary.respMaePerMin).padStart(9)} ${fmt(summary.respCoveragePercent, 0).padStart(6)} ${fmt(summary.respDirectMaePerMin).padStart(11)} ${fmt(summary.respPpgMaePerMin).padStart(8)} ${fmt(summary.respPpgCoveragePercent, 0).padStart(6)}`,
+    `${'overall'.padEnd(10)} ${fmt(summary.pulseMaePerMin).padStart(9)} ${fmt(summary.pulseCoveragePercent, 0).padStart(6)} ${fmt(summary.respMaePerMin).padStart(9)} ${fmt(summary.respCoveragePercent, 0).padStart(6)} ${fmt(resp.impedanceFree.maePerMin).padStart(9)} ${fmt(coverage(overall.respImpedanceFree), 0).padStart(6)} ${fmt(summary.respDirectMaePerMin).padStart(11)} ${fmt(mae(overall.respEcg)).padStart(8)} ${fmt(summary.respPpgMaePerMin).padStart(8)} ${fmt(summary.respPpgCoveragePercent, 0).padStart(6)}`,
+    '',
+    `${'respiration (pooled)'.padEnd(34)} ${'MAE'.padStart(6)} ${'cover%'.padStart(6)} ${'within2%'.padStart(7)} ${'median rec'.padStart(10)}   withdrawn (share of reference seconds, by reason)`,
+    respLine(hasImpedance ? 'fused, impedance first' : 'fused (no impedance in the records)', resp.fused),
+    respLine('fused, impedance excluded', resp.impedanceFree),
+    respLine(`  first ${half} records`, resp.impedanceFreeFirstHalf),
+    respLine(`  last ${all.length - half} records`, resp.impedanceFreeSecondHalf),
+    respLine(`  records 1, 3, 5... (${half})`, resp.impedanceFreeOddRecords),
+    respLine(`  records 2, 4, 6... (${all.length - half})`, resp.impedanceFreeEvenRecords),
+    ...(hasImpedance ? [respLine('impedance only', resp.impedance)] : []),
+    respLine('ECG lead II modulations only', resp.ecg),
+    respLine('PPG modulations only', resp.ppg),
     '',
     `targets: pulse MAE <= 2 /min: ${summary.pulseMaePerMin !== null && summary.pulseMaePerMin <= 2 ? 'met' : 'NOT met'}; ` +
-      `resp MAE <= 2 /min: ${summary.respMaePerMin !== null && summary.respMaePerMin <= 2 ? 'met' : 'NOT met'}`,
+      `resp MAE <= 2 /min: ${summary.respMaePerMin !== null && summary.respMaePerMin <= 2 ? 'met' : 'NOT met'}; ` +
+      `impedance-free resp MAE <= 2 /min with coverage >= 90 %: ${
+        resp.impedanceFree.maePerMin !== null && resp.impedanceFree.maePerMin <= 2 && (resp.impedanceFree.coverage ?? 0) >= 0.9 ? 'met' : 'NOT met'
+      }`,
   ];
   out.write(`${lines.join('\n')}\n`);
   return 0;

@@ -22,14 +22,18 @@ import { join, resolve } from 'node:path';
 import { NativeError, guardNativeCall, messageOf } from './native-error';
 import type { News2Input, News2Outcome } from './news2-types';
 import type {
+  EcgRespProcessor,
   FusedResp,
+  FusedRespSources,
   NumericsFilter,
   NumericsOptions,
   PpgOptions,
   PpgProcessor,
   QrsDetector,
   QrsOptions,
+  RawEcgRespProcessor,
   RawFusedResp,
+  RawFusedRespSources,
   RawNumericsFilter,
   RawPpgProcessor,
   RawQrsDetector,
@@ -37,8 +41,19 @@ import type {
   RawRespSource,
   RespProcessor,
   RespSourceInput,
+  RespSources,
 } from './signal-processing';
-import { fusedFromRaw, rawSource, wrapNumericsFilter, wrapPpgProcessor, wrapQrsDetector, wrapRespProcessor } from './signal-processing';
+import {
+  fusedFromRaw,
+  fusedSourcesFromRaw,
+  rawRespSources,
+  rawSource,
+  wrapEcgRespProcessor,
+  wrapNumericsFilter,
+  wrapPpgProcessor,
+  wrapQrsDetector,
+  wrapRespProcessor,
+} from './signal-processing';
 
 export { NativeError, guardNativeCall } from './native-error';
 export type { NativeErrorCode } from './native-error';
@@ -54,8 +69,12 @@ export type {
   Spo2Scale,
 } from './news2-types';
 export type {
+  EcgRespProcessor,
   EcgStatus,
   FusedResp,
+  FusedRespSources,
+  ModulationResp,
+  ModulationRespStatus,
   NumericsBatch,
   NumericsFilter,
   NumericsOptions,
@@ -68,6 +87,7 @@ export type {
   RespEstimate,
   RespProcessor,
   RespSourceInput,
+  RespSources,
   SignalError,
   SignalRejected,
   Spo2Calibration,
@@ -92,6 +112,13 @@ export interface NativeApi {
   createRespProcessor(sampleRateHz: number): RespProcessor;
   /** Fuses a direct and a PPG-derived respiration rate (docs/signal-processing.md). */
   fuseRespRate(direct: RespSourceInput, ppg: RespSourceInput): FusedResp;
+  /** A streaming ECG-derived respiration processor for one lead at `sampleRateHz`; throws `NativeError` naming a bad parameter. */
+  createEcgRespProcessor(sampleRateHz: number): EcgRespProcessor;
+  /**
+   * Fuses every respiration source a device has (docs/signal-processing.md): the direct one when
+   * its quality is good, otherwise the ECG and PPG modulations; says which it used and why a rate is withdrawn.
+   */
+  fuseRespSources(sources: RespSources): FusedRespSources;
   /** Artifact rejection and smoothing of ~1 Hz numerics; throws `NativeError` naming a bad parameter. */
   createNumericsFilter(options: NumericsOptions): NumericsFilter;
 }
@@ -106,6 +133,8 @@ interface RawAddon {
   PpgProcessor: new (sampleRateHz: number, options?: PpgOptions) => RawPpgProcessor;
   RespProcessor: new (sampleRateHz: number) => RawRespProcessor;
   fuseRespRate(direct: RawRespSource, ppg: RawRespSource): RawFusedResp;
+  EcgRespProcessor: new (sampleRateHz: number) => RawEcgRespProcessor;
+  fuseRespSources(direct?: RawRespSource, ecg?: RawEcgRespProcessor, ppg?: RawPpgProcessor): RawFusedRespSources;
   NumericsFilter: new (options: NumericsOptions) => RawNumericsFilter;
 }
 
@@ -118,6 +147,8 @@ const EXPORTS: readonly (keyof RawAddon)[] = [
   'PpgProcessor',
   'RespProcessor',
   'fuseRespRate',
+  'EcgRespProcessor',
+  'fuseRespSources',
   'NumericsFilter',
 ];
 
@@ -203,6 +234,13 @@ function guardedApi(file: string, addon: RawAddon): NativeApi {
     fuseRespRate: guardNativeCall('fuseRespRate', (direct: RespSourceInput, ppg: RespSourceInput) =>
       fusedFromRaw(addon.fuseRespRate(rawSource(direct), rawSource(ppg))),
     ),
+    createEcgRespProcessor: guardNativeCall('EcgRespProcessor', (sampleRateHz: number) =>
+      wrapEcgRespProcessor(new addon.EcgRespProcessor(sampleRateHz)),
+    ),
+    fuseRespSources: guardNativeCall('fuseRespSources', (sources: RespSources) => {
+      const raw = rawRespSources(sources);
+      return fusedSourcesFromRaw(addon.fuseRespSources(raw.direct, raw.ecg, raw.ppg));
+    }),
     createNumericsFilter: guardNativeCall('NumericsFilter', (options: NumericsOptions) =>
       wrapNumericsFilter(new addon.NumericsFilter(options)),
     ),

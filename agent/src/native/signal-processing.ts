@@ -125,6 +125,46 @@ export interface FusedResp {
   source: 'direct' | 'ppg' | 'none';
 }
 
+/** Why a modulation-derived respiration rate is (not) reported. */
+export type ModulationRespStatus = 'ok' | 'learning' | 'low-quality' | 'no-signal';
+
+/** A respiration rate from the ECG's (or the PPG's) respiratory modulations. */
+export interface ModulationResp {
+  ok: true;
+  /** Breaths per minute, or `null` when withdrawn (see `status`). */
+  respRatePerMin: number | null;
+  quality: number;
+  status: ModulationRespStatus;
+  /** The modulations whose spectra were averaged (e.g. `ecg-baseline`, `ecg-amplitude`). */
+  modulations: string[];
+}
+
+/** Streaming ECG-derived respiration for one lead (docs/signal-processing.md, "ECG-derived respiration"). */
+export interface EcgRespProcessor {
+  /** `samples` of the lead and the `beatSampleIndexes` its QRS detector returned for the same batch. */
+  process(samples: Float32Array, beatSampleIndexes: Float64Array): ModulationResp | SignalRejected;
+}
+
+/** The respiration sources a device has, for `fuseRespSources`; each is optional. */
+export interface RespSources {
+  /** Impedance or accelerometer estimate. */
+  direct?: RespSourceInput;
+  /** The ECG-derived respiration processor of the lead. */
+  ecg?: EcgRespProcessor;
+  /** The PPG processor (its pulses' modulations). */
+  ppg?: PpgProcessor;
+}
+
+/** A respiration rate fused from every source a device has, with the source used and why a rate is withdrawn. */
+export interface FusedRespSources {
+  respRatePerMin: number | null;
+  quality: number;
+  source: 'direct' | 'ecg' | 'ppg' | 'ecg+ppg' | 'none';
+  status: ModulationRespStatus | 'no-source';
+  /** The ECG and PPG modulations averaged (empty when the direct source was used). */
+  modulations: string[];
+}
+
 /** Options of a numerics filter. */
 export interface NumericsOptions {
   /** Plausible range; readings outside are rejected. */
@@ -197,6 +237,23 @@ export interface RawFusedResp {
   quality: number;
   source: FusedResp['source'];
 }
+export interface RawModulationResp {
+  ok: true;
+  respRatePerMin?: number;
+  quality: number;
+  status: ModulationRespStatus;
+  modulations: string[];
+}
+export interface RawEcgRespProcessor {
+  process(samples: Float32Array, beatSampleIndexes: Float64Array): RawModulationResp | SignalRejected;
+}
+export interface RawFusedRespSources {
+  respRatePerMin?: number;
+  quality: number;
+  source: FusedRespSources['source'];
+  status: FusedRespSources['status'];
+  modulations: string[];
+}
 export interface RawNumericsFilter {
   process(timesS: Float64Array, values: Float64Array): NumericsBatch | SignalRejected;
   readonly delayReadings: number;
@@ -224,8 +281,30 @@ export function wrapQrsDetector(raw: RawQrsDetector): QrsDetector {
   };
 }
 
+/**
+ * The addon's processor behind each wrapper that `fuseRespSources` may be given (the
+ * addon reads their state directly; a wrapper not made here has none).
+ */
+const rawPpgProcessors = new WeakMap<PpgProcessor, RawPpgProcessor>();
+const rawEcgRespProcessors = new WeakMap<EcgRespProcessor, RawEcgRespProcessor>();
+
+/** The addon's processors behind `sources`' wrappers (`undefined` where absent or not made by this module). */
+export function rawRespSources(sources: RespSources): { direct: RawRespSource | undefined; ecg: RawEcgRespProcessor | undefined; ppg: RawPpgProcessor | undefined } {
+  return {
+    direct: sources.direct === undefined ? undefined : rawSource(sources.direct),
+    ecg: sources.ecg === undefined ? undefined : rawEcgRespProcessors.get(sources.ecg),
+    ppg: sources.ppg === undefined ? undefined : rawPpgProcessors.get(sources.ppg),
+  };
+}
+
 /** The typed processor over the addon's `PpgProcessor` (unavailable values are `null`). */
 export function wrapPpgProcessor(raw: RawPpgProcessor): PpgProcessor {
+  const wrapper = wrapPpgProcessorCalls(raw);
+  rawPpgProcessors.set(wrapper, raw);
+  return wrapper;
+}
+
+function wrapPpgProcessorCalls(raw: RawPpgProcessor): PpgProcessor {
   return {
     process: guardNativeCall('PpgProcessor.process', (ir: Float32Array, red?: Float32Array): PpgBatch | SignalRejected => {
       const r = red === undefined ? raw.process(ir) : raw.process(ir, red);
@@ -254,6 +333,23 @@ export function wrapRespProcessor(raw: RawRespProcessor): RespProcessor {
       return r.ok ? { ok: true, respRatePerMin: r.respRatePerMin ?? null, quality: r.quality } : r;
     }),
   };
+}
+
+/** The typed processor over the addon's `EcgRespProcessor` (a withdrawn rate is `null`). */
+export function wrapEcgRespProcessor(raw: RawEcgRespProcessor): EcgRespProcessor {
+  const wrapper: EcgRespProcessor = {
+    process: guardNativeCall('EcgRespProcessor.process', (samples: Float32Array, beatSampleIndexes: Float64Array): ModulationResp | SignalRejected => {
+      const r = raw.process(samples, beatSampleIndexes);
+      return r.ok ? { ok: true, respRatePerMin: r.respRatePerMin ?? null, quality: r.quality, status: r.status, modulations: r.modulations } : r;
+    }),
+  };
+  rawEcgRespProcessors.set(wrapper, raw);
+  return wrapper;
+}
+
+/** The addon's fused rate of `fuseRespSources`, with a withdrawn rate as `null`. */
+export function fusedSourcesFromRaw(r: RawFusedRespSources): FusedRespSources {
+  return { respRatePerMin: r.respRatePerMin ?? null, quality: r.quality, source: r.source, status: r.status, modulations: r.modulations };
 }
 
 /** A `fuseRespRate` source as the addon takes it (an unavailable rate is left out). */

@@ -1,5 +1,6 @@
 //! Streaming signal processors of `vigil-core` as JavaScript classes: ECG (`QrsDetector`),
-//! PPG (`PpgProcessor`), respiration (`RespProcessor`, `fuseRespRate`) and numerics
+//! PPG (`PpgProcessor`), respiration (`RespProcessor`, `EcgRespProcessor`, `fuseRespRate`,
+//! `fuseRespSources`) and numerics
 //! (`NumericsFilter`).
 //!
 //! Every call takes a whole batch (a typed array) and returns the batch's results. A bad
@@ -11,7 +12,7 @@ use napi::Either;
 use napi::bindgen_prelude::{Float32ArraySlice, Float64Array, Float64ArraySlice, Uint8Array};
 use napi_derive::napi;
 use vigil_core::dsp::{ConfigError, SampleError};
-use vigil_core::{ecg, numerics, ppg, qrs, resp};
+use vigil_core::{ecg, edr, modulation, numerics, ppg, qrs, resp};
 
 fn config_error(e: ConfigError) -> napi::Error {
     napi::Error::new(napi::Status::InvalidArg, e.to_string())
@@ -329,6 +330,103 @@ pub fn fuse_resp_rate(direct: RespSourceInput, ppg: RespSourceInput) -> FusedRes
     };
     let fused = resp::fuse(to_core(direct), to_core(ppg));
     FusedRespJs { resp_rate_per_min: fused.rate_per_min, quality: fused.quality, source: fused.source.name().to_owned() }
+}
+
+/// A respiration rate from the ECG's or the PPG's modulations.
+#[napi(object)]
+pub struct ModulationRespJs {
+    /// Always `true` when returned by `EcgRespProcessor.process`.
+    #[napi(ts_type = "true")]
+    pub ok: bool,
+    /// Breaths per minute; absent when withdrawn (see `status`).
+    #[napi(js_name = "respRatePerMin")]
+    pub resp_rate_per_min: Option<f64>,
+    /// Quality, 0 to 1.
+    pub quality: f64,
+    /// Why the rate is (not) reported.
+    #[napi(ts_type = "'ok' | 'learning' | 'low-quality' | 'no-signal'")]
+    pub status: String,
+    /// The modulations whose spectra were averaged.
+    pub modulations: Vec<String>,
+}
+
+fn modulation_js(f: &modulation::FusedModulations) -> ModulationRespJs {
+    ModulationRespJs {
+        ok: true,
+        resp_rate_per_min: f.estimate.rate_per_min,
+        quality: f.estimate.quality,
+        status: f.estimate.status.name().to_owned(),
+        modulations: f.used.iter().map(|m| m.name().to_owned()).collect(),
+    }
+}
+
+/// Streaming ECG-derived respiration for one lead: fed the lead and the beats its
+/// `QrsDetector` found in the same batch.
+#[napi]
+pub struct EcgRespProcessor {
+    inner: edr::EcgRespiration,
+}
+
+#[napi]
+impl EcgRespProcessor {
+    /// A processor at `sampleRateHz` (the lead's). Throws on a bad parameter, naming it.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(sample_rate_hz: f64) -> napi::Result<Self> {
+        edr::EcgRespiration::new(sample_rate_hz).map(|inner| Self { inner }).map_err(config_error)
+    }
+
+    /// Processes one batch of the lead and the beats (`beatSampleIndexes` of the
+    /// `QrsDetector`'s batch over the same samples).
+    #[napi(catch_unwind)]
+    pub fn process(&mut self, samples: Float32ArraySlice, beat_sample_indexes: Float64ArraySlice) -> Either<ModulationRespJs, SignalRejected> {
+        let beats: Vec<u64> =
+            beat_sample_indexes.iter().filter(|b| b.is_finite() && **b >= 0.0).map(|&b| b as u64).collect();
+        match self.inner.process(&samples, &beats) {
+            Ok(f) => Either::A(modulation_js(&f)),
+            Err(e) => Either::B(rejected(e)),
+        }
+    }
+}
+
+/// A respiration rate fused from every source a device has.
+#[napi(object)]
+pub struct FusedRespSourcesJs {
+    /// Breaths per minute, absent when withdrawn (see `status`).
+    #[napi(js_name = "respRatePerMin")]
+    pub resp_rate_per_min: Option<f64>,
+    /// Quality, 0 to 1.
+    pub quality: f64,
+    /// The source used.
+    #[napi(ts_type = "'direct' | 'ecg' | 'ppg' | 'ecg+ppg' | 'none'")]
+    pub source: String,
+    /// Why the rate is (not) reported.
+    #[napi(ts_type = "'ok' | 'learning' | 'low-quality' | 'no-signal' | 'no-source'")]
+    pub status: String,
+    /// The ECG and PPG modulations whose spectra were averaged (empty for `direct`).
+    pub modulations: Vec<String>,
+}
+
+/// Fuses the respiration sources a device has (docs/signal-processing.md): the direct one
+/// (impedance or accelerometer) when its quality is good, otherwise the modulations of the
+/// ECG and the PPG. Each argument may be absent.
+#[napi(catch_unwind, js_name = "fuseRespSources")]
+pub fn fuse_resp_sources(
+    direct: Option<RespSourceInput>,
+    ecg: Option<&EcgRespProcessor>,
+    ppg: Option<&PpgProcessor>,
+) -> FusedRespSourcesJs {
+    let direct = direct.map(|s| resp::RespEstimate {
+        rate_per_min: s.resp_rate_per_min.filter(|r| r.is_finite()),
+        quality: if s.quality.is_finite() { s.quality.clamp(0.0, 1.0) } else { 0.0 },
+    });
+    let fused = resp::fuse_sources(direct, ecg.map(|e| &e.inner), ppg.map(|p| p.inner.respiration()));
+    FusedRespSourcesJs {
+        resp_rate_per_min: fused.rate_per_min,
+        quality: fused.quality,
+        source: fused.source.name().to_owned(),
+        status: fused.status.name().to_owned(),
+        modulations: fused.modulations.iter().map(|m| m.name().to_owned()).collect(),
+    }
 }
 
 /// Options of a `NumericsFilter`.

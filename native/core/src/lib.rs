@@ -14,9 +14,11 @@
 
 pub mod dsp;
 pub mod ecg;
+pub mod edr;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod heart_rate;
+pub mod modulation;
 pub mod news2;
 pub mod numerics;
 pub mod ppg;

@@ -413,6 +413,11 @@ impl PpgAnalyzer {
         })
     }
 
+    /// The respiration carried by the pulses.
+    pub fn respiration(&self) -> &PpgRespiration {
+        &self.resp
+    }
+
     /// Number of samples processed so far.
     pub fn samples_seen(&self) -> u64 {
         self.index
@@ -434,6 +439,7 @@ impl PpgAnalyzer {
             let r = red.and_then(|red| red.get(i)).map(|&v| f64::from(v));
             self.step(f64::from(x), r, &mut pulses);
         }
+        self.resp.advance_to(self.index);
         Ok(self.report(pulses))
     }
 

@@ -1,6 +1,7 @@
 //! Respiration rate: from an impedance-pneumography or accelerometer signal
 //! ([`RespAnalyzer`]), from the respiratory modulation of a PPG ([`PpgRespiration`], fed by
-//! [`crate::ppg`]), and the fusion of the two ([`fuse`]).
+//! [`crate::ppg`]) and of an ECG lead ([`crate::edr`]), and their fusion ([`fuse`],
+//! [`fuse_sources`]).
 //!
 //! Breath counting (both sources) follows the "count-orig" method of Schäfer and Kratky
 //! (Ann Biomed Eng 36(3):476-485, 2008), as evaluated on this kind of data by Charlton et
@@ -19,20 +20,27 @@
 //! reported only when at least 2 breaths were counted and its quality is at least
 //! [`MIN_QUALITY`]; otherwise it is unavailable.
 //!
-//! PPG modulation: for each pulse, the baseline (respiratory-induced intensity variation,
-//! RIIV), the amplitude (RIAV) and the interval from the previous pulse (RIFV) are
-//! interpolated linearly onto the 4 Hz grid; each series is counted as above, and the
-//! three rates are fused by the "smart fusion" of Karlen et al. (IEEE TBME 60(7):1946-1953,
-//! 2013): the mean of the available rates when their standard deviation is under
-//! 4 breaths/min, otherwise unavailable.
+//! PPG modulation ([`PpgRespiration`]): for each pulse, the baseline (respiratory-induced
+//! intensity variation, RIIV), the amplitude (RIAV) and the interval from the previous
+//! pulse (RIFV) are resampled onto the 4 Hz grid and fused by their spectra
+//! ([`crate::modulation`]); the ECG's modulations are in [`crate::edr`]. The count-orig
+//! estimate of each PPG modulation is kept for diagnostics ([`PpgRespiration::estimates`]).
 //!
-//! Fusion of the sources ([`fuse`]): the direct measurement (impedance or accelerometer)
-//! is used when its quality is at least [`MIN_QUALITY`]; otherwise the PPG-derived rate
-//! when its quality is; otherwise none. When both are usable and differ by more than
-//! [`DISAGREEMENT_PER_MIN`], the direct rate is still reported but the quality is the
-//! lower of the two, so that a consumer can see the disagreement.
+//! Fusion of a direct measurement with the PPG ([`fuse`]): the direct measurement
+//! (impedance or accelerometer) is used when its quality is at least [`MIN_QUALITY`];
+//! otherwise the PPG-derived rate when its quality is; otherwise none. When both are usable
+//! and differ by more than [`DISAGREEMENT_PER_MIN`], the direct rate is still reported but
+//! the quality is the lower of the two, so that a consumer can see the disagreement.
+//!
+//! Fusion of every source a device has ([`fuse_sources`]): the same rule for the direct
+//! measurement, then the ECG and PPG modulations averaged together, with the sources and
+//! modulations used and the reason when the rate is withdrawn.
 
 use crate::dsp::{Biquad, Cascade, CascadeState, ConfigError, SampleError, check_finite};
+use crate::edr::{EDR_MODULATIONS_USED, EcgRespiration};
+use crate::modulation::{
+    BeatModulations, FusedModulations, MAX_BEAT_GAP_S, Modulation, ModulationSpectrum, RespStatus, fuse_modulations,
+};
 
 /// Rate of the internal respiration series, Hz.
 pub const SERIES_RATE_HZ: f64 = 4.0;
@@ -56,8 +64,6 @@ const MIN_BREATHS: usize = 2;
 /// where it reaches 0.
 const CV_GOOD: f64 = 0.25;
 const CV_BAD: f64 = 0.75;
-/// Smart fusion: the PPG-derived rates must agree within this standard deviation.
-const FUSION_MAX_SD_PER_MIN: f64 = 4.0;
 /// Window length in series samples.
 const WINDOW_SAMPLES: usize = (WINDOW_S * SERIES_RATE_HZ) as usize;
 
@@ -142,7 +148,7 @@ pub fn count_breaths(series: &[f64]) -> RespEstimate {
 
 /// The last [`WINDOW_S`] seconds of a 4 Hz series, band-passed to the respiration band.
 #[derive(Debug, Clone)]
-struct Series {
+pub(crate) struct Series {
     band: Cascade,
     state: CascadeState,
     started: bool,
@@ -152,13 +158,13 @@ struct Series {
 }
 
 impl Series {
-    fn new() -> Result<Self, ConfigError> {
+    pub(crate) fn new() -> Result<Self, ConfigError> {
         let band = Cascade::bandpass("sampleRateHz", "sampleRateHz", SERIES_RATE_HZ, BAND_LOW_HZ, BAND_HIGH_HZ)?;
         let state = band.new_state();
         Ok(Self { band, state, started: false, values: vec![0.0; WINDOW_SAMPLES], next: 0, filled: 0 })
     }
 
-    fn push(&mut self, x: f64) {
+    pub(crate) fn push(&mut self, x: f64) {
         if !self.started {
             self.state = self.band.steady_state(x);
             self.started = true;
@@ -172,7 +178,7 @@ impl Series {
     }
 
     /// The window in time order, once full.
-    fn window(&self) -> Option<Vec<f64>> {
+    pub(crate) fn window(&self) -> Option<Vec<f64>> {
         if self.filled < WINDOW_SAMPLES {
             return None;
         }
@@ -180,7 +186,7 @@ impl Series {
         Some(older.iter().chain(newer).copied().collect())
     }
 
-    fn estimate(&self) -> RespEstimate {
+    pub(crate) fn estimate(&self) -> RespEstimate {
         self.window().map_or_else(RespEstimate::default, |w| count_breaths(&w))
     }
 }
@@ -275,74 +281,70 @@ pub struct PulseFeatures {
     pub interval_s: f64,
 }
 
+/// The PPG modulations, in the order of [`PpgRespiration::spectra`].
+pub const PPG_MODULATIONS: [Modulation; 3] = [Modulation::PpgBaseline, Modulation::PpgAmplitude, Modulation::PpgInterval];
+
 /// Respiration rate from the respiratory modulation of a PPG's pulses (see the module
 /// documentation), streaming.
 #[derive(Debug, Clone)]
 pub struct PpgRespiration {
+    modulations: BeatModulations,
     sample_rate_hz: f64,
-    series: [Series; 3],
-    last: Option<PulseFeatures>,
-    /// Next 4 Hz grid point, as a fractional sample index.
-    next_grid: f64,
+    /// Samples of the PPG seen so far ([`Self::advance_to`]).
+    now: u64,
 }
 
 impl PpgRespiration {
     /// For pulses indexed at `sample_rate_hz`.
     pub fn new(sample_rate_hz: f64) -> Result<Self, ConfigError> {
-        crate::dsp::check_sample_rate("sampleRateHz", sample_rate_hz)?;
-        Ok(Self { sample_rate_hz, series: [Series::new()?, Series::new()?, Series::new()?], last: None, next_grid: 0.0 })
+        Ok(Self { modulations: BeatModulations::new(sample_rate_hz, PPG_MODULATIONS.len())?, sample_rate_hz, now: 0 })
     }
 
     /// Adds the features of the next pulse (pulses must come in increasing index order;
     /// others are ignored).
     pub fn push(&mut self, pulse: PulseFeatures) {
-        let Some(prev) = self.last else {
-            self.last = Some(pulse);
-            // The grid starts at the first pulse.
-            self.next_grid = pulse.index as f64;
-            return;
-        };
-        if pulse.index <= prev.index {
-            return;
-        }
-        let step = self.sample_rate_hz / SERIES_RATE_HZ;
-        let span = (pulse.index - prev.index) as f64;
-        let from = [prev.baseline, prev.amplitude, prev.interval_s];
-        let to = [pulse.baseline, pulse.amplitude, pulse.interval_s];
-        while self.next_grid <= pulse.index as f64 {
-            let f = (self.next_grid - prev.index as f64) / span;
-            for ((series, a), b) in self.series.iter_mut().zip(from).zip(to) {
-                series.push(a + (b - a) * f);
-            }
-            self.next_grid += step;
-        }
-        self.last = Some(pulse);
+        self.modulations.push(pulse.index, &[pulse.baseline, pulse.amplitude, pulse.interval_s]);
     }
 
-    /// The fused estimate of the three modulations (smart fusion).
+    /// Tells how many PPG samples have been seen (so that pulses that stop are noticed).
+    pub fn advance_to(&mut self, samples_seen: u64) {
+        self.now = self.now.max(samples_seen);
+    }
+
+    /// The time-averaged spectrum of each modulation, in the order of [`PPG_MODULATIONS`]
+    /// (none once the pulses stopped for [`crate::modulation::MAX_BEAT_GAP_S`]).
+    pub fn spectra(&self) -> Vec<Option<ModulationSpectrum>> {
+        self.modulations.spectra(self.now)
+    }
+
+    /// The PPG-only estimate: its three modulations fused by
+    /// [`crate::modulation::fuse_modulations`], with the modulations used.
+    pub fn fused(&self) -> FusedModulations {
+        let spectra = self.spectra();
+        let inputs: Vec<(Modulation, Option<&ModulationSpectrum>)> =
+            PPG_MODULATIONS.iter().copied().zip(spectra.iter().map(Option::as_ref)).collect();
+        let mut fused = fuse_modulations(&inputs);
+        let stale = self.now as f64 > MAX_BEAT_GAP_S * self.sample_rate_hz && self.modulations.stale(self.now);
+        if fused.estimate.status == RespStatus::Learning && stale {
+            fused.estimate.status = RespStatus::NoSignal;
+        }
+        fused
+    }
+
+    /// The PPG-only estimate, as a rate and a quality.
     pub fn estimate(&self) -> RespEstimate {
-        let estimates: Vec<RespEstimate> = self.series.iter().map(Series::estimate).collect();
-        let rates: Vec<f64> = estimates.iter().filter_map(|e| e.rate_per_min).collect();
-        let quality = estimates.iter().map(|e| e.quality).fold(0.0, f64::max);
-        if rates.len() < 2 {
-            return RespEstimate { rate_per_min: None, quality: quality.min(MIN_QUALITY * 0.99) };
-        }
-        let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-        let sd = (rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rates.len() as f64).sqrt();
-        if sd < FUSION_MAX_SD_PER_MIN {
-            let q = estimates.iter().filter(|e| e.rate_per_min.is_some()).map(|e| e.quality).sum::<f64>()
-                / rates.len() as f64;
-            RespEstimate { rate_per_min: Some(mean), quality: q }
-        } else {
-            RespEstimate { rate_per_min: None, quality: quality.min(MIN_QUALITY * 0.99) }
-        }
+        let e = self.fused().estimate;
+        RespEstimate { rate_per_min: e.rate_per_min, quality: e.quality }
     }
 
-    /// The three separate estimates (baseline, amplitude and frequency modulation), for
-    /// diagnostics.
+    /// The three separate breath-counting estimates (baseline, amplitude and frequency
+    /// modulation), for diagnostics.
     pub fn estimates(&self) -> [RespEstimate; 3] {
-        let [a, b, c] = &self.series;
-        [a.estimate(), b.estimate(), c.estimate()]
+        let mut out = [RespEstimate::default(); 3];
+        for (o, s) in out.iter_mut().zip(self.modulations.series()) {
+            *o = s.estimate();
+        }
+        out
     }
 }
 
@@ -393,6 +395,103 @@ pub fn fuse(direct: RespEstimate, ppg: RespEstimate) -> FusedResp {
         (None, Some(p)) => FusedResp { rate_per_min: Some(p), quality: ppg.quality, source: RespSource::Ppg },
         (None, None) => FusedResp { rate_per_min: None, quality: direct.quality.max(ppg.quality), source: RespSource::None },
     }
+}
+
+/// The sources a fused respiration rate came from ([`fuse_sources`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FusedSource {
+    /// Impedance pneumography or accelerometer.
+    Direct,
+    /// ECG modulations only.
+    Ecg,
+    /// PPG modulations only.
+    Ppg,
+    /// ECG and PPG modulations.
+    EcgPpg,
+    /// None: the rate is withdrawn.
+    None,
+}
+
+impl FusedSource {
+    /// Stable name, as reported to JavaScript.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Ecg => "ecg",
+            Self::Ppg => "ppg",
+            Self::EcgPpg => "ecg+ppg",
+            Self::None => "none",
+        }
+    }
+}
+
+/// A respiration rate fused from every source a device has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusedRespiration {
+    /// Breaths per minute, `None` when withdrawn (see `status`).
+    pub rate_per_min: Option<f64>,
+    /// Quality, 0 to 1.
+    pub quality: f64,
+    /// The sources used.
+    pub source: FusedSource,
+    /// Why the rate is (not) reported.
+    pub status: RespStatus,
+    /// The ECG and PPG modulations averaged (empty when the direct source was used).
+    pub modulations: Vec<Modulation>,
+}
+
+/// Fuses what a device has (each argument may be absent): the direct measurement
+/// (impedance or accelerometer) when its rate is available with a quality of at least
+/// [`MIN_QUALITY`]; otherwise the ECG and PPG modulations together by
+/// [`crate::modulation::fuse_modulations`] (mechanical modulations first). When the direct
+/// rate is used and the modulations give a rate more than [`DISAGREEMENT_PER_MIN`] away,
+/// the quality is the lower of the two, as in [`fuse`].
+pub fn fuse_sources(
+    direct: Option<RespEstimate>,
+    ecg: Option<&EcgRespiration>,
+    ppg: Option<&PpgRespiration>,
+) -> FusedRespiration {
+    let ecg_spectra = ecg.map(EcgRespiration::spectra).unwrap_or_default();
+    let ppg_spectra = ppg.map(PpgRespiration::spectra).unwrap_or_default();
+    let inputs: Vec<(Modulation, Option<&ModulationSpectrum>)> = EDR_MODULATIONS_USED
+        .iter()
+        .copied()
+        .zip(ecg_spectra.iter().map(Option::as_ref))
+        .chain(PPG_MODULATIONS.iter().copied().zip(ppg_spectra.iter().map(Option::as_ref)))
+        .collect();
+    let modulations = (ecg.is_some() || ppg.is_some()).then(|| fuse_modulations(&inputs));
+    let usable_direct = direct.and_then(|d| d.rate_per_min.filter(|_| d.quality >= MIN_QUALITY).map(|r| (r, d.quality)));
+    if let Some((rate, quality)) = usable_direct {
+        let other = modulations.as_ref().and_then(|m| m.estimate.rate_per_min.map(|r| (r, m.estimate.quality)));
+        let quality = match other {
+            Some((r, q)) if (r - rate).abs() > DISAGREEMENT_PER_MIN => quality.min(q),
+            _ => quality,
+        };
+        return FusedRespiration {
+            rate_per_min: Some(rate),
+            quality,
+            source: FusedSource::Direct,
+            status: RespStatus::Ok,
+            modulations: Vec::new(),
+        };
+    }
+    let direct_quality = direct.map_or(0.0, |d| d.quality);
+    let Some(m) = modulations else {
+        let status = if direct.is_some() { RespStatus::LowQuality } else { RespStatus::NoSource };
+        return FusedRespiration { rate_per_min: None, quality: direct_quality, source: FusedSource::None, status, modulations: Vec::new() };
+    };
+    let source = match (m.used.iter().any(|u| u.from_ecg()), m.used.iter().any(|u| !u.from_ecg())) {
+        _ if m.estimate.rate_per_min.is_none() => FusedSource::None,
+        (true, true) => FusedSource::EcgPpg,
+        (true, false) => FusedSource::Ecg,
+        (false, true) => FusedSource::Ppg,
+        (false, false) => FusedSource::None,
+    };
+    // Nothing to average: "no-signal" when every given source has lost its beats.
+    let no_signal = ecg.is_none_or(|e| e.estimate().estimate.status == RespStatus::NoSignal)
+        && ppg.is_none_or(|p| p.fused().estimate.status == RespStatus::NoSignal);
+    let status = if m.estimate.status == RespStatus::Learning && no_signal { RespStatus::NoSignal } else { m.estimate.status };
+    FusedRespiration { rate_per_min: m.estimate.rate_per_min, quality: m.estimate.quality, source, status, modulations: m.used }
 }
 
 #[cfg(test)]
@@ -490,6 +589,62 @@ mod tests {
         assert_eq!(fuse(poor, poor).rate_per_min, None);
         let low = RespEstimate { rate_per_min: Some(12.0), quality: 0.4 };
         assert_eq!(fuse(low, poor).source, RespSource::None);
+    }
+
+    /// An ECG-respiration processor fed a lead whose R amplitude breathes at `rate`.
+    fn ecg_respiration(rate: f64, seconds: f64) -> EcgRespiration {
+        let fs = 125.0;
+        let mut e = EcgRespiration::new(fs).unwrap();
+        let mut beats = Vec::new();
+        let mut t = 0.5;
+        while t < seconds {
+            beats.push((t * fs) as u64);
+            t += 60.0 / 70.0;
+        }
+        let samples: Vec<f32> = (0..(seconds * fs) as usize)
+            .map(|i| {
+                let ts = i as f64 / fs;
+                let near = beats.iter().map(|&b| (ts - b as f64 / fs).abs()).fold(f64::MAX, f64::min);
+                let gain = 1.0 + 0.15 * (2.0 * PI * rate / 60.0 * ts).sin();
+                (gain * (-near * near / (2.0 * 0.012 * 0.012)).exp()) as f32
+            })
+            .collect();
+        for (k, chunk) in samples.chunks(125).enumerate() {
+            let from = (k * 125) as u64;
+            let batch: Vec<u64> = beats.iter().copied().filter(|&b| b >= from && b < from + 125).collect();
+            e.process(chunk, &batch).unwrap();
+        }
+        e
+    }
+
+    #[test]
+    fn req_sig_021_fuse_sources_direct_first_then_the_modulations_and_says_which() {
+        let ecg = ecg_respiration(14.0, 80.0);
+        let good = RespEstimate { rate_per_min: Some(16.0), quality: 0.9 };
+        let d = fuse_sources(Some(good), Some(&ecg), None);
+        assert_eq!((d.rate_per_min, d.source, d.status), (Some(16.0), FusedSource::Direct, RespStatus::Ok));
+        assert!(d.modulations.is_empty());
+        let poor = RespEstimate { rate_per_min: None, quality: 0.1 };
+        let m = fuse_sources(Some(poor), Some(&ecg), None);
+        assert_eq!((m.source, m.status), (FusedSource::Ecg, RespStatus::Ok), "{m:?}");
+        assert!((m.rate_per_min.unwrap() - 14.0).abs() < 1.0, "{m:?}");
+        assert!(m.modulations.contains(&Modulation::EcgAmplitude));
+        // Accelerometer (direct) disagreeing with the modulations: its rate, the lower quality.
+        let far = fuse_sources(Some(RespEstimate { rate_per_min: Some(30.0), quality: 0.9 }), Some(&ecg), None);
+        assert_eq!((far.rate_per_min, far.quality), (Some(30.0), 0.9_f64.min(m.quality)));
+        let near = fuse_sources(Some(RespEstimate { rate_per_min: Some(15.0), quality: 0.6 }), Some(&ecg), None);
+        assert_eq!((near.rate_per_min, near.quality), (Some(15.0), 0.6), "agreeing sources keep the direct quality");
+    }
+
+    #[test]
+    fn req_sig_022_fuse_sources_withdraws_with_its_reason() {
+        let none = fuse_sources(None, None, None);
+        assert_eq!((none.rate_per_min, none.source, none.status), (None, FusedSource::None, RespStatus::NoSource));
+        let poor = RespEstimate { rate_per_min: Some(12.0), quality: 0.2 };
+        let low = fuse_sources(Some(poor), None, None);
+        assert_eq!((low.rate_per_min, low.status), (None, RespStatus::LowQuality));
+        let learning = fuse_sources(None, Some(&ecg_respiration(14.0, 20.0)), Some(&PpgRespiration::new(125.0).unwrap()));
+        assert_eq!((learning.rate_per_min, learning.status), (None, RespStatus::Learning));
     }
 
     #[test]
