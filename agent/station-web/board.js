@@ -70,7 +70,7 @@
     ward: null,
     /** Every bed's view as merged from the events; ages as `bornAt` (performance.now() of age 0). */
     beds: new Map(),
-    /** Per bed: {tile, parts} (parts: patchTile's cache). */
+    /** Per bed: {tile, parts, behind} (parts: patchTile's cache; behind: the change not drawn while off screen, undefined when none). */
     tiles: new Map(),
     order: [],
     /** Per bed: its rank on the board, "priority|risk" (the board is sorted again only when one moves). */
@@ -198,15 +198,36 @@
     updateLink();
   }
 
+  /**
+   * A tile came on screen or went off it. One coming on screen is first brought up to date with
+   * what it was not drawn with while off screen (drawWard), then its ages.
+   */
   function onVisibility(entries) {
+    const focusKey = document.activeElement?.dataset?.focusKey;
     for (const entry of entries) {
-      if (entry.isIntersecting) {
-        state.visible.add(entry.target);
-        tickAgesIn(entry.target);
-      } else {
+      if (!entry.isIntersecting) {
         state.visible.delete(entry.target);
+        continue;
       }
+      state.visible.add(entry.target);
+      const tile = state.tiles.get(entry.target.dataset.bed);
+      const bed = state.beds.get(entry.target.dataset.bed);
+      if (tile && bed && tile.behind !== undefined) {
+        patchTile(tile.tile, tile.parts, bed, false, tile.behind);
+        tile.behind = undefined;
+        tile.tile.classList.remove('tile-behind');
+      }
+      tickAgesIn(entry.target);
     }
+    if (focusKey && document.activeElement?.dataset?.focusKey !== focusKey) {
+      document.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+    }
+  }
+
+  /** Two changes of a bed as one: every part either named (null: every part). */
+  function unionChange(before, change) {
+    if (before === null || change === null) return null;
+    return { ...before, ...change, values: [...(before.values ?? []), ...(change.values ?? [])] };
   }
 
   // ---- the station link ----------------------------------------------------------------------
@@ -405,11 +426,7 @@
       state.undrawn ??= new Map();
       for (const [key, change] of changes) {
         // A bed changed twice before the frame: drawn from every part either change named.
-        if (!state.undrawn.has(key)) state.undrawn.set(key, change);
-        else {
-          const before = state.undrawn.get(key);
-          state.undrawn.set(key, before === null || change === null ? null : { ...before, ...change, values: [...(before.values ?? []), ...(change.values ?? [])] });
-        }
+        state.undrawn.set(key, state.undrawn.has(key) ? unionChange(state.undrawn.get(key), change) : change);
       }
     }
     if (state.drawFrame) return;
@@ -532,7 +549,15 @@
         state.visibility.observe(entry.tile);
         reorder = true;
       }
-      patchTile(entry.tile, entry.parts, bed, false, entry.parts.size === 0 ? null : change);
+      if (entry.parts.size > 0 && !state.visible.has(entry.tile)) {
+        // Off screen: not drawn now, but when it comes on screen (onVisibility), before anything
+        // else. Meanwhile it is marked behind (its values greyed): should a frame show it before it
+        // is drawn, nothing on it looks current. 200 beds on a screen that shows 20 draw 20.
+        entry.behind = entry.behind === undefined ? change : unionChange(entry.behind, change);
+        if (!entry.tile.classList.contains('tile-behind')) entry.tile.classList.add('tile-behind');
+      } else {
+        patchTile(entry.tile, entry.parts, bed, false, entry.parts.size === 0 ? null : change);
+      }
       const top = highestPriority(bed);
       const priority = ['none', 'low', 'medium', 'high'][top];
       if (entry.tile.dataset.priority !== priority) entry.tile.dataset.priority = priority;

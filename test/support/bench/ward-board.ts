@@ -233,7 +233,8 @@ function installObserver(parameters: readonly string[]): void {
   interface BenchState {
     on: boolean;
     last: Map<string, string>;
-    changes: Array<[string, string, string, number, number]>;
+    /** [key, from, to, wall ms, frame wall ms, 1 when the tile was drawn because it came on screen]. */
+    changes: Array<[string, string, string, number, number, number]>;
     /** The page's long tasks (over 50 ms) while measuring: [start wall ms, duration ms]. */
     longTasks: Array<[number, number]>;
   }
@@ -246,7 +247,7 @@ function installObserver(parameters: readonly string[]): void {
   const selector = parameters.map((p) => `[data-testid=value][data-parameter="${p}"][data-current=true]`).join(',');
   const tiles = document.getElementById('tiles') as HTMLElement;
   const wall = (): number => performance.timeOrigin + performance.now();
-  const scan = (tile: Element, at: number, pending: number[]): void => {
+  const scan = (tile: Element, at: number, pending: number[], cameOnScreen = false): void => {
     const bed = tile.getAttribute('data-bed');
     tile.querySelectorAll(selector).forEach((node) => {
       const key = `${bed}|${node.getAttribute('data-parameter')}|${node.getAttribute('data-source')}`;
@@ -254,14 +255,21 @@ function installObserver(parameters: readonly string[]): void {
       const before = state.last.get(key);
       if (before === text) return;
       state.last.set(key, text);
-      if (state.on && before !== undefined) pending.push(state.changes.push([key, before, text, at, NaN]) - 1);
+      if (state.on && before !== undefined) pending.push(state.changes.push([key, before, text, at, NaN, cameOnScreen ? 1 : 0]) - 1);
     });
   };
   new MutationObserver((records) => {
     const at = wall();
     const seen = new Set<Element>();
+    // Tiles drawn because they came on screen (the page draws tiles off screen only then: board.js
+    // `tile-behind`): their changes are counted apart, they measure scrolling, not delivery.
+    const arrived = new Set<Element>();
     for (const r of records) {
       const target = r.target as Element;
+      if (r.type === 'attributes') {
+        if ((r.oldValue ?? '').includes('tile-behind') && !target.classList.contains('tile-behind')) arrived.add(target);
+        continue;
+      }
       if (target === tiles) {
         r.addedNodes.forEach((n) => void (n instanceof Element && seen.add(n)));
       } else {
@@ -270,14 +278,14 @@ function installObserver(parameters: readonly string[]): void {
       }
     }
     const pending: number[] = [];
-    for (const tile of seen) scan(tile, at, pending);
+    for (const tile of seen) scan(tile, at, pending, arrived.has(tile));
     if (pending.length > 0) {
       requestAnimationFrame(() => {
         const frame = wall();
-        for (const i of pending) (state.changes[i] as [string, string, string, number, number])[4] = frame;
+        for (const i of pending) (state.changes[i] as [string, string, string, number, number, number])[4] = frame;
       });
     }
-  }).observe(tiles, { childList: true, subtree: true, characterData: true });
+  }).observe(tiles, { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ['class'], attributeOldValue: true });
   tiles.querySelectorAll('[data-testid=bed-tile]').forEach((tile) => scan(tile, wall(), []));
 }
 
@@ -332,6 +340,10 @@ export interface BoardRun {
   tiles: number;
   /** The slowest samples: when in the window (s) and which value. */
   worst: Array<{ atS: number; key: string; latencyMs: number }>;
+  /** Tiles on screen at the end of the window (1920 x 1080). */
+  tilesOnScreen: number;
+  /** Changes of tiles drawn because they came on screen (not part of the figure): since the delivery they showed. */
+  arrivals: LatencyStats;
   /** The page's long tasks (over 50 ms) in the window: how many, and the longest five (when in the window, s). */
   longTasks: { count: number; longest: Array<{ atS: number; ms: number }> };
   /** Errors the page threw (none expected: a board that throws is measured wrong). */
@@ -407,7 +419,14 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.start');
     }
-    await sleep(windowS * 1000);
+    // VIGIL_BENCH_PAGE_TRACE=FILE: a Chrome trace (devtools.timeline) of the first 5 s of the window, to see the page's rendering work.
+    const traceFile = process.env.VIGIL_BENCH_PAGE_TRACE;
+    if (traceFile) {
+      await page.tracing.start({ path: traceFile, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'] });
+      await sleep(5000);
+      await page.tracing.stop();
+      await sleep(Math.max(0, windowS * 1000 - 5000));
+    } else await sleep(windowS * 1000);
     if (cdp && profileFile) {
       const { profile } = await cdp.send('Profiler.stop');
       writeFileSync(profileFile, JSON.stringify(profile));
@@ -422,13 +441,21 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     const loadSummary = load.stop();
     loop.disable();
     skew.push(await clockSkewMs(page));
-    const raw = await page.evaluate(() => (window as unknown as { __wardBench: { changes: Array<[string, string, string, number, number]> } }).__wardBench.changes);
+    const raw = await page.evaluate(() => (window as unknown as { __wardBench: { changes: Array<[string, string, string, number, number, number]> } }).__wardBench.changes);
     const longTasks = await page.evaluate(() => (window as unknown as { __wardBench: { longTasks: Array<[number, number]> } }).__wardBench.longTasks);
     const tiles = await page.evaluate(() => document.querySelectorAll('[data-testid=bed-tile]').length);
+    const tilesOnScreen = await page.evaluate(() => [...document.querySelectorAll('[data-testid=bed-tile]')].filter((e) => {
+      const r = e.getBoundingClientRect();
+      return r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth;
+    }).length);
     const streamEvents = events1.events - events0.events;
     const stream = { events: streamEvents, meanBytes: streamEvents > 0 ? (events1.chars - events0.chars) / streamEvents : NaN, perSecond: streamEvents / ((t1 - t0) / 1000) };
-    const changes = raw.filter((c) => c[3] >= t0 && c[3] <= t1).map((c) => ({ key: c[0], from: c[1], to: c[2], wallMs: c[3], frameWallMs: c[4] }));
-    const joined = matchChanges(deliveries, changes);
+    const changes = raw.filter((c) => c[3] >= t0 && c[3] <= t1).map((c) => ({ key: c[0], from: c[1], to: c[2], wallMs: c[3], frameWallMs: c[4], cameOnScreen: c[5] === 1 }));
+    const all = matchChanges(deliveries, changes);
+    // The figure: changes of tiles on screen. A tile that comes on screen (a bed moving up the board)
+    // is drawn then with what arrived while it was off screen: counted apart (arrivals).
+    const arrivals = all.samples.filter((s) => changes[s.change]?.cameOnScreen === true);
+    const joined = { ...all, samples: all.samples.filter((s) => changes[s.change]?.cameOnScreen !== true) };
     // Delivery -> the frame after the change (when it can be painted), for the same joined samples.
     const toFrame = joined.samples.map((s) => (changes[s.change]?.frameWallMs ?? NaN) - s.deliveredWallMs).filter(Number.isFinite);
     const lat = joined.samples.map((s) => s.latencyMs);
@@ -442,6 +469,7 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
       load: loadSummary,
       latency: latencyStats(lat),
       toFrame: latencyStats(toFrame),
+      arrivals: latencyStats(arrivals.map((s) => s.latencyMs)),
       unmatched: joined.unmatched,
       ambiguous: joined.ambiguous,
       deliveries: deliveries.filter((d) => d.wallMs >= t0 && d.wallMs <= t1).length,
@@ -460,6 +488,7 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
       clockSkewMs: skew,
       stream: { events: stream.events, meanBytes: round(stream.meanBytes, 0), perSecond: round(stream.perSecond, 2) },
       tiles,
+      tilesOnScreen,
       worst,
       longTasks: {
         count: longTasks.filter(([at]) => at >= t0 && at <= t1).length,
@@ -533,6 +562,9 @@ export async function runWardBoard(o: { gateways: number; processes: number; sec
     '  deliveries of that bed, parameter and device with the new text). Both stamps are `performance.timeOrigin +',
     '  performance.now()` (wall-clock origin, monotonic since) on this machine; the two origins agree with `Date.now()`',
     `  to within ${r.clockSkewMs.map((s) => fmt(Math.abs(s), 1)).join(' and ')} ms at the start and the end. "To frame": to the first animation frame after the change.`,
+    '  The page draws a tile off screen only when it comes on screen (board.js: until then it is marked behind, its values',
+    `  greyed), so the figure is over the tiles on screen (${r.tilesOnScreen ?? '?'} of ${r.tiles} at 1920 x 1080); a tile drawn because it came on screen (a bed moving`,
+    `  up the board) is counted apart: ${r.arrivals.n} such changes, p50 ${fmt(r.arrivals.p50Ms, 0)} ms after the delivery they showed.`,
     '- **Station CPU**: the `vigil station serve` process, `/proc/<pid>/stat` utime + stime over the window, share of one core.',
     '- **Main thread busy**: CDP `Performance.getMetrics` `TaskDuration` (puppeteer `page.metrics()`) over the window / its',
     '  length: every task of the page\'s main thread (parsing the events, drawing the tiles, style, layout, paint; the',
