@@ -12,11 +12,18 @@
 //! 4. Peaks of the integrated signal: a local maximum is a peak once the signal falls below
 //!    half of it or 95 ms have passed; within 200 ms only the largest peak is kept.
 //! 5. Classification of each peak against an adaptive threshold
-//!    `noise + 0.3125 (qrs - noise)`, where `qrs` and `noise` are the means of the last 8
-//!    QRS and noise peak heights. A peak within 360 ms of the previous QRS whose steepest
-//!    slope is less than half of that QRS's is a T wave. When no QRS has been found for
-//!    1.5 mean RR intervals, the largest peak above half the threshold (at least 360 ms
-//!    after the last QRS) is taken (search-back).
+//!    `noise + 0.559 (qrs - noise)`, where `qrs` and `noise` are the means of the last 8
+//!    QRS and noise peak heights. A peak's height is the square root of the integrated
+//!    signal at the peak (the RMS slope over the 150 ms window), so heights and thresholds
+//!    scale with the QRS amplitude, not with its square: 0.559 = sqrt(0.3125) puts the
+//!    threshold where Hamilton and Tompkins's 0.3125 on the integrated signal puts it when
+//!    the noise level is zero, and the noise level moves it linearly in amplitude. On the
+//!    squared scale a wide ventricular or aberrated beat with a third of the usual slope
+//!    falls to a ninth of the QRS level, below any threshold between noise and QRS levels;
+//!    on the amplitude scale it stays above the search-back floor. A peak within 360 ms of
+//!    the previous QRS whose steepest slope is less than half of that QRS's is a T wave.
+//!    When no QRS has been found for 1.5 mean RR intervals, the largest peak above half the
+//!    threshold (at least 360 ms after the last QRS) is taken (search-back).
 //! 6. The beat is placed at the largest band-passed deflection inside the integration
 //!    window of its peak, moved back by the group delay of the filters at 10 Hz.
 //!
@@ -71,11 +78,16 @@ const REFRACTORY_S: f64 = 0.200;
 const T_WAVE_WINDOW_S: f64 = 0.360;
 /// A T wave's steepest slope is below this fraction of the previous QRS's.
 const T_WAVE_SLOPE_RATIO: f64 = 0.5;
-/// Detection threshold position between the noise and QRS levels (Hamilton-Tompkins).
-const THRESHOLD_COEFFICIENT: f64 = 0.3125;
+/// Detection threshold position between the noise and QRS levels, on the amplitude scale
+/// (peak heights are RMS slopes, see the module comment): sqrt(0.3125) = 0.559, where 0.3125
+/// is Hamilton and Tompkins's coefficient on the integrated (squared) signal (IEEE TBME
+/// 33(12):1157-1165, 1986, "threshold coefficient"). Not fitted to any record.
+const THRESHOLD_COEFFICIENT: f64 = 0.559;
 /// Search back after this many mean RR intervals without a QRS.
 const SEARCH_BACK_RR: f64 = 1.5;
-/// Search-back accepts peaks above this fraction of the threshold.
+/// Search-back accepts peaks above this fraction of the threshold (Pan and Tompkins 1985,
+/// THRESHOLD I2 = 0.5 THRESHOLD I1; Hamilton and Tompkins 1986 likewise), applied on the
+/// amplitude scale of the peak heights.
 const SEARCH_BACK_THRESHOLD: f64 = 0.5;
 /// RR intervals enter the mean clamped to this range, s (bounds the search-back delay).
 const RR_MIN_S: f64 = 0.2;
@@ -231,7 +243,8 @@ impl Design {
 struct Peak {
     /// Sample index of the maximum of the integrated signal.
     index: u64,
-    /// Height of the integrated signal.
+    /// Square root of the integrated signal at the peak: the RMS slope over the
+    /// integration window, in the unit of the samples per second (amplitude scale).
     height: f64,
     /// Steepest derivative (absolute) in the integration window.
     slope: f64,
@@ -390,16 +403,18 @@ impl QrsDetector {
         self.state.learning
     }
 
-    /// Noise quality in 0..=1: 1 when the recent non-QRS peaks of the integrated signal are
-    /// negligible next to the QRS peaks, falling linearly to 0 when their mean reaches the
-    /// detection threshold (where noise would start to be counted as beats).
+    /// Noise quality in 0..=1: 1 when the recent non-QRS peaks are negligible next to the
+    /// QRS peaks, falling to 0 when their mean reaches the detection threshold (where noise
+    /// would start to be counted as beats). The fall is linear in energy (the ratio of the
+    /// levels squared), as it was when the levels were kept on the integrated, squared
+    /// scale: the quality scale did not move when the heights became amplitudes.
     pub fn noise_quality(&self) -> f64 {
         let qrs = self.state.qrs_level.mean();
         if qrs <= 0.0 {
             return 0.0;
         }
-        let ratio = self.state.noise_level.mean() / qrs;
-        (1.0 - ratio / THRESHOLD_COEFFICIENT).clamp(0.0, 1.0)
+        let ratio = self.state.noise_level.mean() / qrs / THRESHOLD_COEFFICIENT;
+        (1.0 - ratio * ratio).clamp(0.0, 1.0)
     }
 
     /// Kurtosis of the conditioned signal over the last 5 complete 1 s blocks, or `None`
@@ -528,8 +543,9 @@ impl QrsDetector {
     }
 
     fn decide_pending(&mut self, beats: &mut Vec<u64>) {
-        let Some((index, height)) = self.state.pending.take() else { return };
-        let peak = self.describe(index, height);
+        let Some((index, integrated)) = self.state.pending.take() else { return };
+        // Classified on the amplitude scale (see THRESHOLD_COEFFICIENT).
+        let peak = self.describe(index, integrated.sqrt());
         if self.state.learning {
             self.push_candidate(peak);
         } else {
