@@ -724,6 +724,60 @@ mod tests {
         }
     }
 
+    /// Sums Gaussian waves `(offset s, width s, amplitude mV)` centred on each beat time.
+    fn beats_signal(fs: f64, duration_s: f64, beats: &[(f64, &[(f64, f64, f64)])], seed: u64) -> Vec<f32> {
+        let n = (duration_s * fs) as usize;
+        let mut x = vec![0.0f64; n];
+        for &(time, waves) in beats {
+            for &(offset, width, amplitude) in waves {
+                let centre = time + offset;
+                let from = ((centre - 5.0 * width) * fs).max(0.0) as usize;
+                let to = (((centre + 5.0 * width) * fs) as usize).min(n);
+                for (i, v) in x.iter_mut().enumerate().take(to).skip(from) {
+                    let dt = i as f64 / fs - centre;
+                    *v += amplitude * (-dt * dt / (2.0 * width * width)).exp();
+                }
+            }
+        }
+        let mut rng = Rng::new(seed);
+        x.iter().map(|v| (v + 0.02 * rng.normal()) as f32).collect()
+    }
+
+    /// A premature beat that is wide and low in this lead (an aberrated or ventricular beat
+    /// seen side-on, as in MIT-BIH 201's aberrated beats): under half the normal R wave's
+    /// height at nearly twice its width, a quarter of its steepest slope. Each one comes 550 ms after a normal
+    /// beat and is followed by a compensatory pause (the next normal beat 2 RR after the
+    /// previous one), so only the search-back can find it: on the squared (energy) scale
+    /// it stays below half the threshold, on the amplitude scale it is above half of it.
+    /// No T wave is taken for a beat.
+    #[test]
+    fn wide_low_premature_beats_are_found_on_the_amplitude_scale() {
+        const NORMAL: [(f64, f64, f64); 4] = [(-0.2, 0.025, 0.15), (0.0, 0.012, 1.2), (0.03, 0.01, -0.3), (0.28, 0.06, 0.35)];
+        const WIDE: [(f64, f64, f64); 2] = [(0.0, 0.022, 0.55), (0.3, 0.07, -0.15)];
+        for (fs, seed) in [(250.0, 11u64), (360.0, 12), (500.0, 13)] {
+            let mut beats: Vec<(f64, &[(f64, f64, f64)])> = Vec::new();
+            let mut t = 0.5;
+            let mut k = 0;
+            while t < 118.0 {
+                beats.push((t, &NORMAL));
+                k += 1;
+                if k % 4 == 0 {
+                    beats.push((t + 0.55, &WIDE));
+                    t += 2.0;
+                } else {
+                    t += 1.0;
+                }
+            }
+            let samples = beats_signal(fs, 120.0, &beats, seed);
+            let truth: Vec<u64> = beats.iter().map(|&(t, _)| (t * fs).round() as u64).collect();
+            let detected = detect_all(fs, &samples);
+            let tolerance = (0.075 * fs) as u64;
+            let (tp, missed, extra) = score(&after(&truth, fs), &after(&detected, fs), tolerance);
+            assert!(tp > 90, "fs {fs}: {tp} found, {missed} missed, {extra} extra");
+            assert_eq!((missed, extra), (0, 0), "fs {fs} seed {seed}");
+        }
+    }
+
     #[test]
     fn chunked_processing_gives_the_beats_of_one_call() {
         // Property: for random signals and random chunk sizes (including empty chunks and
