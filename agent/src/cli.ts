@@ -43,9 +43,9 @@ const USAGE = `usage:
                                          decode a device capture (file or stdin) to JSON Lines
   vigil detect qrs <record>              beat sample indexes of a WFDB record's first signal
   vigil eval qrs|ppg [dir] [--json]      evaluate on MIT-BIH (qrs) or BIDMC (ppg); dir defaults to ../shared/data/...
-  vigil eval qrs [dir] [--peer gqrs [--python python3]] [--noise [--noise-seed N]] [--json]
-                                         beside PhysioNet's gqrs (a Python venv in build/peer-venv, wfdb from
-                                         PyPI); --noise: the NSTDB-style noise stress test
+  vigil eval qrs [dir] [--peer gqrs [--python python3] [--venv build/peer-venv]] [--noise [--noise-seed N]] [--json]
+                                         beside PhysioNet's gqrs (made in a Python venv, wfdb from PyPI);
+                                         --noise: the NSTDB-style noise stress test
   vigil broker-acl --station NAME... [--gateway ID=site/ward/bed...] [--config vigil.json...]
                                          the ward broker's Mosquitto ACL on stdout
 `;
@@ -220,16 +220,18 @@ async function evalCommand(rest: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       peer: { type: 'string' },
       python: { type: 'string' },
+      venv: { type: 'string' },
       noise: { type: 'boolean', default: false },
       'noise-seed': { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
   });
-  const qrsOnly = values.peer !== undefined || values.python !== undefined || values.noise === true || values['noise-seed'] !== undefined;
-  if (what === 'ppg' && qrsOnly) throw new UsageError('--peer, --python, --noise and --noise-seed are options of vigil eval qrs');
+  const qrsOnly =
+    values.peer !== undefined || values.python !== undefined || values.venv !== undefined || values.noise === true || values['noise-seed'] !== undefined;
+  if (what === 'ppg' && qrsOnly) throw new UsageError('--peer, --python, --venv, --noise and --noise-seed are options of vigil eval qrs');
   if (values.peer !== undefined && values.peer !== 'gqrs') throw new UsageError('--peer must be gqrs');
-  if (values.python !== undefined && values.peer === undefined) throw new UsageError('--python goes with --peer gqrs');
+  if ((values.python !== undefined || values.venv !== undefined) && values.peer === undefined) throw new UsageError('--python and --venv go with --peer gqrs');
   const noiseSeed = values['noise-seed'] === undefined ? undefined : Number(values['noise-seed']);
   if (noiseSeed !== undefined && !(Number.isInteger(noiseSeed) && noiseSeed >= 0)) throw new UsageError('--noise-seed must be a non-negative integer');
   if (positionals.length > 1) throw new UsageError('usage: vigil eval qrs|ppg [dir] [--json]');
@@ -244,6 +246,7 @@ async function evalCommand(rest: string[]): Promise<number> {
         json: values.json ?? false,
         peer: values.peer === 'gqrs' ? 'gqrs' : undefined,
         python: values.python,
+        venvDir: values.venv,
         noise: values.noise ?? false,
         noiseSeed,
         log: (line) => process.stderr.write(`vigil: ${line}\n`),
