@@ -34,7 +34,7 @@ import { loadNative, NativeError } from '../native/addon';
 import type { EcgStatus } from '../native/signal-processing';
 import { PROJECT_ROOT } from '../paths';
 import type { NoiseKind } from './eval-qrs-noise';
-import { NOISE_KINDS, NOISE_SNR_DB, addNoise, generateNoise, noiseGain, noiseRms, qrsPeakToPeak } from './eval-qrs-noise';
+import { NOISE_KINDS, NOISE_SNR_DB, addNoise, generateNoise, noiseGain, noiseOn, noiseRms, qrsPeakToPeak } from './eval-qrs-noise';
 import { preparePeerEnvironment, runGqrs, WFDB_PY_VERSION } from './eval-qrs-peer';
 
 /** EC57 match window, s. */
@@ -146,18 +146,33 @@ function flushRecordEnd(detector: ReturnType<NativeApi['createQrsDetector']>, sa
   return Array.from(out.beatSampleIndexes).filter((b) => b < samples.length);
 }
 
-/** The detector's beats on `samples`, fed in 1 s batches and flushed at the end (no rate bookkeeping). */
-export function detectBeats(native: NativeApi, samples: Float32Array, sampleRateHz: number, name: string): number[] {
+/**
+ * The detector's beats on `samples`, fed in 1 s batches and flushed at the end, and the 1 s
+ * batches whose end `counted` selects: how many, and in how many the heart rate was withdrawn.
+ */
+export function detectBeats(
+  native: NativeApi,
+  samples: Float32Array,
+  sampleRateHz: number,
+  name: string,
+  counted: (endSample: number) => boolean = () => false,
+): { beats: number[]; seconds: number; withdrawnSeconds: number } {
   const detector = native.createQrsDetector(sampleRateHz);
   const second = Math.max(1, Math.round(sampleRateHz));
-  const detected: number[] = [];
+  const beats: number[] = [];
+  let seconds = 0;
+  let withdrawnSeconds = 0;
   for (let at = 0; at < samples.length; at += second) {
     const out = detector.process(samples.subarray(at, at + second));
     if (!out.ok) throw new NativeError('NATIVE_CALL', `${name}: QRS detector rejected a batch: ${out.error.field} ${out.error.rule}`);
-    for (const b of out.beatSampleIndexes) detected.push(b);
+    for (const b of out.beatSampleIndexes) beats.push(b);
+    if (counted(Math.min(at + second, samples.length))) {
+      seconds += 1;
+      if (out.heartRateBpm === null) withdrawnSeconds += 1;
+    }
   }
-  detected.push(...flushRecordEnd(detector, samples, name));
-  return detected;
+  beats.push(...flushRecordEnd(detector, samples, name));
+  return { beats, seconds, withdrawnSeconds };
 }
 
 /**
@@ -294,6 +309,8 @@ export const NOISE_FLOOR_PERCENT = 99;
 /** One SNR level of the noise stress test. */
 export interface NoiseLevelResult extends GrossResult {
   snrDb: number;
+  /** Share of the seconds with the noise on (from 5:00) in which the heart rate was withdrawn, %. */
+  rateWithdrawnNoisyPercent: number | null;
 }
 
 /** The noise stress test's results per noise kind. */
@@ -320,6 +337,8 @@ function seedFor(seed: number, kind: string, record: string): number {
 /** The noise stress test (eval-qrs-noise.ts) over the records of `dir`. */
 export function runNoiseStressTest(native: NativeApi, dir: string, names: readonly string[], seed: number): NoiseResult {
   const counts: Record<NoiseKind, BeatCounts[][]> = { em: NOISE_SNR_DB.map(() => []), ma: NOISE_SNR_DB.map(() => []) };
+  // Seconds with the noise on, and those of them with the rate withdrawn, per kind and level.
+  const withdrawals: Record<NoiseKind, [number, number][]> = { em: NOISE_SNR_DB.map(() => [0, 0]), ma: NOISE_SNR_DB.map(() => [0, 0]) };
   const skipped: string[] = [];
   for (const name of names) {
     const path = join(dir, name);
@@ -339,14 +358,25 @@ export function runNoiseStressTest(native: NativeApi, dir: string, names: readon
       if (rms === null || rms <= 0) throw new WfdbError(`${name}: generated ${kind} noise has no amplitude`);
       NOISE_SNR_DB.forEach((snrDb, level) => {
         const noisy = addNoise(samples, noise, noiseGain(snrDb, amplitude, rms), fs);
-        counts[kind][level]?.push(compareBeats(annotations, detectBeats(native, noisy, fs, name), fs));
+        // A 1 s batch counts when the noise was on throughout it.
+        const inNoise = (end: number): boolean => noiseOn(end - 1, fs) && noiseOn(Math.max(0, end - Math.round(fs)), fs);
+        const run = detectBeats(native, noisy, fs, name, inNoise);
+        counts[kind][level]?.push(compareBeats(annotations, run.beats, fs));
+        const w = withdrawals[kind][level];
+        if (w) {
+          w[0] += run.seconds;
+          w[1] += run.withdrawnSeconds;
+        }
       });
     }
   }
   const levels = {} as Record<NoiseKind, NoiseLevelResult[]>;
   const firstBelowFloorDb = {} as Record<NoiseKind, number | null>;
   for (const kind of NOISE_KINDS) {
-    levels[kind] = NOISE_SNR_DB.map((snrDb, level) => ({ snrDb, ...gross(counts[kind][level] ?? []) }));
+    levels[kind] = NOISE_SNR_DB.map((snrDb, level) => {
+      const [seconds, withdrawn] = withdrawals[kind][level] ?? [0, 0];
+      return { snrDb, ...gross(counts[kind][level] ?? []), rateWithdrawnNoisyPercent: percent(withdrawn, seconds) };
+    });
     const below = levels[kind].find(
       (l) => (l.sensitivityPercent ?? 0) < NOISE_FLOOR_PERCENT || (l.positivePredictivityPercent ?? 0) < NOISE_FLOOR_PERCENT,
     );
@@ -454,11 +484,11 @@ export async function runEvalQrs(dir: string, options: EvalQrsOptions, out: Writ
     lines.push(
       '',
       `noise stress test (NSTDB protocol: noise from 5:00, 2 min on / 2 min off; SNR on the QRS peak-to-peak amplitude as nst; generated noise, seed ${noise.seed}; ${noise.records} records${noise.skipped.length > 0 ? `, ${noise.skipped.join(' ')} left out: no normal beat` : ''}):`,
-      'SNR dB    em Se %  em +P %    ma Se %  ma +P %',
+      'SNR dB    em Se %  em +P %  em rate withdrawn %    ma Se %  ma +P %  ma rate withdrawn %   (withdrawn: share of the seconds with noise)',
       ...NOISE_SNR_DB.map((snr, level) => {
         const em = noise.levels.em[level];
         const ma = noise.levels.ma[level];
-        return `${String(snr).padStart(6)}    ${fmt(em?.sensitivityPercent ?? null).padStart(7)}  ${fmt(em?.positivePredictivityPercent ?? null).padStart(7)}    ${fmt(ma?.sensitivityPercent ?? null).padStart(7)}  ${fmt(ma?.positivePredictivityPercent ?? null).padStart(7)}`;
+        return `${String(snr).padStart(6)}    ${fmt(em?.sensitivityPercent ?? null).padStart(7)}  ${fmt(em?.positivePredictivityPercent ?? null).padStart(7)}  ${fmt(em?.rateWithdrawnNoisyPercent ?? null, 1).padStart(19)}    ${fmt(ma?.sensitivityPercent ?? null).padStart(7)}  ${fmt(ma?.positivePredictivityPercent ?? null).padStart(7)}  ${fmt(ma?.rateWithdrawnNoisyPercent ?? null, 1).padStart(19)}`;
       }),
       `first SNR with Se or +P below ${NOISE_FLOOR_PERCENT} %: em ${noise.firstBelowFloorDb.em === null ? 'none' : `${noise.firstBelowFloorDb.em} dB`}, ma ${noise.firstBelowFloorDb.ma === null ? 'none' : `${noise.firstBelowFloorDb.ma} dB`}`,
     );
