@@ -146,9 +146,20 @@ function flushRecordEnd(detector: ReturnType<NativeApi['createQrsDetector']>, sa
   return Array.from(out.beatSampleIndexes).filter((b) => b < samples.length);
 }
 
+/** What `detectBeats` found, and the heart rate in the 1 s batches its `counted` selected. */
+export interface DetectionRun {
+  beats: number[];
+  /** Batches counted, those with the rate withdrawn, and the rate's error where published. */
+  seconds: number;
+  withdrawnSeconds: number;
+  absoluteErrorSum: number;
+  compared: number;
+}
+
 /**
- * The detector's beats on `samples`, fed in 1 s batches and flushed at the end, and the 1 s
- * batches whose end `counted` selects: how many, and in how many the heart rate was withdrawn.
+ * The detector's beats on `samples`, fed in 1 s batches and flushed at the end; for the 1 s
+ * batches whose end `counted` selects, whether the heart rate was withdrawn and, where it was
+ * published, its error against `referenceRate` on `referenceBeats`.
  */
 export function detectBeats(
   native: NativeApi,
@@ -156,23 +167,30 @@ export function detectBeats(
   sampleRateHz: number,
   name: string,
   counted: (endSample: number) => boolean = () => false,
-): { beats: number[]; seconds: number; withdrawnSeconds: number } {
+  referenceBeats: readonly number[] = [],
+): DetectionRun {
   const detector = native.createQrsDetector(sampleRateHz);
   const second = Math.max(1, Math.round(sampleRateHz));
-  const beats: number[] = [];
-  let seconds = 0;
-  let withdrawnSeconds = 0;
+  const run: DetectionRun = { beats: [], seconds: 0, withdrawnSeconds: 0, absoluteErrorSum: 0, compared: 0 };
   for (let at = 0; at < samples.length; at += second) {
     const out = detector.process(samples.subarray(at, at + second));
     if (!out.ok) throw new NativeError('NATIVE_CALL', `${name}: QRS detector rejected a batch: ${out.error.field} ${out.error.rule}`);
-    for (const b of out.beatSampleIndexes) beats.push(b);
-    if (counted(Math.min(at + second, samples.length))) {
-      seconds += 1;
-      if (out.heartRateBpm === null) withdrawnSeconds += 1;
+    for (const b of out.beatSampleIndexes) run.beats.push(b);
+    const now = Math.min(at + second, samples.length);
+    if (!counted(now)) continue;
+    run.seconds += 1;
+    if (out.heartRateBpm === null) {
+      run.withdrawnSeconds += 1;
+      continue;
+    }
+    const reference = referenceRate(referenceBeats, now - detector.typicalDelaySamples, sampleRateHz);
+    if (reference !== null) {
+      run.absoluteErrorSum += Math.abs(out.heartRateBpm - reference);
+      run.compared += 1;
     }
   }
-  beats.push(...flushRecordEnd(detector, samples, name));
-  return { beats, seconds, withdrawnSeconds };
+  run.beats.push(...flushRecordEnd(detector, samples, name));
+  return run;
 }
 
 /**
@@ -311,6 +329,8 @@ export interface NoiseLevelResult extends GrossResult {
   snrDb: number;
   /** Share of the seconds with the noise on (from 5:00) in which the heart rate was withdrawn, %. */
   rateWithdrawnNoisyPercent: number | null;
+  /** Heart-rate MAE over the seconds with the noise on in which a rate was published, /min. */
+  rateMaeNoisyBpm: number | null;
 }
 
 /** The noise stress test's results per noise kind. */
@@ -338,7 +358,11 @@ function seedFor(seed: number, kind: string, record: string): number {
 export function runNoiseStressTest(native: NativeApi, dir: string, names: readonly string[], seed: number): NoiseResult {
   const counts: Record<NoiseKind, BeatCounts[][]> = { em: NOISE_SNR_DB.map(() => []), ma: NOISE_SNR_DB.map(() => []) };
   // Seconds with the noise on, and those of them with the rate withdrawn, per kind and level.
-  const withdrawals: Record<NoiseKind, [number, number][]> = { em: NOISE_SNR_DB.map(() => [0, 0]), ma: NOISE_SNR_DB.map(() => [0, 0]) };
+  // [seconds, withdrawn, absolute error sum, compared]
+  const withdrawals: Record<NoiseKind, [number, number, number, number][]> = {
+    em: NOISE_SNR_DB.map(() => [0, 0, 0, 0]),
+    ma: NOISE_SNR_DB.map(() => [0, 0, 0, 0]),
+  };
   const skipped: string[] = [];
   for (const name of names) {
     const path = join(dir, name);
@@ -347,6 +371,7 @@ export function runNoiseStressTest(native: NativeApi, dir: string, names: readon
     if (!samples) throw new WfdbError(`${path}.hea: the record has no signal`);
     const fs = record.header.sampleRateHz;
     const annotations = readAnnotations(path);
+    const referenceBeats = annotations.filter((a) => isBeat(a.code)).map((a) => a.sample);
     const amplitude = qrsPeakToPeak(samples, annotations, fs);
     if (amplitude === null || amplitude <= 0) {
       skipped.push(name);
@@ -360,12 +385,14 @@ export function runNoiseStressTest(native: NativeApi, dir: string, names: readon
         const noisy = addNoise(samples, noise, noiseGain(snrDb, amplitude, rms), fs);
         // A 1 s batch counts when the noise was on throughout it.
         const inNoise = (end: number): boolean => noiseOn(end - 1, fs) && noiseOn(Math.max(0, end - Math.round(fs)), fs);
-        const run = detectBeats(native, noisy, fs, name, inNoise);
+        const run = detectBeats(native, noisy, fs, name, inNoise, referenceBeats);
         counts[kind][level]?.push(compareBeats(annotations, run.beats, fs));
         const w = withdrawals[kind][level];
         if (w) {
           w[0] += run.seconds;
           w[1] += run.withdrawnSeconds;
+          w[2] += run.absoluteErrorSum;
+          w[3] += run.compared;
         }
       });
     }
@@ -374,8 +401,13 @@ export function runNoiseStressTest(native: NativeApi, dir: string, names: readon
   const firstBelowFloorDb = {} as Record<NoiseKind, number | null>;
   for (const kind of NOISE_KINDS) {
     levels[kind] = NOISE_SNR_DB.map((snrDb, level) => {
-      const [seconds, withdrawn] = withdrawals[kind][level] ?? [0, 0];
-      return { snrDb, ...gross(counts[kind][level] ?? []), rateWithdrawnNoisyPercent: percent(withdrawn, seconds) };
+      const [seconds, withdrawn, errorSum, compared] = withdrawals[kind][level] ?? [0, 0, 0, 0];
+      return {
+        snrDb,
+        ...gross(counts[kind][level] ?? []),
+        rateWithdrawnNoisyPercent: percent(withdrawn, seconds),
+        rateMaeNoisyBpm: compared > 0 ? errorSum / compared : null,
+      };
     });
     const below = levels[kind].find(
       (l) => (l.sensitivityPercent ?? 0) < NOISE_FLOOR_PERCENT || (l.positivePredictivityPercent ?? 0) < NOISE_FLOOR_PERCENT,
@@ -484,11 +516,12 @@ export async function runEvalQrs(dir: string, options: EvalQrsOptions, out: Writ
     lines.push(
       '',
       `noise stress test (NSTDB protocol: noise from 5:00, 2 min on / 2 min off; SNR on the QRS peak-to-peak amplitude as nst; generated noise, seed ${noise.seed}; ${noise.records} records${noise.skipped.length > 0 ? `, ${noise.skipped.join(' ')} left out: no normal beat` : ''}):`,
-      'SNR dB    em Se %  em +P %  em rate withdrawn %    ma Se %  ma +P %  ma rate withdrawn %   (withdrawn: share of the seconds with noise)',
+      'heart rate in the seconds with noise: the share withdrawn, and the MAE (/min) over those published',
+      'SNR dB    em Se %  em +P %  withdrawn %  MAE    ma Se %  ma +P %  withdrawn %  MAE',
       ...NOISE_SNR_DB.map((snr, level) => {
-        const em = noise.levels.em[level];
-        const ma = noise.levels.ma[level];
-        return `${String(snr).padStart(6)}    ${fmt(em?.sensitivityPercent ?? null).padStart(7)}  ${fmt(em?.positivePredictivityPercent ?? null).padStart(7)}  ${fmt(em?.rateWithdrawnNoisyPercent ?? null, 1).padStart(19)}    ${fmt(ma?.sensitivityPercent ?? null).padStart(7)}  ${fmt(ma?.positivePredictivityPercent ?? null).padStart(7)}  ${fmt(ma?.rateWithdrawnNoisyPercent ?? null, 1).padStart(19)}`;
+        const cells = (l: NoiseLevelResult | undefined): string =>
+          `${fmt(l?.sensitivityPercent ?? null).padStart(7)}  ${fmt(l?.positivePredictivityPercent ?? null).padStart(7)}  ${fmt(l?.rateWithdrawnNoisyPercent ?? null, 1).padStart(11)}  ${fmt(l?.rateMaeNoisyBpm ?? null, 1).padStart(4)}`;
+        return `${String(snr).padStart(6)}    ${cells(noise.levels.em[level])}    ${cells(noise.levels.ma[level])}`;
       }),
       `first SNR with Se or +P below ${NOISE_FLOOR_PERCENT} %: em ${noise.firstBelowFloorDb.em === null ? 'none' : `${noise.firstBelowFloorDb.em} dB`}, ma ${noise.firstBelowFloorDb.ma === null ? 'none' : `${noise.firstBelowFloorDb.ma} dB`}`,
     );
