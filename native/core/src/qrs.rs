@@ -724,8 +724,13 @@ mod tests {
         }
     }
 
-    /// Sums Gaussian waves `(offset s, width s, amplitude mV)` centred on each beat time.
-    fn beats_signal(fs: f64, duration_s: f64, beats: &[(f64, &[(f64, f64, f64)])], seed: u64) -> Vec<f32> {
+    /// A Gaussian wave of a beat: offset from the beat (s), width (s), amplitude (mV).
+    type Wave = (f64, f64, f64);
+    /// A beat: its time (s) and its waves.
+    type Beat<'a> = (f64, &'a [Wave]);
+
+    /// Sums the Gaussian waves of each beat, centred on its time, plus a little white noise.
+    fn beats_signal(fs: f64, duration_s: f64, beats: &[Beat<'_>], seed: u64) -> Vec<f32> {
         let n = (duration_s * fs) as usize;
         let mut x = vec![0.0f64; n];
         for &(time, waves) in beats {
@@ -752,10 +757,10 @@ mod tests {
     /// No T wave is taken for a beat.
     #[test]
     fn wide_low_premature_beats_are_found_on_the_amplitude_scale() {
-        const NORMAL: [(f64, f64, f64); 4] = [(-0.2, 0.025, 0.15), (0.0, 0.012, 1.2), (0.03, 0.01, -0.3), (0.28, 0.06, 0.35)];
-        const WIDE: [(f64, f64, f64); 2] = [(0.0, 0.022, 0.55), (0.3, 0.07, -0.15)];
+        const NORMAL: [Wave; 4] = [(-0.2, 0.025, 0.15), (0.0, 0.012, 1.2), (0.03, 0.01, -0.3), (0.28, 0.06, 0.35)];
+        const WIDE: [Wave; 2] = [(0.0, 0.022, 0.55), (0.3, 0.07, -0.15)];
         for (fs, seed) in [(250.0, 11u64), (360.0, 12), (500.0, 13)] {
-            let mut beats: Vec<(f64, &[(f64, f64, f64)])> = Vec::new();
+            let mut beats: Vec<Beat<'_>> = Vec::new();
             let mut t = 0.5;
             let mut k = 0;
             while t < 118.0 {
