@@ -13,6 +13,7 @@
  *   vigil decode pcd01|masimo-ascii|vigil-patch [file]  a device capture through the agent's decoding and controls
  *   vigil detect qrs <record>               beat sample indexes of a WFDB record (docs/signal-processing.md)
  *   vigil eval qrs|ppg [dir] [--json]       evaluation on MIT-BIH / BIDMC (docs/benchmarks.md)
+ *   vigil eval qrs [dir] --peer gqrs --noise  ... beside PhysioNet's gqrs, and the noise stress test
  *
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
@@ -42,6 +43,9 @@ const USAGE = `usage:
                                          decode a device capture (file or stdin) to JSON Lines
   vigil detect qrs <record>              beat sample indexes of a WFDB record's first signal
   vigil eval qrs|ppg [dir] [--json]      evaluate on MIT-BIH (qrs) or BIDMC (ppg); dir defaults to ../shared/data/...
+  vigil eval qrs [dir] [--peer gqrs [--python python3] [--venv build/peer-venv]] [--noise [--noise-seed N]] [--json]
+                                         beside PhysioNet's gqrs (made in a Python venv, wfdb from PyPI);
+                                         --noise: the NSTDB-style noise stress test
   vigil broker-acl --station NAME... [--gateway ID=site/ward/bed...] [--config vigil.json...]
                                          the ward broker's Mosquitto ACL on stdout
 `;
@@ -206,23 +210,49 @@ async function decodeCommand(rest: string[]): Promise<number> {
   return await runDecode({ driver, file, utcOffset, patientId: values['patient-id'], profile, conformance }, process.stdin, process.stdout, process.stderr);
 }
 
-/** `vigil eval qrs|ppg [dir] [--json]`. */
+/** `vigil eval qrs|ppg [dir] [--json]`, and for qrs `--peer gqrs [--python P]`, `--noise [--noise-seed N]`. */
 async function evalCommand(rest: string[]): Promise<number> {
   const [what, ...evalArgs] = rest;
   if (what !== 'qrs' && what !== 'ppg') throw new UsageError('usage: vigil eval qrs|ppg [dir] [--json]');
   const { values, positionals } = parseArgs({
     args: evalArgs,
-    options: { json: { type: 'boolean', default: false } },
+    options: {
+      json: { type: 'boolean', default: false },
+      peer: { type: 'string' },
+      python: { type: 'string' },
+      venv: { type: 'string' },
+      noise: { type: 'boolean', default: false },
+      'noise-seed': { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   });
+  const qrsOnly =
+    values.peer !== undefined || values.python !== undefined || values.venv !== undefined || values.noise === true || values['noise-seed'] !== undefined;
+  if (what === 'ppg' && qrsOnly) throw new UsageError('--peer, --python, --venv, --noise and --noise-seed are options of vigil eval qrs');
+  if (values.peer !== undefined && values.peer !== 'gqrs') throw new UsageError('--peer must be gqrs');
+  if ((values.python !== undefined || values.venv !== undefined) && values.peer === undefined) throw new UsageError('--python and --venv go with --peer gqrs');
+  const noiseSeed = values['noise-seed'] === undefined ? undefined : Number(values['noise-seed']);
+  if (noiseSeed !== undefined && !(Number.isInteger(noiseSeed) && noiseSeed >= 0)) throw new UsageError('--noise-seed must be a non-negative integer');
   if (positionals.length > 1) throw new UsageError('usage: vigil eval qrs|ppg [dir] [--json]');
   const { PROJECT_ROOT } = await import('./paths.js');
   const { join } = await import('node:path');
   const dir = positionals[0] ?? join(PROJECT_ROOT, '..', 'shared', 'data', what === 'qrs' ? 'mitdb' : 'bidmc');
   if (what === 'qrs') {
     const { runEvalQrs } = await import('./commands/eval-qrs.js');
-    return await runEvalQrs(dir, { json: values.json ?? false }, process.stdout);
+    return await runEvalQrs(
+      dir,
+      {
+        json: values.json ?? false,
+        peer: values.peer === 'gqrs' ? 'gqrs' : undefined,
+        python: values.python,
+        venvDir: values.venv,
+        noise: values.noise ?? false,
+        noiseSeed,
+        log: (line) => process.stderr.write(`vigil: ${line}\n`),
+      },
+      process.stdout,
+    );
   }
   const { runEvalPpg } = await import('./commands/eval-ppg.js');
   return await runEvalPpg(dir, { json: values.json ?? false }, process.stdout);

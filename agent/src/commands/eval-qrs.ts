@@ -11,8 +11,18 @@
  *   scored, nor are detections during them;
  * - Se = TP / (TP + FN), +P = TP / (TP + FP), per record and gross (sums over records).
  *
+ * At the end of a record the detector is flushed: its last sample is held for the detector's
+ * maximum delay, so that the beats of the record's last half second are decided (a streaming
+ * detector decides a beat some 0.4 s after it); beats placed after the record's end are dropped.
+ *
  * It also reports the heart rate the detector publishes against the same rule applied to
- * the reference beats (mean absolute difference, and the share of seconds with a rate).
+ * the reference beats (mean absolute difference over the seconds with a published rate, and
+ * the share of seconds with a rate), and how often the rate was withdrawn, by reason (`noisy`:
+ * the ECG quality was below the limit; `leads-off`; `no-rate`: too few recent beats;
+ * `learning`).
+ *
+ * `--peer gqrs` runs PhysioNet's gqrs on the same records through the same scorer
+ * (eval-qrs-peer.ts); `--noise` runs the noise stress test (eval-qrs-noise.ts).
  */
 import type { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
@@ -21,6 +31,11 @@ import type { WfdbAnnotation } from '../io/wfdb';
 import { ANNOTATION_CODES, isBeat, readAnnotations, readRecord, WfdbError } from '../io/wfdb';
 import type { NativeApi } from '../native/addon';
 import { loadNative, NativeError } from '../native/addon';
+import type { EcgStatus } from '../native/signal-processing';
+import { PROJECT_ROOT } from '../paths';
+import type { NoiseKind } from './eval-qrs-noise';
+import { NOISE_KINDS, NOISE_SNR_DB, addNoise, generateNoise, noiseGain, noiseOn, noiseRms, qrsPeakToPeak } from './eval-qrs-noise';
+import { preparePeerEnvironment, runGqrs, WFDB_PY_VERSION } from './eval-qrs-peer';
 
 /** EC57 match window, s. */
 export const MATCH_WINDOW_S = 0.15;
@@ -112,6 +127,70 @@ interface RateAgreement {
   compared: number;
   seconds: number;
   secondsWithRate: number;
+  /** Seconds (from the scoring start) by the detector's status at their end. */
+  byStatus: Record<EcgStatus, number>;
+}
+
+function emptyRates(): RateAgreement {
+  return { absoluteErrorSum: 0, compared: 0, seconds: 0, secondsWithRate: 0, byStatus: { ok: 0, learning: 0, 'leads-off': 0, noisy: 0, 'no-rate': 0 } };
+}
+
+/**
+ * Decides the beats still pending at the end of a record: holds its last sample for the
+ * detector's maximum delay and keeps the beats placed before the record's end.
+ */
+function flushRecordEnd(detector: ReturnType<NativeApi['createQrsDetector']>, samples: Float32Array, name: string): number[] {
+  const hold = new Float32Array(detector.maxDelaySamples).fill(samples[samples.length - 1] ?? 0);
+  const out = detector.process(hold);
+  if (!out.ok) throw new NativeError('NATIVE_CALL', `${name}: QRS detector rejected the end-of-record flush: ${out.error.field} ${out.error.rule}`);
+  return Array.from(out.beatSampleIndexes).filter((b) => b < samples.length);
+}
+
+/** What `detectBeats` found, and the heart rate in the 1 s batches its `counted` selected. */
+export interface DetectionRun {
+  beats: number[];
+  /** Batches counted, those with the rate withdrawn, and the rate's error where published. */
+  seconds: number;
+  withdrawnSeconds: number;
+  absoluteErrorSum: number;
+  compared: number;
+}
+
+/**
+ * The detector's beats on `samples`, fed in 1 s batches and flushed at the end; for the 1 s
+ * batches whose end `counted` selects, whether the heart rate was withdrawn and, where it was
+ * published, its error against `referenceRate` on `referenceBeats`.
+ */
+export function detectBeats(
+  native: NativeApi,
+  samples: Float32Array,
+  sampleRateHz: number,
+  name: string,
+  counted: (endSample: number) => boolean = () => false,
+  referenceBeats: readonly number[] = [],
+): DetectionRun {
+  const detector = native.createQrsDetector(sampleRateHz);
+  const second = Math.max(1, Math.round(sampleRateHz));
+  const run: DetectionRun = { beats: [], seconds: 0, withdrawnSeconds: 0, absoluteErrorSum: 0, compared: 0 };
+  for (let at = 0; at < samples.length; at += second) {
+    const out = detector.process(samples.subarray(at, at + second));
+    if (!out.ok) throw new NativeError('NATIVE_CALL', `${name}: QRS detector rejected a batch: ${out.error.field} ${out.error.rule}`);
+    for (const b of out.beatSampleIndexes) run.beats.push(b);
+    const now = Math.min(at + second, samples.length);
+    if (!counted(now)) continue;
+    run.seconds += 1;
+    if (out.heartRateBpm === null) {
+      run.withdrawnSeconds += 1;
+      continue;
+    }
+    const reference = referenceRate(referenceBeats, now - detector.typicalDelaySamples, sampleRateHz);
+    if (reference !== null) {
+      run.absoluteErrorSum += Math.abs(out.heartRateBpm - reference);
+      run.compared += 1;
+    }
+  }
+  run.beats.push(...flushRecordEnd(detector, samples, name));
+  return run;
 }
 
 /**
@@ -130,7 +209,7 @@ export function evaluateRecord(native: NativeApi, recordPath: string, name: stri
   const refBeats = annotations.filter((a) => isBeat(a.code)).map((a) => a.sample);
   const second = Math.max(1, Math.round(fs));
   const detected: number[] = [];
-  const rate: RateAgreement = { absoluteErrorSum: 0, compared: 0, seconds: 0, secondsWithRate: 0 };
+  const rate = emptyRates();
   for (let at = 0; at < samples.length; at += second) {
     const out = detector.process(samples.subarray(at, at + second));
     if (!out.ok) throw new NativeError('NATIVE_CALL', `${name}: QRS detector rejected a batch: ${out.error.field} ${out.error.rule}`);
@@ -138,6 +217,7 @@ export function evaluateRecord(native: NativeApi, recordPath: string, name: stri
     const now = Math.min(at + second, samples.length);
     if (now < SCORING_START_S * fs) continue;
     rate.seconds += 1;
+    rate.byStatus[out.status] += 1;
     if (out.heartRateBpm === null) continue;
     rate.secondsWithRate += 1;
     // Reference beats the detector could have reported by now (its usual delay).
@@ -147,6 +227,7 @@ export function evaluateRecord(native: NativeApi, recordPath: string, name: stri
       rate.compared += 1;
     }
   }
+  detected.push(...flushRecordEnd(detector, samples, name));
   const counts = compareBeats(annotations, detected, fs);
   return {
     result: {
@@ -196,53 +277,255 @@ function fmt(value: number | null, digits = 2): string {
   return value === null ? '-' : value.toFixed(digits);
 }
 
+/** What `vigil eval qrs` runs besides Vigil's own evaluation. */
+export interface EvalQrsOptions {
+  json: boolean;
+  /** A peer detector run on the same records through the same scorer. */
+  peer?: 'gqrs';
+  /** The interpreter that makes the peer's virtual environment (default `python3`). */
+  python?: string;
+  /** The peer's virtual environment (default `build/peer-venv` in the project). */
+  venvDir?: string;
+  /** Run the noise stress test too. */
+  noise?: boolean;
+  /** Seed of the generated noise (default 1). */
+  noiseSeed?: number;
+  /** Progress lines (the peer's set-up), for stderr. */
+  log?: (line: string) => void;
+}
+
+/** Se and +P of summed counts. */
+export interface GrossResult extends BeatCounts {
+  sensitivityPercent: number | null;
+  positivePredictivityPercent: number | null;
+}
+
+function gross(results: readonly BeatCounts[]): GrossResult {
+  const sum: BeatCounts = { truePositives: 0, falseNegatives: 0, falsePositives: 0 };
+  for (const r of results) {
+    sum.truePositives += r.truePositives;
+    sum.falseNegatives += r.falseNegatives;
+    sum.falsePositives += r.falsePositives;
+  }
+  return {
+    ...sum,
+    sensitivityPercent: percent(sum.truePositives, sum.truePositives + sum.falseNegatives),
+    positivePredictivityPercent: percent(sum.truePositives, sum.truePositives + sum.falsePositives),
+  };
+}
+
+function recordResult(record: string, counts: BeatCounts): QrsRecordResult {
+  const g = gross([counts]);
+  return { record, ...counts, sensitivityPercent: g.sensitivityPercent, positivePredictivityPercent: g.positivePredictivityPercent };
+}
+
+/** The target of issue 19: gross Se and +P at least this, %. */
+export const TARGET_PERCENT = 99.8;
+/** The noise stress test reports the first SNR at which Se or +P falls below this, %. */
+export const NOISE_FLOOR_PERCENT = 99;
+
+/** One SNR level of the noise stress test. */
+export interface NoiseLevelResult extends GrossResult {
+  snrDb: number;
+  /** Share of the seconds with the noise on (from 5:00) in which the heart rate was withdrawn, %. */
+  rateWithdrawnNoisyPercent: number | null;
+  /** Heart-rate MAE over the seconds with the noise on in which a rate was published, /min. */
+  rateMaeNoisyBpm: number | null;
+}
+
+/** The noise stress test's results per noise kind. */
+export interface NoiseResult {
+  seed: number;
+  records: number;
+  /** Records left out: no normal beat to measure the QRS amplitude on. */
+  skipped: string[];
+  levels: Record<NoiseKind, NoiseLevelResult[]>;
+  /** Per kind, the highest SNR at which Se or +P is below 99 %, or null when none is. */
+  firstBelowFloorDb: Record<NoiseKind, number | null>;
+}
+
+/** FNV-1a: a stable 32-bit seed per (seed, kind, record). */
+function seedFor(seed: number, kind: string, record: string): number {
+  let h = 0x811c9dc5;
+  for (const ch of `${seed}:${kind}:${record}`) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** The noise stress test (eval-qrs-noise.ts) over the records of `dir`. */
+export function runNoiseStressTest(native: NativeApi, dir: string, names: readonly string[], seed: number): NoiseResult {
+  const counts: Record<NoiseKind, BeatCounts[][]> = { em: NOISE_SNR_DB.map(() => []), ma: NOISE_SNR_DB.map(() => []) };
+  // Seconds with the noise on, and those of them with the rate withdrawn, per kind and level.
+  // [seconds, withdrawn, absolute error sum, compared]
+  const withdrawals: Record<NoiseKind, [number, number, number, number][]> = {
+    em: NOISE_SNR_DB.map(() => [0, 0, 0, 0]),
+    ma: NOISE_SNR_DB.map(() => [0, 0, 0, 0]),
+  };
+  const skipped: string[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    const record = readRecord(path);
+    const samples = record.signals[0];
+    if (!samples) throw new WfdbError(`${path}.hea: the record has no signal`);
+    const fs = record.header.sampleRateHz;
+    const annotations = readAnnotations(path);
+    const referenceBeats = annotations.filter((a) => isBeat(a.code)).map((a) => a.sample);
+    const amplitude = qrsPeakToPeak(samples, annotations, fs);
+    if (amplitude === null || amplitude <= 0) {
+      skipped.push(name);
+      continue;
+    }
+    for (const kind of NOISE_KINDS) {
+      const noise = generateNoise(kind, samples.length, fs, seedFor(seed, kind, name));
+      const rms = noiseRms(noise, fs);
+      if (rms === null || rms <= 0) throw new WfdbError(`${name}: generated ${kind} noise has no amplitude`);
+      NOISE_SNR_DB.forEach((snrDb, level) => {
+        const noisy = addNoise(samples, noise, noiseGain(snrDb, amplitude, rms), fs);
+        // A 1 s batch counts when the noise was on throughout it.
+        const inNoise = (end: number): boolean => noiseOn(end - 1, fs) && noiseOn(Math.max(0, end - Math.round(fs)), fs);
+        const run = detectBeats(native, noisy, fs, name, inNoise, referenceBeats);
+        counts[kind][level]?.push(compareBeats(annotations, run.beats, fs));
+        const w = withdrawals[kind][level];
+        if (w) {
+          w[0] += run.seconds;
+          w[1] += run.withdrawnSeconds;
+          w[2] += run.absoluteErrorSum;
+          w[3] += run.compared;
+        }
+      });
+    }
+  }
+  const levels = {} as Record<NoiseKind, NoiseLevelResult[]>;
+  const firstBelowFloorDb = {} as Record<NoiseKind, number | null>;
+  for (const kind of NOISE_KINDS) {
+    levels[kind] = NOISE_SNR_DB.map((snrDb, level) => {
+      const [seconds, withdrawn, errorSum, compared] = withdrawals[kind][level] ?? [0, 0, 0, 0];
+      return {
+        snrDb,
+        ...gross(counts[kind][level] ?? []),
+        rateWithdrawnNoisyPercent: percent(withdrawn, seconds),
+        rateMaeNoisyBpm: compared > 0 ? errorSum / compared : null,
+      };
+    });
+    const below = levels[kind].find(
+      (l) => (l.sensitivityPercent ?? 0) < NOISE_FLOOR_PERCENT || (l.positivePredictivityPercent ?? 0) < NOISE_FLOOR_PERCENT,
+    );
+    firstBelowFloorDb[kind] = below?.snrDb ?? null;
+  }
+  return { seed, records: names.length - skipped.length, skipped, levels, firstBelowFloorDb };
+}
+
+function countsColumns(r: BeatCounts & { sensitivityPercent: number | null; positivePredictivityPercent: number | null }): string {
+  return `${String(r.truePositives).padStart(5)} ${String(r.falseNegatives).padStart(5)} ${String(r.falsePositives).padStart(5)} ${fmt(r.sensitivityPercent).padStart(6)} ${fmt(r.positivePredictivityPercent).padStart(7)}`;
+}
+
 /** Runs the command; returns the exit code (0 once every record was evaluated; the table says whether the target is met). */
-export async function runEvalQrs(dir: string, options: { json: boolean }, out: Writable): Promise<number> {
-  const native = loadNative();
+export async function runEvalQrs(dir: string, options: EvalQrsOptions, out: Writable): Promise<number> {
   const names = listRecords(dir);
+  // The peer's environment first: when it cannot be made, fail before the long evaluation.
+  const peerEnv =
+    options.peer === 'gqrs'
+      ? preparePeerEnvironment({ venvDir: options.venvDir ?? join(PROJECT_ROOT, 'build', 'peer-venv'), python: options.python, log: options.log })
+      : null;
+  const native = loadNative();
   const results: QrsRecordResult[] = [];
-  const gross: BeatCounts = { truePositives: 0, falseNegatives: 0, falsePositives: 0 };
-  const rates: RateAgreement = { absoluteErrorSum: 0, compared: 0, seconds: 0, secondsWithRate: 0 };
+  const rates = emptyRates();
   for (const name of names) {
     const { result, rate } = evaluateRecord(native, join(dir, name), name);
     results.push(result);
-    gross.truePositives += result.truePositives;
-    gross.falseNegatives += result.falseNegatives;
-    gross.falsePositives += result.falsePositives;
     rates.absoluteErrorSum += rate.absoluteErrorSum;
     rates.compared += rate.compared;
     rates.seconds += rate.seconds;
     rates.secondsWithRate += rate.secondsWithRate;
+    for (const status of Object.keys(rates.byStatus) as EcgStatus[]) rates.byStatus[status] += rate.byStatus[status];
   }
-  const se = percent(gross.truePositives, gross.truePositives + gross.falseNegatives);
-  const ppv = percent(gross.truePositives, gross.truePositives + gross.falsePositives);
+  const vigil = gross(results);
+  let peerResults: QrsRecordResult[] | null = null;
+  if (peerEnv) {
+    const paths = names.map((name) => join(dir, name));
+    const beats = runGqrs(peerEnv, paths);
+    peerResults = names.map((name, k) => {
+      const annotations = readAnnotations(join(dir, name));
+      const found = beats[k];
+      const detected = [...(found?.beatSampleIndexes ?? [])].sort((a, b) => a - b);
+      return recordResult(name, compareBeats(annotations, detected, found?.sampleRateHz ?? 360));
+    });
+  }
+  const peer = peerResults ? gross(peerResults) : null;
+  const noise = options.noise ? runNoiseStressTest(native, dir, names, options.noiseSeed ?? 1) : null;
+
   const heartRateMae = rates.compared > 0 ? rates.absoluteErrorSum / rates.compared : null;
   const heartRateCoverage = percent(rates.secondsWithRate, rates.seconds);
+  const withdrawn = rates.seconds - rates.secondsWithRate;
+  const withdrawnByReason = {
+    noisy: rates.byStatus.noisy,
+    leadsOff: rates.byStatus['leads-off'],
+    noRate: rates.byStatus['no-rate'],
+    learning: rates.byStatus.learning,
+  };
+  const met = (g: GrossResult): boolean =>
+    g.sensitivityPercent !== null && g.positivePredictivityPercent !== null && g.sensitivityPercent >= TARGET_PERCENT && g.positivePredictivityPercent >= TARGET_PERCENT;
   if (options.json) {
     out.write(
       `${JSON.stringify({
         records: results,
-        gross: { ...gross, sensitivityPercent: se, positivePredictivityPercent: ppv },
-        heartRate: { maeBpm: heartRateMae, coveragePercent: heartRateCoverage },
-        method: { matchWindowS: MATCH_WINDOW_S, scoringStartS: SCORING_START_S, batchSeconds: 1 },
+        gross: vigil,
+        heartRate: {
+          maeBpm: heartRateMae,
+          coveragePercent: heartRateCoverage,
+          seconds: rates.seconds,
+          withdrawnSeconds: withdrawn,
+          withdrawnPercent: percent(withdrawn, rates.seconds),
+          withdrawnByReason,
+        },
+        target: { percent: TARGET_PERCENT, met: met(vigil) },
+        ...(peerResults && peer ? { peer: { name: 'gqrs', wfdbVersion: WFDB_PY_VERSION, records: peerResults, gross: peer } } : {}),
+        ...(noise ? { noise } : {}),
+        method: { matchWindowS: MATCH_WINDOW_S, scoringStartS: SCORING_START_S, batchSeconds: 1, endOfRecordFlush: true },
       })}\n`,
     );
-  } else {
-    const lines = [
-      `QRS detection on ${dir} (${names.length} records): EC57 beat-by-beat, 150 ms match window, scored from 5 min,`,
-      'beat annotations only, VF episodes excluded; the detector runs streaming, first signal, 1 s batches.',
-      '',
-      'record     TP    FN    FP   Se %    +P %',
-      ...results.map(
-        (r) =>
-          `${r.record.padEnd(7)} ${String(r.truePositives).padStart(5)} ${String(r.falseNegatives).padStart(5)} ${String(r.falsePositives).padStart(5)} ${fmt(r.sensitivityPercent).padStart(6)} ${fmt(r.positivePredictivityPercent).padStart(7)}`,
-      ),
-      `gross   ${String(gross.truePositives).padStart(5)} ${String(gross.falseNegatives).padStart(5)} ${String(gross.falsePositives).padStart(5)} ${fmt(se).padStart(6)} ${fmt(ppv).padStart(7)}`,
-      '',
-      `heart rate (every 1 s from 5 min) vs the same rule on the reference beats: MAE ${fmt(heartRateMae)} /min, rate available ${fmt(heartRateCoverage, 1)} % of seconds`,
-      `target: gross Se >= 99.5 % and +P >= 99.5 %: ${se !== null && ppv !== null && se >= 99.5 && ppv >= 99.5 ? 'met' : 'NOT met'}`,
-    ];
-    out.write(`${lines.join('\n')}\n`);
+    return 0;
   }
+  const lines = [
+    `QRS detection on ${dir} (${names.length} records): EC57 beat-by-beat, 150 ms match window, scored from 5 min,`,
+    'beat annotations only, VF episodes excluded; the detector runs streaming, first signal, 1 s batches, flushed at the record\'s end.',
+    '',
+  ];
+  if (peerResults && peer) {
+    lines.push(
+      `                  Vigil                        |  gqrs (wfdb ${WFDB_PY_VERSION}, defaults)`,
+      'record     TP    FN    FP   Se %    +P %  |     TP    FN    FP   Se %    +P %',
+      ...results.map((r, k) => {
+        const p = peerResults?.[k];
+        return `${r.record.padEnd(7)} ${countsColumns(r)}  |  ${p ? countsColumns(p) : ''}`;
+      }),
+      `gross   ${countsColumns(vigil)}  |  ${countsColumns(peer)}`,
+    );
+  } else {
+    lines.push('record     TP    FN    FP   Se %    +P %', ...results.map((r) => `${r.record.padEnd(7)} ${countsColumns(r)}`), `gross   ${countsColumns(vigil)}`);
+  }
+  lines.push(
+    '',
+    `heart rate (every 1 s from 5 min) vs the same rule on the reference beats: MAE ${fmt(heartRateMae)} /min over the published seconds, rate available ${fmt(heartRateCoverage, 1)} % of seconds`,
+    `rate withdrawn ${fmt(percent(withdrawn, rates.seconds), 1)} % of seconds (${withdrawn} s): noisy (ECG quality below the limit) ${withdrawnByReason.noisy} s, leads off ${withdrawnByReason.leadsOff} s, too few beats ${withdrawnByReason.noRate} s, learning ${withdrawnByReason.learning} s`,
+    `target: gross Se >= ${TARGET_PERCENT} % and +P >= ${TARGET_PERCENT} %: ${met(vigil) ? 'met' : 'NOT met'}${peer ? ` (gqrs: ${met(peer) ? 'met' : 'not met'})` : ''}`,
+  );
+  if (noise) {
+    lines.push(
+      '',
+      `noise stress test (NSTDB protocol: noise from 5:00, 2 min on / 2 min off; SNR on the QRS peak-to-peak amplitude as nst; generated noise, seed ${noise.seed}; ${noise.records} records${noise.skipped.length > 0 ? `, ${noise.skipped.join(' ')} left out: no normal beat` : ''}):`,
+      'heart rate in the seconds with noise: the share withdrawn, and the MAE (/min) over those published',
+      'SNR dB    em Se %  em +P %  withdrawn %  MAE    ma Se %  ma +P %  withdrawn %  MAE',
+      ...NOISE_SNR_DB.map((snr, level) => {
+        const cells = (l: NoiseLevelResult | undefined): string =>
+          `${fmt(l?.sensitivityPercent ?? null).padStart(7)}  ${fmt(l?.positivePredictivityPercent ?? null).padStart(7)}  ${fmt(l?.rateWithdrawnNoisyPercent ?? null, 1).padStart(11)}  ${fmt(l?.rateMaeNoisyBpm ?? null, 1).padStart(4)}`;
+        return `${String(snr).padStart(6)}    ${cells(noise.levels.em[level])}    ${cells(noise.levels.ma[level])}`;
+      }),
+      `first SNR with Se or +P below ${NOISE_FLOOR_PERCENT} %: em ${noise.firstBelowFloorDb.em === null ? 'none' : `${noise.firstBelowFloorDb.em} dB`}, ma ${noise.firstBelowFloorDb.ma === null ? 'none' : `${noise.firstBelowFloorDb.ma} dB`}`,
+    );
+  }
+  out.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -12,11 +12,18 @@
 //! 4. Peaks of the integrated signal: a local maximum is a peak once the signal falls below
 //!    half of it or 95 ms have passed; within 200 ms only the largest peak is kept.
 //! 5. Classification of each peak against an adaptive threshold
-//!    `noise + 0.3125 (qrs - noise)`, where `qrs` and `noise` are the means of the last 8
-//!    QRS and noise peak heights. A peak within 360 ms of the previous QRS whose steepest
-//!    slope is less than half of that QRS's is a T wave. When no QRS has been found for
-//!    1.5 mean RR intervals, the largest peak above half the threshold (at least 360 ms
-//!    after the last QRS) is taken (search-back).
+//!    `noise + 0.559 (qrs - noise)`, where `qrs` and `noise` are the means of the last 8
+//!    QRS and noise peak heights. A peak's height is the square root of the integrated
+//!    signal at the peak (the RMS slope over the 150 ms window), so heights and thresholds
+//!    scale with the QRS amplitude, not with its square: 0.559 = sqrt(0.3125) puts the
+//!    threshold where Hamilton and Tompkins's 0.3125 on the integrated signal puts it when
+//!    the noise level is zero, and the noise level moves it linearly in amplitude. On the
+//!    squared scale a wide ventricular or aberrated beat with a third of the usual slope
+//!    falls to a ninth of the QRS level, below any threshold between noise and QRS levels;
+//!    on the amplitude scale it stays above the search-back floor. A peak within 360 ms of
+//!    the previous QRS whose steepest slope is less than half of that QRS's is a T wave.
+//!    When no QRS has been found for 1.5 mean RR intervals, the largest peak above half the
+//!    threshold (at least 360 ms after the last QRS) is taken (search-back).
 //! 6. The beat is placed at the largest band-passed deflection inside the integration
 //!    window of its peak, moved back by the group delay of the filters at 10 Hz.
 //!
@@ -71,11 +78,16 @@ const REFRACTORY_S: f64 = 0.200;
 const T_WAVE_WINDOW_S: f64 = 0.360;
 /// A T wave's steepest slope is below this fraction of the previous QRS's.
 const T_WAVE_SLOPE_RATIO: f64 = 0.5;
-/// Detection threshold position between the noise and QRS levels (Hamilton-Tompkins).
-const THRESHOLD_COEFFICIENT: f64 = 0.3125;
+/// Detection threshold position between the noise and QRS levels, on the amplitude scale
+/// (peak heights are RMS slopes, see the module comment): sqrt(0.3125) = 0.559, where 0.3125
+/// is Hamilton and Tompkins's coefficient on the integrated (squared) signal (IEEE TBME
+/// 33(12):1157-1165, 1986, "threshold coefficient"). Not fitted to any record.
+const THRESHOLD_COEFFICIENT: f64 = 0.559;
 /// Search back after this many mean RR intervals without a QRS.
 const SEARCH_BACK_RR: f64 = 1.5;
-/// Search-back accepts peaks above this fraction of the threshold.
+/// Search-back accepts peaks above this fraction of the threshold (Pan and Tompkins 1985,
+/// THRESHOLD I2 = 0.5 THRESHOLD I1; Hamilton and Tompkins 1986 likewise), applied on the
+/// amplitude scale of the peak heights.
 const SEARCH_BACK_THRESHOLD: f64 = 0.5;
 /// RR intervals enter the mean clamped to this range, s (bounds the search-back delay).
 const RR_MIN_S: f64 = 0.2;
@@ -231,7 +243,8 @@ impl Design {
 struct Peak {
     /// Sample index of the maximum of the integrated signal.
     index: u64,
-    /// Height of the integrated signal.
+    /// Square root of the integrated signal at the peak: the RMS slope over the
+    /// integration window, in the unit of the samples per second (amplitude scale).
     height: f64,
     /// Steepest derivative (absolute) in the integration window.
     slope: f64,
@@ -390,16 +403,18 @@ impl QrsDetector {
         self.state.learning
     }
 
-    /// Noise quality in 0..=1: 1 when the recent non-QRS peaks of the integrated signal are
-    /// negligible next to the QRS peaks, falling linearly to 0 when their mean reaches the
-    /// detection threshold (where noise would start to be counted as beats).
+    /// Noise quality in 0..=1: 1 when the recent non-QRS peaks are negligible next to the
+    /// QRS peaks, falling to 0 when their mean reaches the detection threshold (where noise
+    /// would start to be counted as beats). The fall is linear in energy (the ratio of the
+    /// levels squared), as it was when the levels were kept on the integrated, squared
+    /// scale: the quality scale did not move when the heights became amplitudes.
     pub fn noise_quality(&self) -> f64 {
         let qrs = self.state.qrs_level.mean();
         if qrs <= 0.0 {
             return 0.0;
         }
-        let ratio = self.state.noise_level.mean() / qrs;
-        (1.0 - ratio / THRESHOLD_COEFFICIENT).clamp(0.0, 1.0)
+        let ratio = self.state.noise_level.mean() / qrs / THRESHOLD_COEFFICIENT;
+        (1.0 - ratio * ratio).clamp(0.0, 1.0)
     }
 
     /// Kurtosis of the conditioned signal over the last 5 complete 1 s blocks, or `None`
@@ -528,8 +543,9 @@ impl QrsDetector {
     }
 
     fn decide_pending(&mut self, beats: &mut Vec<u64>) {
-        let Some((index, height)) = self.state.pending.take() else { return };
-        let peak = self.describe(index, height);
+        let Some((index, integrated)) = self.state.pending.take() else { return };
+        // Classified on the amplitude scale (see THRESHOLD_COEFFICIENT).
+        let peak = self.describe(index, integrated.sqrt());
         if self.state.learning {
             self.push_candidate(peak);
         } else {
@@ -705,6 +721,65 @@ mod tests {
                 assert!(tp > 0);
                 assert_eq!((missed, extra), (0, 0), "fs {fs} bpm {bpm} seed {}", spec.seed);
             }
+        }
+    }
+
+    /// A Gaussian wave of a beat: offset from the beat (s), width (s), amplitude (mV).
+    type Wave = (f64, f64, f64);
+    /// A beat: its time (s) and its waves.
+    type Beat<'a> = (f64, &'a [Wave]);
+
+    /// Sums the Gaussian waves of each beat, centred on its time, plus a little white noise.
+    fn beats_signal(fs: f64, duration_s: f64, beats: &[Beat<'_>], seed: u64) -> Vec<f32> {
+        let n = (duration_s * fs) as usize;
+        let mut x = vec![0.0f64; n];
+        for &(time, waves) in beats {
+            for &(offset, width, amplitude) in waves {
+                let centre = time + offset;
+                let from = ((centre - 5.0 * width) * fs).max(0.0) as usize;
+                let to = (((centre + 5.0 * width) * fs) as usize).min(n);
+                for (i, v) in x.iter_mut().enumerate().take(to).skip(from) {
+                    let dt = i as f64 / fs - centre;
+                    *v += amplitude * (-dt * dt / (2.0 * width * width)).exp();
+                }
+            }
+        }
+        let mut rng = Rng::new(seed);
+        x.iter().map(|v| (v + 0.02 * rng.normal()) as f32).collect()
+    }
+
+    /// A premature beat that is wide and low in this lead (an aberrated or ventricular beat
+    /// seen side-on, as in MIT-BIH 201's aberrated beats): under half the normal R wave's
+    /// height at nearly twice its width, a quarter of its steepest slope. Each one comes 550 ms after a normal
+    /// beat and is followed by a compensatory pause (the next normal beat 2 RR after the
+    /// previous one), so only the search-back can find it: on the squared (energy) scale
+    /// it stays below half the threshold, on the amplitude scale it is above half of it.
+    /// No T wave is taken for a beat.
+    #[test]
+    fn wide_low_premature_beats_are_found_on_the_amplitude_scale() {
+        const NORMAL: [Wave; 4] = [(-0.2, 0.025, 0.15), (0.0, 0.012, 1.2), (0.03, 0.01, -0.3), (0.28, 0.06, 0.35)];
+        const WIDE: [Wave; 2] = [(0.0, 0.022, 0.55), (0.3, 0.07, -0.15)];
+        for (fs, seed) in [(250.0, 11u64), (360.0, 12), (500.0, 13)] {
+            let mut beats: Vec<Beat<'_>> = Vec::new();
+            let mut t = 0.5;
+            let mut k = 0;
+            while t < 118.0 {
+                beats.push((t, &NORMAL));
+                k += 1;
+                if k % 4 == 0 {
+                    beats.push((t + 0.55, &WIDE));
+                    t += 2.0;
+                } else {
+                    t += 1.0;
+                }
+            }
+            let samples = beats_signal(fs, 120.0, &beats, seed);
+            let truth: Vec<u64> = beats.iter().map(|&(t, _)| (t * fs).round() as u64).collect();
+            let detected = detect_all(fs, &samples);
+            let tolerance = (0.075 * fs) as u64;
+            let (tp, missed, extra) = score(&after(&truth, fs), &after(&detected, fs), tolerance);
+            assert!(tp > 90, "fs {fs}: {tp} found, {missed} missed, {extra} extra");
+            assert_eq!((missed, extra), (0, 0), "fs {fs} seed {seed}");
         }
     }
 

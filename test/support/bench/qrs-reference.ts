@@ -20,7 +20,8 @@ const PEAK_TIMEOUT_S = 0.095;
 const REFRACTORY_S = 0.2;
 const T_WAVE_WINDOW_S = 0.36;
 const T_WAVE_SLOPE_RATIO = 0.5;
-const THRESHOLD_COEFFICIENT = 0.3125;
+// On the amplitude scale (heights are square roots of the integrated signal), as in qrs.rs.
+const THRESHOLD_COEFFICIENT = 0.559;
 const SEARCH_BACK_RR = 1.5;
 const SEARCH_BACK_THRESHOLD = 0.5;
 const RR_MIN_S = 0.2;
@@ -368,7 +369,8 @@ export class ReferenceQrsDetector {
     if (this.pending === null) return;
     const [index, height] = this.pending;
     this.pending = null;
-    const peak = this.describe(index, height);
+    // Classified on the amplitude scale, as in qrs.rs (`decide_pending`).
+    const peak = this.describe(index, Math.sqrt(height));
     if (this.learning) this.pushCandidate(peak);
     else this.classify(peak, beats);
   }
