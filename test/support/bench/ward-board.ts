@@ -444,7 +444,7 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     const raw = await page.evaluate(() => (window as unknown as { __wardBench: { changes: Array<[string, string, string, number, number, number]> } }).__wardBench.changes);
     const longTasks = await page.evaluate(() => (window as unknown as { __wardBench: { longTasks: Array<[number, number]> } }).__wardBench.longTasks);
     const tiles = await page.evaluate(() => document.querySelectorAll('[data-testid=bed-tile]').length);
-    const tilesOnScreen = await page.evaluate(() => [...document.querySelectorAll('[data-testid=bed-tile]')].filter((e) => {
+    const tilesOnScreen = await page.evaluate(() => Array.from(document.querySelectorAll('[data-testid=bed-tile]')).filter((e) => {
       const r = e.getBoundingClientRect();
       return r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth;
     }).length);
