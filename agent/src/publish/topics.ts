@@ -39,11 +39,20 @@ export const topics = {
 
 /** Parses a Vigil topic back into its bed address and message type; null if not ours. */
 export function parseTopic(topic: string): (BedAddress & { kind: string; rest: string[] }) | null {
-  const parts = topic.split('/');
-  if (parts.length < 6 || parts[0] !== 'vigil' || parts[1] !== 'v1') return null;
-  const [, , siteId, wardId, bedId, kind, ...rest] = parts;
+  // By hand rather than split and destructure: a station parses every message's topic (3,000 a second for a ward).
+  if (!topic.startsWith('vigil/v1/')) return null;
+  const a = 9; // after "vigil/v1/"
+  const b = topic.indexOf('/', a);
+  const c = b < 0 ? -1 : topic.indexOf('/', b + 1);
+  const d = c < 0 ? -1 : topic.indexOf('/', c + 1);
+  if (d < 0) return null;
+  const e = topic.indexOf('/', d + 1);
+  const siteId = topic.slice(a, b);
+  const wardId = topic.slice(b + 1, c);
+  const bedId = topic.slice(c + 1, d);
+  const kind = e < 0 ? topic.slice(d + 1) : topic.slice(d + 1, e);
   if (!siteId || !wardId || !bedId || !kind) return null;
-  return { siteId, wardId, bedId, kind, rest };
+  return { siteId, wardId, bedId, kind, rest: e < 0 ? [] : topic.slice(e + 1).split('/') };
 }
 
 /** MQTT v5 content type of each payload: the protobuf message it carries. */
