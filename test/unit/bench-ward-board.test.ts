@@ -3,7 +3,7 @@
  * (test/support/bench/ward-board.ts), from hand-written records: no processes, no browser, no clock.
  */
 import t from 'tap';
-import { boardText, latencyStats, matchChanges, type Delivery, type DomChange } from '../support/bench/ward-board';
+import { boardText, latencyStats, matchChanges, splitArrivals, type Delivery, type DomChange } from '../support/bench/ward-board';
 
 const KEY = 'site1/ward-bench/bed1|respRate|patch';
 const d = (wallMs: number, text: string, key = KEY): Delivery => ({ key, text, wallMs });
@@ -56,4 +56,14 @@ t.test('REQ-PERF-007 latency statistics: nearest-rank p50 and p99, max and n', a
   const none = latencyStats([]);
   t.equal(none.n, 0);
   t.ok(Number.isNaN(none.p99Ms));
+});
+
+t.test('REQ-PERF-007 a tile drawn because it came on screen is counted apart, and still moves its key forward', async (t) => {
+  const deliveries = [d(1000, '14.9'), d(2000, '15.1'), d(3000, '15.3')];
+  // 14.9 drawn on screen at 1100; off screen meanwhile, the tile comes back at 2900 showing 15.1
+  // (delivered at 2000: 900 ms, scrolling, not delivery); then 15.3 on screen at 3050.
+  const changes = [c(1100, '14.5', '14.9'), { ...c(2900, '14.9', '15.1'), cameOnScreen: true }, c(3050, '15.1', '15.3')];
+  const { joined, arrivals } = splitArrivals(matchChanges(deliveries, changes), changes);
+  t.same(joined.samples.map((s) => [s.change, s.latencyMs]), [[0, 100], [2, 50]], 'the figure: the changes of tiles on screen');
+  t.same(arrivals.map((s) => [s.change, s.latencyMs]), [[1, 900]], 'apart: the tile that came on screen');
 });

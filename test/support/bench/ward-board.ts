@@ -63,6 +63,8 @@ export interface DomChange {
   from: string;
   to: string;
   wallMs: number;
+  /** The tile was drawn because it came on screen (it had been marked behind: board.js `tile-behind`). */
+  cameOnScreen?: boolean;
 }
 
 export interface BoardSample {
@@ -146,6 +148,19 @@ export function latencyStats(values: readonly number[]): LatencyStats {
     p50Ms: round(percentile(values, 50), 1),
     p99Ms: round(percentile(values, 99), 1),
     maxMs: values.length ? round(Math.max(...values), 1) : NaN,
+  };
+}
+
+/**
+ * The figure is over the tiles on screen: a tile that comes on screen (a bed moving up the board)
+ * is drawn then with what arrived while it was off screen, and its changes measure that, not the
+ * delivery: they are set apart (`arrivals`). The join itself is made over every change, so that a
+ * key's previous change is known whichever kind it was.
+ */
+export function splitArrivals(all: BoardJoin, changes: readonly DomChange[]): { joined: BoardJoin; arrivals: BoardSample[] } {
+  return {
+    joined: { ...all, samples: all.samples.filter((s) => changes[s.change]?.cameOnScreen !== true) },
+    arrivals: all.samples.filter((s) => changes[s.change]?.cameOnScreen === true),
   };
 }
 
@@ -451,11 +466,7 @@ export async function runBoardOnce(gateways: number, processes: number, windowS:
     const streamEvents = events1.events - events0.events;
     const stream = { events: streamEvents, meanBytes: streamEvents > 0 ? (events1.chars - events0.chars) / streamEvents : NaN, perSecond: streamEvents / ((t1 - t0) / 1000) };
     const changes = raw.filter((c) => c[3] >= t0 && c[3] <= t1).map((c) => ({ key: c[0], from: c[1], to: c[2], wallMs: c[3], frameWallMs: c[4], cameOnScreen: c[5] === 1 }));
-    const all = matchChanges(deliveries, changes);
-    // The figure: changes of tiles on screen. A tile that comes on screen (a bed moving up the board)
-    // is drawn then with what arrived while it was off screen: counted apart (arrivals).
-    const arrivals = all.samples.filter((s) => changes[s.change]?.cameOnScreen === true);
-    const joined = { ...all, samples: all.samples.filter((s) => changes[s.change]?.cameOnScreen !== true) };
+    const { joined, arrivals } = splitArrivals(matchChanges(deliveries, changes), changes);
     // Delivery -> the frame after the change (when it can be painted), for the same joined samples.
     const toFrame = joined.samples.map((s) => (changes[s.change]?.frameWallMs ?? NaN) - s.deliveredWallMs).filter(Number.isFinite);
     const lat = joined.samples.map((s) => s.latencyMs);
