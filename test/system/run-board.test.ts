@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { Agent, request } from 'node:https';
 import { exitOf, ROOT } from '../support/processes';
 import { until } from '../support/observer';
+import type { WardDelta, WardSnapshot } from '../../agent/src/station/web/server';
+import { mergeWardEvents } from '../support/ward-events';
 
 /** Polls an async probe every 250 ms until it gives a value; fails naming `what` after `timeoutMs`. */
 async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -71,12 +73,9 @@ t.test('REQ-WEB-013 make run prints the board URL and a demo user made for the r
   t.match(cookie, /^vigil_session=/);
   const beds = await poll('three beds with current values', async () => {
     const events = await call(`${url}api/events`, ca, { headers: { Cookie: cookie }, maxMs: 1500 });
-    // The first event holds the whole ward, later ones the beds that changed: the latest view of each bed.
-    const latest = new Map<string, { bed: string; values: Array<{ current: boolean }> }>();
-    for (const line of events.body.split('\n').filter((l) => l.startsWith('data: '))) {
-      for (const b of (JSON.parse(line.slice(6)) as { beds: Array<{ bed: string; values: Array<{ current: boolean }> }> }).beds) latest.set(b.bed, b);
-    }
-    const live = [...latest.values()].filter((b) => b.values.some((v) => v.current)).map((b) => b.bed).sort();
+    // The first event holds the whole ward, later ones what changed: merged as a browser does.
+    const held = mergeWardEvents(events.body.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as WardSnapshot | WardDelta)).at(-1);
+    const live = (held?.beds ?? []).filter((b) => b.values.some((v) => v.current)).map((b) => b.bed).sort();
     return live.length >= 3 ? live : undefined;
   }, 90_000);
   t.same(beds, ['site1/ward7/bed12', 'site1/ward7/bed13', 'site1/ward7/bed14']);
