@@ -162,7 +162,7 @@ t.test('REQ-PATCH-021 a second without any waveform: every channel empty, nothin
   t.same(calls, []);
 });
 
-t.test('REQ-SIG-024 HAZ-009 leads off: the ECG-derived respiration is neither run nor fused, and starts afresh on the detector\'s beats when they are back', async (t) => {
+t.test('REQ-SIG-024 HAZ-009 leads off: the ECG-derived respiration is neither run nor fused, and starts afresh on the beats of the detector when they are back', async (t) => {
   const { o, calls, fused, made, edrBeats } = options();
   const b = new SignalBatches(o);
   fill(b, 0);
