@@ -96,7 +96,7 @@ export interface SecondBatches {
   ecg: BatchOutcome<QrsBatch>;
   ppg: BatchOutcome<PpgBatch>;
   accel: BatchOutcome<RespEstimate>;
-  /** ECG-derived respiration ('empty' while the leads are off or the ECG batch gave no beats to measure). */
+  /** ECG-derived respiration ('empty' while the leads are off, or when the ECG batch gave no detector result). */
   ecgResp: BatchOutcome<ModulationResp>;
   /** Whether each channel's batch had samples filled across a gap. */
   gap: { ecg: boolean; ppg: boolean; accel: boolean };
