@@ -125,26 +125,35 @@ t.test('REQ-SIG-009 REQ-PATCH-020 SpO2 from the patch red/IR of hw-sim, 70 to 10
 });
 
 t.test('REQ-PATCH-021 one native call per channel per second, never per sample; the second is emitted together', async (t) => {
-  const calls = { qrs: 0, ppg: 0, resp: 0, fuse: 0, samples: 0 };
+  const calls = { qrs: 0, ppg: 0, resp: 0, edr: 0, fuse: 0, samples: 0 };
+  // Each processor's own `process` is replaced in place: the fusion reads the addon's processor
+  // behind the very object it was given, and the detector's getters stay live.
   const counting: SignalProcessing = {
     createQrsDetector(fs) {
       const d = nativeSignalProcessing.createQrsDetector(fs);
-      return { ...d, process: (x) => (calls.qrs++, (calls.samples += x.length), d.process(x)) } as typeof d;
+      const process = d.process;
+      return Object.assign(d, { process: (x: Float32Array) => (calls.qrs++, (calls.samples += x.length), process(x)) });
     },
     createPpgProcessor(fs, o) {
       const p = nativeSignalProcessing.createPpgProcessor(fs, o);
-      return { process: (ir, red) => (calls.ppg++, p.process(ir, red)) };
+      const process = p.process;
+      return Object.assign(p, { process: (ir: Float32Array, red?: Float32Array) => (calls.ppg++, process(ir, red)) });
     },
     createRespProcessor(fs) {
       const r = nativeSignalProcessing.createRespProcessor(fs);
       return { process: (x) => (calls.resp++, r.process(x)) };
     },
-    fuseRespRate: (a, b) => (calls.fuse++, nativeSignalProcessing.fuseRespRate(a, b)),
+    createEcgRespProcessor(fs) {
+      const e = nativeSignalProcessing.createEcgRespProcessor(fs);
+      const process = e.process;
+      return Object.assign(e, { process: (x: Float32Array, beats: Float64Array) => (calls.edr++, process(x, beats)) });
+    },
+    fuseRespSources: (sources) => (calls.fuse++, nativeSignalProcessing.fuseRespSources(sources)),
   };
   const run = harness({}, counting);
   run.run(10);
   t.equal(run.seconds.length, 10, 'one emission per device second');
-  t.same(calls, { qrs: 10, ppg: 10, resp: 10, fuse: 10, samples: 2500 }, 'one call per channel per second; 250 ECG samples each');
+  t.same(calls, { qrs: 10, ppg: 10, resp: 10, edr: 10, fuse: 10, samples: 2500 }, 'one call per channel per second; 250 ECG samples each');
   t.same(run.seconds[9]?.map((o) => o.parameter), ['heartRate', 'pulseRate', 'spo2', 'perfusionIndex', 'respRate', 'skinTemperature']);
   const last = run.seconds[9]!;
   t.ok(Math.abs((value(last, 'heartRate') ?? 0) - 72) <= 3, `heart rate ${value(last, 'heartRate')}`);
@@ -288,4 +297,58 @@ t.test('REQ-PATCH-027 the patch restarts (tick backwards): sequence and channels
   t.equal(c['device-restarted'], 1, 'the restart is seen once');
   t.notOk(c['frames-rejected.reordered'], 'the new sequence is not taken for reordering');
   t.equal(typeof value(run.seconds.at(-1), 'heartRate'), 'number', 'values again after relearning');
+});
+
+/**
+ * hw-sim's patch at `respRatePerMin` with its accelerometer flat (a patch whose accelerometer
+ * gives no breathing: taped loose, or failed): the ECG (R amplitude and baseline move with each
+ * breath) and the PPG (baseline and pulse amplitude) still carry it (hw-sim/src/signals.ts).
+ */
+function flatAccelerometer(seed: number, respRatePerMin: number): SignalSource {
+  const model = new PhysiologyModel({ seed });
+  return {
+    block: (t0S, d, state, rates) => {
+      const b = model.block(t0S, d, state, rates);
+      return { ...b, accelMg: { x: b.accelMg.x.fill(0), y: b.accelMg.y.fill(0), z: b.accelMg.z.fill(1000) } };
+    },
+    truthAt: () => ({ respRatePerMin }),
+  };
+}
+
+/** The respiration rates of seconds 60 to 90, and the sources the fusion used over the run. */
+function respWithFlatAccelerometer(seed: number, respRatePerMin: number, injections: PatchInjection[] = []) {
+  const run = harness({ source: flatAccelerometer(seed, respRatePerMin), seed, injections });
+  run.run(90);
+  const counters = run.driver.snapshot().counters;
+  const sources = Object.fromEntries(Object.entries(counters).filter(([k]) => k.startsWith('resp-source.')));
+  return { rates: run.seconds.slice(60).map((s) => obs(s, 'respRate')), sources };
+}
+
+t.test('REQ-SIG-024 accelerometer flat: the patch\'s respiration rate comes from the ECG and PPG modulations, within 2 /min of the breathing', async (t) => {
+  for (const [seed, truth] of [[24, 20], [25, 10]] as const) {
+    const { rates, sources } = respWithFlatAccelerometer(seed, truth);
+    t.comment(`seed ${seed}, ${truth} /min: sources ${JSON.stringify(sources)}; last rates ${rates.slice(-5).map((o) => o?.value).join(' ')}`);
+    t.notOk(sources['resp-source.direct'], `seed ${seed}: the flat accelerometer is never used`);
+    t.ok((sources['resp-source.ecg+ppg'] ?? 0) > 0, `seed ${seed}: the ECG and PPG modulations together`);
+    t.ok(rates.every((o) => typeof o?.value === 'number'), `seed ${seed}: a rate every second from 60 s`);
+    t.ok(rates.every((o) => Math.abs((o?.value ?? Infinity) - truth) <= 2), `seed ${seed}: within 2 /min of ${truth} /min`);
+    t.ok(rates.every((o) => o?.quality.length === 0 && o.status === 'final'), `seed ${seed}: unflagged`);
+  }
+});
+
+t.test('REQ-SIG-024 HAZ-009 accelerometer flat and probe off: the rate comes from the ECG alone; before a 32 s window it is withdrawn with the reason', async (t) => {
+  const seed = 26;
+  const run = harness({ source: flatAccelerometer(seed, 18), seed, injections: [{ kind: 'probe-off', atS: 0, durationS: 1000 }] });
+  run.run(10);
+  const early = obs(run.seconds.at(-1), 'respRate');
+  t.equal(early?.value, null, 'not yet one window of beats');
+  t.equal(early?.unavailableReason, 'resp-learning', 'withdrawn with the fusion\'s reason');
+  run.run(80);
+  const counters = run.driver.snapshot().counters;
+  t.notOk(counters['resp-source.ppg'] ?? counters['resp-source.ecg+ppg'], 'probe off: the PPG is never used');
+  t.notOk(counters['resp-source.direct'], 'nor the flat accelerometer');
+  const rates = run.seconds.slice(60).map((s) => obs(s, 'respRate'));
+  t.comment(`sources ${JSON.stringify(Object.entries(counters).filter(([k]) => k.startsWith('resp-source.')))}; last rates ${rates.slice(-5).map((o) => o?.value).join(' ')}`);
+  t.ok((counters['resp-source.ecg'] ?? 0) > 0, 'the ECG modulations alone');
+  t.ok(rates.every((o) => typeof o?.value === 'number' && Math.abs(o.value - 18) <= 2), 'a rate every second from 60 s, within 2 /min of 18 /min');
 });

@@ -8,7 +8,7 @@ import type { LastStatus, SecondContext } from '../../agent/src/drivers/vigil-pa
 import { secondObservations } from '../../agent/src/drivers/vigil-patch/observations';
 import type { SecondBatches } from '../../agent/src/drivers/vigil-patch/signal-batches';
 
-const NOTHING: SecondBatches = { ecg: { kind: 'empty' }, ppg: { kind: 'empty' }, accel: { kind: 'empty' }, gap: { ecg: false, ppg: false, accel: false } };
+const NOTHING: SecondBatches = { ecg: { kind: 'empty' }, ppg: { kind: 'empty' }, accel: { kind: 'empty' }, ecgResp: { kind: 'empty' }, gap: { ecg: false, ppg: false, accel: false } };
 
 function context(status: LastStatus | null): SecondContext {
   return {

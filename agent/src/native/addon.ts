@@ -298,6 +298,16 @@ export function fuseRespRate(direct: RespSourceInput, ppg: RespSourceInput): Fus
   return native().fuseRespRate(direct, ppg);
 }
 
+/** A streaming ECG-derived respiration processor for one lead at `sampleRateHz`. */
+export function createEcgRespProcessor(sampleRateHz: number): EcgRespProcessor {
+  return native().createEcgRespProcessor(sampleRateHz);
+}
+
+/** Fuses every respiration source a device has: the direct one when its quality is good, otherwise the ECG and PPG modulations. */
+export function fuseRespSources(sources: RespSources): FusedRespSources {
+  return native().fuseRespSources(sources);
+}
+
 /** A numerics filter (artifact rejection, running median). */
 export function createNumericsFilter(options: NumericsOptions): NumericsFilter {
   return native().createNumericsFilter(options);

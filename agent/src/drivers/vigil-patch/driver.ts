@@ -258,7 +258,7 @@ export class VigilPatchDriver extends EventEmitter<DriverEvents> implements Devi
     const conditions = this.status?.conditions;
     const second = this.batches.runSecond(conditions);
     this.conditions.checkSignalProcessing();
-    const fused = this.batches.fuseResp(second, conditions?.has('probe-off') ?? false);
+    const fused = this.batches.fuseResp(second, conditions);
     const source = { driver: DRIVER_NAME, interfaceId: this.interfaceId, serialNumber: this.boundSerial, port: this.config.path };
     const context = { stamp, tickMs, deviceTimeMs: this.deviceClock.wallMsAt(tickMs), source, status: this.status };
     this.emit('observations', secondObservations(context, second, fused));

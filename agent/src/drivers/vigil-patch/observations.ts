@@ -1,6 +1,7 @@
 /**
  * One device second of the patch as observations (pure): heartRate from the ECG, pulseRate,
- * spo2 and perfusionIndex from the PPG, respRate fused from the accelerometer and the PPG,
+ * spo2 and perfusionIndex from the PPG, respRate fused from the accelerometer and the ECG and
+ * PPG modulations,
  * and skinTemperature from STATUS. A value that cannot be obtained is published unavailable
  * with its reason (leads-off, probe-off, signal-processing-failed, ...); what the patch flags
  * (motion, a sensor fault, an unknown status bit) and samples bridged across a gap become
@@ -11,7 +12,7 @@ import type { FrameStamp } from '../../io/serial';
 import type { Observation, QualityFlag, SourceDevice } from '../../model/observation';
 import { PARAMETERS } from '../../model/parameters';
 import type { ParameterCode } from '../../model/parameters';
-import type { FusedResp, PpgBatch } from '../../native/addon';
+import type { FusedRespSources, PpgBatch } from '../../native/addon';
 import type { PatchCondition } from './frame-layout';
 import type { BatchOutcome, SecondBatches } from './signal-batches';
 
@@ -85,15 +86,22 @@ function optical(make: Make, conditions: ReadonlySet<PatchCondition>, second: Se
   });
 }
 
-/** Accelerometer (direct) and PPG modulation -> respiration rate, fused once per second. */
-function respiration(make: Make, conditions: ReadonlySet<PatchCondition>, second: SecondBatches, fused: FusedResp | null): Observation {
+/**
+ * Accelerometer (direct), ECG and PPG modulations -> respiration rate, fused once per second.
+ * A rate the fusion withdraws is unavailable with the fusion's reason (`resp-learning`,
+ * `resp-low-quality`, `resp-no-signal`, `resp-no-source`); samples bridged across a gap in a
+ * channel the rate came from flag it.
+ */
+function respiration(make: Make, conditions: ReadonlySet<PatchCondition>, second: SecondBatches, fused: FusedRespSources | null): Observation {
   if (conditions.has('lead-off') && conditions.has('probe-off')) return make('respRate', null, ['sensor-off'], 'patch-off');
   if (fused === null) return make('respRate', null, [], 'signal-processing-failed');
   const flags: QualityFlag[] = [];
   if (conditions.has('motion')) flags.push('motion');
-  if (fused.source === 'direct' && second.gap.accel) flags.push('low-signal-quality');
-  if (fused.source === 'ppg' && second.gap.ppg) flags.push('low-signal-quality');
-  return make('respRate', fused.respRatePerMin === null ? null : round(fused.respRatePerMin, 0), flags, 'resp-no-rate');
+  const from = fused.source === 'ecg+ppg' ? ['ecg', 'ppg'] : [fused.source];
+  if (from.includes('direct') && second.gap.accel) flags.push('low-signal-quality');
+  if (from.includes('ecg') && second.gap.ecg) flags.push('low-signal-quality');
+  if (from.includes('ppg') && second.gap.ppg) flags.push('low-signal-quality');
+  return make('respRate', fused.respRatePerMin === null ? null : round(fused.respRatePerMin, 0), flags, `resp-${fused.status}`);
 }
 
 /** Skin temperature (never NEWS2's temperature: a parameter of its own). */
@@ -104,7 +112,7 @@ function skinTemperature(make: Make, conditions: ReadonlySet<PatchCondition>, st
 }
 
 /** The observations of one device second, in the order heartRate, pulseRate, spo2, perfusionIndex, respRate, skinTemperature. */
-export function secondObservations(ctx: SecondContext, second: SecondBatches, fused: FusedResp | null): Observation[] {
+export function secondObservations(ctx: SecondContext, second: SecondBatches, fused: FusedRespSources | null): Observation[] {
   const conditions = ctx.status?.conditions ?? new Set<PatchCondition>();
   const deviceFlags: QualityFlag[] = [];
   if ((ctx.status?.unknownFlagBits ?? 0) !== 0) deviceFlags.push('unknown-device-condition');

@@ -8,7 +8,19 @@
  */
 import type { Logger } from '../../log';
 import * as addon from '../../native/addon';
-import type { FusedResp, PpgBatch, PpgProcessor, QrsBatch, QrsDetector, RespEstimate, RespProcessor, SignalRejected } from '../../native/addon';
+import type {
+  EcgRespProcessor,
+  FusedRespSources,
+  ModulationResp,
+  PpgBatch,
+  PpgProcessor,
+  QrsBatch,
+  QrsDetector,
+  RespEstimate,
+  RespProcessor,
+  RespSources,
+  SignalRejected,
+} from '../../native/addon';
 import type { RateWindow } from '../../safety/alarms';
 import { tickDelta, TICK_WRAP } from './device-time';
 import type { PatchCondition, PatchPayload, StreamName } from './frame-layout';
@@ -24,14 +36,16 @@ export interface SignalProcessing {
   createQrsDetector(sampleRateHz: number): QrsDetector;
   createPpgProcessor(sampleRateHz: number, options: { inverted: boolean; calibration?: { a: number; b: number; c: number } }): PpgProcessor;
   createRespProcessor(sampleRateHz: number): RespProcessor;
-  fuseRespRate(direct: { respRatePerMin: number | null; quality: number }, ppg: { respRatePerMin: number | null; quality: number }): FusedResp;
+  createEcgRespProcessor(sampleRateHz: number): EcgRespProcessor;
+  fuseRespSources(sources: RespSources): FusedRespSources;
 }
 
 export const nativeSignalProcessing: SignalProcessing = {
   createQrsDetector: (fs) => addon.createQrsDetector(fs),
   createPpgProcessor: (fs, options) => addon.createPpgProcessor(fs, options),
   createRespProcessor: (fs) => addon.createRespProcessor(fs),
-  fuseRespRate: (direct, ppg) => addon.fuseRespRate(direct, ppg),
+  createEcgRespProcessor: (fs) => addon.createEcgRespProcessor(fs),
+  fuseRespSources: (sources) => addon.fuseRespSources(sources),
 };
 
 /** One waveform channel's batch under construction and its processor. */
@@ -47,6 +61,14 @@ export interface BatchChannel<P> {
 
 interface EcgChannel extends BatchChannel<QrsDetector> {
   mv: number[];
+  /** ECG-derived respiration of the lead, fed with the detector's beats; null until (re)built. */
+  edr: EcgRespProcessor | null;
+  /**
+   * The detector's sample count when `edr` was built: the detector numbers its beats from its
+   * own first sample, the EDR processor from its own, so a rebuilt EDR processor takes the
+   * beats shifted by this (one rebuilt alone never costs the detector its learning).
+   */
+  edrOffsetSamples: number;
 }
 interface PpgChannel extends BatchChannel<PpgProcessor> {
   red: number[];
@@ -58,7 +80,7 @@ interface AccelChannel extends BatchChannel<RespProcessor> {
 }
 
 function ecgChannel(): EcgChannel {
-  return { name: 'ecg', sampleRateHz: 0, nextTickMs: null, processor: null, filled: 0, mv: [] };
+  return { name: 'ecg', sampleRateHz: 0, nextTickMs: null, processor: null, filled: 0, mv: [], edr: null, edrOffsetSamples: 0 };
 }
 function ppgChannel(): PpgChannel {
   return { name: 'ppg', sampleRateHz: 0, nextTickMs: null, processor: null, filled: 0, red: [], ir: [] };
@@ -74,6 +96,8 @@ export interface SecondBatches {
   ecg: BatchOutcome<QrsBatch>;
   ppg: BatchOutcome<PpgBatch>;
   accel: BatchOutcome<RespEstimate>;
+  /** ECG-derived respiration ('empty' while the leads are off, or when the ECG batch gave no detector result). */
+  ecgResp: BatchOutcome<ModulationResp>;
   /** Whether each channel's batch had samples filled across a gap. */
   gap: { ecg: boolean; ppg: boolean; accel: boolean };
 }
@@ -219,10 +243,12 @@ export class SignalBatches {
    */
   runSecond(conditions: ReadonlySet<PatchCondition> | undefined): SecondBatches {
     const gap = { ecg: this.ecg.filled > 0, ppg: this.ppg.filled > 0, accel: this.accel.filled > 0 };
+    // A detector (re)built now numbers its beats from zero again: the EDR processor restarts with it.
+    if (this.ecg.processor === null) this.ecg.edr = null;
+    const lead = Float32Array.from(this.ecg.mv);
     const ecg: BatchOutcome<QrsBatch> =
-      this.ecg.mv.length === 0
-        ? { kind: 'empty' }
-        : runBatch(this.o, this.ecg, (fs) => this.o.processing.createQrsDetector(fs), (d) => d.process(Float32Array.from(this.ecg.mv)));
+      this.ecg.mv.length === 0 ? { kind: 'empty' } : runBatch(this.o, this.ecg, (fs) => this.o.processing.createQrsDetector(fs), (d) => d.process(lead));
+    const ecgResp = this.runEcgResp(conditions, lead, ecg);
     const ppg = this.runPpg(conditions);
     // Electrodes and optical probe both off: the patch is off the body, and its accelerometer
     // measures the bed, not breathing. Not processed; the channel starts afresh when it is back.
@@ -237,7 +263,46 @@ export class SignalBatches {
     this.ppg.red.length = 0;
     this.ppg.ir.length = 0;
     this.accel.y.length = 0;
-    return { ecg, ppg, accel, gap };
+    return { ecg, ppg, accel, ecgResp, gap };
+  }
+
+  /**
+   * The lead and its detector's beats through the ECG-derived respiration (one native call).
+   * Leads off (the patch's flag, or the detector finding the lead flat): not processed, and
+   * the processor starts afresh when they are back, so that beats from before the leads came
+   * off are not bridged to those after (as the optical channel after an artefact). A failure
+   * loses this second's EDR only and rebuilds its processor; the detector is kept.
+   */
+  private runEcgResp(conditions: ReadonlySet<PatchCondition> | undefined, lead: Float32Array, ecg: BatchOutcome<QrsBatch>): BatchOutcome<ModulationResp> {
+    const ch = this.ecg;
+    const leadsOff = (conditions?.has('lead-off') ?? false) || (ecg.kind === 'result' && ecg.result.status === 'leads-off');
+    if (leadsOff) ch.edr = null;
+    if (ecg.kind !== 'result' || leadsOff || ch.processor === null) return { kind: 'empty' };
+    const detector = ch.processor;
+    try {
+      if (ch.edr === null) {
+        ch.edrOffsetSamples = detector.samplesSeen - lead.length;
+        ch.edr = this.o.processing.createEcgRespProcessor(ch.sampleRateHz);
+      }
+      const offset = ch.edrOffsetSamples;
+      const beats = Float64Array.from(ecg.result.beatSampleIndexes.filter((b) => b >= offset), (b) => b - offset);
+      const r = ch.edr.process(lead, beats);
+      if (r.ok === false) {
+        ch.edr = null;
+        this.o.count('batches-rejected.ecg-resp');
+        this.o.logger.warn('batch-rejected', { interfaceId: this.o.interfaceId, channel: 'ecg-resp', field: r.error.field, rule: r.error.rule, index: r.error.index });
+        return { kind: 'rejected' };
+      }
+      this.o.count('batches.ecg-resp');
+      return { kind: 'result', result: r };
+    } catch (err) {
+      ch.edr = null;
+      this.o.count('native-failures');
+      this.o.count('native-failures.ecg-resp');
+      this.o.logger.error('native-failure', { interfaceId: this.o.interfaceId, channel: 'ecg-resp', error: err instanceof Error ? err.message : String(err) });
+      this.o.nativeFailures.add();
+      return { kind: 'failed' };
+    }
   }
 
   /**
@@ -264,15 +329,25 @@ export class SignalBatches {
   }
 
   /**
-   * Fuses the accelerometer's (direct) and the PPG modulation's respiration rate, once per
-   * second; null when the fusion itself failed inside the addon (counted like a batch).
+   * Fuses the respiration sources of the second, once per second (docs/signal-processing.md,
+   * "Fusion of the sources"): the accelerometer (direct) when its quality is good, otherwise
+   * the ECG and PPG modulations. A source the patch flags off is not given: the ECG with its
+   * leads off, the PPG with its probe off. The source used is counted (`resp-source.<source>`,
+   * in the interface's status). Null when the fusion itself failed inside the addon (counted
+   * like a batch).
    */
-  fuseResp(second: SecondBatches, probeOff: boolean): FusedResp | null {
-    const { accel, ppg } = second;
-    const direct = accel.kind === 'result' ? { respRatePerMin: accel.result.respRatePerMin, quality: accel.result.quality } : { respRatePerMin: null, quality: 0 };
-    const fromPpg = ppg.kind === 'result' && !probeOff ? { respRatePerMin: ppg.result.respRatePerMin, quality: ppg.result.respQuality } : { respRatePerMin: null, quality: 0 };
+  fuseResp(second: SecondBatches, conditions: ReadonlySet<PatchCondition> | undefined): FusedRespSources | null {
+    const { accel, ppg, ecgResp } = second;
+    const probeOff = conditions?.has('probe-off') ?? false;
+    const leadOff = conditions?.has('lead-off') ?? false;
+    const sources: RespSources = {};
+    if (accel.kind === 'result') sources.direct = { respRatePerMin: accel.result.respRatePerMin, quality: accel.result.quality };
+    if (ecgResp.kind === 'result' && !leadOff && this.ecg.edr !== null) sources.ecg = this.ecg.edr;
+    if (ppg.kind === 'result' && !probeOff && this.ppg.processor !== null) sources.ppg = this.ppg.processor;
     try {
-      return this.o.processing.fuseRespRate(direct, fromPpg);
+      const fused = this.o.processing.fuseRespSources(sources);
+      this.o.count(`resp-source.${fused.source}`);
+      return fused;
     } catch (err) {
       this.o.count('native-failures');
       this.o.count('native-failures.resp-fusion');
