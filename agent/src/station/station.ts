@@ -22,9 +22,11 @@ import type { EnvelopeMsg, ObservationMsg, EarlyWarningScoreMsg, AlarmMsg, Gatew
 import { decodeEnvelopeChecked, payloadKind } from '../proto/codec';
 import type { ReceiptBook } from './receipts';
 import { parseTopic } from '../publish/topics';
-import { isDeviceAlarm } from '../safety/conditions';
+import type { Reported } from './changes';
+import { bedChange, DIRTY_ALARMS, DIRTY_HISTORY, DIRTY_SCORE, DIRTY_SEQUENCE, DIRTY_STATUS, DIRTY_VALUE_SET } from './changes';
+import { bedView, int } from './views';
 
-interface Received<T> {
+export interface Received<T> {
   msg: T;
   envelope: EnvelopeMsg;
   stationReceivedMs: number;
@@ -83,25 +85,6 @@ export interface BedState {
   nextValueFlipMs: number;
 }
 
-/** Parts of a bed's view that a message changed (BedState.dirty). */
-const DIRTY_STATUS = 1;
-const DIRTY_VALUE_SET = 2;
-const DIRTY_SCORE = 4;
-const DIRTY_ALARMS = 8;
-const DIRTY_HISTORY = 16;
-const DIRTY_SEQUENCE = 32;
-
-/** The time-dependent part of a bed's view as last reported: a change of one is news, ageing alone is not. */
-interface Reported {
-  gateway: GatewayLiveness;
-  gatewayReason: string;
-  /** Per value key: bit 1 current, bit 2 stopped. */
-  values: Map<string, number>;
-  /** Per value key: its look (everything but the number and the age) as last reported: unchanged, only those two are sent. */
-  looks: Map<string, string>;
-  scoreCurrent: boolean | null;
-}
-
 /**
  * What changed in a bed's view, other than by ageing, since the previous `changes()`
  * (docs/interfaces/station-web.md, partial `ward` events): `bed` and only the changed parts.
@@ -117,14 +100,6 @@ export type BedChange = { bed: string } & Partial<Omit<BedView, 'bed' | 'values'
 export type ValueChange = ValueView | Pick<ValueView, 'parameter' | 'interfaceId' | 'value' | 'ageMs'>;
 
 export type GatewayLiveness = 'online' | 'offline' | 'lost' | 'unknown';
-
-/** Result statuses whose value the station shows (marked when not final). */
-const SHOWN_STATUSES = new Set([
-  'RESULT_STATUS_FINAL',
-  'RESULT_STATUS_CORRECTED',
-  'RESULT_STATUS_UNVERIFIED',
-  'RESULT_STATUS_PRELIMINARY',
-]);
 
 export interface ValueView {
   parameter: string;
@@ -194,15 +169,6 @@ export interface BedView {
   runs: Array<{ bootId: string; highest: number; received: number }>;
   duplicates: number;
   backfill: { received: number; oldestWallMs: number | null; newestWallMs: number | null; recent: HistoryItem[] };
-}
-
-const int = (v: number | string): number => (typeof v === 'number' ? v : Number(v));
-
-/** Milliseconds since the gateway received the value, clock-skew tolerant (see file header). */
-export function valueAgeMs(envelope: EnvelopeMsg, gatewayReceiveWallMs: number, stationReceivedMs: number, nowMs: number): number {
-  const ageAtSend = Math.max(0, int(envelope.sentWallMs) - gatewayReceiveWallMs);
-  const sinceReceipt = Math.max(0, nowMs - stationReceivedMs);
-  return Math.max(ageAtSend + sinceReceipt, nowMs - gatewayReceiveWallMs);
 }
 
 /** Station state: pure, fed with decoded messages, rendered on demand. */
@@ -333,141 +299,6 @@ export class StationModel {
   }
 }
 
-function bedView(bed: BedState, nowMs: number): BedView {
-  const liveness = gatewayLiveness(bed, nowMs);
-  const gatewayUp = liveness.gateway === 'online';
-  return {
-    bed: bed.key,
-    gatewayId: bed.gatewayId,
-    ...liveness,
-    values: valueViews(bed, gatewayUp, nowMs),
-    score: scoreView(bed, gatewayUp, nowMs),
-    alarms: alarmViews(bed),
-    ...sequenceView(bed),
-    runs: [...bed.boots].map(([bootId, b]) => ({ bootId, highest: b.last, received: b.received })),
-    duplicates: bed.duplicates,
-    backfill: backfillView(bed),
-  };
-}
-
-/** The bed's changes since it was last reported (StationModel.changes), and the report updated; null when none. */
-function bedChange(bed: BedState, nowMs: number): BedChange | null {
-  const reported = bed.reported;
-  if (!reported) {
-    const view = bedView(bed, nowMs);
-    bed.reported = {
-      gateway: view.gateway,
-      gatewayReason: view.gatewayReason,
-      values: new Map(view.values.map((v) => [keyOf(v.parameter, v.interfaceId), flagBits(v)])),
-      looks: new Map(view.values.map((v) => [keyOf(v.parameter, v.interfaceId), lookOf(v)])),
-      scoreCurrent: view.score ? view.score.current : null,
-    };
-    return view;
-  }
-  const change: BedChange = { bed: bed.key };
-  let changed = false;
-  const liveness = gatewayLiveness(bed, nowMs);
-  const gatewayUp = liveness.gateway === 'online';
-  const upBefore = reported.gateway === 'online';
-  if ((bed.dirty & DIRTY_STATUS) !== 0 || liveness.gateway !== reported.gateway || liveness.gatewayReason !== reported.gatewayReason) {
-    Object.assign(change, { gatewayId: bed.gatewayId }, liveness);
-    reported.gateway = liveness.gateway;
-    reported.gatewayReason = liveness.gatewayReason;
-    changed = true;
-  }
-  // Every value when the set of values changed (a new source renames the others) or the gateway
-  // went up or down (which decides `current` for all); else the values a message or time changed.
-  const all = (bed.dirty & DIRTY_VALUE_SET) !== 0 || gatewayUp !== upBefore;
-  const values: ValueChange[] = [];
-  const dirtyValues = bed.dirtyValues;
-  /** Reports the value if it changed; returns when time alone could next change it (valueBits). */
-  const check = (received: Received<ObservationMsg>, key: string): number => {
-    const bits = valueBits(received, gatewayUp, nowMs);
-    if (all || dirtyValues.has(key) || reported.values.get(key) !== bits) {
-      const view = valueView(bed, received, valueFlags(received, gatewayUp, nowMs));
-      const look = lookOf(view);
-      // A new reading that looks as the last one did (the usual case at 1 Hz): its number and age only.
-      values.push(reported.looks.get(key) === look ? { parameter: view.parameter, interfaceId: view.interfaceId, value: view.value, ageMs: view.ageMs } : view);
-      reported.values.set(key, bits);
-      reported.looks.set(key, look);
-    }
-    return flipAtMs;
-  };
-  if (all || nowMs >= bed.nextValueFlipMs) {
-    let next = Infinity;
-    bed.observations.forEach((received, key) => {
-      next = Math.min(next, check(received, key));
-    });
-    bed.nextValueFlipMs = next;
-  } else {
-    for (const key of dirtyValues) {
-      const received = bed.observations.get(key);
-      if (received) bed.nextValueFlipMs = Math.min(bed.nextValueFlipMs, check(received, key));
-    }
-  }
-  if (values.length > 0) {
-    change.values = values;
-    changed = true;
-  }
-  const scoreCurrent = bed.score ? scoreIsCurrent(bed.score, gatewayUp, nowMs) : null;
-  if ((bed.dirty & DIRTY_SCORE) !== 0 || scoreCurrent !== reported.scoreCurrent) {
-    change.score = scoreView(bed, gatewayUp, nowMs);
-    reported.scoreCurrent = scoreCurrent;
-    changed = true;
-  }
-  if ((bed.dirty & DIRTY_ALARMS) !== 0) {
-    change.alarms = alarmViews(bed);
-    changed = true;
-  }
-  if ((bed.dirty & DIRTY_SEQUENCE) !== 0) {
-    Object.assign(change, sequenceView(bed));
-    changed = true;
-  }
-  if ((bed.dirty & DIRTY_HISTORY) !== 0) {
-    change.backfill = backfillView(bed);
-    changed = true;
-  }
-  return changed ? change : null;
-}
-
-const keyOf = (parameter: string, interfaceId: string): string => `${parameter}@${interfaceId}`;
-
-/** A value's look: all it shows but its number and its age. */
-function lookOf(v: ValueView): string {
-  return JSON.stringify([v.source, v.driver, v.unit, v.current, v.status, v.quality, v.reason, v.backfill, v.stopped, v.enteredBy, v.valueCode]);
-}
-const flagBits = (v: { current: boolean; stopped: boolean }): number => (v.current ? 1 : 0) | (v.stopped ? 2 : 0);
-
-function alarmViews(bed: BedState): BedView['alarms'] {
-  return [...bed.alarms.values()].map(({ msg }) => alarmView(msg));
-}
-
-function sequenceView(bed: BedState): Pick<BedView, 'sequenceGaps' | 'missingMessages'> {
-  let sequenceGaps = 0;
-  let missingMessages = 0;
-  for (const b of bed.boots.values()) {
-    sequenceGaps += b.missing.length;
-    for (const [from, to] of b.missing) missingMessages += to - from + 1;
-  }
-  return { sequenceGaps, missingMessages };
-}
-
-function backfillView(bed: BedState): BedView['backfill'] {
-  const history = bed.history;
-  let oldest = Infinity;
-  let newest = -Infinity;
-  for (const h of history) {
-    oldest = Math.min(oldest, h.wallMs);
-    newest = Math.max(newest, h.wallMs);
-  }
-  return {
-    received: bed.backfillReceived,
-    oldestWallMs: history.length > 0 ? oldest : null,
-    newestWallMs: history.length > 0 ? newest : null,
-    recent: history.slice(-20),
-  };
-}
-
 /** When a message arrived at the station, with its envelope. */
 type Stamp = Omit<Received<unknown>, 'msg'>;
 
@@ -533,119 +364,6 @@ function applyAlarm(bed: BedState, a: AlarmMsg, backfill: boolean, stamp: Stamp)
   bed.alarmChangedWallMs.set(a.alarmId, Math.max(latest, changed));
 }
 
-/** Whether the bed's gateway is online, from its last status and the age of its heartbeat. */
-function gatewayLiveness(bed: BedState, nowMs: number): Pick<BedView, 'gateway' | 'gatewayReason' | 'heartbeatAgeMs'> {
-  if (!bed.status) return { gateway: 'unknown', gatewayReason: '', heartbeatAgeMs: null };
-  const s = bed.status.msg;
-  const heartbeatAgeMs = nowMs - bed.status.stationReceivedMs;
-  if (!s.online) return { gateway: 'offline', gatewayReason: s.reason, heartbeatAgeMs };
-  if (heartbeatAgeMs > 3 * (s.heartbeatIntervalMs || 5000)) return { gateway: 'lost', gatewayReason: 'heartbeats stopped', heartbeatAgeMs };
-  return { gateway: 'online', gatewayReason: s.reason, heartbeatAgeMs };
-}
-
-/** The bed's values, by parameter then source; current only while the gateway is up and the value young. */
-function valueViews(bed: BedState, gatewayUp: boolean, nowMs: number): ValueView[] {
-  return [...bed.observations.values()]
-    .sort((a, b) => a.msg.parameter.localeCompare(b.msg.parameter) || (a.msg.source?.interfaceId ?? '').localeCompare(b.msg.source?.interfaceId ?? ''))
-    .map((received) => valueView(bed, received, valueFlags(received, gatewayUp, nowMs)));
-}
-
-interface ValueFlags {
-  ageMs: number;
-  current: boolean;
-  stopped: boolean;
-}
-
-/** A value's age and whether it is current: what moves with time alone. */
-function valueFlags({ msg, envelope, stationReceivedMs }: Received<ObservationMsg>, gatewayUp: boolean, nowMs: number): ValueFlags {
-  const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
-  // Shown as a value: final and corrected, and the device's own unverified or
-  // preliminary values marked as such (a monitor's live values arrive unverified).
-  // Cannot-obtain, deleted and withdrawn values are never shown as a number.
-  const usable = msg.hasValue && SHOWN_STATUSES.has(msg.status);
-  const maxAgeMs = msg.maxAgeMs || 5000;
-  return { ageMs, current: usable && gatewayUp && envelope.backfill !== true && ageMs <= maxAgeMs, stopped: ageMs > maxAgeMs };
-}
-
-/** When time alone next changes the value valueBits last looked at (its age passing its maximum), else Infinity. */
-let flipAtMs = Infinity;
-
-/**
- * valueFlags as bits (1 current, 2 stopped), without allocating, and in flipAtMs when they next
- * change by time alone: an age grows by at most the time that passes (valueAgeMs: both of its
- * terms grow at that rate), so a value is not stopped before its maximum age minus its age from now.
- */
-function valueBits(received: Received<ObservationMsg>, gatewayUp: boolean, nowMs: number): number {
-  const { msg, envelope, stationReceivedMs } = received;
-  const ageMs = valueAgeMs(envelope, int(msg.receiveWallMs), stationReceivedMs, nowMs);
-  const maxAgeMs = msg.maxAgeMs || 5000;
-  flipAtMs = ageMs <= maxAgeMs ? nowMs + (maxAgeMs - ageMs) + 1 : Infinity;
-  const current = msg.hasValue && SHOWN_STATUSES.has(msg.status) && gatewayUp && envelope.backfill !== true && ageMs <= maxAgeMs;
-  return (current ? 1 : 0) | (ageMs > maxAgeMs ? 2 : 0);
-}
-
-function valueView(bed: BedState, { msg, envelope }: Received<ObservationMsg>, flags: ValueFlags): ValueView {
-  return {
-    parameter: msg.parameter,
-    source: (bed.sourceCount.get(msg.parameter) ?? 0) > 1 ? (msg.source?.interfaceId ?? '') : '',
-    interfaceId: msg.source?.interfaceId ?? '',
-    driver: msg.source?.driver ?? '',
-    value: msg.hasValue ? msg.value : null,
-    unit: msg.unitUcum,
-    ageMs: flags.ageMs,
-    current: flags.current,
-    status: msg.status.replace('RESULT_STATUS_', '').toLowerCase(),
-    quality: msg.quality.map((q) => q.replace('QUALITY_FLAG_', '').toLowerCase()),
-    reason: msg.unavailableReason,
-    backfill: envelope.backfill === true,
-    stopped: flags.stopped,
-    enteredBy: msg.manual?.enteredBy ?? '',
-    valueCode: msg.valueCode ?? '',
-  };
-}
-
-/** A NEWS2 score older than this is not current (its retained message expires then too: docs/interfaces/mqtt.md, topic `score`). */
-const SCORE_MAX_AGE_MS = 10_000;
-
-function scoreIsCurrent({ msg, envelope, stationReceivedMs }: Received<EarlyWarningScoreMsg>, gatewayUp: boolean, nowMs: number): boolean {
-  return gatewayUp && envelope.backfill !== true && valueAgeMs(envelope, int(msg.computedWallMs), stationReceivedMs, nowMs) <= SCORE_MAX_AGE_MS;
-}
-
-/** The bed's NEWS2 score, current only while the gateway is up and the score at most 10 s old. */
-function scoreView(bed: BedState, gatewayUp: boolean, nowMs: number): BedView['score'] {
-  if (!bed.score) return null;
-  const { msg, envelope, stationReceivedMs } = bed.score;
-  const ageMs = valueAgeMs(envelope, int(msg.computedWallMs), stationReceivedMs, nowMs);
-  return {
-    total: msg.total,
-    riskLevel: msg.riskLevel.replace('RISK_LEVEL_', '').toLowerCase().replace('_', '-'),
-    complete: msg.complete,
-    missing: msg.missing,
-    ageMs,
-    current: scoreIsCurrent(bed.score, gatewayUp, nowMs),
-    backfill: envelope.backfill === true,
-    spo2Scale: msg.spo2Scale,
-    manualInputs: (msg.inputs ?? [])
-      .filter((i) => i.interfaceId === 'manual')
-      .map((i) => ({ field: i.field, valueCode: i.valueCode ?? '', enteredBy: i.enteredBy ?? '' })),
-  };
-}
-
-function alarmView(msg: AlarmMsg): BedView['alarms'][number] {
-  return {
-    alarmId: msg.alarmId,
-    priority: msg.priority.replace('ALARM_PRIORITY_', '').toLowerCase(),
-    condition: msg.condition,
-    origin: isDeviceAlarm(msg.condition ?? '') ? 'device' : 'gateway',
-    source: msg.source ?? '',
-    kind: msg.kind.replace('ALARM_KIND_', '').toLowerCase(),
-    detail: msg.detail,
-    state: msg.state.replace('ALARM_STATE_', '').toLowerCase(),
-    acknowledgedBy: msg.acknowledgedBy ?? '',
-    silencedUntilWallMs: int(msg.silencedUntilWallMs ?? 0),
-  };
-}
-
 /**
  * Records a sequence number of a gateway run; 0 (state messages) is outside the numbered stream.
  * True when the gaps changed (opened, filled, or a run forgotten).
@@ -704,3 +422,4 @@ function historyItem(topic: string, envelope: EnvelopeMsg, kind: string): Histor
 }
 
 export { renderStation } from './render';
+export { valueAgeMs } from './views';
