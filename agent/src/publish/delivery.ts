@@ -28,14 +28,12 @@
  *
  * Specification: docs/interfaces/durable-queue.md, docs/interfaces/mqtt.md.
  */
-import type { Clock } from '../clock';
-import { elapsedMs } from '../clock';
+import { elapsedMs, type Clock } from '../clock';
 import { PublishError } from '../errors';
 import type { PublishOptions } from '../io/mqtt';
 import type { Logger } from '../log';
 import { markBackfill } from '../proto/codec';
-import type { CheckedReceipt } from './confirmations';
-import { checkReceipt, StationConfirmations } from './confirmations';
+import { checkReceipt, StationConfirmations, type CheckedReceipt } from './confirmations';
 import type { DeliveryClass, Outbox, QueueEntry } from './outbox';
 
 /** Options the publisher passes with each message: MQTT options plus the queue class. */
@@ -246,15 +244,11 @@ export class Delivery {
       }
       const ageMs = elapsedMs(e.acceptedMonoNs ?? this.startedMonoNs, now);
       if (ageMs <= this.alarmBoundMs || e.alarmTopic === this.undeliveredAlarmTopic) continue;
-      if (c === null) {
-        alarms.add(e.alarmTopic);
-        continue;
-      }
-      // A change without a sequence number (queued by a version before receipts) no station can
-      // name: it waits for them all. One every station confirmed has reached them, though it is
-      // still queued (its PUBACK lost with the connection: it leaves at the next one).
-      const missing = e.bootId !== null && e.sequence !== null ? c.unconfirmedBy(e.bootId, e.sequence) : c.stations;
-      if (missing.length === 0) continue;
+      // Without confirmBy, every late change counts. A change without a sequence number (queued by a
+      // version before receipts) no station can name: it waits for them all. One every station
+      // confirmed has reached them, though still queued (its PUBACK lost with the connection).
+      const missing = c === null ? [] : e.bootId !== null && e.sequence !== null ? c.unconfirmedBy(e.bootId, e.sequence) : c.stations;
+      if (c !== null && missing.length === 0) continue;
       alarms.add(e.alarmTopic);
       for (const s of missing) awaited.add(s);
     }
