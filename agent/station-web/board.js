@@ -253,7 +253,8 @@
       link.textContent = text;
       link.className = now === 'live' ? 'link link-live' : 'link alarm-medium flash-medium';
     }
-    document.body.dataset.link = now;
+    // Only when it changes: the board's greying hangs on this attribute of <body>, and writing it restyles every tile.
+    if (document.body.dataset.link !== now) document.body.dataset.link = now;
   }
 
   // ---- signing in and out --------------------------------------------------------------------
