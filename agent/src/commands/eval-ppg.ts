@@ -22,6 +22,8 @@
  *   seconds with a published value; the rest were withdrawn, counted by reason. Within 2 is
  *   the share of published values within 2 /min of the reference.
  * - Records without a RESP (or without a II) column are evaluated with what they have.
+ *
+ * The text and the `--json` output are formatted in eval-ppg-report.ts.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -30,6 +32,8 @@ import { gunzipSync } from 'node:zlib';
 import { VigilError } from '../errors';
 import type { ModulationResp, NativeApi, RespSourceInput, SignalRejected } from '../native/addon';
 import { loadNative, NativeError } from '../native/addon';
+import type { PpgOverall, PpgRecordRow, PpgReport, PpgRespSummary } from './eval-ppg-report';
+import { formatPpgText } from './eval-ppg-report';
 
 /** First scored second (the respiration window). */
 export const SCORED_FROM_S = 32;
@@ -328,43 +332,43 @@ export function evaluateBidmcRecord(native: NativeApi, record: BidmcRecord): Ppg
   return result;
 }
 
-function fmt(value: number | null, digits = 2): string {
-  return value === null ? '-' : value.toFixed(digits);
+/** How the estimates and the references are aligned in time (see the file comment); printed with the figures. */
+const ALIGNMENT =
+  'causal, 1 s batches; at each second t from 32 s: pulse rate (last 16 s of pulses) vs the monitor PULSE stamped t; ' +
+  'respiration rates vs the mean of the annotators\' rates from their breath marks in the 32 s ending at t';
+
+/** The figures of one record's tallies (or of the tallies pooled over every record). */
+function recordRow(record: string, t: PpgRecordTallies): PpgRecordRow {
+  return {
+    record,
+    pulseMaePerMin: mae(t.pulse),
+    pulseCoveragePercent: coverage(t.pulse),
+    respMaePerMin: mae(t.resp),
+    respCoveragePercent: coverage(t.resp),
+    respImpedanceFreeMaePerMin: mae(t.respImpedanceFree),
+    respImpedanceFreeCoveragePercent: coverage(t.respImpedanceFree),
+    respDirectMaePerMin: mae(t.respDirect),
+    respEcgMaePerMin: mae(t.respEcg),
+    respPpgMaePerMin: mae(t.respPpg),
+    respPpgCoveragePercent: coverage(t.respPpg),
+  };
 }
 
-function pct(share: number | null): string {
-  return share === null ? '-' : (100 * share).toFixed(1);
-}
-
-/** Runs the command; returns the exit code. */
-export async function runEvalPpg(dir: string, options: { json: boolean }, out: Writable): Promise<number> {
-  const native = loadNative();
-  const names = listBidmcRecords(dir);
-  if (names.length === 0) throw new DatasetError(`${dir}: no bidmc_NN record with _Signals.csv(.gz), _Numerics.csv and _Breaths.csv`);
+/** The tallies of every record pooled. */
+function poolTallies(all: readonly PpgRecordTallies[]): PpgRecordTallies {
   const overall = recordTallies();
-  const all: PpgRecordTallies[] = [];
-  const records = names.map((name) => {
-    const t = evaluateBidmcRecord(native, loadBidmcRecord(dir, name));
-    all.push(t);
+  for (const t of all) {
     merge(overall.pulse, t.pulse);
     for (const key of RESP_KEYS) merge(overall[key], t[key]);
-    return {
-      record: name,
-      pulseMaePerMin: mae(t.pulse),
-      pulseCoveragePercent: coverage(t.pulse),
-      respMaePerMin: mae(t.resp),
-      respCoveragePercent: coverage(t.resp),
-      respImpedanceFreeMaePerMin: mae(t.respImpedanceFree),
-      respImpedanceFreeCoveragePercent: coverage(t.respImpedanceFree),
-      respDirectMaePerMin: mae(t.respDirect),
-      respEcgMaePerMin: mae(t.respEcg),
-      respPpgMaePerMin: mae(t.respPpg),
-      respPpgCoveragePercent: coverage(t.respPpg),
-    };
-  });
+  }
+  return overall;
+}
+
+/** The respiration figures per source over every record, and the impedance-free ones on parts of the records. */
+function respSummary(all: readonly PpgRecordTallies[]): PpgRespSummary {
   const figures = (key: (typeof RESP_KEYS)[number], from = 0, to = all.length): RespFigures => respFigures(all.slice(from, to).map((t) => t[key]));
   const half = Math.ceil(all.length / 2);
-  const resp = {
+  return {
     fused: figures('resp'),
     impedanceFree: figures('respImpedanceFree'),
     impedance: figures('respDirect'),
@@ -377,7 +381,11 @@ export async function runEvalPpg(dir: string, options: { json: boolean }, out: W
     impedanceFreeOddRecords: respFigures(all.filter((_, i) => i % 2 === 0).map((t) => t.respImpedanceFree)),
     impedanceFreeEvenRecords: respFigures(all.filter((_, i) => i % 2 === 1).map((t) => t.respImpedanceFree)),
   };
-  const summary = {
+}
+
+/** The overall figures: from the pooled tallies `overall` and the respiration summary `resp`. */
+function overallFigures(overall: PpgRecordTallies, resp: PpgRespSummary): PpgOverall {
+  return {
     pulseMaePerMin: mae(overall.pulse),
     respMaePerMin: mae(overall.resp),
     respCoverage: resp.fused.coverage,
@@ -392,50 +400,21 @@ export async function runEvalPpg(dir: string, options: { json: boolean }, out: W
     respPpgCoveragePercent: coverage(overall.respPpg),
     resp,
   };
-  const alignment =
-    'causal, 1 s batches; at each second t from 32 s: pulse rate (last 16 s of pulses) vs the monitor PULSE stamped t; ' +
-    'respiration rates vs the mean of the annotators\' rates from their breath marks in the 32 s ending at t';
-  if (options.json) {
-    out.write(`${JSON.stringify({ records, overall: summary, alignment })}\n`);
-    return 0;
-  }
-  const hasImpedance = all.some((t) => t.respDirect.referenceSeconds > 0);
-  const respLine = (label: string, f: RespFigures): string => {
-    const withdrawn = Object.entries(f.withdrawn)
-      .map(([reason, n]) => `${reason} ${pct(f.referenceSeconds > 0 ? n / f.referenceSeconds : null)} %`)
-      .join(', ');
-    return `${label.padEnd(34)} ${fmt(f.maePerMin).padStart(6)} ${pct(f.coverage).padStart(6)} ${pct(f.withinTwoShare).padStart(7)} ${fmt(f.medianRecordMaePerMin).padStart(10)}   ${withdrawn || '-'}`;
-  };
-  const lines = [
-    `Pulse and respiration rate on ${dir} (${names.length} records).`,
-    `Alignment: ${alignment}. MAE in /min over published values; cover = share of reference seconds with a published value;`,
-    'overall pools every scored second. resp = fused from what the records contain (impedance first when present, else ECG and PPG modulations);',
-    'free = fused without the impedance channel (ECG lead II and PPG); direct = impedance only; ecg, ppg = that source\'s modulations only.',
-    '',
-    'record     pulse MAE cover%  resp MAE cover%  free MAE cover%  direct MAE  ecg MAE  ppg MAE cover%',
-    ...records.map(
-      (r) =>
-        `${r.record.padEnd(10)} ${fmt(r.pulseMaePerMin).padStart(9)} ${fmt(r.pulseCoveragePercent, 0).padStart(6)} ${fmt(r.respMaePerMin).padStart(9)} ${fmt(r.respCoveragePercent, 0).padStart(6)} ${fmt(r.respImpedanceFreeMaePerMin).padStart(9)} ${fmt(r.respImpedanceFreeCoveragePercent, 0).padStart(6)} ${fmt(r.respDirectMaePerMin).padStart(11)} ${fmt(r.respEcgMaePerMin).padStart(8)} ${fmt(r.respPpgMaePerMin).padStart(8)} ${fmt(r.respPpgCoveragePercent, 0).padStart(6)}`,
-    ),
-    `${'overall'.padEnd(10)} ${fmt(summary.pulseMaePerMin).padStart(9)} ${fmt(summary.pulseCoveragePercent, 0).padStart(6)} ${fmt(summary.respMaePerMin).padStart(9)} ${fmt(summary.respCoveragePercent, 0).padStart(6)} ${fmt(resp.impedanceFree.maePerMin).padStart(9)} ${fmt(coverage(overall.respImpedanceFree), 0).padStart(6)} ${fmt(summary.respDirectMaePerMin).padStart(11)} ${fmt(mae(overall.respEcg)).padStart(8)} ${fmt(summary.respPpgMaePerMin).padStart(8)} ${fmt(summary.respPpgCoveragePercent, 0).padStart(6)}`,
-    '',
-    `${'respiration (pooled)'.padEnd(34)} ${'MAE'.padStart(6)} ${'cover%'.padStart(6)} ${'within2%'.padStart(7)} ${'median rec'.padStart(10)}   withdrawn (share of reference seconds, by reason)`,
-    respLine(hasImpedance ? 'fused, impedance first' : 'fused (no impedance in the records)', resp.fused),
-    respLine('fused, impedance excluded', resp.impedanceFree),
-    respLine(`  first ${half} records`, resp.impedanceFreeFirstHalf),
-    respLine(`  last ${all.length - half} records`, resp.impedanceFreeSecondHalf),
-    respLine(`  records 1, 3, 5... (${half})`, resp.impedanceFreeOddRecords),
-    respLine(`  records 2, 4, 6... (${all.length - half})`, resp.impedanceFreeEvenRecords),
-    ...(hasImpedance ? [respLine('impedance only', resp.impedance)] : []),
-    respLine('ECG lead II modulations only', resp.ecg),
-    respLine('PPG modulations only', resp.ppg),
-    '',
-    `targets: pulse MAE <= 2 /min: ${summary.pulseMaePerMin !== null && summary.pulseMaePerMin <= 2 ? 'met' : 'NOT met'}; ` +
-      `resp MAE <= 2 /min: ${summary.respMaePerMin !== null && summary.respMaePerMin <= 2 ? 'met' : 'NOT met'}; ` +
-      `impedance-free resp MAE <= 2 /min with coverage >= 90 %: ${
-        resp.impedanceFree.maePerMin !== null && resp.impedanceFree.maePerMin <= 2 && (resp.impedanceFree.coverage ?? 0) >= 0.9 ? 'met' : 'NOT met'
-      }`,
-  ];
-  out.write(`${lines.join('\n')}\n`);
+}
+
+/** Runs the command; returns the exit code. */
+export async function runEvalPpg(dir: string, options: { json: boolean }, out: Writable): Promise<number> {
+  const native = loadNative();
+  const names = listBidmcRecords(dir);
+  if (names.length === 0) throw new DatasetError(`${dir}: no bidmc_NN record with _Signals.csv(.gz), _Numerics.csv and _Breaths.csv`);
+  const all: PpgRecordTallies[] = [];
+  const records = names.map((name) => {
+    const t = evaluateBidmcRecord(native, loadBidmcRecord(dir, name));
+    all.push(t);
+    return recordRow(name, t);
+  });
+  const overall = poolTallies(all);
+  const report: PpgReport = { records, overall: overallFigures(overall, respSummary(all)), alignment: ALIGNMENT };
+  out.write(options.json ? `${JSON.stringify(report)}\n` : formatPpgText(dir, report, recordRow('overall', overall)));
   return 0;
 }

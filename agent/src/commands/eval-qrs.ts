@@ -22,7 +22,8 @@
  * `learning`).
  *
  * `--peer gqrs` runs PhysioNet's gqrs on the same records through the same scorer
- * (eval-qrs-peer.ts); `--noise` runs the noise stress test (eval-qrs-noise.ts).
+ * (eval-qrs-peer.ts); `--noise` runs the noise stress test (eval-qrs-noise.ts). The text and
+ * the `--json` output are formatted in eval-qrs-report.ts.
  */
 import type { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
@@ -35,7 +36,10 @@ import type { EcgStatus } from '../native/signal-processing';
 import { PROJECT_ROOT } from '../paths';
 import type { NoiseKind } from './eval-qrs-noise';
 import { NOISE_KINDS, NOISE_SNR_DB, addNoise, generateNoise, noiseGain, noiseOn, noiseRms, qrsPeakToPeak } from './eval-qrs-noise';
+import type { PeerEnvironment } from './eval-qrs-peer';
 import { preparePeerEnvironment, runGqrs, WFDB_PY_VERSION } from './eval-qrs-peer';
+import type { HeartRateReport, QrsReport } from './eval-qrs-report';
+import { formatQrsText, targetMet } from './eval-qrs-report';
 
 /** EC57 match window, s. */
 export const MATCH_WINDOW_S = 0.15;
@@ -273,10 +277,6 @@ export function listRecords(dir: string): string[] {
   return text.split(/\s+/).filter((r) => r !== '');
 }
 
-function fmt(value: number | null, digits = 2): string {
-  return value === null ? '-' : value.toFixed(digits);
-}
-
 /** What `vigil eval qrs` runs besides Vigil's own evaluation. */
 export interface EvalQrsOptions {
   json: boolean;
@@ -417,19 +417,8 @@ export function runNoiseStressTest(native: NativeApi, dir: string, names: readon
   return { seed, records: names.length - skipped.length, skipped, levels, firstBelowFloorDb };
 }
 
-function countsColumns(r: BeatCounts & { sensitivityPercent: number | null; positivePredictivityPercent: number | null }): string {
-  return `${String(r.truePositives).padStart(5)} ${String(r.falseNegatives).padStart(5)} ${String(r.falsePositives).padStart(5)} ${fmt(r.sensitivityPercent).padStart(6)} ${fmt(r.positivePredictivityPercent).padStart(7)}`;
-}
-
-/** Runs the command; returns the exit code (0 once every record was evaluated; the table says whether the target is met). */
-export async function runEvalQrs(dir: string, options: EvalQrsOptions, out: Writable): Promise<number> {
-  const names = listRecords(dir);
-  // The peer's environment first: when it cannot be made, fail before the long evaluation.
-  const peerEnv =
-    options.peer === 'gqrs'
-      ? preparePeerEnvironment({ venvDir: options.venvDir ?? join(PROJECT_ROOT, 'build', 'peer-venv'), python: options.python, log: options.log })
-      : null;
-  const native = loadNative();
+/** Evaluates every record of `dir` (`evaluateRecord`); the heart-rate agreement summed over them. */
+function evaluateRecords(native: NativeApi, dir: string, names: readonly string[]): { results: QrsRecordResult[]; rates: RateAgreement } {
   const results: QrsRecordResult[] = [];
   const rates = emptyRates();
   for (const name of names) {
@@ -441,91 +430,60 @@ export async function runEvalQrs(dir: string, options: EvalQrsOptions, out: Writ
     rates.secondsWithRate += rate.secondsWithRate;
     for (const status of Object.keys(rates.byStatus) as EcgStatus[]) rates.byStatus[status] += rate.byStatus[status];
   }
-  const vigil = gross(results);
-  let peerResults: QrsRecordResult[] | null = null;
-  if (peerEnv) {
-    const paths = names.map((name) => join(dir, name));
-    const beats = runGqrs(peerEnv, paths);
-    peerResults = names.map((name, k) => {
-      const annotations = readAnnotations(join(dir, name));
-      const found = beats[k];
-      const detected = [...(found?.beatSampleIndexes ?? [])].sort((a, b) => a - b);
-      return recordResult(name, compareBeats(annotations, detected, found?.sampleRateHz ?? 360));
-    });
-  }
-  const peer = peerResults ? gross(peerResults) : null;
-  const noise = options.noise ? runNoiseStressTest(native, dir, names, options.noiseSeed ?? 1) : null;
+  return { results, rates };
+}
 
-  const heartRateMae = rates.compared > 0 ? rates.absoluteErrorSum / rates.compared : null;
-  const heartRateCoverage = percent(rates.secondsWithRate, rates.seconds);
+/** The reported heart-rate figures of the summed agreement. */
+function heartRateReport(rates: RateAgreement): HeartRateReport {
   const withdrawn = rates.seconds - rates.secondsWithRate;
-  const withdrawnByReason = {
-    noisy: rates.byStatus.noisy,
-    leadsOff: rates.byStatus['leads-off'],
-    noRate: rates.byStatus['no-rate'],
-    learning: rates.byStatus.learning,
+  return {
+    maeBpm: rates.compared > 0 ? rates.absoluteErrorSum / rates.compared : null,
+    coveragePercent: percent(rates.secondsWithRate, rates.seconds),
+    seconds: rates.seconds,
+    withdrawnSeconds: withdrawn,
+    withdrawnPercent: percent(withdrawn, rates.seconds),
+    withdrawnByReason: {
+      noisy: rates.byStatus.noisy,
+      leadsOff: rates.byStatus['leads-off'],
+      noRate: rates.byStatus['no-rate'],
+      learning: rates.byStatus.learning,
+    },
   };
-  const met = (g: GrossResult): boolean =>
-    g.sensitivityPercent !== null && g.positivePredictivityPercent !== null && g.sensitivityPercent >= TARGET_PERCENT && g.positivePredictivityPercent >= TARGET_PERCENT;
-  if (options.json) {
-    out.write(
-      `${JSON.stringify({
-        records: results,
-        gross: vigil,
-        heartRate: {
-          maeBpm: heartRateMae,
-          coveragePercent: heartRateCoverage,
-          seconds: rates.seconds,
-          withdrawnSeconds: withdrawn,
-          withdrawnPercent: percent(withdrawn, rates.seconds),
-          withdrawnByReason,
-        },
-        target: { percent: TARGET_PERCENT, met: met(vigil) },
-        ...(peerResults && peer ? { peer: { name: 'gqrs', wfdbVersion: WFDB_PY_VERSION, records: peerResults, gross: peer } } : {}),
-        ...(noise ? { noise } : {}),
-        method: { matchWindowS: MATCH_WINDOW_S, scoringStartS: SCORING_START_S, batchSeconds: 1, endOfRecordFlush: true },
-      })}\n`,
-    );
-    return 0;
-  }
-  const lines = [
-    `QRS detection on ${dir} (${names.length} records): EC57 beat-by-beat, 150 ms match window, scored from 5 min,`,
-    'beat annotations only, VF episodes excluded; the detector runs streaming, first signal, 1 s batches, flushed at the record\'s end.',
-    '',
-  ];
-  if (peerResults && peer) {
-    lines.push(
-      `                  Vigil                        |  gqrs (wfdb ${WFDB_PY_VERSION}, defaults)`,
-      'record     TP    FN    FP   Se %    +P %  |     TP    FN    FP   Se %    +P %',
-      ...results.map((r, k) => {
-        const p = peerResults?.[k];
-        return `${r.record.padEnd(7)} ${countsColumns(r)}  |  ${p ? countsColumns(p) : ''}`;
-      }),
-      `gross   ${countsColumns(vigil)}  |  ${countsColumns(peer)}`,
-    );
-  } else {
-    lines.push('record     TP    FN    FP   Se %    +P %', ...results.map((r) => `${r.record.padEnd(7)} ${countsColumns(r)}`), `gross   ${countsColumns(vigil)}`);
-  }
-  lines.push(
-    '',
-    `heart rate (every 1 s from 5 min) vs the same rule on the reference beats: MAE ${fmt(heartRateMae)} /min over the published seconds, rate available ${fmt(heartRateCoverage, 1)} % of seconds`,
-    `rate withdrawn ${fmt(percent(withdrawn, rates.seconds), 1)} % of seconds (${withdrawn} s): noisy (ECG quality below the limit) ${withdrawnByReason.noisy} s, leads off ${withdrawnByReason.leadsOff} s, too few beats ${withdrawnByReason.noRate} s, learning ${withdrawnByReason.learning} s`,
-    `target: gross Se >= ${TARGET_PERCENT} % and +P >= ${TARGET_PERCENT} %: ${met(vigil) ? 'met' : 'NOT met'}${peer ? ` (gqrs: ${met(peer) ? 'met' : 'not met'})` : ''}`,
-  );
-  if (noise) {
-    lines.push(
-      '',
-      `noise stress test (NSTDB protocol: noise from 5:00, 2 min on / 2 min off; SNR on the QRS peak-to-peak amplitude as nst; generated noise, seed ${noise.seed}; ${noise.records} records${noise.skipped.length > 0 ? `, ${noise.skipped.join(' ')} left out: no normal beat` : ''}):`,
-      'heart rate in the seconds with noise: the share withdrawn, and the MAE (/min) over those published',
-      'SNR dB    em Se %  em +P %  withdrawn %  MAE    ma Se %  ma +P %  withdrawn %  MAE',
-      ...NOISE_SNR_DB.map((snr, level) => {
-        const cells = (l: NoiseLevelResult | undefined): string =>
-          `${fmt(l?.sensitivityPercent ?? null).padStart(7)}  ${fmt(l?.positivePredictivityPercent ?? null).padStart(7)}  ${fmt(l?.rateWithdrawnNoisyPercent ?? null, 1).padStart(11)}  ${fmt(l?.rateMaeNoisyBpm ?? null, 1).padStart(4)}`;
-        return `${String(snr).padStart(6)}    ${cells(noise.levels.em[level])}    ${cells(noise.levels.ma[level])}`;
-      }),
-      `first SNR with Se or +P below ${NOISE_FLOOR_PERCENT} %: em ${noise.firstBelowFloorDb.em === null ? 'none' : `${noise.firstBelowFloorDb.em} dB`}, ma ${noise.firstBelowFloorDb.ma === null ? 'none' : `${noise.firstBelowFloorDb.ma} dB`}`,
-    );
-  }
-  out.write(`${lines.join('\n')}\n`);
+}
+
+/** Runs gqrs on the records of `dir` and scores its beats as Vigil's are. */
+function scoreGqrs(env: PeerEnvironment, dir: string, names: readonly string[]): QrsRecordResult[] {
+  const beats = runGqrs(env, names.map((name) => join(dir, name)));
+  return names.map((name, k) => {
+    const annotations = readAnnotations(join(dir, name));
+    const found = beats[k];
+    const detected = [...(found?.beatSampleIndexes ?? [])].sort((a, b) => a - b);
+    return recordResult(name, compareBeats(annotations, detected, found?.sampleRateHz ?? 360));
+  });
+}
+
+/** Runs the command; returns the exit code (0 once every record was evaluated; the table says whether the target is met). */
+export async function runEvalQrs(dir: string, options: EvalQrsOptions, out: Writable): Promise<number> {
+  const names = listRecords(dir);
+  // The peer's environment first: when it cannot be made, fail before the long evaluation.
+  const peerEnv =
+    options.peer === 'gqrs'
+      ? preparePeerEnvironment({ venvDir: options.venvDir ?? join(PROJECT_ROOT, 'build', 'peer-venv'), python: options.python, log: options.log })
+      : null;
+  const native = loadNative();
+  const { results, rates } = evaluateRecords(native, dir, names);
+  const vigil = gross(results);
+  const peerResults = peerEnv ? scoreGqrs(peerEnv, dir, names) : null;
+  const noise = options.noise ? runNoiseStressTest(native, dir, names, options.noiseSeed ?? 1) : null;
+  const report: QrsReport = {
+    records: results,
+    gross: vigil,
+    heartRate: heartRateReport(rates),
+    target: { percent: TARGET_PERCENT, met: targetMet(vigil, TARGET_PERCENT) },
+    ...(peerResults ? { peer: { name: 'gqrs', wfdbVersion: WFDB_PY_VERSION, records: peerResults, gross: gross(peerResults) } } : {}),
+    ...(noise ? { noise } : {}),
+    method: { matchWindowS: MATCH_WINDOW_S, scoringStartS: SCORING_START_S, batchSeconds: 1, endOfRecordFlush: true },
+  };
+  out.write(options.json ? `${JSON.stringify(report)}\n` : formatQrsText(dir, report, NOISE_FLOOR_PERCENT));
   return 0;
 }
