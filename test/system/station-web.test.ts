@@ -435,3 +435,22 @@ t.test('REQ-WEB-027 HAZ-011 another oximeter on the port: its values are held ba
   await page.waitForSelector(valueSel(BED12, 'spo2', true), { timeout: 30_000 });
   t.pass('the confirmed device\'s values are current again on the page');
 });
+
+t.test('REQ-WEB-029 HAZ-003 a tile off screen is drawn when it comes on screen: marked behind and greyed meanwhile, then current at once', async (t) => {
+  const ward = await startWard(t, [stable('bed12', 'gw-a', 3), stable('bed13', 'gw-b', 5)]);
+  // A phone-sized screen: bed12's tile fills it, bed13's (sorted after it by name) is below.
+  const page = await openBoard(t, await browser(), ward.url, { width: 420, height: 500 });
+  await signIn(page);
+  await page.waitForSelector(valueSel(BED13, 'pulseRate', true));
+  const onScreen = await page.$eval(tileOf(BED13), (e) => e.getBoundingClientRect().top < innerHeight);
+  t.notOk(onScreen, 'bed13 is below the screen');
+  await waitIn(page, 'bed13 marked behind', (sel: string) => document.querySelector(sel)?.classList.contains('tile-behind'), 15_000, tileOf(BED13));
+  const greyed = await page.$eval(`${tileOf(BED13)} .values`, (e) => getComputedStyle(e).opacity);
+  t.equal(greyed, '0.5', 'its values greyed while they are not drawn: nothing on it looks current');
+  t.equal(await page.$eval(tileOf(BED12), (e) => e.classList.contains('tile-behind')), false, 'the tile on screen is drawn as news comes');
+  await page.$eval(tileOf(BED13), (e) => e.scrollIntoView());
+  await waitIn(page, 'bed13 drawn once on screen', (sel: string) => !document.querySelector(sel)?.classList.contains('tile-behind'), 2000, tileOf(BED13));
+  const pulse = await page.$eval(valueSel(BED13, 'pulseRate', true), (e) => ({ age: e.querySelector('[data-testid=age]')?.textContent ?? '', opacity: getComputedStyle(e.closest('.values') as Element).opacity }));
+  t.match(pulse.age, /^age [0-2] s$/, `on screen, its pulse is the latest: ${pulse.age}`);
+  t.equal(pulse.opacity, '1', 'and no longer greyed');
+});
