@@ -97,6 +97,23 @@ async function appearedAt(page: Page, name: string, what: string, timeoutMs = 30
   return waitIn(page, what, (name: string) => (window as unknown as Record<string, number | null>)[name], timeoutMs, name) as Promise<number>;
 }
 
+/**
+ * Clicks `selector` as a user would (puppeteer's mouse click). A tile's part is rebuilt when what it
+ * shows changes (a second alarm raised while the first is clicked): a button found just before is
+ * then detached, as a nurse's pointer would be over the new one; the click is made again on it.
+ */
+async function clickFresh(page: Page, selector: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await page.click(selector);
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !/detached|not clickable|No element found/i.test((err as Error).message)) throw err;
+      await page.waitForSelector(selector);
+    }
+  }
+}
+
 const valueSel = (bed: string, parameter: string, current: boolean): string =>
   `${tileOf(bed)} [data-testid=value][data-parameter=${parameter}][data-current=${current}]`;
 
@@ -217,7 +234,7 @@ t.test('REQ-WEB-023 an acknowledgement clicked in the page reaches the agent and
     return { status: r.status, body: (await r.json()) as { error: string } };
   }, BED12, alarmId);
   t.same(forced, { status: 403, body: { error: 'bed-not-permitted' } }, 'a forced request is refused: bed-not-permitted');
-  await page.click(`${alarmSel} [data-testid=ack]`);
+  await clickFresh(page, `${alarmSel} [data-testid=ack]`);
   const acked = await until('the agent to acknowledge', () =>
     ward.sub.got.find((r) => r.env.alarm?.alarmId === alarmId && r.env.alarm.state === 'ALARM_STATE_ACKNOWLEDGED')?.env.alarm);
   t.equal(acked.acknowledgedBy, NURSE.name, 'the gateway acknowledged it as the signed-in user');
@@ -426,7 +443,7 @@ t.test('REQ-WEB-027 HAZ-011 another oximeter on the port: its values are held ba
   await page.waitForSelector(alarmSel, { timeout: 30_000 });
   const held = await page.$eval(`${tileOf(BED12)} [data-testid=value][data-parameter=spo2]`, (e) => e.getAttribute('data-current'));
   t.equal(held, 'false', 'the other device\'s values are not shown as current while held back');
-  await page.click(`${alarmSel} [data-testid=confirm-device]`);
+  await clickFresh(page, `${alarmSel} [data-testid=confirm-device]`);
   const toast = await page.waitForSelector('[data-testid=command-status]:not([hidden])');
   t.match(await toast!.evaluate((e) => e.textContent), /accepted by the gateway/, 'the gateway accepted the confirmation');
   t.match(ward.stationLog.join('\n'), /"event":"web-command".*"user":"nurse-a"/, 'sent as the signed-in user');
