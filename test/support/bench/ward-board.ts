@@ -535,7 +535,7 @@ export function whereTimeGoes(r: BoardRun): string[] {
   const mbPerS = (r.stream.meanBytes * r.stream.perSecond) / 1e6;
   out.push(
     `Where the time goes in this run: a \`ward\` event carries, per bed that changed since the last one, only the changed parts`,
-    `(the values that arrived, the score, the alarms; the whole ward at connect and every 10 s): ${fmt(r.stream.meanBytes / 1024, 0)} KiB on average for ${r.tiles} beds`,
+    `(the values that arrived, the score, the alarms; the whole ward at connect, and a few beds whole in each event so that every bed is sent whole within 10 s): ${fmt(r.stream.meanBytes / 1024, 0)} KiB on average for ${r.tiles} beds`,
     `(about ${fmt(mbPerS, 1)} MB/s of JSON, the values' own volume at ${r.gateways} beds at 1 Hz). The station keeps what each bed last reported and`,
     `looks at what time alone changes (a value or score no longer current, a gateway lost), not the whole ward, at each event. The page merges`,
     `the event, draws at the next frame, writes a value's new number and age in place, and ages only the tiles on screen. Its main thread`,
@@ -605,7 +605,7 @@ export async function runWardBoard(o: { gateways: number; processes: number; sec
     ),
     '',
     `The station's \`ward\` events the page received in the window: ${fmt(r.stream.perSecond, 1)} a second (${r.stream.events}),`,
-    `${fmt(r.stream.meanBytes / 1024, 0)} KiB each on average (the beds that changed; the whole ward at connect and every 10 s). The benchmark process's own event-loop delay (its`,
+    `${fmt(r.stream.meanBytes / 1024, 0)} KiB each on average (what changed, and a few beds whole; the whole ward only at connect). The benchmark process's own event-loop delay (its`,
     `subscriber's stamps wait behind it): p99 ${fmt(r.benchLoop.p99Ms, 1)} ms, max ${fmt(r.benchLoop.maxMs, 1)} ms.`,
     '',
     ...whereTimeGoes(r),
